@@ -1,0 +1,133 @@
+// Package drivers is the catalogue of storage drivers seedbench measures, and the one interface they
+// share.
+//
+// A driver is a thin factory around a containerd snapshots.Snapshotter. seedbench replays an image
+// build and a container workload through that snapshotter exactly as containerd would:
+//
+//	Prepare(key, parent) → mounts     an active snapshot (a build step's rootfs, or a container's)
+//	Mount(mounts, target)             make the snapshot visible as a directory tree
+//	  … write the layer, or run the workload …
+//	Unmount(target)
+//	Commit(name, key)                 freeze an active snapshot into a committed layer
+//	View(key, parent)                 a read-only active snapshot (used to export diffs)
+//	Remove(key)                       drop a snapshot (children first)
+//
+// Vocabulary, as in containerd: a *key* names an active snapshot, a *name* a committed one, a
+// *parent* is the committed snapshot an active one is prepared on ("" for none).
+//
+// A driver does three things and nothing else:
+//
+//   - Check says whether it can run on this host, and if not returns an error wrapping ErrUnsupported
+//     whose message tells the user what to install or enable;
+//   - Open prepares its backing (a loop-mounted filesystem of its own, a FUSE daemon, a registry…),
+//     builds the snapshotter on it and returns an Instance;
+//   - Instance.Close tears down everything Open made, in reverse order, on every path.
+//
+// Drivers contain no timing and no workload logic: the replay engine (internal/replay) owns every
+// timer, so every driver is measured by the same code. A new driver touches its own package, a
+// few-line conformance test, and one line in drivers/all.
+package drivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+)
+
+// ErrUnsupported is the one sentinel for "this driver cannot run on this host". Errors wrapping it
+// carry the reason and the fix, e.g.
+//
+//	drivers: devmapper: no device-mapper in this kernel (fix: load dm_mod, or use a kernel with CONFIG_BLK_DEV_DM)
+var ErrUnsupported = errors.New("driver unsupported on this host")
+
+// Unsupported returns an error wrapping ErrUnsupported with a reason and a fix.
+func Unsupported(driver, reason, fix string) error {
+	if fix == "" {
+		return fmt.Errorf("%w: %s: %s", ErrUnsupported, driver, reason)
+	}
+	return fmt.Errorf("%w: %s: %s (fix: %s)", ErrUnsupported, driver, reason, fix)
+}
+
+// Capabilities describe what kind of snapshotter a driver is; reports and the engine use them to pick
+// the measurements that make sense (a remote driver has pull metrics, a block driver has no page-cache
+// sharing across images, …).
+type Capabilities struct {
+	// Remote: layers can be prepared from a registry without applying them locally (stargz).
+	Remote bool `json:"remote,omitempty"`
+	// Block: each snapshot is a block image (blockfile, devmapper).
+	Block bool `json:"block,omitempty"`
+	// FUSE: mounts are served by a FUSE daemon.
+	FUSE bool `json:"fuse,omitempty"`
+	// CopyOnWriteFS: the snapshotter relies on a CoW filesystem (btrfs, zfs).
+	CopyOnWriteFS bool `json:"cow_fs,omitempty"`
+	// FullCopy: Prepare copies the whole parent (native, blockfile without reflink).
+	FullCopy bool `json:"full_copy,omitempty"`
+	// Overlay: the container view is an overlay mount of lower directories.
+	Overlay bool `json:"overlay,omitempty"`
+	// Daemon: snapshots live in a running containerd daemon reached through its client.
+	Daemon bool `json:"daemon,omitempty"`
+}
+
+// Info is what `seedbench drivers` lists and what a result records about a driver.
+type Info struct {
+	Name         string            `json:"name"`
+	Family       string            `json:"family"` // overlayfs, native, btrfs, …
+	Description  string            `json:"description"`
+	Snapshotter  string            `json:"snapshotter"` // Go package of the snapshotter
+	Version      string            `json:"version"`     // module version of the snapshotter
+	Backing      string            `json:"backing"`     // default backing filesystem (ext4, btrfs, xfs, tmpfs)
+	Options      map[string]string `json:"options,omitempty"`
+	Capabilities Capabilities      `json:"capabilities"`
+}
+
+// Options configure one Open. The engine sizes the backing from the scenario.
+type Options struct {
+	// WorkDir is a private, empty directory for this driver instance; everything the driver creates
+	// (backing image, mount points, snapshotter root) lives under it.
+	WorkDir string
+	// BackingSize is how large a dedicated backing filesystem must be, in bytes.
+	BackingSize int64
+	// Backing overrides the driver's default backing filesystem ("" = driver default).
+	Backing string
+	// MountOptions are extra overlay mount options (metacopy=on, volatile, index=on, …); drivers that
+	// are not overlay-based reject them.
+	MountOptions []string
+}
+
+// Backing describes the filesystem a driver instance stores its snapshots on.
+type Backing struct {
+	FS           string `json:"fs"`            // ext4, xfs, btrfs, tmpfs
+	MountOptions string `json:"mount_options"` // as in /proc/mounts
+	Device       string `json:"device"`        // /dev/loopN, or "" for a directory backing
+	Path         string `json:"path"`          // its mount point: statfs here measures disk use
+	// Dedicated: no other process writes to it, so a statfs delta is this driver's use alone.
+	Dedicated bool `json:"dedicated"`
+}
+
+// Driver is one storage driver configuration (a snapshotter, its options, its backing).
+type Driver interface {
+	Info() Info
+	// Check reports whether the driver can run here; a non-nil error wraps ErrUnsupported.
+	Check(ctx context.Context) error
+	// Open builds the driver's backing and snapshotter. On error, everything it created is undone.
+	Open(ctx context.Context, opts Options) (Instance, error)
+}
+
+// Instance is an opened driver. Instances are used by one goroutine at a time.
+type Instance interface {
+	Snapshotter() snapshots.Snapshotter
+	// Mount makes the mounts returned by Prepare/View visible at target (an existing empty directory).
+	// Most drivers call mount.All; drivers whose mounts need activation (erofs's mount manager) or a
+	// client (the daemon driver) do it their way.
+	Mount(ctx context.Context, mounts []mount.Mount, target string) error
+	// Unmount undoes Mount; after it returns, target is an ordinary empty directory and any FUSE
+	// daemon serving it is gone.
+	Unmount(ctx context.Context, target string) error
+	// Backing is where the snapshots are stored.
+	Backing() Backing
+	// Close removes every snapshot still present, the snapshotter, and the backing.
+	Close(ctx context.Context) error
+}

@@ -1,0 +1,130 @@
+// Package result is the result file: one JSON document per run (schema seedbench/result/v1) holding
+// the raw samples of every metric, the environment they were measured in, and the verification
+// checks. Raw samples are the source of truth; every summary can be recomputed from them. Fields may
+// be added, never renamed.
+package result
+
+import (
+	"time"
+
+	"github.com/seedbench/seedbench/drivers"
+)
+
+// Schema is the schema identifier written into every result file.
+const Schema = "seedbench/result/v1"
+
+// Result is one run.
+type Result struct {
+	Schema   string         `json:"schema"`
+	Run      Run            `json:"run"`
+	Scenario ScenarioRef    `json:"scenario"`
+	Layers   []Layer        `json:"layers"`
+	Env      Env            `json:"env"`
+	Drivers  []DriverResult `json:"drivers"`
+	Metrics  []Metric       `json:"metrics"`
+	Checks   []Check        `json:"checks"`
+	Partial  bool           `json:"partial,omitempty"` // interrupted or failed before the end
+}
+
+// Run identifies the run.
+type Run struct {
+	ID          string    `json:"id"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	ToolVersion string    `json:"tool_version"`
+	Commit      string    `json:"commit,omitempty"`
+	Args        []string  `json:"args"`
+	Seed        int64     `json:"seed"`
+	Quick       bool      `json:"quick,omitempty"`
+}
+
+// ScenarioRef identifies the scenario file.
+type ScenarioRef struct {
+	Name   string `json:"name"`
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+}
+
+// Layer is a layer as realised (counted from the generated tree).
+type Layer struct {
+	Name      string `json:"name"`
+	Parent    string `json:"parent"`
+	Source    string `json:"source"` // generate, files, generate+files, …
+	Files     int    `json:"files"`
+	Dirs      int    `json:"dirs"`
+	Symlinks  int    `json:"symlinks"`
+	Hardlinks int    `json:"hardlinks,omitempty"`
+	Whiteouts int    `json:"whiteouts"`
+	Opaques   int    `json:"opaques,omitempty"`
+	Bytes     int64  `json:"bytes"`      // sum of regular file sizes
+	DiskBytes int64  `json:"disk_bytes"` // block-rounded estimate (4 KiB per dir, sizes rounded up)
+}
+
+// Env is the environment fingerprint.
+type Env struct {
+	Fingerprint string          `json:"fingerprint"`
+	Kernel      string          `json:"kernel"`
+	OS          string          `json:"os"`
+	Arch        string          `json:"arch"`
+	CPUModel    string          `json:"cpu_model"`
+	CPUs        int             `json:"cpus"`
+	MemoryBytes int64           `json:"memory_bytes"`
+	Backing     drivers.Backing `json:"backing"` // of the first driver; each driver records its own
+	Go          string          `json:"go"`
+	Containerd  string          `json:"containerd"`
+	Hostname    string          `json:"hostname,omitempty"`
+	LoadAvg     string          `json:"loadavg,omitempty"`
+}
+
+// DriverResult is one driver's status in this run.
+type DriverResult struct {
+	Name         string               `json:"name"`
+	Status       string               `json:"status"` // ok | skipped | failed
+	Reason       string               `json:"reason,omitempty"`
+	Options      map[string]string    `json:"options,omitempty"`
+	Capabilities drivers.Capabilities `json:"capabilities"`
+	Backing      *drivers.Backing     `json:"backing,omitempty"`
+	Seconds      float64              `json:"seconds,omitempty"`
+}
+
+// Driver statuses.
+const (
+	StatusOK      = "ok"
+	StatusSkipped = "skipped"
+	StatusFailed  = "failed"
+)
+
+// Metric is one series of samples at one parameter point.
+type Metric struct {
+	Driver   string            `json:"driver"`
+	Name     string            `json:"name"`
+	Unit     string            `json:"unit"`
+	Params   map[string]string `json:"params"`
+	Better   string            `json:"better"` // lower | higher
+	Samples  []float64         `json:"samples"`
+	Order    []int             `json:"order,omitempty"` // run-wide sequence number of each sample
+	Summary  Summary           `json:"summary"`
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+// Summary of a metric's samples (recomputable from them).
+type Summary struct {
+	N      int     `json:"n"`
+	Median float64 `json:"median"`
+	CILo   float64 `json:"ci_lo"`
+	CIHi   float64 `json:"ci_hi"`
+	P95    float64 `json:"p95"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	Mean   float64 `json:"mean"`
+	// Confidence of [CILo, CIHi] (0.95, or lower when n is too small to reach it).
+	Confidence float64 `json:"confidence,omitempty"`
+}
+
+// Check is one verification.
+type Check struct {
+	Driver string `json:"driver"`
+	What   string `json:"what"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}

@@ -1,0 +1,80 @@
+package scenario
+
+// Plan is a resolved, valid scenario: every default applied, --quick and --samples folded in, layers
+// in build order, and the files the workload needs (lookup probes, copy-up targets, delete targets,
+// the read working set) added to the layers that carry them. The replay engine executes a Plan and
+// nothing else.
+type Plan struct {
+	Name        string
+	Description string
+	File        string // scenario file path
+	SHA256      string // of the file's bytes
+	Seed        int64
+	Quick       bool
+	Samples     int // default samples per parameter point
+	Warmup      int
+	Layers      []PlanLayer // parents before children
+	Images      []PlanImage
+	Ops         []PlanOp
+	Drivers     []DriverSpec // as written in the scenario (may be empty: all available)
+	// Containers is the sweep of container counts per image at which disk and page cache are
+	// measured; its last value is the number of containers started per image, unless an image asks
+	// for fewer.
+	Containers []int
+}
+
+// PlanLayer is one layer to build.
+type PlanLayer struct {
+	Name   string
+	Parent string // "" = none (FROM scratch)
+	// Generate with every default resolved (nil = no generated tree).
+	Generate *Generate
+	// Files: the explicit entries, then the ones the workload added.
+	Files  []File
+	Delete []string
+	Opaque []string
+	Line   int
+}
+
+// PlanImage is a named image and the chain of layers under it.
+type PlanImage struct {
+	Name       string
+	Top        string
+	Chain      []string // layer names, bottom → top
+	Containers int      // containers started for this image
+}
+
+// Paths the workload adds to layers live under this directory in the image.
+const WorkloadDir = "seedbench"
+
+// PlanOp is one resolved workload op: the cross product of its lists is the set of parameter points.
+type PlanOp struct {
+	Index   int    // position in the workload list
+	Op      string // create | lookup | read | modify | delete | rename
+	Images  []string
+	Layer   string // modify/delete/read: the layer holding the targets
+	Count   int
+	Sizes   []Size
+	Depths  []int
+	Kinds   []string
+	Caches  []string
+	Hows    []string
+	Samples int
+	Line    int
+
+	// Lookup: Probes[d] are paths found at depth d (1 = the image's top layer) for each image,
+	// keyed by image name then depth; Missing are paths present in no layer.
+	Probes  map[string]map[int][]string
+	Missing []string
+	// Modify: Targets[size][how] is the lower file a container modifies for that point (one file
+	// per point; each sample runs on a fresh container, so every sample is a first modification).
+	Targets map[Size]map[string]string
+	// Delete: lower files (kind=file) and empty lower directories (kind=dir) to remove.
+	DeleteFiles []string
+	DeleteDirs  []string
+	// Read: the working-set files, WorkingSet bytes in all.
+	WorkingSet      Size
+	WorkingSetFiles []string
+	// Rename: lower directories to rename.
+	RenameDirs []string
+}

@@ -1,0 +1,205 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// FormatValue formats v in unit for a human: durations in ns become ns/µs/ms/s with 3 significant
+// digits ("2.01 µs", "188 ms"), bytes use IEC units (FormatBytes), ratios two decimals ("0.50"),
+// r2 three. Other units get 3 significant digits and the unit's name.
+func FormatValue(unit string, v float64) string {
+	if math.IsNaN(v) {
+		return "NaN"
+	}
+	if math.IsInf(v, 0) {
+		if v > 0 {
+			return "∞"
+		}
+		return "-∞"
+	}
+	switch unit {
+	case "ns", "fixed_ns":
+		return FormatNanos(v)
+	case "bytes", "B":
+		return FormatBytes(int64(math.Round(v)))
+	case "ratio":
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case "r2":
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	case "ns_per_byte":
+		return sig3(v) + " ns/B"
+	case "ns_per_layer":
+		return FormatNanos(v) + "/layer"
+	case "", "count":
+		return sig3(v)
+	}
+	return sig3(v) + " " + unit
+}
+
+// FormatNanos formats a duration given in nanoseconds with 3 significant digits.
+func FormatNanos(ns float64) string {
+	units := []struct {
+		name  string
+		scale float64
+	}{{"ns", 1}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}}
+	a := math.Abs(ns)
+	i := 0
+	// Move up while the value would print as 1000 or more in the current unit.
+	for i < len(units)-1 && a >= 999.5*units[i].scale {
+		i++
+	}
+	return sig3(ns/units[i].scale) + " " + units[i].name
+}
+
+// FormatBytes formats a byte count with IEC units and 3 significant digits: "512 B", "4.00 KiB",
+// "1.50 MiB", "488 MiB".
+func FormatBytes(n int64) string {
+	const units = "KMGTPE"
+	sign := ""
+	a := float64(n)
+	if n < 0 {
+		sign, a = "-", -a
+	}
+	if a < 1024 {
+		return fmt.Sprintf("%s%d B", sign, int64(a))
+	}
+	i := -1
+	for i < len(units)-1 && a >= 1023.5 {
+		a /= 1024
+		i++
+	}
+	return sign + sig3(a) + " " + string(units[i]) + "iB"
+}
+
+// sig3 formats v with 3 significant digits, without an exponent (values ≥ 1000 keep all their
+// integer digits).
+func sig3(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0"
+	case a < 0.001:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	case a < 9.995:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	case a < 99.95:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64)
+}
+
+// FormatCI formats the half-width of a summary's confidence interval relative to its median:
+// "±3.2%", "±12%". It is "" when there is no interval to show (fewer than 2 samples, or a zero
+// median with a non-zero interval).
+func FormatCI(s result.Summary) string {
+	if s.N < 2 {
+		return ""
+	}
+	half := (s.CIHi - s.CILo) / 2
+	if half == 0 {
+		return "±0%"
+	}
+	if s.Median == 0 || math.IsInf(half, 0) || math.IsNaN(half) {
+		return ""
+	}
+	pct := 100 * half / math.Abs(s.Median)
+	if pct < 9.95 {
+		return "±" + strconv.FormatFloat(pct, 'f', 1, 64) + "%"
+	}
+	return "±" + strconv.FormatFloat(pct, 'f', 0, 64) + "%"
+}
+
+// paramOrder is the order parameters are listed and sorted by; others follow alphabetically.
+var paramOrder = []string{
+	"layer", "image", "images", "container", "containers", "working_set", "trace", "file",
+	"size", "depth", "layers", "kind", "how", "cache",
+}
+
+// FormatParams lists params compactly as key=value in a stable order: the usual keys in paramOrder
+// (so "size=4KiB how=append cache=warm"), then the others sorted.
+func FormatParams(params map[string]string) string {
+	keys := paramKeys(params)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + params[k]
+	}
+	return strings.Join(parts, " ")
+}
+
+func paramKeys(params map[string]string) []string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		ri, rj := rank(paramOrder, keys[i]), rank(paramOrder, keys[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// rank is the index of s in order, or len(order) when absent.
+func rank(order []string, s string) int {
+	if i := slices.Index(order, s); i >= 0 {
+		return i
+	}
+	return len(order)
+}
+
+// ParseSize parses an IEC size as scenarios write them ("16B", "4KiB", "1MiB").
+func parseSize(s string) (float64, bool) {
+	for i, u := range []string{"TiB", "GiB", "MiB", "KiB", "B"} {
+		if num, ok := strings.CutSuffix(s, u); ok {
+			v, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0, false
+			}
+			return v * math.Pow(1024, float64(4-i)), true
+		}
+	}
+	return 0, false
+}
+
+// compareValues orders parameter values naturally: by the given enumeration when both are in it,
+// then numbers and IEC sizes by magnitude, then strings.
+func compareValues(a, b string, enum []string) int {
+	if enum != nil {
+		ra, rb := rank(enum, a), rank(enum, b)
+		if ra != rb {
+			return ra - rb
+		}
+	}
+	na, aok := number(a)
+	nb, bok := number(b)
+	switch {
+	case aok && bok:
+		if na != nb {
+			if na < nb {
+				return -1
+			}
+			return 1
+		}
+	case aok:
+		return -1
+	case bok:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+func number(s string) (float64, bool) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v, true
+	}
+	return parseSize(s)
+}

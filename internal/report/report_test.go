@@ -1,0 +1,177 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+func TestTablesGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, in := range files {
+		name := strings.TrimSuffix(filepath.Base(in), ".json")
+		t.Run(name, func(t *testing.T) {
+			r, err := result.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := Tables(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			golden := strings.TrimSuffix(in, ".json") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got := buf.String(); got != string(want) {
+				t.Errorf("Tables(%s) differs from %s (run go test -update if intended):\n--- got ---\n%s\n--- want ---\n%s", in, golden, got, want)
+			}
+		})
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n--; f.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestTablesWriteError(t *testing.T) {
+	r, err := result.ReadFile("testdata/full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Tables(&failWriter{n: 3}, r); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Tables on a failing writer: %v", err)
+	}
+}
+
+func TestFormatValue(t *testing.T) {
+	for _, tc := range []struct {
+		unit string
+		v    float64
+		want string
+	}{
+		{"ns", 0, "0 ns"},
+		{"ns", 1.234, "1.23 ns"},
+		{"ns", 28, "28.0 ns"},
+		{"ns", 999, "999 ns"},
+		{"ns", 999.6, "1.00 µs"},
+		{"ns", 2004, "2.00 µs"},
+		{"ns", 13450, "13.4 µs"},
+		{"ns", 61000, "61.0 µs"},
+		{"ns", 150000, "150 µs"},
+		{"ns", 1.4e6, "1.40 ms"},
+		{"ns", 188e6, "188 ms"},
+		{"ns", 1.28e9, "1.28 s"},
+		{"ns", 3600e9, "3600 s"},
+		{"ns", -2500, "-2.50 µs"},
+		{"fixed_ns", 1.4e6, "1.40 ms"},
+		{"bytes", 0, "0 B"},
+		{"bytes", 16, "16 B"},
+		{"bytes", 1023, "1023 B"},
+		{"bytes", 4096, "4.00 KiB"},
+		{"bytes", 20480, "20.0 KiB"},
+		{"bytes", 1.5 * (1 << 20), "1.50 MiB"},
+		{"bytes", 488 << 20, "488 MiB"},
+		{"bytes", 1<<30 - 1, "1.00 GiB"},
+		{"bytes", -4096, "-4.00 KiB"},
+		{"ratio", 0.5, "0.50"},
+		{"ratio", 0.8333, "0.83"},
+		{"ratio", 0, "0.00"},
+		{"r2", 0.98765, "0.988"},
+		{"ns_per_byte", 0.73, "0.73 ns/B"},
+		{"ns_per_layer", 370, "370 ns/layer"},
+		{"files", 2500, "2500 files"},
+		{"", 0.5, "0.50"},
+	} {
+		if got := FormatValue(tc.unit, tc.v); got != tc.want {
+			t.Errorf("FormatValue(%q, %v) = %q, want %q", tc.unit, tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 512: "512 B", 1024: "1.00 KiB", 1536: "1.50 KiB", 1 << 20: "1.00 MiB",
+		64 << 20: "64.0 MiB", 256 << 20: "256 MiB", 1 << 40: "1.00 TiB", 1 << 62: "4.00 EiB",
+	} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestFormatCI(t *testing.T) {
+	for _, tc := range []struct {
+		s    result.Summary
+		want string
+	}{
+		{result.Summary{N: 10, Median: 100, CILo: 98, CIHi: 102}, "±2.0%"},
+		{result.Summary{N: 10, Median: 100, CILo: 80, CIHi: 130}, "±25%"},
+		{result.Summary{N: 10, Median: 100, CILo: 100, CIHi: 100}, "±0%"},
+		{result.Summary{N: 1, Median: 100, CILo: 100, CIHi: 100}, ""},
+		{result.Summary{N: 5, Median: 0, CILo: -1, CIHi: 1}, ""},
+	} {
+		if got := FormatCI(tc.s); got != tc.want {
+			t.Errorf("FormatCI(%+v) = %q, want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestFormatParams(t *testing.T) {
+	for _, tc := range []struct {
+		p    map[string]string
+		want string
+	}{
+		{nil, ""},
+		{map[string]string{"cache": "warm", "how": "append", "size": "4KiB"}, "size=4KiB how=append cache=warm"},
+		{map[string]string{"zeta": "1", "alpha": "2", "depth": "3"}, "depth=3 alpha=2 zeta=1"},
+	} {
+		if got := FormatParams(tc.p); got != tc.want {
+			t.Errorf("FormatParams(%v) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+func TestCompareValues(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		enum []string
+		want int
+	}{
+		{"4KiB", "1MiB", nil, -1},
+		{"64MiB", "1GiB", nil, -1},
+		{"2", "10", nil, -1},
+		{"10", "abc", nil, -1},
+		{"warm", "cold", valueOrder["cache"], -1},
+		{"mount", "warm", valueOrder["cache"], 1},
+		{"emacs", "debian", []string{"debian", "emacs"}, 1},
+		{"b", "a", nil, 1},
+	} {
+		if got := compareValues(tc.a, tc.b, tc.enum); got*tc.want <= 0 {
+			t.Errorf("compareValues(%q, %q) = %d, want sign %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,437 @@
+// Package report renders result files for people: terminal tables (Tables), and the formatting
+// helpers every renderer shares (FormatValue, FormatBytes, FormatNanos, FormatCI, FormatParams).
+//
+// Tables put drivers side by side, as columns, one table per metric family, so a row reads as "this
+// operation on each driver". A cell is the median and the half-width of its 95% confidence interval
+// relative to it ("2.01 µs ±3.2%"); a cell whose metric carries warnings points to a numbered note
+// under the tables (cells with the same warnings share one). Raw samples are the source of truth: a metric stored without a summary is
+// summarized here.
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
+)
+
+// family is a group of metrics shown in one table.
+type family struct {
+	title string
+	match func(name string) bool
+}
+
+func prefix(p string) func(string) bool {
+	return func(n string) bool { return strings.HasPrefix(n, p) }
+}
+func exact(e string) func(string) bool { return func(n string) bool { return n == e } }
+
+// families in display order; metrics outside them are grouped by their first name component after
+// these, e.g. "pull.*".
+var families = []family{
+	{"layer.*", prefix("layer.")},
+	{"snapshot.*", prefix("snapshot.")},
+	{"op.create", exact("op.create")},
+	{"op.lookup", exact("op.lookup")},
+	{"op.read", exact("op.read")},
+	{"copyup.latency", exact("copyup.latency")},
+	{"op.delete", exact("op.delete")},
+	{"disk.*", prefix("disk.")},
+	{"pagecache.*", prefix("pagecache.")},
+}
+
+// nameOrder orders metric names within a table (lifecycle order); others follow alphabetically.
+var nameOrder = []string{
+	"layer.apply", "layer.diff",
+	"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.view", "snapshot.remove",
+	"disk.used", "disk.shared_savings", "pagecache.resident", "pagecache.shared_savings",
+}
+
+// valueOrder orders the values of enumerated parameters as the design lists them.
+var valueOrder = map[string][]string{
+	"cache": {"warm", "mount", "cold"},
+	"kind":  {"hit", "miss", "file", "dir", "opaque"},
+	"how":   {"append", "rdwr", "chmod", "chown", "truncate"},
+}
+
+// row is one line of a table: a metric name and parameter point, with a cell per driver.
+type row struct {
+	name   string
+	params map[string]string
+	cells  map[string]*result.Metric
+}
+
+// Tables writes r as terminal tables: a header (scenario, environment, drivers and their status),
+// one table per metric family with drivers as columns, then the verification checks and the notes
+// (each metric's warnings, numbered from the cells).
+func Tables(w io.Writer, r *result.Result) error {
+	ew := &errWriter{w: w}
+	writeHeader(ew, r)
+
+	metrics := summarized(r.Metrics)
+	drivers := driverOrder(r)
+	layerOrder := make([]string, len(r.Layers))
+	for i, l := range r.Layers {
+		layerOrder[i] = l.Name
+	}
+
+	groups, titles := group(metrics)
+	var notes []string
+	duplicates := 0
+	for _, title := range titles {
+		rows, dups := buildRows(groups[title])
+		duplicates += dups
+		sortRows(rows, layerOrder)
+		cols := usedDrivers(drivers, rows)
+
+		fmt.Fprintf(ew, "\n%s\n", title)
+		header := append([]string{"metric", "params"}, cols...)
+		align := tw.Alignment{tw.AlignLeft, tw.AlignLeft}
+		for range cols {
+			align = append(align, tw.AlignRight)
+		}
+		t := tablewriter.NewTable(ew,
+			tablewriter.WithHeaderAutoFormat(tw.Off),
+			tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+			tablewriter.WithRowAutoWrap(tw.WrapNone),
+			tablewriter.WithAlignment(align),
+		)
+		t.Header(header)
+		for _, rw := range rows {
+			line := []string{rw.name, FormatParams(rw.params)}
+			for _, d := range cols {
+				m := rw.cells[d]
+				if m == nil {
+					line = append(line, "-")
+					continue
+				}
+				cell := Cell(m)
+				if len(m.Warnings) > 0 {
+					// Cells with the same warnings share a note.
+					text := strings.Join(m.Warnings, "; ")
+					i := slices.Index(notes, text)
+					if i < 0 {
+						notes = append(notes, text)
+						i = len(notes) - 1
+					}
+					cell += fmt.Sprintf(" [%d]", i+1)
+				}
+				line = append(line, cell)
+			}
+			if err := t.Append(line); err != nil {
+				return fmt.Errorf("report: %s: %w", title, err)
+			}
+		}
+		if err := t.Render(); err != nil {
+			return fmt.Errorf("report: %s: %w", title, err)
+		}
+	}
+	if len(metrics) == 0 {
+		fmt.Fprintf(ew, "\nno metrics\n")
+	}
+
+	writeChecks(ew, r.Checks)
+	if duplicates > 0 {
+		notes = append(notes, fmt.Sprintf("%d duplicate series (same driver, metric and params) not shown: merge them", duplicates))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(ew, "\nnotes:\n")
+		for i, n := range notes {
+			fmt.Fprintf(ew, "  [%d] %s\n", i+1, n)
+		}
+	}
+	if ew.err != nil {
+		return fmt.Errorf("report: %w", ew.err)
+	}
+	return nil
+}
+
+// Cell formats a metric's median and its relative confidence interval: "2.01 µs ±3.2%"; "-" when
+// it has no samples.
+func Cell(m *result.Metric) string {
+	if m.Summary.N == 0 {
+		return "-"
+	}
+	s := FormatValue(m.Unit, m.Summary.Median)
+	if ci := FormatCI(m.Summary); ci != "" {
+		s += " " + ci
+	}
+	return s
+}
+
+// summarized returns copies of the metrics in which a metric stored without a summary (hand-made
+// or truncated files) is summarized from its samples, with the statistical warnings.
+func summarized(ms []result.Metric) []*result.Metric {
+	out := make([]*result.Metric, len(ms))
+	for i := range ms {
+		m := ms[i]
+		if m.Summary.N == 0 && len(m.Samples) > 0 {
+			m.Warnings = slices.Clone(m.Warnings)
+			stats.Annotate(&m)
+		}
+		out[i] = &m
+	}
+	return out
+}
+
+// group splits metrics into families, in display order.
+func group(ms []*result.Metric) (map[string][]*result.Metric, []string) {
+	groups := map[string][]*result.Metric{}
+	var extra []string
+	for _, m := range ms {
+		title := ""
+		for _, f := range families {
+			if f.match(m.Name) {
+				title = f.title
+				break
+			}
+		}
+		if title == "" {
+			first, _, _ := strings.Cut(m.Name, ".")
+			title = first + ".*"
+			if _, ok := groups[title]; !ok {
+				extra = append(extra, title)
+			}
+		}
+		groups[title] = append(groups[title], m)
+	}
+	var titles []string
+	for _, f := range families {
+		if len(groups[f.title]) > 0 {
+			titles = append(titles, f.title)
+		}
+	}
+	sort.Strings(extra)
+	return groups, append(titles, extra...)
+}
+
+// buildRows makes one row per (name, params); a second series with the same driver, name and params
+// is not shown and counted.
+func buildRows(ms []*result.Metric) (rows []*row, duplicates int) {
+	byKey := map[string]*row{}
+	for _, m := range ms {
+		key := m.Name + "\x00" + FormatParams(m.Params)
+		rw := byKey[key]
+		if rw == nil {
+			rw = &row{name: m.Name, params: m.Params, cells: map[string]*result.Metric{}}
+			byKey[key] = rw
+			rows = append(rows, rw)
+		}
+		if rw.cells[m.Driver] != nil {
+			duplicates++
+			continue
+		}
+		rw.cells[m.Driver] = m
+	}
+	return rows, duplicates
+}
+
+func sortRows(rows []*row, layerOrder []string) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.name != b.name {
+			ra, rb := rank(nameOrder, a.name), rank(nameOrder, b.name)
+			if ra != rb {
+				return ra < rb
+			}
+			return a.name < b.name
+		}
+		keys := paramKeys(union(a.params, b.params))
+		for _, k := range keys {
+			va, aok := a.params[k]
+			vb, bok := b.params[k]
+			if aok != bok {
+				return !aok // a missing parameter sorts first
+			}
+			enum := valueOrder[k]
+			if k == "layer" {
+				enum = layerOrder
+			}
+			if c := compareValues(va, vb, enum); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+}
+
+func union(a, b map[string]string) map[string]string {
+	u := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		u[k] = v
+	}
+	for k, v := range b {
+		u[k] = v
+	}
+	return u
+}
+
+// driverOrder lists drivers as the result does, then drivers that only appear in metrics.
+func driverOrder(r *result.Result) []string {
+	var ds []string
+	for _, d := range r.Drivers {
+		if !slices.Contains(ds, d.Name) {
+			ds = append(ds, d.Name)
+		}
+	}
+	for _, m := range r.Metrics {
+		if !slices.Contains(ds, m.Driver) {
+			ds = append(ds, m.Driver)
+		}
+	}
+	return ds
+}
+
+// usedDrivers keeps the drivers that have a cell in rows.
+func usedDrivers(drivers []string, rows []*row) []string {
+	var out []string
+	for _, d := range drivers {
+		for _, rw := range rows {
+			if rw.cells[d] != nil {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func writeHeader(w io.Writer, r *result.Result) {
+	sc := r.Scenario.Name
+	if sc == "" {
+		sc = "(unnamed)"
+	}
+	if r.Scenario.File != "" {
+		sc += " (" + r.Scenario.File + ")"
+	}
+	fmt.Fprintf(w, "scenario: %s\n", sc)
+	var run []string
+	if r.Run.ID != "" {
+		run = append(run, r.Run.ID)
+	}
+	if !r.Run.Started.IsZero() {
+		run = append(run, "started "+r.Run.Started.UTC().Format(time.RFC3339))
+		if !r.Run.Finished.IsZero() {
+			run = append(run, "took "+r.Run.Finished.Sub(r.Run.Started).Round(time.Second).String())
+		}
+	}
+	run = append(run, fmt.Sprintf("seed %d", r.Run.Seed))
+	if r.Run.Quick {
+		run = append(run, "quick")
+	}
+	if r.Run.ToolVersion != "" {
+		run = append(run, "seedbench "+r.Run.ToolVersion)
+	}
+	fmt.Fprintf(w, "run: %s\n", strings.Join(run, ", "))
+	if r.Partial {
+		fmt.Fprintf(w, "PARTIAL: the run did not finish; some metrics may be missing\n")
+	}
+
+	e := r.Env
+	var env []string
+	if e.Kernel != "" {
+		kernel, _, _ := strings.Cut(e.Kernel, " ") // the release; the build string is in the file
+		env = append(env, "kernel "+kernel)
+	}
+	if e.OS != "" {
+		env = append(env, e.OS)
+	}
+	if e.CPUModel != "" || e.CPUs > 0 {
+		cpu := "cpu " + e.CPUModel
+		if e.CPUs > 0 {
+			cpu += fmt.Sprintf(" ×%d", e.CPUs)
+		}
+		env = append(env, strings.Replace(cpu, "  ", " ", 1))
+	}
+	if e.MemoryBytes > 0 {
+		env = append(env, "memory "+FormatBytes(e.MemoryBytes))
+	}
+	if e.Backing.FS != "" {
+		env = append(env, "backing "+e.Backing.FS)
+	}
+	if e.Fingerprint != "" {
+		env = append(env, "fingerprint "+e.Fingerprint)
+	}
+	if len(env) > 0 {
+		fmt.Fprintf(w, "env: %s\n", strings.Join(env, ", "))
+	}
+
+	if len(r.Drivers) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "drivers:\n")
+	width := 0
+	for _, d := range r.Drivers {
+		width = max(width, len(d.Name))
+	}
+	for _, d := range r.Drivers {
+		var parts []string
+		backing := e.Backing.FS
+		if d.Backing != nil && d.Backing.FS != "" {
+			backing = d.Backing.FS
+		}
+		if backing != "" && d.Status == result.StatusOK {
+			parts = append(parts, "on "+backing)
+		}
+		if len(d.Options) > 0 {
+			parts = append(parts, FormatParams(d.Options))
+		}
+		if d.Reason != "" {
+			parts = append(parts, d.Reason)
+		}
+		status := d.Status
+		if status == "" {
+			status = "?"
+		}
+		line := fmt.Sprintf("  %-*s  %-7s  %s", width, d.Name, status, strings.Join(parts, ", "))
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+}
+
+func writeChecks(w io.Writer, checks []result.Check) {
+	if len(checks) == 0 {
+		fmt.Fprintf(w, "\nchecks: none recorded\n")
+		return
+	}
+	var failed []result.Check
+	for _, c := range checks {
+		if !c.OK {
+			failed = append(failed, c)
+		}
+	}
+	if len(failed) == 0 {
+		fmt.Fprintf(w, "\nchecks: all %d checks passed\n", len(checks))
+		return
+	}
+	fmt.Fprintf(w, "\nchecks: %d of %d FAILED:\n", len(failed), len(checks))
+	for _, c := range failed {
+		line := fmt.Sprintf("  FAIL %s: %s", c.Driver, c.What)
+		if c.Detail != "" {
+			line += ": " + c.Detail
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// errWriter keeps the first write error so rendering code can write freely.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

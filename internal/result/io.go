@@ -1,0 +1,127 @@
+package result
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile writes r to path as indented JSON, atomically: a reader sees the old file or the whole new
+// one, never a torn write, even across a crash. It creates path's directory, writes a temporary file
+// next to path, fsyncs it, renames it over path and fsyncs the directory (so the rename itself is
+// durable). An empty Schema is written as the current one.
+func WriteFile(path string, r *Result) (err error) {
+	c := *r
+	if c.Schema == "" {
+		c.Schema = Schema
+	}
+	b, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("result: %s: %w", path, err)
+	}
+	b = append(b, '\n')
+
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(b); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600
+		return fmt.Errorf("result: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("result: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ReadFile reads a result file. A file whose schema is not seedbench/result/v1 is an error naming the
+// file and the schema found. Unknown fields are ignored, so newer files (with added fields) read.
+func ReadFile(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("result: %s: not a seedbench result file: %w", path, err)
+	}
+	switch {
+	case head.Schema == nil:
+		return nil, fmt.Errorf("result: %s: not a seedbench result file (no \"schema\" field; want %q)", path, Schema)
+	case *head.Schema != Schema:
+		return nil, fmt.Errorf("result: %s: schema %q, want %q", path, *head.Schema, Schema)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("result: %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Add appends a metric.
+func (r *Result) Add(m Metric) {
+	r.Metrics = append(r.Metrics, m)
+}
+
+// Find returns the metrics of driver named name whose params include every key=value of params
+// (a subset match: nil params match all). An empty driver or name matches any. The pointers alias
+// r.Metrics and are valid until the next Add.
+func (r *Result) Find(driver, name string, params map[string]string) []*Metric {
+	var out []*Metric
+	for i := range r.Metrics {
+		m := &r.Metrics[i]
+		if driver != "" && m.Driver != driver || name != "" && m.Name != name {
+			continue
+		}
+		ok := true
+		for k, v := range params {
+			if got, has := m.Params[k]; !has || got != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Resummarize recomputes every metric's Summary from its raw samples with summarize (normally
+// stats.Summarize; passed in so this package does not depend on stats). summarize must not modify
+// the slice it is given: raw samples are the source of truth.
+func (r *Result) Resummarize(summarize func([]float64) Summary) {
+	for i := range r.Metrics {
+		r.Metrics[i].Summary = summarize(r.Metrics[i].Samples)
+	}
+}

@@ -1,0 +1,184 @@
+package stats
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestSummarize(t *testing.T) {
+	xs := []float64{9, 1, 8, 2, 7, 3, 6, 4, 5, 10}
+	orig := slices.Clone(xs)
+	s := Summarize(xs)
+	if !slices.Equal(xs, orig) {
+		t.Error("Summarize modified its input")
+	}
+	if s.N != 10 || s.Median != 5.5 || s.Min != 1 || s.Max != 10 || s.Mean != 5.5 || s.P95 != 10 {
+		t.Errorf("Summarize = %+v", s)
+	}
+	// Order statistics for n = 10 at 95%: the 2nd and 9th values (98.9%).
+	if s.CILo != 2 || s.CIHi != 9 || s.Confidence < 0.95 || s.Confidence > 1 {
+		t.Errorf("CI = [%v, %v] at %v, want [2, 9] at ≥ 0.95", s.CILo, s.CIHi, s.Confidence)
+	}
+	if ws := Warnings(xs, s); len(ws) != 1 || !strings.HasPrefix(ws[0], "high variance: CV 55%") {
+		t.Errorf("Warnings = %q, want only high variance", ws)
+	}
+}
+
+func TestSummarizeMedianCI(t *testing.T) {
+	// The interval brackets the sample median, and in ~95% of repetitions the population median.
+	rng := rand.New(rand.NewPCG(1, 2))
+	const trials, n, popMedian = 400, 20, 100.0
+	covered := 0
+	for range trials {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = popMedian * math.Exp(0.3*rng.NormFloat64()) // lognormal, median 100
+		}
+		s := Summarize(xs)
+		if s.CILo > s.Median || s.Median > s.CIHi {
+			t.Fatalf("median %v outside its CI [%v, %v]", s.Median, s.CILo, s.CIHi)
+		}
+		if s.CILo <= popMedian && popMedian <= s.CIHi {
+			covered++
+		}
+	}
+	if rate := float64(covered) / trials; rate < 0.92 {
+		t.Errorf("CI covered the population median in %.1f%% of trials, want ≈ ≥ 95%%", 100*rate)
+	}
+}
+
+func TestSummarizeSmall(t *testing.T) {
+	for _, tc := range []struct {
+		xs       []float64
+		conf     float64
+		lo, hi   float64
+		warnings []string
+	}{
+		{[]float64{3, 1, 2}, 0.75, 1, 3, []string{
+			"need >= 6 samples for confidence interval at level 0.95 (interval shown is min..max, 75% confidence)",
+			"only 3 samples", "high variance: CV 50%"}},
+		{[]float64{10, 10, 10, 10, 10}, 0.9375, 10, 10, []string{
+			"need >= 6 samples for confidence interval at level 0.95 (interval shown is min..max, 94% confidence)"}},
+		{[]float64{7}, 0, 7, 7, []string{
+			"need >= 6 samples for confidence interval at level 0.95", "only 1 sample"}},
+	} {
+		s := Summarize(tc.xs)
+		if s.N != len(tc.xs) || s.CILo != tc.lo || s.CIHi != tc.hi || !near(s.Confidence, tc.conf, 1e-12) {
+			t.Errorf("Summarize(%v) = %+v, want CI [%v, %v] at %v", tc.xs, s, tc.lo, tc.hi, tc.conf)
+		}
+		if ws := Warnings(tc.xs, s); !slices.Equal(ws, tc.warnings) {
+			t.Errorf("Warnings(%v) = %q, want %q", tc.xs, ws, tc.warnings)
+		}
+	}
+	// Six samples reach 95% with the extreme order statistics.
+	s := Summarize([]float64{1, 2, 3, 4, 5, 6})
+	if s.CILo != 1 || s.CIHi != 6 || s.Confidence < 0.95 {
+		t.Errorf("n=6: %+v", s)
+	}
+	if (Summarize(nil) != result.Summary{}) {
+		t.Error("Summarize(nil) not zero")
+	}
+	if ws := Warnings(nil, result.Summary{}); !slices.Equal(ws, []string{"no samples"}) {
+		t.Errorf("Warnings(nil) = %q", ws)
+	}
+	xs := []float64{1, math.NaN(), 2, math.Inf(1), 3, 4, 5, 6}
+	s = Summarize(xs)
+	if s.N != 6 || s.Max != 6 {
+		t.Errorf("non-finite samples not ignored: %+v", s)
+	}
+	if ws := Warnings(xs, s); len(ws) == 0 || ws[0] != "2 non-finite samples ignored" {
+		t.Errorf("Warnings = %q", ws)
+	}
+}
+
+func TestAnnotate(t *testing.T) {
+	m := result.Metric{Samples: []float64{1, 2, 3}, Warnings: []string{"eviction incomplete: 4096 bytes resident"}}
+	Annotate(&m)
+	Annotate(&m) // idempotent
+	if m.Summary.N != 3 || len(m.Warnings) != 4 || m.Warnings[0] != "eviction incomplete: 4096 bytes resident" {
+		t.Errorf("Annotate: %+v", m)
+	}
+	r := &result.Result{Metrics: []result.Metric{{Samples: []float64{4, 5}}}}
+	AnnotateAll(r)
+	if r.Metrics[0].Summary.Median != 4.5 {
+		t.Errorf("AnnotateAll: %+v", r.Metrics[0])
+	}
+	// Resummarize with Summarize gives the same summaries.
+	r.Metrics[0].Summary = result.Summary{}
+	r.Resummarize(Summarize)
+	if r.Metrics[0].Summary.Median != 4.5 {
+		t.Errorf("Resummarize(Summarize): %+v", r.Metrics[0])
+	}
+}
+
+func TestFitExact(t *testing.T) {
+	// copy-up = 1.4 ms + 0.73 ns/B × size
+	x := []float64{4096, 1 << 20, 64 << 20, 256 << 20, 1 << 30}
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = 1.4e6 + 0.73*v
+	}
+	f := Fit(x, y)
+	if f.N != 5 || !near(f.Alpha, 1.4e6, 1e-3) || !near(f.Beta, 0.73, 1e-12) || !near(f.R2, 1, 1e-12) {
+		t.Errorf("Fit = %+v", f)
+	}
+	if !(f.BetaCILo <= 0.73 && 0.73 <= f.BetaCIHi) || f.BetaCIHi-f.BetaCILo > 1e-9 {
+		t.Errorf("noise-free slope CI [%v, %v], want ≈ 0.73 exactly", f.BetaCILo, f.BetaCIHi)
+	}
+}
+
+func TestFitNoisy(t *testing.T) {
+	// lookup = 13 µs + 0.37 µs × depth, with noise; the CI must contain the true slope and be narrow
+	// enough to mean something.
+	rng := rand.New(rand.NewPCG(3, 4))
+	var x, y []float64
+	for depth := 1; depth <= 128; depth *= 2 {
+		for range 10 {
+			x = append(x, float64(depth))
+			y = append(y, 13000+370*float64(depth)+500*rng.NormFloat64())
+		}
+	}
+	f := Fit(x, y)
+	if !(f.BetaCILo < 370 && 370 < f.BetaCIHi) {
+		t.Errorf("slope CI [%v, %v] misses 370", f.BetaCILo, f.BetaCIHi)
+	}
+	if f.BetaCIHi-f.BetaCILo > 40 || f.R2 < 0.95 || f.R2 > 1 {
+		t.Errorf("Fit = %+v", f)
+	}
+	// Coverage: ~95% of repetitions contain the true slope.
+	covered := 0
+	const trials = 300
+	for range trials {
+		for i := range y {
+			y[i] = 13000 + 370*x[i] + 2000*rng.NormFloat64()
+		}
+		if f := Fit(x, y); f.BetaCILo <= 370 && 370 <= f.BetaCIHi {
+			covered++
+		}
+	}
+	if rate := float64(covered) / trials; rate < 0.91 || rate > 0.99 {
+		t.Errorf("slope CI coverage %.1f%%, want ≈ 95%%", 100*rate)
+	}
+}
+
+func TestFitDegenerate(t *testing.T) {
+	if f := Fit([]float64{1, 2}, []float64{1}); f.N != 0 || !math.IsNaN(f.Beta) {
+		t.Errorf("mismatched: %+v", f)
+	}
+	if f := Fit([]float64{1}, []float64{1}); f.N != 1 || !math.IsNaN(f.Beta) {
+		t.Errorf("one point: %+v", f)
+	}
+	if f := Fit([]float64{1, 3}, []float64{2, 6}); f.Beta != 2 || f.R2 != 1 || !math.IsNaN(f.BetaCILo) {
+		t.Errorf("two points: %+v", f)
+	}
+	if f := Fit([]float64{1, 2, 3}, []float64{5, 5, 5}); f.Beta != 0 || f.Alpha != 5 || f.R2 != 1 || f.BetaCILo != 0 || f.BetaCIHi != 0 {
+		t.Errorf("flat: %+v", f)
+	}
+}

@@ -39,6 +39,10 @@ type Scenario struct {
 
 	File string `yaml:"-"` // path it was loaded from
 	Line int    `yaml:"-"`
+	// SHA256 of the file's bytes (hex), set by Parse.
+	SHA256 string `yaml:"-"`
+
+	pos positions // field path → line, filled by Parse; validation's source of lines
 }
 
 // Images is an ordered image-name → top-layer map (order kept from the file).

@@ -1,0 +1,458 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// Defaults Resolve applies (scenarios/README.md documents each next to its key).
+const (
+	DefaultSamples      = 10
+	DefaultQuickSamples = 3
+	DefaultWarmup       = 1
+	DefaultQuickScale   = 0.25
+	DefaultQuickMaxSize = 16 * MiB
+
+	DefaultGenDepth  = 4
+	DefaultFanout    = 8
+	DefaultDist      = "lognormal"
+	DefaultMedian    = 4 * KiB
+	DefaultMaxSize   = 8 * MiB
+	DefaultSigma     = 1.5
+	DefaultSymlinks  = 0.02
+	DefaultFileMode  = "0644"
+	DefaultDirMode   = "0755"
+	DefaultOpSize    = 4 * KiB // create and modify
+	DefaultContainer = 1       // containers per image
+
+	DefaultCreateCount = 100
+	DefaultDeleteCount = 10
+	DefaultRenameCount = 10
+
+	// ProbesPerLayer lookup probes are added to every layer of an image a lookup runs on, and as
+	// many missing paths are named; each probe is ProbeSize bytes.
+	ProbesPerLayer = 64
+	ProbeSize      = 16 * B
+	// DeleteFileSize and RenameFileSize are the sizes of the files delete and rename targets hold.
+	DeleteFileSize = 4 * KiB
+	RenameFileSize = 4 * KiB
+)
+
+// ResolveOptions are the command-line knobs that change a Plan.
+type ResolveOptions struct {
+	// Quick applies the scenario's quick overrides (smaller trees, sizes capped, fewer samples).
+	Quick bool
+	// Samples overrides every sample count when > 0; 0 keeps the scenario's.
+	Samples int
+}
+
+// Resolve validates sc and turns it into a Plan: every default applied, --quick and --samples folded
+// in, layers in build order (parents first, file order otherwise) and the files the workload needs
+// added to the layers that carry them, under WorkloadDir. The same scenario and options always give
+// the same Plan. Errors are a *Errors, as from Parse.
+func Resolve(sc *Scenario, opt ResolveOptions) (*Plan, error) {
+	if sc == nil {
+		return nil, errors.New("scenario: Resolve: nil scenario")
+	}
+	if opt.Samples < 0 || opt.Samples > maxSamples {
+		return nil, fmt.Errorf("scenario %s: samples must be between 1 and %d, got %d", sc.Name, maxSamples, opt.Samples)
+	}
+	l := &errorList{file: sc.File}
+	st := validate(sc, l)
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	if st.order == nil {
+		return nil, fmt.Errorf("scenario %s: layers do not form a DAG", sc.Name) // unreachable after validate
+	}
+	r := &resolver{sc: sc, opt: opt, st: st, q: quickOf(sc), paths: map[string]map[string]bool{}, probePaths: map[string][]string{}}
+	return r.plan(), nil
+}
+
+// quickOf returns the quick overrides with defaults applied.
+func quickOf(sc *Scenario) Quick {
+	q := Quick{Scale: DefaultQuickScale, Samples: DefaultQuickSamples, MaxSize: DefaultQuickMaxSize}
+	if sc.Quick != nil {
+		if sc.Quick.Scale != 0 {
+			q.Scale = sc.Quick.Scale
+		}
+		if sc.Quick.Samples != 0 {
+			q.Samples = sc.Quick.Samples
+		}
+		if sc.Quick.MaxSize != 0 {
+			q.MaxSize = sc.Quick.MaxSize
+		}
+		q.Line = sc.Quick.Line
+	}
+	return q
+}
+
+// resolveGenerate applies the generate defaults and scales counts and totals by scale (1 = as
+// written). The size distribution's unset bounds follow the set ones, so defaults never conflict
+// with what the file says.
+func resolveGenerate(layer string, g *Generate, scale float64) *Generate {
+	r := *g
+	sd := SizeDist{}
+	if g.Size != nil {
+		sd = *g.Size
+	}
+	if sd.Dist == "" {
+		sd.Dist = DefaultDist
+	}
+	maxGiven, medianGiven := sd.Max != 0, sd.Median != 0
+	if !maxGiven {
+		sd.Max = max(DefaultMaxSize, sd.Min)
+		if medianGiven && sd.Dist != "uniform" {
+			sd.Max = max(sd.Max, sd.Median)
+		}
+	}
+	if !medianGiven {
+		if sd.Dist == "uniform" {
+			sd.Median = sd.Min + (sd.Max-sd.Min)/2
+		} else {
+			sd.Median = max(DefaultMedian, sd.Min)
+			if maxGiven {
+				sd.Median = min(sd.Median, sd.Max)
+			}
+		}
+	}
+	if sd.Sigma == nil {
+		s := DefaultSigma
+		sd.Sigma = &s
+	} else {
+		s := *sd.Sigma
+		sd.Sigma = &s
+	}
+	r.Size = &sd
+	if r.Symlinks == nil {
+		s := DefaultSymlinks
+		r.Symlinks = &s
+	} else {
+		s := *r.Symlinks
+		r.Symlinks = &s
+	}
+	if r.Depth == 0 {
+		r.Depth = DefaultGenDepth
+	}
+	if r.Fanout == 0 {
+		r.Fanout = DefaultFanout
+	}
+	if r.Root == "" {
+		r.Root = "usr/share/" + layer
+	}
+	scaleInt := func(n int) int { return max(1, int(math.Round(float64(n)*scale))) }
+	if scale != 1 {
+		r.Files = scaleInt(g.Files)
+		if g.Dirs != 0 {
+			r.Dirs = scaleInt(g.Dirs)
+		}
+	}
+	if r.Dirs == 0 {
+		r.Dirs = max(1, r.Files/10)
+	}
+	files := Size(r.Files)
+	switch {
+	case sd.Dist == "fixed" || g.Total == 0:
+		r.Total = satMul(files, sd.Median)
+	case scale != 1:
+		r.Total = Size(math.Round(float64(g.Total) * scale))
+		// Rounding the file count must not push the total outside what the files can hold.
+		r.Total = min(max(r.Total, satMul(files, sd.Min)), satMul(files, sd.Max))
+	}
+	return &r
+}
+
+type resolver struct {
+	sc    *Scenario
+	opt   ResolveOptions
+	st    *stack
+	q     Quick
+	p     *Plan
+	layer map[string]*PlanLayer
+	paths map[string]map[string]bool // layer → workload paths already added
+	// probePaths are each layer's lookup probes, shared by every lookup and image.
+	probePaths map[string][]string
+}
+
+func (r *resolver) plan() *Plan {
+	sc := r.sc
+	p := &Plan{
+		Name: sc.Name, Description: sc.Description, File: sc.File, SHA256: sc.SHA256,
+		Seed: *sc.Seed, Quick: r.opt.Quick, Warmup: DefaultWarmup,
+		Drivers: slices.Clone(sc.Drivers),
+	}
+	r.p = p
+	switch {
+	case r.opt.Samples > 0:
+		p.Samples = r.opt.Samples
+	case r.opt.Quick:
+		p.Samples = r.q.Samples
+	case sc.Samples > 0:
+		p.Samples = sc.Samples
+	default:
+		p.Samples = DefaultSamples
+	}
+	if sc.Warmup != nil {
+		p.Warmup = *sc.Warmup
+	}
+	scale := 1.0
+	if r.opt.Quick {
+		scale = r.q.Scale
+	}
+	for _, i := range r.st.order {
+		l := sc.Layers[i]
+		pl := PlanLayer{Name: l.Name, Delete: slices.Clone(l.Delete), Opaque: slices.Clone(l.Opaque), Line: l.Line}
+		if j := r.st.parent[i]; j >= 0 {
+			pl.Parent = sc.Layers[j].Name
+		}
+		if l.Generate != nil {
+			pl.Generate = resolveGenerate(l.Name, l.Generate, scale)
+		}
+		for _, f := range l.Files {
+			pl.Files = append(pl.Files, resolveFile(f))
+		}
+		p.Layers = append(p.Layers, pl)
+	}
+	r.layer = map[string]*PlanLayer{}
+	for i := range p.Layers {
+		r.layer[p.Layers[i].Name] = &p.Layers[i]
+	}
+	most := 0
+	for _, im := range sc.Images {
+		n := DefaultContainer
+		if c, ok := sc.Containers[im.Name]; ok {
+			n = c
+		}
+		most = max(most, n)
+		p.Images = append(p.Images, PlanImage{Name: im.Name, Top: im.Top, Chain: r.st.chains[im.Name], Containers: n})
+	}
+	if sc.Sweep != nil && len(sc.Sweep.Containers) > 0 {
+		p.Containers = slices.Clone(sc.Sweep.Containers)
+	} else {
+		p.Containers = []int{most}
+	}
+	for i := range sc.Workload {
+		p.Ops = append(p.Ops, r.op(i))
+	}
+	return p
+}
+
+func resolveFile(f File) File {
+	if f.Type == "" {
+		f.Type = "file"
+	}
+	if f.Mode == "" {
+		switch f.Type {
+		case "file":
+			f.Mode = DefaultFileMode
+		case "dir":
+			f.Mode = DefaultDirMode
+		}
+	}
+	return f
+}
+
+// add puts a workload entry in a layer once, however many ops or images ask for it.
+func (r *resolver) add(layer string, f File) {
+	seen := r.paths[layer]
+	if seen == nil {
+		seen = map[string]bool{}
+		r.paths[layer] = seen
+	}
+	if seen[f.Path] {
+		return
+	}
+	seen[f.Path] = true
+	pl := r.layer[layer]
+	pl.Files = append(pl.Files, resolveFile(f))
+}
+
+// probes adds a layer's lookup probes (once) and returns their paths.
+func (r *resolver) probes(layer string) []string {
+	if paths, ok := r.probePaths[layer]; ok {
+		return paths
+	}
+	paths := make([]string, ProbesPerLayer)
+	for n := range paths {
+		paths[n] = fmt.Sprintf("%s/probe/%s-%d", WorkloadDir, layer, n)
+		r.add(layer, File{Path: paths[n], Size: ProbeSize})
+	}
+	r.probePaths[layer] = paths
+	return paths
+}
+
+// capSize applies quick.max_size.
+func (r *resolver) capSize(s Size) Size {
+	if r.opt.Quick {
+		return min(s, r.q.MaxSize)
+	}
+	return s
+}
+
+func (r *resolver) op(i int) PlanOp {
+	sc := r.sc
+	op := sc.Workload[i]
+	po := PlanOp{
+		Index: i, Op: op.Op, Images: sc.opImages(&op), Count: op.Count, Line: op.Line,
+		Caches: orDefault(op.Cache, "warm"),
+	}
+	switch {
+	case r.opt.Samples > 0:
+		po.Samples = r.opt.Samples
+	case op.Samples > 0 && r.opt.Quick:
+		po.Samples = min(op.Samples, r.p.Samples)
+	case op.Samples > 0:
+		po.Samples = op.Samples
+	default:
+		po.Samples = r.p.Samples
+	}
+	chains := make([][]string, len(po.Images))
+	shortest := 0
+	for k, name := range po.Images {
+		chains[k] = r.st.chains[name]
+		if k == 0 || len(chains[k]) < shortest {
+			shortest = len(chains[k])
+		}
+	}
+	switch op.Op {
+	case "modify", "delete", "read", "rename":
+		po.Layer = op.Layer
+		if po.Layer == "" {
+			po.Layer = chains[0][0]
+		}
+	}
+	if op.Op == "create" || op.Op == "modify" {
+		sizes := op.Size
+		if len(sizes) == 0 {
+			sizes = []Size{DefaultOpSize}
+		}
+		for _, s := range sizes {
+			if s = r.capSize(s); !slices.Contains(po.Sizes, s) {
+				po.Sizes = append(po.Sizes, s)
+			}
+		}
+	}
+	dir := fmt.Sprintf("%s/%s/%d/", WorkloadDir, op.Op, i)
+	switch op.Op {
+	case "create":
+		if po.Count == 0 {
+			po.Count = DefaultCreateCount
+		}
+	case "lookup":
+		po.Kinds = orDefault(op.Kind, "hit")
+		if op.Depth.All || len(op.Depth.Levels) == 0 {
+			for d := 1; d <= shortest; d++ {
+				po.Depths = append(po.Depths, d)
+			}
+		} else {
+			po.Depths = slices.Clone(op.Depth.Levels)
+		}
+		po.Probes = map[string]map[int][]string{}
+		for k, name := range po.Images {
+			byDepth := map[int][]string{}
+			c := chains[k]
+			for j, layer := range c {
+				byDepth[len(c)-j] = r.probes(layer)
+			}
+			po.Probes[name] = byDepth
+		}
+		for n := range ProbesPerLayer {
+			po.Missing = append(po.Missing, fmt.Sprintf("%s/probe/missing-%d", WorkloadDir, n))
+		}
+	case "modify":
+		po.Hows = orDefault(op.How, "append")
+		po.Targets = map[Size]map[string]string{}
+		for _, s := range po.Sizes {
+			po.Targets[s] = map[string]string{}
+			for _, how := range po.Hows {
+				t := dir + s.String() + "-" + how
+				r.add(po.Layer, File{Path: t, Size: s})
+				po.Targets[s][how] = t
+			}
+		}
+	case "delete":
+		po.Kinds = orDefault(op.Kind, "file")
+		if po.Count == 0 {
+			po.Count = DefaultDeleteCount
+		}
+		for _, kind := range po.Kinds {
+			for n := range po.Count {
+				if kind == "file" {
+					t := dir + "f" + strconv.Itoa(n)
+					r.add(po.Layer, File{Path: t, Size: DeleteFileSize})
+					po.DeleteFiles = append(po.DeleteFiles, t)
+				} else {
+					t := dir + "d" + strconv.Itoa(n)
+					r.add(po.Layer, File{Path: t, Type: "dir"})
+					po.DeleteDirs = append(po.DeleteDirs, t)
+				}
+			}
+		}
+	case "read":
+		po.WorkingSet = r.capSize(op.WorkingSet)
+		files := max(op.Files, 1)
+		files = int(min(Size(files), po.WorkingSet))
+		each, extra := po.WorkingSet/Size(files), po.WorkingSet%Size(files)
+		for n := range files {
+			s := each
+			if Size(n) < extra {
+				s++ // spread the remainder so the files add up to the working set exactly
+			}
+			t := dir + "w" + strconv.Itoa(n)
+			r.add(po.Layer, File{Path: t, Size: s})
+			po.WorkingSetFiles = append(po.WorkingSetFiles, t)
+		}
+	case "rename":
+		if po.Count == 0 {
+			po.Count = DefaultRenameCount
+		}
+		for n := range po.Count {
+			t := dir + "r" + strconv.Itoa(n)
+			r.add(po.Layer, File{Path: t, Type: "dir"})
+			r.add(po.Layer, File{Path: t + "/x", Size: RenameFileSize})
+			po.RenameDirs = append(po.RenameDirs, t)
+		}
+	}
+	return po
+}
+
+func orDefault(xs []string, def string) []string {
+	if len(xs) == 0 {
+		return []string{def}
+	}
+	return slices.Clone(xs)
+}
+
+// Layer returns the named layer, or nil.
+func (p *Plan) Layer(name string) *PlanLayer {
+	for i := range p.Layers {
+		if p.Layers[i].Name == name {
+			return &p.Layers[i]
+		}
+	}
+	return nil
+}
+
+// Image returns the named image, or nil.
+func (p *Plan) Image(name string) *PlanImage {
+	for i := range p.Images {
+		if p.Images[i].Name == name {
+			return &p.Images[i]
+		}
+	}
+	return nil
+}
+
+// Points is the number of parameter points of an op: the product of its lists' lengths.
+func (o *PlanOp) Points() int {
+	n := 1
+	for _, k := range []int{len(o.Sizes), len(o.Depths), len(o.Kinds), len(o.Caches), len(o.Hows)} {
+		if k > 0 {
+			n *= k
+		}
+	}
+	return n
+}

@@ -1,0 +1,62 @@
+package all_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seedbench/seedbench/drivers/all"
+)
+
+func TestRegistry(t *testing.T) {
+	r := all.Registry()
+	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "native"}
+	if got := r.Names(); !slices.Equal(got, want) {
+		t.Fatalf("names = %v, want %v", got, want)
+	}
+	for _, d := range r.All() {
+		i := d.Info()
+		if i.Name == "" || i.Family == "" || i.Description == "" || i.Snapshotter == "" || i.Version == "" || i.Backing == "" {
+			t.Errorf("incomplete info: %+v", i)
+		}
+	}
+	if got := r.Names(); len(r.All()) != len(got) {
+		t.Errorf("duplicate names dropped")
+	}
+}
+
+func TestNew(t *testing.T) {
+	for _, tc := range []struct {
+		spec    all.Spec
+		options string // wanted Info().Options["mount_options"]
+		backing string
+		err     string
+	}{
+		{spec: all.Spec{Name: "overlayfs"}, backing: "ext4"},
+		{spec: all.Spec{Name: "overlay-nometa", Driver: "overlayfs", MountOptions: []string{"index=off"}}, options: "index=off", backing: "ext4"},
+		{spec: all.Spec{Name: "meta-xfs", Driver: "overlayfs-metacopy", Backing: "xfs"}, options: "metacopy=on,redirect_dir=on,index=on", backing: "xfs"},
+		{spec: all.Spec{Name: "vol-nosync", Driver: "overlayfs-volatile", MountOptions: []string{"xino=off"}}, options: "volatile,xino=off", backing: "ext4"},
+		{spec: all.Spec{Name: "native-btrfs", Driver: "native", Backing: "btrfs"}, backing: "btrfs"},
+		{spec: all.Spec{Name: "n", Driver: "native", MountOptions: []string{"index=on"}}, err: "takes no mount options"},
+		{spec: all.Spec{Name: "z", Driver: "zfs"}, err: `unknown base driver "zfs"`},
+		{spec: all.Spec{Name: "o", Driver: "overlayfs", Backing: "ntfs"}, err: `unknown backing "ntfs"`},
+		{spec: all.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
+		{spec: all.Spec{}, err: "no name"},
+	} {
+		d, err := all.New(tc.spec)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%+v: err = %v, want %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%+v: %v", tc.spec, err)
+			continue
+		}
+		i := d.Info()
+		if i.Name != tc.spec.Name || i.Options["mount_options"] != tc.options || i.Backing != tc.backing {
+			t.Errorf("%+v: info %+v", tc.spec, i)
+		}
+	}
+}

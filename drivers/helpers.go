@@ -1,0 +1,79 @@
+package drivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/containerd/containerd/v2/core/snapshots"
+)
+
+// ContainerdModule is the module every in-process snapshotter comes from.
+const ContainerdModule = "github.com/containerd/containerd/v2"
+
+// containerdFallback is the version go.mod pins, for binaries built without module information
+// (test binaries, `go run` of a file).
+const containerdFallback = "v2.4.2"
+
+// ContainerdVersion is the version of ContainerdModule linked into this binary, from its build
+// information (a replace directive's version wins).
+func ContainerdVersion() string { return ModuleVersion(ContainerdModule, containerdFallback) }
+
+// ModuleVersion is the version of module linked into this binary, or fallback when the binary
+// carries no build information for it.
+func ModuleVersion(module, fallback string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return fallback
+	}
+	for _, d := range bi.Deps {
+		if d.Path != module {
+			continue
+		}
+		if d.Replace != nil && d.Replace.Version != "" {
+			return d.Replace.Version
+		}
+		if d.Version != "" && d.Version != "(devel)" {
+			return d.Version
+		}
+	}
+	return fallback
+}
+
+// RemoveAll removes every snapshot sn holds, children before parents (containerd refuses to remove
+// a parent first). It is what Instance.Close implementations call before dropping the backing.
+func RemoveAll(ctx context.Context, sn snapshots.Snapshotter) error {
+	parent := map[string]string{}
+	if err := sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		parent[info.Name] = info.Parent
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	var errs []error
+	for len(parent) > 0 {
+		children := map[string]int{}
+		for _, p := range parent {
+			if p != "" {
+				children[p]++
+			}
+		}
+		var leaves []string
+		for name := range parent {
+			if children[name] == 0 {
+				leaves = append(leaves, name)
+			}
+		}
+		if len(leaves) == 0 { // a cycle cannot happen; stop rather than spin
+			return errors.Join(append(errs, fmt.Errorf("snapshots left with unremovable parents: %d", len(parent)))...)
+		}
+		for _, name := range leaves {
+			if err := sn.Remove(ctx, name); err != nil {
+				errs = append(errs, fmt.Errorf("remove snapshot %q: %w", name, err))
+			}
+			delete(parent, name)
+		}
+	}
+	return errors.Join(errs...)
+}

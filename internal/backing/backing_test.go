@@ -1,0 +1,241 @@
+package backing
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seedbench/seedbench/drivers"
+)
+
+// workDir is a temp dir with "seedbench" in its name, so `grep seedbench /proc/mounts` finds leaks.
+func workDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "seedbench-backing-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Last line of defence: whatever a failed test left is undone before the dir goes.
+		if ms, _ := MountsUnder(dir); len(ms) > 0 {
+			t.Errorf("left mounted: %v", ms)
+			for _, m := range ms {
+				_ = unmount(m)
+			}
+		}
+		if devs, _ := LoopDevices(filepath.Join(dir, "b", ImageName)); len(devs) > 0 {
+			t.Errorf("left attached: %v", devs)
+			for _, d := range devs {
+				_ = detachLoop(context.Background(), d, filepath.Join(dir, "b", ImageName))
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+func requireKind(t *testing.T, fs string) {
+	t.Helper()
+	if err := Check(fs); errors.Is(err, drivers.ErrUnsupported) {
+		t.Skip(err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func assertGone(t *testing.T, b *Backing, dir string) {
+	t.Helper()
+	if ms, err := MountsUnder(dir); err != nil || len(ms) > 0 {
+		t.Errorf("mounts left under %s: %v %v", dir, ms, err)
+	}
+	if b.Image != "" {
+		if devs, err := LoopDevices(b.Image); err != nil || len(devs) > 0 {
+			t.Errorf("loop devices left for %s: %v %v", b.Image, devs, err)
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s not removed: %v", dir, err)
+	}
+}
+
+func TestCreateEachKind(t *testing.T) {
+	sizes := map[string]int64{Ext4: 256 << 20, XFS: 320 << 20, Btrfs: 256 << 20, Tmpfs: 64 << 20, Dir: 0}
+	for _, fs := range Kinds {
+		t.Run(fs, func(t *testing.T) {
+			requireKind(t, fs)
+			dir := filepath.Join(workDir(t), "b")
+			start := time.Now()
+			b, err := Create(context.Background(), Spec{FS: fs, Size: sizes[fs], Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			created := time.Since(start)
+			t.Cleanup(func() { b.Close() })
+
+			info := b.Info()
+			t.Logf("%s: created in %v: %+v direct_io=%v", fs, created, info, b.DirectIO)
+			if info.Path != filepath.Join(dir, "mnt") || info.Dedicated != (fs != Dir) {
+				t.Errorf("info = %+v", info)
+			}
+			if fs != Dir && info.FS != fs {
+				t.Errorf("FS = %q, want %q", info.FS, fs)
+			}
+			if (info.Device != "") != (fs == Ext4 || fs == XFS || fs == Btrfs) {
+				t.Errorf("Device = %q", info.Device)
+			}
+			if info.MountOptions == "" || !strings.HasPrefix(info.MountOptions, "rw") {
+				t.Errorf("MountOptions = %q", info.MountOptions)
+			}
+
+			if err := Sync(b.Path); err != nil {
+				t.Fatal(err)
+			}
+			bytes0, inodes0, err := Used(b.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const size = 8 << 20
+			if err := os.WriteFile(filepath.Join(b.Path, "f"), make([]byte, size), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := Sync(b.Path); err != nil {
+				t.Fatal(err)
+			}
+			bytes1, inodes1, err := Used(b.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("8 MiB file: +%d bytes, +%d inodes", bytes1-bytes0, inodes1-inodes0)
+			if b.Dedicated && (bytes1-bytes0 < size || bytes1-bytes0 > 2*size) {
+				t.Errorf("used delta %d for an %d-byte file", bytes1-bytes0, size)
+			}
+			if b.Dedicated && fs != Btrfs && inodes1-inodes0 != 1 { // btrfs reports no inode counts
+				t.Errorf("inode delta %d, want 1", inodes1-inodes0)
+			}
+
+			start = time.Now()
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: closed in %v", fs, time.Since(start))
+			if err := b.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			assertGone(t, b, dir)
+		})
+	}
+}
+
+// A 2 GiB ext4 backing is the drivers' default: its create/close cost is the fixed price of every
+// driver instance.
+func TestCreateDefaultExt4Timing(t *testing.T) {
+	requireKind(t, Ext4)
+	dir := filepath.Join(workDir(t), "b")
+	start := time.Now()
+	b, err := Create(context.Background(), Spec{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Since(start)
+	t.Cleanup(func() { b.Close() })
+	if b.Size != DefaultSize || b.FS != Ext4 {
+		t.Errorf("got %s of %d bytes", b.FS, b.Size)
+	}
+	start = time.Now()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2 GiB ext4: create %v, close %v, direct I/O %v", created, time.Since(start), b.DirectIO)
+	assertGone(t, b, dir)
+}
+
+// Every failure after the image exists unwinds: the loop device is detached and the image removed.
+func TestCreateFailureUndoes(t *testing.T) {
+	requireKind(t, Ext4)
+	t.Run("mkfs fails", func(t *testing.T) {
+		requireKind(t, XFS)
+		dir := filepath.Join(workDir(t), "b")
+		_, err := Create(context.Background(), Spec{FS: XFS, Size: 16 << 20, Dir: dir}) // below xfs's minimum
+		if err == nil || !strings.Contains(err.Error(), "mkfs.xfs") {
+			t.Fatalf("err = %v, want a mkfs.xfs error", err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", dir, err)
+		}
+	})
+	t.Run("mount fails", func(t *testing.T) {
+		dir := filepath.Join(workDir(t), "b")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "mnt"), nil, 0o644); err != nil { // not a directory
+			t.Fatal(err)
+		}
+		_, err := Create(context.Background(), Spec{FS: Ext4, Size: 64 << 20, Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), "mount") {
+			t.Fatalf("err = %v, want a mount error", err)
+		}
+		if devs, _ := LoopDevices(filepath.Join(dir, ImageName)); len(devs) > 0 {
+			t.Errorf("loop devices left: %v", devs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ImageName)); !os.IsNotExist(err) {
+			t.Errorf("image left: %v", err)
+		}
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("pre-existing dir removed: %v", err)
+		}
+	})
+}
+
+func TestCheck(t *testing.T) {
+	if err := Check("zfs"); err == nil || errors.Is(err, drivers.ErrUnsupported) {
+		t.Errorf("unknown kind: %v, want a plain error", err)
+	}
+	if err := Check(Dir); err != nil {
+		t.Errorf("dir: %v", err)
+	}
+}
+
+func TestUsedAndSyncErrors(t *testing.T) {
+	if _, _, err := Used("/nonexistent/seedbench"); err == nil {
+		t.Error("Used on a missing path succeeded")
+	}
+	if err := Sync("/nonexistent/seedbench"); err == nil {
+		t.Error("Sync on a missing path succeeded")
+	}
+}
+
+func TestJoinOptions(t *testing.T) {
+	got := joinOptions("rw,relatime", "rw,errors=remount-ro,relatime")
+	if got != "rw,relatime,errors=remount-ro" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// Close unmounts what a caller left mounted inside the backing instead of failing on EBUSY.
+func TestCloseUnmountsNested(t *testing.T) {
+	requireKind(t, Ext4)
+	dir := filepath.Join(workDir(t), "b")
+	b, err := Create(context.Background(), Spec{FS: Ext4, Size: 64 << 20, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	inner := filepath.Join(b.Path, "inner")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", inner, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, b, dir)
+}

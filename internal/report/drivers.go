@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/seedbench/seedbench/drivers"
 )
@@ -19,7 +20,10 @@ type DriverRow struct {
 // Drivers renders the driver catalogue: name, availability (or the reason and fix), snapshotter
 // version, backing filesystem and capabilities.
 func Drivers(w io.Writer, rows []DriverRow) error {
-	t := tablewriter.NewTable(w)
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNone))
 	t.Header("driver", "available", "snapshotter", "backing", "capabilities", "description")
 	for _, r := range rows {
 		avail := "yes"

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/seedbench/seedbench/internal/rundir"
+)
+
+func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cleanup", "[--workdir DIR]", stderr)
+	base := fs.String("workdir", rundir.DefaultBase, "base directory of run state")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("cleanup needs root: it unmounts filesystems and detaches loop devices")
+	}
+	rep, err := rundir.Cleanup(*base)
+	for _, m := range rep.Unmounts {
+		fmt.Fprintf(stdout, "unmounted %s\n", m)
+	}
+	for _, l := range rep.Loops {
+		fmt.Fprintf(stdout, "detached %s\n", l)
+	}
+	for _, d := range rep.Dirs {
+		fmt.Fprintf(stdout, "removed %s\n", d)
+	}
+	for _, d := range rep.Skipped {
+		fmt.Fprintf(stdout, "kept %s (a live run holds it)\n", d)
+	}
+	if len(rep.Dirs)+len(rep.Skipped) == 0 && err == nil {
+		fmt.Fprintln(stdout, "nothing to clean up")
+	}
+	return err
+}

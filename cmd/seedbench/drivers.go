@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/all"
+	"github.com/seedbench/seedbench/internal/report"
+)
+
+func cmdDrivers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("drivers", "[--json]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var rows []report.DriverRow
+	for _, d := range all.Registry().All() {
+		row := report.DriverRow{Info: d.Info(), Available: true}
+		if err := d.Check(ctx); err != nil {
+			row.Available = false
+			row.Reason = err.Error()
+			if !errors.Is(err, drivers.ErrUnsupported) {
+				row.Reason = "check failed: " + err.Error()
+			}
+		}
+		rows = append(rows, row)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	return report.Drivers(stdout, rows)
+}

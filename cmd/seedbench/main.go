@@ -1,0 +1,150 @@
+// Command seedbench measures what the four rules of layered container storage cost on each storage
+// driver — a new file goes to the container layer, a read searches the layers top-down, a modified
+// file is first copied up, a deleted file is hidden by a whiteout — by replaying a scenario through
+// containerd's snapshotters.
+//
+//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json]
+//	seedbench validate SCENARIO.yaml...
+//	seedbench show SCENARIO.yaml
+//	seedbench drivers [--json]
+//	seedbench report RESULT.json... [-o FILE]
+//	seedbench cleanup
+//
+// Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
+// some requested drivers were skipped or failed; 130 interrupted (after cleanup).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/containerd/log"
+)
+
+func init() {
+	// containerd's mount.All mounts deep overlay stacks from a locked thread that changes directory
+	// into the snapshots dir; if that thread were the main thread, Go would park it there, keeping the
+	// backing busy. Pinning main to its own thread keeps mounting goroutines off it.
+	runtime.LockOSThread()
+}
+
+// Exit codes (public contract).
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitRegression  = 3
+	exitDriversLost = 4
+	exitInterrupted = 130
+)
+
+// usageError is a command-line mistake (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// exitError carries a specific exit code with an optional message.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e codeError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e codeError) Unwrap() error { return e.err }
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "replay scenarios on storage drivers and record the results", cmdRun},
+		{"validate", "check scenario files; errors as FILE:LINE: field: message", cmdValidate},
+		{"show", "print the resolved plan of a scenario", cmdShow},
+		{"drivers", "list every driver: available, or why not and the fix", cmdDrivers},
+		{"report", "render result files as tables", cmdReport},
+		{"cleanup", "undo what a killed run left: mounts, loop devices, work dirs", cmdCleanup},
+	}
+}
+
+func main() {
+	// containerd's libraries log through logrus; their warnings (no fsverity on a loop fs, …) are not
+	// the user's business.
+	log.SetLevel("error")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: seedbench COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'seedbench COMMAND -h' for a command's flags.")
+}
+
+// runMain maps every outcome to an exit code, in one place.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		return exitCode(err, stderr)
+	}
+	fmt.Fprintf(stderr, "seedbench: unknown command %q\n\n", args[0])
+	printUsage(stderr)
+	return exitUsage
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce codeError
+	if errors.As(err, &ce) {
+		if ce.err != nil {
+			fmt.Fprintf(stderr, "seedbench: %v\n", ce.err)
+		}
+		return ce.code
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "seedbench: %v\n", err)
+		return exitUsage
+	}
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "seedbench: interrupted (cleaned up)")
+		return exitInterrupted
+	}
+	fmt.Fprintf(stderr, "seedbench: %v\n", err)
+	return exitError
+}

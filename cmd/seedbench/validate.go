@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("validate", "SCENARIO.yaml...", stderr)
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usagef("validate: name at least one scenario file")
+	}
+	var errs []error
+	for _, f := range files {
+		sc, err := scenario.Load(f)
+		if err == nil {
+			_, err = scenario.Resolve(sc, scenario.ResolveOptions{})
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", f)
+	}
+	if len(errs) > 0 {
+		// Every problem of every file, FILE:LINE: field: message, then exit 1.
+		return codeError{exitError, errors.Join(errs...)}
+	}
+	return nil
+}
+
+func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("show", "[--quick] SCENARIO.yaml", stderr)
+	quick := fs.Bool("quick", false, "show the plan as --quick resolves it")
+	samples := fs.Int("samples", 0, "override samples per point")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return usagef("show: name exactly one scenario file")
+	}
+	sc, err := scenario.Load(files[0])
+	if err != nil {
+		return codeError{exitError, err}
+	}
+	plan, err := scenario.Resolve(sc, scenario.ResolveOptions{Quick: *quick, Samples: *samples})
+	if err != nil {
+		return codeError{exitError, err}
+	}
+	return plan.Describe(stdout)
+}

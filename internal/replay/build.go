@@ -1,0 +1,232 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/diff"
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/plugins/diff/walking"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/seedbench/seedbench/internal/layer"
+	"github.com/seedbench/seedbench/internal/measure"
+)
+
+// Snapshot names. Committed layers are "layer/<name>"; active ones carry their purpose.
+func layerName(l string) string { return "layer/" + l }
+
+// each runs fn for every active driver in a fresh random order, charging the time to the driver and
+// failing it (not the run) on error. It stops early when ctx is done.
+func (e *engine) each(ctx context.Context, fn func(d *driverRun) error) error {
+	for _, d := range e.active() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		err := fn(d)
+		d.elapsed += time.Since(t0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			d.fail(err)
+		}
+	}
+	return nil
+}
+
+// buildLayers builds every layer on every driver as a build step does: prepare an active snapshot on
+// the parent, mount it, write the layer's tree, unmount, commit, and export the diff with
+// containerd's walking differ.
+func (e *engine) buildLayers(ctx context.Context) error {
+	for i, pl := range e.plan.Layers {
+		e.progress("", "build", "layer "+pl.Name, i, len(e.plan.Layers))
+		parent := ""
+		if pl.Parent != "" {
+			parent = layerName(pl.Parent)
+		}
+		tree := e.trees[pl.Name]
+		expect := e.layerView(pl.Name)
+		err := e.each(ctx, func(d *driverRun) error {
+			e.progress(d.info.Name, "build", "layer "+pl.Name, i, len(e.plan.Layers))
+			if err := e.buildLayer(ctx, d, pl.Name, parent, tree, expect); err != nil {
+				return fmt.Errorf("layer %s: %w", pl.Name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// layerView is the expected merged view of the chain ending at layer l.
+func (e *engine) layerView(l string) *layer.View {
+	var chain []string
+	for cur := l; cur != ""; {
+		chain = append([]string{cur}, chain...)
+		parent := ""
+		for _, pl := range e.plan.Layers {
+			if pl.Name == cur {
+				parent = pl.Parent
+			}
+		}
+		cur = parent
+	}
+	return e.chainView(chain)
+}
+
+func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent string, tree *layer.Tree, expect *layer.View) error {
+	key := "build/" + name
+	params := p("layer", name)
+	mnt := filepath.Join(d.dir, "mnt", "build-"+name)
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		return err
+	}
+
+	t0 := time.Now()
+	mounts, err := d.sn.Prepare(ctx, key, parent)
+	el := time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	e.rec.ns(d.info.Name, "snapshot.prepare", params, el)
+
+	t0 = time.Now()
+	err = d.inst.Mount(ctx, mounts, mnt)
+	el = time.Since(t0)
+	if err != nil {
+		d.sn.Remove(ctx, key)
+		return fmt.Errorf("mount: %w", err)
+	}
+	e.rec.ns(d.info.Name, "snapshot.mount", params, el)
+
+	t0 = time.Now()
+	err = tree.Apply(ctx, mnt, layer.ApplyOptions{})
+	el = time.Since(t0)
+	if err == nil {
+		e.rec.ns(d.info.Name, "layer.apply", params, el)
+		// Verify the build step's view before committing: what the next step (and every container)
+		// will see.
+		err = e.verify(ctx, d, "layer "+name+" build view", mnt, expect)
+	}
+	// Write back before commit, untimed: a build step does not fsync, and the dirty pages must not
+	// be charged to whatever is timed next.
+	if err == nil {
+		err = measure.Sync(mnt)
+	}
+	t0 = time.Now()
+	uerr := d.inst.Unmount(ctx, mnt)
+	el = time.Since(t0)
+	if err != nil || uerr != nil {
+		d.sn.Remove(ctx, key)
+		if err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		return fmt.Errorf("unmount: %w", uerr)
+	}
+	e.rec.ns(d.info.Name, "snapshot.unmount", params, el)
+
+	t0 = time.Now()
+	err = d.sn.Commit(ctx, layerName(name), key)
+	el = time.Since(t0)
+	if err != nil {
+		d.sn.Remove(ctx, key)
+		return fmt.Errorf("commit: %w", err)
+	}
+	e.rec.ns(d.info.Name, "snapshot.commit", params, el)
+	d.snapKeys = append(d.snapKeys, layerName(name))
+
+	return e.exportDiff(ctx, d, name, parent, params)
+}
+
+// exportDiff exports a committed layer as an uncompressed tar with containerd's walking differ,
+// comparing a view of the parent with a view of the layer, as a build does before it pushes.
+// Uncompressed, so the figure is the storage side (walk + read), not gzip's CPU.
+func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent string, params map[string]string) error {
+	lowerKey, upperKey := "diff/"+name+"/lower", "diff/"+name+"/upper"
+	var lower []mount.Mount
+	var err error
+	if parent != "" {
+		if lower, err = d.sn.View(ctx, lowerKey, parent); err != nil {
+			return fmt.Errorf("diff: view parent: %w", err)
+		}
+		defer d.sn.Remove(context.WithoutCancel(ctx), lowerKey)
+	}
+	upper, err := d.sn.View(ctx, upperKey, layerName(name))
+	if err != nil {
+		return fmt.Errorf("diff: view layer: %w", err)
+	}
+	defer d.sn.Remove(context.WithoutCancel(ctx), upperKey)
+
+	differ := walking.NewWalkingDiff(e.store)
+	ref := fmt.Sprintf("%s-%s", d.info.Name, name)
+	t0 := time.Now()
+	desc, err := differ.Compare(ctx, lower, upper, diff.WithMediaType(ocispec.MediaTypeImageLayer), diff.WithReference(ref))
+	el := time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	e.rec.ns(d.info.Name, "layer.diff", params, el)
+	e.rec.add(d.info.Name, "layer.diff_bytes", unitBytes, params, float64(desc.Size))
+	// The blob is not needed after it is measured; keep the content store small.
+	if err := e.store.Delete(ctx, desc.Digest); err != nil {
+		return fmt.Errorf("diff: delete blob: %w", err)
+	}
+	return nil
+}
+
+// labelStore is the in-memory label store the local content store needs to record the differ's
+// "uncompressed" label.
+type labelStore struct {
+	mu sync.Mutex
+	m  map[digest.Digest]map[string]string
+}
+
+func newLabelStore() *labelStore { return &labelStore{m: map[digest.Digest]map[string]string{}} }
+
+func (s *labelStore) Get(d digest.Digest) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return copyLabels(s.m[d]), nil
+}
+
+func (s *labelStore) Set(d digest.Digest, l map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[d] = copyLabels(l)
+	return nil
+}
+
+func (s *labelStore) Update(d digest.Digest, l map[string]string) (map[string]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.m[d]
+	if cur == nil {
+		cur = map[string]string{}
+	}
+	for k, v := range l {
+		if v == "" {
+			delete(cur, k)
+		} else {
+			cur[k] = v
+		}
+	}
+	s.m[d] = cur
+	return copyLabels(cur), nil
+}
+
+func copyLabels(l map[string]string) map[string]string {
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		out[k] = v
+	}
+	return out
+}

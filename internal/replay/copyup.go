@@ -1,0 +1,273 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+// modifyTarget is one (size, how) point of a modify op on one container.
+type modifyTarget struct {
+	size   scenario.Size
+	how    string
+	rel    string
+	ptr    *byte
+	params map[string]string
+}
+
+// opModify measures the first modification of a lower file — the copy-up — and, separately, the
+// second modification of the same file, so the copy-up is isolated from the write itself. Copy-up
+// happens once per file per container, so every sample round runs on a fresh container (prepared
+// and mounted untimed); each (size, how) point has its own lower file.
+//
+//	append    open(O_WRONLY|O_APPEND) + write 1 byte + close
+//	rdwr      open(O_RDWR) + close, no write
+//	chmod     fchmodat (metadata only: with metacopy=on no data is copied)
+//	truncate  open(O_WRONLY) + ftruncate to half + close
+func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
+	for _, imgName := range op.Images {
+		img := e.image(imgName)
+		var targets []modifyTarget
+		for _, size := range op.Sizes {
+			for _, how := range op.Hows {
+				rel := op.Targets[size][how]
+				if rel == "" {
+					return fmt.Errorf("modify: no target for size %s how %s", size, how)
+				}
+				targets = append(targets, modifyTarget{size: size, how: how, rel: rel, ptr: mustPtr(rel),
+					params: p("size", size.String(), "how", how, "image", imgName)})
+			}
+		}
+		for _, cache := range op.Caches {
+			copied := map[*driverRun]map[string]int{} // how → samples where the copy-up was seen
+			err := e.rounds(ctx, "modify "+cache, op.Samples, func(d *driverRun, r int) error {
+				key := fmt.Sprintf("modify/%d/%s/%s/%d", op.Index, imgName, cache, r)
+				ct, err := e.startContainer(ctx, d, img, key, nil)
+				if err != nil {
+					return err
+				}
+				err = e.modifyRound(ctx, d, ct, targets, cache, r == 0)
+				if err == nil {
+					if copied[d] == nil {
+						copied[d] = map[string]int{}
+					}
+					for _, t := range targets {
+						if ok, _ := copiedUp(ct, t.rel, t.how); ok {
+							copied[d][t.how+"/"+t.size.String()]++
+						}
+					}
+				}
+				return errors.Join(err, e.removeContainer(ctx, d, ct, nil))
+			})
+			if err != nil {
+				return err
+			}
+			for _, d := range e.drvs {
+				if !d.ok() || !hasOverlayUpper(d) {
+					continue
+				}
+				for _, t := range targets {
+					n := copied[d][t.how+"/"+t.size.String()]
+					d.check(fmt.Sprintf("copy-up happened: %s %s (%s)", t.how, t.size, cache), n == op.Samples,
+						fmt.Sprintf("%d of %d fresh containers had %s in their upper dir", n, op.Samples, t.rel))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (e *engine) modifyRound(ctx context.Context, d *driverRun, ct *container, targets []modifyTarget, cache string, verify bool) error {
+	// Set the lower files' cache state right before timing them.
+	for _, t := range targets {
+		full := filepath.Join(ct.mnt, t.rel)
+		switch cache {
+		case "warm":
+			if err := readAll(full); err != nil {
+				return err
+			}
+		case "cold", "mount":
+			res, err := measure.Evict(full)
+			if err != nil {
+				return err
+			}
+			if res.After > 0 {
+				e.rec.warn(d.info.Name, "copyup.latency", unitNS, withCache(t.params, cache),
+					fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
+			}
+		}
+	}
+	order := e.rng.Perm(len(targets))
+	for _, i := range order {
+		t := targets[i]
+		first, err := modifyOnce(ct.root, t, 1)
+		if err != nil {
+			return fmt.Errorf("modify %s (%s): %w", t.rel, t.how, err)
+		}
+		second, err := modifyOnce(ct.root, t, 2)
+		if err != nil {
+			return fmt.Errorf("modify %s (%s) again: %w", t.rel, t.how, err)
+		}
+		params := withCache(t.params, cache)
+		e.rec.ns(d.info.Name, "copyup.latency", withParam(params, "write", "first"), first)
+		e.rec.ns(d.info.Name, "copyup.latency", withParam(params, "write", "second"), second)
+		if err := applyModify(ct, t); err != nil {
+			return err
+		}
+	}
+	if verify {
+		return e.verify(ctx, d, "modify: merged view of "+ct.key, ct.mnt, ct.view)
+	}
+	return nil
+}
+
+func withParam(params map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(params)+1)
+	for a, b := range params {
+		out[a] = b
+	}
+	out[k] = v
+	return out
+}
+
+// The byte an append writes, and the modes chmod sets, so the merged view can be verified.
+const (
+	appendByte = 'x'
+	chmodFirst = 0o600
+	chmodAgain = 0o640
+)
+
+var appendBuf = []byte{appendByte}
+
+// modifyOnce runs one modification (nth = 1 first, 2 second) and returns its time.
+func modifyOnce(r *root, t modifyTarget, nth int) (time.Duration, error) {
+	var en unix.Errno
+	var fd int
+	switch t.how {
+	case "append":
+		how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_APPEND | unix.O_CLOEXEC, Resolve: resolveInRoot}
+		t0 := time.Now()
+		fd, en = openat2(r.fd, t.ptr, &how)
+		if en == 0 {
+			_, en = write(fd, appendBuf)
+			if c := closefd(fd); en == 0 {
+				en = c
+			}
+		}
+		return time.Since(t0), errno(en)
+	case "rdwr":
+		how := unix.OpenHow{Flags: unix.O_RDWR | unix.O_CLOEXEC, Resolve: resolveInRoot}
+		t0 := time.Now()
+		fd, en = openat2(r.fd, t.ptr, &how)
+		if en == 0 {
+			en = closefd(fd)
+		}
+		return time.Since(t0), errno(en)
+	case "chmod":
+		mode := uint32(chmodFirst)
+		if nth > 1 {
+			mode = chmodAgain
+		}
+		t0 := time.Now()
+		en = fchmodat(r.fd, t.ptr, mode)
+		return time.Since(t0), errno(en)
+	case "truncate":
+		size := int64(t.size) / 2
+		if nth > 1 {
+			size = int64(t.size) / 4
+		}
+		how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CLOEXEC, Resolve: resolveInRoot}
+		t0 := time.Now()
+		fd, en = openat2(r.fd, t.ptr, &how)
+		if en == 0 {
+			en = ftruncate(fd, size)
+			if c := closefd(fd); en == 0 {
+				en = c
+			}
+		}
+		return time.Since(t0), errno(en)
+	}
+	return 0, fmt.Errorf("unknown how %q", t.how)
+}
+
+// applyModify records in the container's expected view what two modifications of t did.
+func applyModify(ct *container, t modifyTarget) error {
+	switch t.how {
+	case "append":
+		return ct.view.Appended(t.rel, []byte{appendByte, appendByte})
+	case "chmod":
+		return ct.view.Chmod(t.rel, chmodAgain)
+	case "truncate":
+		return ct.view.Truncated(t.rel, int64(t.size)/4)
+	}
+	return nil
+}
+
+// hasOverlayUpper: the driver's container mounts are overlay mounts with an upperdir we can inspect.
+func hasOverlayUpper(d *driverRun) bool {
+	for _, cs := range d.ctrs {
+		for _, ct := range cs {
+			_, ok := upperDir(ct)
+			return ok
+		}
+	}
+	return false
+}
+
+func upperDir(ct *container) (string, bool) {
+	for _, m := range ct.mounts {
+		if m.Type != "overlay" {
+			continue
+		}
+		for _, o := range m.Options {
+			if v, ok := strings.CutPrefix(o, "upperdir="); ok {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// copiedUp reports whether rel is now in the container's overlay upper dir (a copy-up happened).
+// For chmod under metacopy it reports whether the upper copy is metadata-only.
+func copiedUp(ct *container, rel, how string) (bool, string) {
+	up, ok := upperDir(ct)
+	if !ok {
+		return false, "no overlay upper dir"
+	}
+	full := filepath.Join(up, rel)
+	if _, err := os.Lstat(full); err != nil {
+		return false, err.Error()
+	}
+	if how == "chmod" {
+		if _, err := unix.Lgetxattr(full, "trusted.overlay.metacopy", nil); err == nil {
+			return true, "metacopy"
+		}
+	}
+	return true, "data"
+}
+
+// readAll reads a file to the end (to warm its page cache).
+func readAll(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.Read(buf)
+		if n == 0 || err != nil {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,330 @@
+// Package replay is the engine: it turns a scenario Plan into snapshotter calls on every selected
+// driver — build each layer as a build step does, start containers, run the workload, verify the
+// merged views, tear down — and it owns every timer, so every driver is measured by the same code.
+//
+// Drivers run side by side, not one after the other: each phase and each sample round visits the
+// drivers in a freshly shuffled order, so machine drift over a run lands on all of them alike.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/internal/cleanup"
+	"github.com/seedbench/seedbench/internal/layer"
+	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/stats"
+)
+
+// Options configure one replay.
+type Options struct {
+	// WorkDir is this run's private directory (created if missing, removed at the end).
+	WorkDir string
+	// Progress receives phase and op progress (nil = silent).
+	Progress Progress
+	// Now is the clock for run timestamps (nil = time.Now); timers always use the monotonic clock.
+	Now func() time.Time
+}
+
+// Run replays plan on every driver in ds and returns the result. Drivers that cannot run here are
+// recorded as skipped with their reason; a driver that fails mid-run is recorded as failed and the
+// others go on. The returned error is non-nil only when the run as a whole could not proceed (or was
+// interrupted: then the result holds what was measured, marked partial).
+func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Options) (*result.Result, error) {
+	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: rand.New(rand.NewPCG(uint64(plan.Seed), 0x5eedbe4c))}
+	if e.opt.Progress == nil {
+		e.opt.Progress = nopProgress{}
+	}
+	if e.opt.Now == nil {
+		e.opt.Now = time.Now
+	}
+	return e.run(ctx, ds)
+}
+
+type engine struct {
+	plan        *scenario.Plan
+	opt         Options
+	rec         *recorder
+	rng         *rand.Rand
+	undo        cleanup.Stack
+	trees       map[string]*layer.Tree // layer name → tree
+	views       map[string]*layer.View // image name → expected merged view of its chain
+	store       content.Store          // for exported diffs
+	drvs        []*driverRun
+	res         *result.Result
+	droppedOnce bool // the first cold eviction is recorded as a check
+}
+
+// driverRun is one driver's state through the run.
+type driverRun struct {
+	d        drivers.Driver
+	info     drivers.Info
+	inst     drivers.Instance
+	sn       snapshots.Snapshotter
+	dir      string
+	err      error     // set when the driver failed: it takes no further part
+	status   string    // result status
+	started  time.Time // for the driver's wall time
+	base     measure.Usage
+	ctrs     map[string][]*container // image → containers
+	checks   []result.Check
+	elapsed  time.Duration
+	snapKeys []string // committed layer names, in build order
+}
+
+// container is a started container: an active snapshot, mounted.
+type container struct {
+	key    string
+	image  *scenario.PlanImage
+	mnt    string
+	mounts []mount.Mount
+	up     bool
+	root   *root
+	view   *layer.View // what its merged view must be, updated by every op that changes it
+}
+
+func (d *driverRun) ok() bool { return d.err == nil && d.inst != nil }
+
+// fail marks a driver failed; it takes no further part in the run.
+func (d *driverRun) fail(err error) {
+	if d.err == nil {
+		d.err = err
+		d.status = result.StatusFailed
+	}
+}
+
+func (e *engine) progress(drv, phase, what string, done, total int) {
+	e.opt.Progress.Update(Status{Driver: drv, Phase: phase, What: what, Done: done, Total: total})
+}
+
+// active returns the drivers still running, in a fresh random order.
+func (e *engine) active() []*driverRun {
+	var out []*driverRun
+	for _, d := range e.drvs {
+		if d.ok() {
+			out = append(out, d)
+		}
+	}
+	e.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Result, err error) {
+	started := e.opt.Now()
+	e.res = &result.Result{
+		Schema:   result.Schema,
+		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick},
+		Scenario: result.ScenarioRef{Name: e.plan.Name, File: e.plan.File, SHA256: e.plan.SHA256},
+		Env:      measure.Env(ctx),
+	}
+	if err := os.MkdirAll(e.opt.WorkDir, 0o700); err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	e.undo.Push("remove "+e.opt.WorkDir, func() error { return os.RemoveAll(e.opt.WorkDir) })
+	// The differ mounts snapshots in temporary directories: keep them under our work dir, so a
+	// leaked one is recognisably ours.
+	tmpMounts := filepath.Join(e.opt.WorkDir, "tmpmounts")
+	if err := os.MkdirAll(tmpMounts, 0o700); err != nil {
+		return nil, err
+	}
+	if err := mount.SetTempMountLocation(tmpMounts); err != nil {
+		return nil, fmt.Errorf("temp mount location: %w", err)
+	}
+	defer func() {
+		if uerr := e.undo.Unwind(); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("cleanup: %w", uerr))
+		}
+		e.finish()
+		res = e.res
+		if err != nil || ctx.Err() != nil {
+			e.res.Partial = true
+		}
+	}()
+
+	if err := e.buildTrees(); err != nil {
+		return nil, err
+	}
+	e.store, err = local.NewLabeledStore(filepath.Join(e.opt.WorkDir, "content"), newLabelStore())
+	if err != nil {
+		return nil, fmt.Errorf("content store: %w", err)
+	}
+
+	e.openDrivers(ctx, ds)
+	if len(e.active()) == 0 {
+		return e.res, nil
+	}
+	phases := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"build", e.buildLayers},
+		{"containers", e.startContainers},
+		{"workload", e.runWorkload},
+		{"verify", e.verifyContainers},
+		{"teardown", e.teardown},
+	}
+	for _, ph := range phases {
+		if err := ctx.Err(); err != nil {
+			return e.res, err
+		}
+		if len(e.active()) == 0 {
+			break
+		}
+		runtime.GC()
+		if err := ph.fn(ctx); err != nil {
+			return e.res, fmt.Errorf("%s: %w", ph.name, err)
+		}
+	}
+	return e.res, ctx.Err()
+}
+
+// buildTrees realises every layer's tree and the expected view of every image.
+func (e *engine) buildTrees() error {
+	e.trees = map[string]*layer.Tree{}
+	for _, pl := range e.plan.Layers {
+		t, err := layer.Build(pl, e.plan.Seed)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", pl.Name, err)
+		}
+		e.trees[pl.Name] = t
+		st := t.Stats()
+		e.res.Layers = append(e.res.Layers, result.Layer{
+			Name: pl.Name, Parent: pl.Parent, Source: layerSource(pl),
+			Files: st.Files, Dirs: st.Dirs, Symlinks: st.Symlinks, Hardlinks: st.Hardlinks,
+			Whiteouts: st.Whiteouts, Opaques: st.Opaques, Bytes: st.Bytes, DiskBytes: st.DiskBytes,
+		})
+	}
+	e.views = map[string]*layer.View{}
+	for i := range e.plan.Images {
+		e.views[e.plan.Images[i].Name] = e.chainView(e.plan.Images[i].Chain)
+	}
+	return nil
+}
+
+func (e *engine) chainView(chain []string) *layer.View {
+	ts := make([]*layer.Tree, len(chain))
+	for i, n := range chain {
+		ts[i] = e.trees[n]
+	}
+	return layer.Merge(ts)
+}
+
+func layerSource(pl scenario.PlanLayer) string {
+	switch {
+	case pl.Generate != nil && len(pl.Files) > 0:
+		return "generate+files"
+	case pl.Generate != nil:
+		return "generate"
+	default:
+		return "files"
+	}
+}
+
+// backingSize sizes a driver's dedicated filesystem from the plan: room for every layer, every
+// container and every fresh copy-up container as full copies (what a copying driver needs), with
+// headroom. The image file is sparse, so generosity costs nothing.
+func (e *engine) backingSize() int64 {
+	layerBytes := map[string]int64{}
+	for _, l := range e.res.Layers {
+		layerBytes[l.Name] = l.DiskBytes
+	}
+	var total int64
+	for _, img := range e.plan.Images {
+		var chain int64
+		for i, n := range img.Chain {
+			chain += layerBytes[n]
+			total += chain * int64(i+1) / int64(len(img.Chain)) // committed full copies, roughly
+		}
+		total += chain * int64(img.Containers+2)
+	}
+	total = total*2 + 1<<30
+	const gib = 1 << 30
+	return (total + gib - 1) / gib * gib
+}
+
+func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
+	size := e.backingSize()
+	for i, d := range ds {
+		info := d.Info()
+		dr := &driverRun{d: d, info: info, status: result.StatusOK, ctrs: map[string][]*container{}}
+		e.drvs = append(e.drvs, dr)
+		e.progress(info.Name, "open", "backing", 0, 1)
+		if err := d.Check(ctx); err != nil {
+			dr.err = err
+			dr.status = result.StatusSkipped
+			continue
+		}
+		dr.dir = filepath.Join(e.opt.WorkDir, fmt.Sprintf("d%d-%s", i, info.Name))
+		if err := os.MkdirAll(dr.dir, 0o700); err != nil {
+			dr.fail(err)
+			continue
+		}
+		dr.started = time.Now()
+		inst, err := d.Open(ctx, drivers.Options{WorkDir: dr.dir, BackingSize: size})
+		if err != nil {
+			if errors.Is(err, drivers.ErrUnsupported) {
+				dr.err, dr.status = err, result.StatusSkipped
+			} else {
+				dr.fail(fmt.Errorf("open: %w", err))
+			}
+			continue
+		}
+		dr.inst, dr.sn = inst, inst.Snapshotter()
+		e.undo.Push("close driver "+info.Name, func() error {
+			e.unmountAll(context.WithoutCancel(ctx), dr)
+			return inst.Close(context.WithoutCancel(ctx))
+		})
+		b := inst.Backing()
+		if err := measure.Sync(b.Path); err != nil {
+			dr.fail(err)
+			continue
+		}
+		if dr.base, err = measure.DiskUsed(b.Path); err != nil {
+			dr.fail(err)
+		}
+	}
+	if len(e.drvs) > 0 && e.drvs[0].inst != nil {
+		e.res.Env.Backing = e.drvs[0].inst.Backing()
+	}
+}
+
+// finish fills the run's drivers, metrics and summaries.
+func (e *engine) finish() {
+	e.res.Run.Finished = e.opt.Now().UTC()
+	e.res.Drivers = e.res.Drivers[:0]
+	for _, d := range e.drvs {
+		dr := result.DriverResult{Name: d.info.Name, Status: d.status, Options: d.info.Options, Capabilities: d.info.Capabilities}
+		if d.err != nil {
+			dr.Reason = d.err.Error()
+		}
+		if d.inst != nil {
+			b := d.inst.Backing()
+			dr.Backing = &b
+		}
+		if !d.started.IsZero() {
+			dr.Seconds = d.elapsed.Seconds()
+		}
+		e.res.Drivers = append(e.res.Drivers, dr)
+		e.res.Checks = append(e.res.Checks, d.checks...)
+	}
+	e.res.Metrics = e.rec.list()
+	stats.AnnotateAll(e.res)
+}
+
+func (d *driverRun) check(what string, ok bool, detail string) {
+	d.checks = append(d.checks, result.Check{Driver: d.info.Name, What: what, OK: ok, Detail: detail})
+}

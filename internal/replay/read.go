@@ -1,0 +1,187 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+// suffixMatch matches backing-filesystem paths that are a copy of one of rels (a snapshotter keeps
+// each snapshot's tree under its own directory, so a layer file's backing copies all end in its path).
+func suffixMatch(rels []string) func(string) bool {
+	return func(p string) bool {
+		for _, r := range rels {
+			if strings.HasSuffix(p, "/"+r) || p == r {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// evictBacking drops every backing copy of rels from the page cache and verifies it took.
+func (e *engine) evictBacking(d *driverRun, rels []string, metric string, params map[string]string) error {
+	res, err := measure.EvictTree(d.inst.Backing().Path, suffixMatch(rels))
+	if err != nil {
+		return fmt.Errorf("evict: %w", err)
+	}
+	if res.After > 0 {
+		e.rec.warn(d.info.Name, metric, unitNS, params, fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
+	}
+	return nil
+}
+
+// evictMetadata makes directory lookups cold: sync, drop dentries and inodes (global: it is what the
+// scenario's `cold` asks for, and it is recorded), and flush each backing device's buffer cache,
+// where the backing filesystem's directory blocks live.
+func (e *engine) evictMetadata(ctx context.Context, ds []*driverRun) error {
+	before, _, _ := measure.DentryState()
+	if err := measure.DropCaches(2); err != nil {
+		return fmt.Errorf("cold: drop caches: %w", err)
+	}
+	for _, d := range ds {
+		if dev := d.inst.Backing().Device; dev != "" {
+			if err := flushBlockDevice(dev); err != nil {
+				return fmt.Errorf("cold: flush %s: %w", dev, err)
+			}
+		}
+	}
+	after, _, _ := measure.DentryState()
+	if !e.droppedOnce {
+		e.droppedOnce = true
+		for _, d := range ds {
+			d.check("cold: dentries dropped (drop_caches=2, global) and backing device buffers flushed",
+				after < before, fmt.Sprintf("dentries %d → %d", before, after))
+		}
+	}
+	return nil
+}
+
+// flushBlockDevice writes back and invalidates a block device's buffer cache (BLKFLSBUF).
+func flushBlockDevice(dev string) error {
+	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.IoctlSetInt(fd, unix.BLKFLSBUF, 0)
+}
+
+// readFile opens rel inside the root, reads it to the end with buf and closes it; it returns the
+// time and the bytes read.
+func readFile(r *root, rel *byte, buf []byte) (time.Duration, int64, error) {
+	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: resolveInRoot}
+	var total int64
+	t0 := time.Now()
+	fd, en := openat2(r.fd, rel, &how)
+	if en == 0 {
+		for {
+			n, rerr := read(fd, buf)
+			if rerr != 0 {
+				en = rerr
+				break
+			}
+			if n == 0 {
+				break
+			}
+			total += int64(n)
+		}
+		if c := closefd(fd); en == 0 {
+			en = c
+		}
+	}
+	return time.Since(t0), total, errno(en)
+}
+
+// opRead measures reading a working set through the containers of an image:
+//
+//   - pagecache.resident after 1..N containers have read it (cold start: every backing copy evicted
+//     first), from the exact per-inode residency of the backing files, and
+//     pagecache.shared_savings = 1 − resident / (N × working set);
+//   - op.read latency per file, warm (after a warm-up read) or cold (backing copies evicted before
+//     each sample).
+func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
+	buf := make([]byte, 1<<20)
+	ptrs := make([]*byte, len(op.WorkingSetFiles))
+	for i, r := range op.WorkingSetFiles {
+		ptrs[i] = mustPtr(r)
+	}
+	ws := float64(op.WorkingSet)
+	for _, img := range op.Images {
+		// Page-cache sharing across containers.
+		err := e.each(ctx, func(d *driverRun) error {
+			if err := e.evictBacking(d, op.WorkingSetFiles, "pagecache.resident", nil); err != nil {
+				return err
+			}
+			for n, ct := range d.ctrs[img] {
+				for i := range ptrs {
+					if _, _, err := readFile(ct.root, ptrs[i], buf); err != nil {
+						return fmt.Errorf("read %s: %w", op.WorkingSetFiles[i], err)
+					}
+				}
+				res, files, err := measure.ResidentTree(d.inst.Backing().Path, suffixMatch(op.WorkingSetFiles))
+				if err != nil {
+					return err
+				}
+				if files == 0 {
+					return fmt.Errorf("pagecache: no backing copy of the working set under %s", d.inst.Backing().Path)
+				}
+				params := p("containers", strconv.Itoa(n+1), "image", img, "working_set", op.WorkingSet.String())
+				e.rec.add(d.info.Name, "pagecache.resident", unitBytes, params, float64(res))
+				e.rec.add(d.info.Name, "pagecache.shared_savings", unitRatio, params, 1-float64(res)/(float64(n+1)*ws))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Read latency.
+		for _, cache := range op.Caches {
+			for i := range ptrs {
+				size := op.WorkingSet / scenario.Size(len(ptrs))
+				params := p("size", size.String(), "cache", cache, "image", img)
+				err := e.rounds(ctx, "read "+cache, op.Samples, func(d *driverRun, r int) error {
+					ct, err := d.first(img)
+					if err != nil {
+						return err
+					}
+					switch cache {
+					case "warm":
+						if _, _, err := readFile(ct.root, ptrs[i], buf); err != nil {
+							return err
+						}
+					default: // cold, mount: the backing copies evicted
+						if cache == "mount" {
+							if err := e.remount(ctx, d, ct); err != nil {
+								return err
+							}
+						}
+						if err := e.evictBacking(d, op.WorkingSetFiles[i:i+1], "op.read", params); err != nil {
+							return err
+						}
+					}
+					el, n, err := readFile(ct.root, ptrs[i], buf)
+					if err != nil {
+						return fmt.Errorf("read %s: %w", op.WorkingSetFiles[i], err)
+					}
+					if n != int64(size) && len(ptrs) == 1 {
+						return fmt.Errorf("read %s: %d bytes, want %d", op.WorkingSetFiles[i], n, size)
+					}
+					e.rec.ns(d.info.Name, "op.read", params, el)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Fails if anything of seedbench's is still mounted or attached: run after the tests.
+# Fails if a run or a test left anything mounted, attached or running: run after the tests.
+# Ours = mounts under the temp dirs or seedbench's work dir, overlay/FUSE mounts anywhere there, loop
+# devices backed by files there, fuse-overlayfs daemons.
 set -u
 bad=0
-if grep -E 'seedbench' /proc/mounts; then
+mounts=$(awk '$2 ~ /^\/(tmp|var\/tmp)\// || $2 ~ /seedbench/ {print $3" "$2}' /proc/mounts | grep -v '^tmpfs /tmp$')
+if [ -n "$mounts" ]; then
+	printf '%s\n' "$mounts"
 	echo "check-clean: mounts left behind (above)" >&2
 	bad=1
 fi
-if losetup -a 2>/dev/null | grep -E 'seedbench'; then
+loops=$(losetup -a 2>/dev/null | grep -E '\((/tmp|/var/tmp)/|seedbench')
+if [ -n "$loops" ]; then
+	printf '%s\n' "$loops"
 	echo "check-clean: loop devices left attached (above)" >&2
 	bad=1
 fi
-if pgrep -a fuse-overlayfs >/dev/null 2>&1; then
-	pgrep -a fuse-overlayfs
+if pgrep -a fuse-overlayfs; then
 	echo "check-clean: fuse-overlayfs daemons left running (above)" >&2
 	bad=1
 fi
-[ $bad = 0 ] && echo "check-clean: nothing of ours is mounted or attached" >&2
+[ $bad = 0 ] && echo "check-clean: nothing of ours is mounted, attached or running" >&2
 exit $bad

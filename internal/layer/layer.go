@@ -76,9 +76,9 @@ type Edit struct {
 	Tail []byte
 }
 
-// ReadAt fills p with the expected bytes of a File (or Hardlink) entry at offset off and returns
+// ContentAt fills p with the expected bytes of a File (or Hardlink) entry at offset off and returns
 // how many bytes exist there (less than len(p) at the end of the file).
-func (e *Entry) ReadAt(p []byte, off int64) int {
+func (e *Entry) ContentAt(p []byte, off int64) int {
 	if off >= e.Size {
 		return 0
 	}

@@ -315,7 +315,7 @@ func (w *walker) content(dfd int, name string, e *Entry, full bool, b *bufs) {
 	defer unix.Close(fd)
 	if !full {
 		var got, want [HeaderSize]byte
-		n := e.ReadAt(want[:], 0)
+		n := e.ContentAt(want[:], 0)
 		k, err := preadFull(fd, got[:], 0)
 		if err != nil {
 			w.problem(e.Path, "read: %v", err)
@@ -330,7 +330,7 @@ func (w *walker) content(dfd int, name string, e *Entry, full bool, b *bufs) {
 		b.got, b.want = make([]byte, Chunk), make([]byte, Chunk)
 	}
 	for off := int64(0); ; {
-		n := e.ReadAt(b.want, off)
+		n := e.ContentAt(b.want, off)
 		k, err := preadFull(fd, b.got, off)
 		if err != nil {
 			w.problem(e.Path, "read at %d: %v", off, err)

@@ -45,7 +45,7 @@ type Options struct {
 // others go on. The returned error is non-nil only when the run as a whole could not proceed (or was
 // interrupted: then the result holds what was measured, marked partial).
 func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Options) (*result.Result, error) {
-	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: rand.New(rand.NewPCG(uint64(plan.Seed), 0x5eedbe4c))}
+	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed)}
 	if e.opt.Progress == nil {
 		e.opt.Progress = nopProgress{}
 	}
@@ -158,9 +158,8 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 	if err := e.buildTrees(); err != nil {
 		return nil, err
 	}
-	e.store, err = local.NewLabeledStore(filepath.Join(e.opt.WorkDir, "content"), newLabelStore())
-	if err != nil {
-		return nil, fmt.Errorf("content store: %w", err)
+	if err := e.openStore(); err != nil {
+		return nil, err
 	}
 
 	e.openDrivers(ctx, ds)
@@ -190,6 +189,20 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 		}
 	}
 	return e.res, ctx.Err()
+}
+
+// newRand is the run's source of shuffles: seeded, so a run's order is reproducible.
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 0x5eedbe4c)) }
+
+// openStore opens the content store the differ exports layers into (outside the backings, so the
+// exported tars do not count as a driver's disk use).
+func (e *engine) openStore() error {
+	st, err := local.NewLabeledStore(filepath.Join(e.opt.WorkDir, "content"), newLabelStore())
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	e.store = st
+	return nil
 }
 
 // buildTrees realises every layer's tree and the expected view of every image.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/seedbench/seedbench/internal/result"
@@ -72,9 +73,24 @@ type row struct {
 // Tables writes r as terminal tables: a header (scenario, environment, drivers and their status),
 // one table per metric family with drivers as columns, then the verification checks and the notes
 // (each metric's warnings, numbered from the cells).
-func Tables(w io.Writer, r *result.Result) error {
+func Tables(w io.Writer, r *result.Result) error { return render(w, r, false) }
+
+// Markdown writes r as Markdown (RESULTS.md): the same header, tables, checks and notes as Tables,
+// with Markdown tables under a heading per metric family.
+func Markdown(w io.Writer, r *result.Result) error { return render(w, r, true) }
+
+func render(w io.Writer, r *result.Result, md bool) error {
 	ew := &errWriter{w: w}
-	writeHeader(ew, r)
+	if md {
+		var hb strings.Builder
+		writeHeader(&hb, r)
+		fmt.Fprintf(ew, "## %s\n\n", r.Scenario.Name)
+		for _, line := range strings.Split(strings.TrimRight(hb.String(), "\n"), "\n") {
+			fmt.Fprintf(ew, "- %s\n", line)
+		}
+	} else {
+		writeHeader(ew, r)
+	}
 
 	metrics := summarized(r.Metrics)
 	drivers := driverOrder(r)
@@ -92,18 +108,26 @@ func Tables(w io.Writer, r *result.Result) error {
 		sortRows(rows, layerOrder)
 		cols := usedDrivers(drivers, rows)
 
-		fmt.Fprintf(ew, "\n%s\n", title)
+		if md {
+			fmt.Fprintf(ew, "\n### %s\n\n", title)
+		} else {
+			fmt.Fprintf(ew, "\n%s\n", title)
+		}
 		header := append([]string{"metric", "params"}, cols...)
 		align := tw.Alignment{tw.AlignLeft, tw.AlignLeft}
 		for range cols {
 			align = append(align, tw.AlignRight)
 		}
-		t := tablewriter.NewTable(ew,
+		opts := []tablewriter.Option{
 			tablewriter.WithHeaderAutoFormat(tw.Off),
 			tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 			tablewriter.WithRowAutoWrap(tw.WrapNone),
 			tablewriter.WithAlignment(align),
-		)
+		}
+		if md {
+			opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
+		}
+		t := tablewriter.NewTable(ew, opts...)
 		t.Header(header)
 		for _, rw := range rows {
 			line := []string{rw.name, FormatParams(rw.params)}

@@ -26,8 +26,9 @@ type modifyTarget struct {
 
 // opModify measures the first modification of a lower file — the copy-up — and, separately, the
 // second modification of the same file, so the copy-up is isolated from the write itself. Copy-up
-// happens once per file per container, so every sample round runs on a fresh container (prepared
-// and mounted untimed); each (size, how) point has its own lower file.
+// happens once per file per container, so every sample round runs on a container that has not
+// touched the op's targets: first the image's running containers, then fresh ones (prepared and
+// mounted untimed, verified, removed); each (size, how) point has its own lower file.
 //
 //	append    open(O_WRONLY|O_APPEND) + write 1 byte + close
 //	rdwr      open(O_RDWR) + close, no write
@@ -47,15 +48,31 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 					params: p("size", size.String(), "how", how, "image", imgName)})
 			}
 		}
+		// The image's running containers have never touched this op's targets: each serves one
+		// round before fresh containers are started, which saves full-copy drivers a Prepare each.
+		unused := map[*driverRun][]*container{}
+		for _, d := range e.drvs {
+			unused[d] = append([]*container(nil), d.ctrs[imgName]...)
+		}
 		for _, cache := range op.Caches {
 			copied := map[*driverRun]map[string]int{} // how → samples where the copy-up was seen
-			err := e.rounds(ctx, "modify "+cache, op.Samples, func(d *driverRun, r int) error {
-				key := fmt.Sprintf("modify/%d/%s/%s/%d", op.Index, imgName, cache, r)
-				ct, err := e.startContainer(ctx, d, img, key, nil)
-				if err != nil {
-					return err
+			var points []map[string]string
+			for _, t := range targets {
+				points = append(points, withParam(withCache(t.params, cache), "write", "first"))
+			}
+			err := e.sampleRounds(ctx, "modify "+cache, op, "copyup.latency", points, func(d *driverRun, r int) error {
+				ct, fresh := (*container)(nil), false
+				if len(unused[d]) > 0 {
+					ct, unused[d] = unused[d][0], unused[d][1:]
+				} else {
+					key := fmt.Sprintf("modify/%d/%s/%s/%d", op.Index, imgName, cache, r)
+					var err error
+					if ct, err = e.startContainer(ctx, d, img, key, nil); err != nil {
+						return err
+					}
+					fresh = true
 				}
-				err = e.modifyRound(ctx, d, ct, targets, cache, r == 0)
+				err := e.modifyRound(ctx, d, ct, targets, cache, fresh)
 				if err == nil {
 					if copied[d] == nil {
 						copied[d] = map[string]int{}
@@ -66,7 +83,10 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 						}
 					}
 				}
-				return errors.Join(err, e.removeContainer(ctx, d, ct, nil))
+				if fresh {
+					err = errors.Join(err, e.removeContainer(ctx, d, ct, nil))
+				}
+				return err
 			})
 			if err != nil {
 				return err

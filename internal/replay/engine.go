@@ -184,6 +184,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 			break
 		}
 		runtime.GC()
+		e.probeNoise(ph.name)
 		if err := ph.fn(ctx); err != nil {
 			return e.res, fmt.Errorf("%s: %w", ph.name, err)
 		}
@@ -334,6 +335,7 @@ func (e *engine) finish() {
 		e.res.Drivers = append(e.res.Drivers, dr)
 		e.res.Checks = append(e.res.Checks, d.checks...)
 	}
+	e.markNoisy()
 	e.res.Metrics = e.rec.list()
 	stats.AnnotateAll(e.res)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -18,6 +19,8 @@ func (e *engine) runWorkload(ctx context.Context) error {
 	for i := range e.plan.Ops {
 		op := &e.plan.Ops[i]
 		e.progress("", "workload", op.Op, i, len(e.plan.Ops))
+		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op))
+		runtime.GC()
 		var err error
 		switch op.Op {
 		case "create":
@@ -242,7 +245,7 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 	hit := func(pt lookupPoint) bool { return pt.params["kind"] == "hit" }
 	for _, pt := range points {
 		params := withCache(pt.params, "warm")
-		err := e.rounds(ctx, "lookup warm", op.Samples, func(d *driverRun, r int) error {
+		err := e.sampleRounds(ctx, "lookup warm", op, "op.lookup", []map[string]string{params}, func(d *driverRun, r int) error {
 			ct, err := d.first(img)
 			if err != nil {
 				return err
@@ -277,7 +280,14 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 			groups = append(groups, []lookupPoint{pt})
 		}
 	}
-	for r := 0; r < op.Samples; r++ {
+	var all []map[string]string
+	for _, pt := range points {
+		all = append(all, withCache(pt.params, cache))
+	}
+	for r := 0; r < op.MaxSamples; r++ {
+		if r >= op.Samples && e.converged("op.lookup", all) {
+			break
+		}
 		for _, g := range groups {
 			ds := e.active()
 			for _, d := range ds {

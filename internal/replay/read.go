@@ -147,7 +147,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 			for i := range ptrs {
 				size := op.WorkingSet / scenario.Size(len(ptrs))
 				params := p("size", size.String(), "cache", cache, "image", img)
-				err := e.rounds(ctx, "read "+cache, op.Samples, func(d *driverRun, r int) error {
+				err := e.sampleRounds(ctx, "read "+cache, op, "op.read", []map[string]string{params}, func(d *driverRun, r int) error {
 					ct, err := d.first(img)
 					if err != nil {
 						return err

@@ -23,7 +23,9 @@ type Result struct {
 	Drivers  []DriverResult `json:"drivers"`
 	Metrics  []Metric       `json:"metrics"`
 	Checks   []Check        `json:"checks"`
+	Fits     []Fit          `json:"fits,omitempty"`    // derived from Metrics (stats.Fits)
 	Partial  bool           `json:"partial,omitempty"` // interrupted or failed before the end
+	Noise    []NoiseSample  `json:"noise,omitempty"`   // machine-noise probes through the run
 }
 
 // Run identifies the run.

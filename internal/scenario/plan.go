@@ -12,6 +12,7 @@ type Plan struct {
 	Seed        int64
 	Quick       bool
 	Samples     int // default samples per parameter point
+	CITarget    float64 // adaptive sampling's target: relative half-width of the median's 95% CI
 	Warmup      int
 	Layers      []PlanLayer // parents before children
 	Images      []PlanImage
@@ -60,7 +61,9 @@ type PlanOp struct {
 	Caches  []string
 	Hows    []string
 	Samples int
-	Line    int
+	// MaxSamples bounds adaptive sampling (≥ Samples; equal when sampling is fixed).
+	MaxSamples int
+	Line       int
 
 	// Lookup: Probes[d] are paths found at depth d (1 = the image's top layer) for each image,
 	// keyed by image name then depth; Missing are paths present in no layer.

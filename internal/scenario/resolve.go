@@ -13,6 +13,7 @@ const (
 	DefaultSamples      = 10
 	DefaultQuickSamples = 3
 	DefaultWarmup       = 1
+	DefaultCITarget     = 0.05
 	DefaultQuickScale   = 0.25
 	DefaultQuickMaxSize = 16 * MiB
 
@@ -198,6 +199,10 @@ func (r *resolver) plan() *Plan {
 	if sc.Warmup != nil {
 		p.Warmup = *sc.Warmup
 	}
+	p.CITarget = DefaultCITarget
+	if sc.CITarget != nil {
+		p.CITarget = *sc.CITarget
+	}
 	scale := 1.0
 	if r.opt.Quick {
 		scale = r.q.Scale
@@ -308,6 +313,15 @@ func (r *resolver) op(i int) PlanOp {
 		po.Samples = op.Samples
 	default:
 		po.Samples = r.p.Samples
+	}
+	// Adaptive sampling may go on to max_samples; --quick and --samples pin the count.
+	switch {
+	case r.opt.Samples > 0 || r.opt.Quick:
+		po.MaxSamples = po.Samples
+	case sc.MaxSamples > 0:
+		po.MaxSamples = max(po.Samples, sc.MaxSamples)
+	default:
+		po.MaxSamples = 2 * po.Samples
 	}
 	chains := make([][]string, len(po.Images))
 	shortest := 0

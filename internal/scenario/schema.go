@@ -100,6 +100,7 @@ func (Scenario) JSONSchemaExtend(s *jsonschema.Schema) {
 	setProp(s, "name", identSchema())
 	setProp(s, "samples", intMin(1))
 	setProp(s, "warmup", intMin(0))
+	setProp(s, "max_samples", intMin(1))
 	setProp(s, "containers", &jsonschema.Schema{Type: "object", PropertyNames: identSchema(), AdditionalProperties: intMin(1)})
 	if p, ok := s.Properties.Get("layers"); ok {
 		p.MinItems = ptr(uint64(1))

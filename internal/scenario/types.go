@@ -30,6 +30,13 @@ type Scenario struct {
 	// Samples is the default number of measured samples per op and parameter point (default 10;
 	// --quick uses 3, --samples overrides).
 	Samples int `yaml:"samples,omitempty"`
+	// MaxSamples caps adaptive sampling: after `samples` rounds, an op keeps sampling a parameter
+	// point until the 95% confidence interval of every driver's median is within ci_target of it, or
+	// max_samples rounds are done (default 2 × samples; --quick and --samples pin it to samples).
+	MaxSamples int `yaml:"max_samples,omitempty"`
+	// CITarget is the relative half-width of the median's 95% CI that adaptive sampling aims for
+	// (default 0.05).
+	CITarget *float64 `yaml:"ci_target,omitempty"`
 	// Warmup is the number of discarded iterations before each warm measurement (default 1).
 	Warmup *int `yaml:"warmup,omitempty"`
 	// Sweep repeats measurements across a parameter (containers: disk and page cache per count).

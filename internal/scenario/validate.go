@@ -210,6 +210,12 @@ func (v *validator) scenario() {
 	if sc.Warmup != nil {
 		v.intRange("warmup", "warmup", int64(*sc.Warmup), 0, maxWarmup, "")
 	}
+	if v.given("max_samples", sc.MaxSamples != 0) {
+		v.intRange("max_samples", "max_samples", int64(sc.MaxSamples), 1, maxSamples, " (omit it for the default, 2 × samples)")
+	}
+	if sc.CITarget != nil && !(*sc.CITarget > 0 && *sc.CITarget < 1) {
+		v.addf("ci_target", "must be between 0 and 1 (exclusive), got %v: e.g. `ci_target: 0.05` for ±5%%", *sc.CITarget)
+	}
 }
 
 // pathProblem returns what is wrong with a path inside the image ("" if nothing) and, when obvious,

@@ -1,0 +1,93 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/stats"
+)
+
+// sampleRounds runs rounds of fn over the active drivers, each round in a fresh random driver order:
+// at least op.Samples rounds, then more while some driver's median of metric name at one of points
+// has a 95% confidence interval wider than the plan's target, up to op.MaxSamples. Every round
+// visits every driver, so all drivers end with the same n.
+func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name string, points []map[string]string, fn func(d *driverRun, round int) error) error {
+	for r := 0; r < op.MaxSamples; r++ {
+		if r >= op.Samples && e.converged(name, points) {
+			break
+		}
+		e.progress("", "workload", phase, r, op.Samples)
+		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// converged reports whether, for every active driver, the median of metric name at each point has
+// a 95% CI whose half-width is within the target fraction of it.
+func (e *engine) converged(name string, points []map[string]string) bool {
+	for _, d := range e.drvs {
+		if !d.ok() {
+			continue
+		}
+		for _, pt := range points {
+			m := e.rec.metrics[metricKey(d.info.Name, name, pt)]
+			if m == nil {
+				return false
+			}
+			s := stats.Summarize(m.Samples)
+			if s.Confidence < stats.Confidence || s.Median <= 0 {
+				return false
+			}
+			if max(s.Median-s.CILo, s.CIHi-s.Median) > e.plan.CITarget*s.Median {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// probeNoise records the machine's load and CPU pressure as what starts.
+func (e *engine) probeNoise(what string) {
+	n := measure.Noise()
+	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: what, Load1: n.Load1, CPUSomeAvg10: n.CPUSomeAvg10})
+}
+
+// markNoisy warns on every metric with samples taken in a stretch (from one probe to the next) that
+// began with the machine busier than its CPUs.
+func (e *engine) markNoisy() {
+	cpus := float64(runtime.NumCPU())
+	for i, ns := range e.res.Noise {
+		if ns.Load1 <= cpus {
+			continue
+		}
+		end := e.rec.seq
+		if i+1 < len(e.res.Noise) {
+			end = e.res.Noise[i+1].Seq
+		}
+		msg := fmt.Sprintf("noisy machine: load %.1f on %.0f CPUs during %s", ns.Load1, cpus, ns.What)
+		for _, k := range e.rec.order {
+			m := e.rec.metrics[k]
+			for _, o := range m.Order {
+				if o > ns.Seq && o <= end {
+					m.Warnings = appendUnique(m.Warnings, msg)
+					break
+				}
+			}
+		}
+	}
+}
+
+func appendUnique(ws []string, w string) []string {
+	for _, x := range ws {
+		if x == w {
+			return ws
+		}
+	}
+	return append(ws, w)
+}

@@ -1,0 +1,85 @@
+package result
+
+import (
+	"encoding/json"
+	"math"
+)
+
+// Derived fit names.
+const (
+	FitCopyup = "fit.copyup" // copy-up latency = Alpha + Beta × file size (Beta in ns/byte)
+	FitLookup = "fit.lookup" // lookup latency = Alpha + Beta × depth (Beta in ns/layer)
+)
+
+// Fit is a derived metric: a least-squares line y = Alpha + Beta·x through the raw samples of one
+// driver's metric at one parameter point (every sample a point), e.g. copy-up latency against file
+// size. Alpha is in ns (the fixed cost); Beta in Unit; BetaCILo..BetaCIHi is Beta's 95% confidence
+// interval. A fit of 2 points has no interval: non-finite fields are written as JSON null and read
+// back as NaN. Fits are recomputable from the samples (stats.Fits).
+type Fit struct {
+	Driver   string            `json:"driver"`
+	Name     string            `json:"name"` // FitCopyup | FitLookup
+	Params   map[string]string `json:"params"`
+	Alpha    float64           `json:"alpha"`
+	Beta     float64           `json:"beta"`
+	R2       float64           `json:"r2"`
+	N        int               `json:"n"`
+	BetaCILo float64           `json:"beta_ci_lo"`
+	BetaCIHi float64           `json:"beta_ci_hi"`
+	Unit     string            `json:"unit"` // of Beta: "ns/byte", "ns/layer"
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+// fitJSON is Fit with nullable numbers (encoding/json refuses NaN and ±Inf).
+type fitJSON struct {
+	Driver   string            `json:"driver"`
+	Name     string            `json:"name"`
+	Params   map[string]string `json:"params"`
+	Alpha    *float64          `json:"alpha"`
+	Beta     *float64          `json:"beta"`
+	R2       *float64          `json:"r2"`
+	N        int               `json:"n"`
+	BetaCILo *float64          `json:"beta_ci_lo"`
+	BetaCIHi *float64          `json:"beta_ci_hi"`
+	Unit     string            `json:"unit"`
+	Warnings []string          `json:"warnings,omitempty"`
+}
+
+func finiteOrNil(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func nilAsNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+// MarshalJSON writes non-finite numbers as null.
+func (f Fit) MarshalJSON() ([]byte, error) {
+	return json.Marshal(fitJSON{
+		Driver: f.Driver, Name: f.Name, Params: f.Params,
+		Alpha: finiteOrNil(f.Alpha), Beta: finiteOrNil(f.Beta), R2: finiteOrNil(f.R2), N: f.N,
+		BetaCILo: finiteOrNil(f.BetaCILo), BetaCIHi: finiteOrNil(f.BetaCIHi),
+		Unit: f.Unit, Warnings: f.Warnings,
+	})
+}
+
+// UnmarshalJSON reads null (or absent) numbers as NaN.
+func (f *Fit) UnmarshalJSON(b []byte) error {
+	var j fitJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = Fit{
+		Driver: j.Driver, Name: j.Name, Params: j.Params,
+		Alpha: nilAsNaN(j.Alpha), Beta: nilAsNaN(j.Beta), R2: nilAsNaN(j.R2), N: j.N,
+		BetaCILo: nilAsNaN(j.BetaCILo), BetaCIHi: nilAsNaN(j.BetaCIHi),
+		Unit: j.Unit, Warnings: j.Warnings,
+	}
+	return nil
+}

@@ -11,9 +11,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SCENARIO ?= scenarios/debian-emacs-apache.yaml
+PUBLISHED ?= scenarios/debian-emacs-apache.yaml scenarios/lookup-depth.yaml
 RUNFLAGS ?=
 
-.PHONY: all setup build run quick test vet schema report cleanup clean need-root
+.PHONY: all setup build run quick test vet schema report publish cleanup clean need-root
 
 all: build
 
@@ -45,8 +46,19 @@ vet:
 schema:
 	$(GO) test ./internal/scenario -run Schema -update
 
+# RESULTS.md and its plots (results/plots/) from the result files listed in results/published.
 report: build
-	$(BIN) report $$(ls -t results/debian-emacs-apache/*.json | head -1) -o RESULTS.md
+	$(BIN) report -o RESULTS.md $$(grep -v '^#' results/published)
+
+# Replay the published scenarios on every driver, record the results and regenerate RESULTS.md.
+publish: setup build
+	set -e; : > results/published.new; \
+	for s in $(PUBLISHED); do \
+		out=results/$$(basename $$s .yaml)/$$(date -u +%Y%m%dT%H%M%SZ).json; \
+		$(SUDO) $(BIN) run $$s --out $$out -q >/dev/null || [ $$? -eq 4 ]; \
+		echo $$out >> results/published.new; \
+	done; mv results/published.new results/published
+	$(MAKE) report
 
 cleanup: need-root build
 	$(SUDO) $(BIN) cleanup

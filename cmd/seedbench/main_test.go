@@ -52,7 +52,14 @@ type outcome struct {
 
 func run(t *testing.T, args ...string) outcome {
 	t.Helper()
+	return runIn(t, "", args...)
+}
+
+// runIn runs the binary in dir ("" = the test's directory).
+func runIn(t *testing.T, dir string, args ...string) outcome {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -12,9 +12,9 @@ import (
 )
 
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("report", "RESULT.json... [-o FILE]", stderr)
+	fs := newFlags("report", "RESULT.json... [-o FILE] [--format table|markdown|gobench]", stderr)
 	out := fs.String("o", "", "write the report to FILE instead of stdout (Markdown when FILE ends in .md)")
-	format := fs.String("format", "", "table | markdown (default: markdown for a .md file, else table)")
+	format := fs.String("format", "", "table | markdown | gobench (Go benchmark format, for benchstat) (default: markdown for a .md file, else table)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -23,8 +23,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("report: name at least one result file")
 	}
 	md := *format == "markdown" || (*format == "" && strings.HasSuffix(*out, ".md"))
-	if *format != "" && *format != "markdown" && *format != "table" {
-		return usagef("report: --format must be table or markdown, not %q", *format)
+	if *format != "" && *format != "markdown" && *format != "table" && *format != "gobench" {
+		return usagef("report: --format must be table, markdown or gobench, not %q", *format)
 	}
 	var results []*result.Result
 	for _, f := range files {
@@ -53,7 +53,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			io.WriteString(w, "\n")
 		}
 		render := report.Tables
-		if md {
+		switch {
+		case *format == "gobench":
+			render = report.GoBench
+		case md:
 			render = report.Markdown
 		}
 		if err := render(w, r); err != nil {

@@ -38,12 +38,12 @@ type runOptions struct {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench]", stderr)
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
 	fs.StringVar(&o.out, "out", "", "result file (default results/<scenario>/<UTC timestamp>.json)")
-	fs.StringVar(&o.format, "format", "table", "what to print on stdout: table | json")
+	fs.StringVar(&o.format, "format", "table", "what to print on stdout: table | json | gobench (Go benchmark format, for benchstat)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
 	fs.StringVar(&o.workdir, "workdir", rundir.DefaultBase, "base directory for run state (mounts, loop images)")
 	fs.StringVar(&o.results, "results", "results", "directory for result files when --out is not given")
@@ -54,8 +54,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(files) == 0 {
 		return usagef("run: name at least one scenario file")
 	}
-	if o.format != "table" && o.format != "json" {
-		return usagef("run: --format must be table or json, not %q", o.format)
+	if o.format != "table" && o.format != "json" && o.format != "gobench" {
+		return usagef("run: --format must be table, json or gobench, not %q", o.format)
 	}
 	if o.samples < 0 {
 		return usagef("run: --samples must be positive")
@@ -172,6 +172,11 @@ func runOne(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, o run
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
+			return exitError, err
+		}
+		fmt.Fprintf(stderr, "result: %s\n", out)
+	case "gobench":
+		if err := report.GoBench(stdout, res); err != nil {
 			return exitError, err
 		}
 		fmt.Fprintf(stderr, "result: %s\n", out)

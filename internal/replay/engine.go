@@ -338,6 +338,7 @@ func (e *engine) finish() {
 	e.markNoisy()
 	e.res.Metrics = e.rec.list()
 	stats.AnnotateAll(e.res)
+	e.res.Fits = stats.Fits(e.res)
 }
 
 func (d *driverRun) check(what string, ok bool, detail string) {

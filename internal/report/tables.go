@@ -11,8 +11,10 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,11 +65,12 @@ var valueOrder = map[string][]string{
 	"how":   {"append", "rdwr", "chmod", "chown", "truncate"},
 }
 
-// row is one line of a table: a metric name and parameter point, with a cell per driver.
+// row is one line of a table: a metric (or fit) name and parameter point, with a cell per driver.
 type row struct {
 	name   string
 	params map[string]string
 	cells  map[string]*result.Metric
+	fits   map[string]*result.Fit // in the fits table
 }
 
 // Tables writes r as terminal tables: a header (scenario, environment, drivers and their status),
@@ -113,22 +116,7 @@ func render(w io.Writer, r *result.Result, md bool) error {
 		} else {
 			fmt.Fprintf(ew, "\n%s\n", title)
 		}
-		header := append([]string{"metric", "params"}, cols...)
-		align := tw.Alignment{tw.AlignLeft, tw.AlignLeft}
-		for range cols {
-			align = append(align, tw.AlignRight)
-		}
-		opts := []tablewriter.Option{
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-			tablewriter.WithRowAutoWrap(tw.WrapNone),
-			tablewriter.WithAlignment(align),
-		}
-		if md {
-			opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-		}
-		t := tablewriter.NewTable(ew, opts...)
-		t.Header(header)
+		t := newTable(ew, append([]string{"metric", "params"}, cols...), md)
 		for _, rw := range rows {
 			line := []string{rw.name, FormatParams(rw.params)}
 			for _, d := range cols {
@@ -138,17 +126,7 @@ func render(w io.Writer, r *result.Result, md bool) error {
 					continue
 				}
 				cell := Cell(m)
-				if len(m.Warnings) > 0 {
-					// Cells with the same warnings share a note.
-					text := strings.Join(m.Warnings, "; ")
-					i := slices.Index(notes, text)
-					if i < 0 {
-						notes = append(notes, text)
-						i = len(notes) - 1
-					}
-					cell += fmt.Sprintf(" [%d]", i+1)
-				}
-				line = append(line, cell)
+				line = append(line, cell+noteRef(&notes, m.Warnings))
 			}
 			if err := t.Append(line); err != nil {
 				return fmt.Errorf("report: %s: %w", title, err)
@@ -160,6 +138,14 @@ func render(w io.Writer, r *result.Result, md bool) error {
 	}
 	if len(metrics) == 0 {
 		fmt.Fprintf(ew, "\nno metrics\n")
+	}
+
+	fits := r.Fits
+	if len(fits) == 0 {
+		fits = stats.Fits(r) // a result written before fits were
+	}
+	if err := writeFits(ew, fits, drivers, layerOrder, md, &notes); err != nil {
+		return err
 	}
 
 	writeChecks(ew, r.Checks)
@@ -178,6 +164,42 @@ func render(w io.Writer, r *result.Result, md bool) error {
 	return nil
 }
 
+// newTable starts a table with header: left-aligned name and params, then right-aligned cells;
+// Markdown when md.
+func newTable(w io.Writer, header []string, md bool) *tablewriter.Table {
+	align := tw.Alignment{tw.AlignLeft, tw.AlignLeft}
+	for range header[2:] {
+		align = append(align, tw.AlignRight)
+	}
+	opts := []tablewriter.Option{
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithAlignment(align),
+	}
+	if md {
+		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
+	}
+	t := tablewriter.NewTable(w, opts...)
+	t.Header(header)
+	return t
+}
+
+// noteRef returns the " [n]" that points a cell to the note holding its warnings, adding the note
+// to notes if it is new (cells with the same warnings share a note); "" without warnings.
+func noteRef(notes *[]string, warnings []string) string {
+	if len(warnings) == 0 {
+		return ""
+	}
+	text := strings.Join(warnings, "; ")
+	i := slices.Index(*notes, text)
+	if i < 0 {
+		*notes = append(*notes, text)
+		i = len(*notes) - 1
+	}
+	return fmt.Sprintf(" [%d]", i+1)
+}
+
 // Cell formats a metric's median and its relative confidence interval: "2.01 µs ±3.2%"; "-" when
 // it has no samples.
 func Cell(m *result.Metric) string {
@@ -189,6 +211,164 @@ func Cell(m *result.Metric) string {
 		s += " " + ci
 	}
 	return s
+}
+
+// fitLegend explains each fit's cell, under the fits table.
+var fitLegend = map[string]string{
+	result.FitCopyup: "fit.copyup: copy-up = fixed cost + size / rate, least squares over every first-write sample " +
+		"(\"flat in size\": the per-byte cost's 95% interval contains 0)",
+	result.FitLookup: "fit.lookup: lookup cost per layer of depth [its 95% interval]: flat when the interval " +
+		"contains 0, grows when it is above 0",
+}
+
+// writeFits writes the fits table: a row per fit name and parameter point, a column per driver,
+// then a line explaining each fit; warnings go to notes.
+func writeFits(w io.Writer, fits []result.Fit, drivers, layerOrder []string, md bool, notes *[]string) error {
+	if len(fits) == 0 {
+		return nil
+	}
+	byKey := map[string]*row{}
+	var rows []*row
+	for i := range fits {
+		f := &fits[i]
+		key := f.Name + "\x00" + FormatParams(f.Params)
+		rw := byKey[key]
+		if rw == nil {
+			rw = &row{name: f.Name, params: f.Params, fits: map[string]*result.Fit{}}
+			byKey[key] = rw
+			rows = append(rows, rw)
+		}
+		if rw.fits[f.Driver] == nil {
+			rw.fits[f.Driver] = f
+		}
+	}
+	sortRows(rows, layerOrder)
+	var cols []string
+	for _, d := range drivers {
+		for _, rw := range rows {
+			if rw.fits[d] != nil {
+				cols = append(cols, d)
+				break
+			}
+		}
+	}
+	for _, f := range fits { // drivers only the fits name
+		if !slices.Contains(cols, f.Driver) {
+			cols = append(cols, f.Driver)
+		}
+	}
+
+	if md {
+		fmt.Fprintf(w, "\n### fits\n\n")
+	} else {
+		fmt.Fprintf(w, "\nfits\n")
+	}
+	t := newTable(w, append([]string{"fit", "params"}, cols...), md)
+	var names []string
+	for _, rw := range rows {
+		line := []string{rw.name, FormatParams(rw.params)}
+		for _, d := range cols {
+			f := rw.fits[d]
+			if f == nil {
+				line = append(line, "-")
+				continue
+			}
+			line = append(line, FitCell(f)+noteRef(notes, f.Warnings))
+		}
+		if err := t.Append(line); err != nil {
+			return fmt.Errorf("report: fits: %w", err)
+		}
+		if !slices.Contains(names, rw.name) {
+			names = append(names, rw.name)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("report: fits: %w", err)
+	}
+	if md {
+		fmt.Fprintln(w)
+	}
+	for _, n := range names {
+		if text, ok := fitLegend[n]; ok {
+			if md {
+				fmt.Fprintf(w, "- %s\n", text)
+			} else {
+				fmt.Fprintf(w, "%s\n", text)
+			}
+		}
+	}
+	return nil
+}
+
+// FitCell formats a fit. fit.copyup: the fixed cost and the copy rate (1/Beta, decimal bytes per
+// second), "1.95 ms + 1.02 GB/s (R² 0.99)", or "40.0 µs, flat in size (R² 0.01)" when the per-byte
+// cost is not above 0 (Beta ≤ 0, or its interval contains 0). fit.lookup: the cost per layer with
+// its 95% interval in the same unit and a verdict, "+0.37 µs/layer [0.21, 0.52] (R² 0.91) grows"
+// (flat when the interval contains 0; shrinks when it is below 0). Other fits: "α + β unit".
+func FitCell(f *result.Fit) string {
+	if f.N == 0 || math.IsNaN(f.Beta) {
+		return "-"
+	}
+	r2 := " (R² " + strconv.FormatFloat(f.R2, 'f', 2, 64) + ")"
+	switch f.Name {
+	case result.FitCopyup:
+		if f.Beta <= 0 || f.BetaCILo <= 0 { // a NaN interval (2 points) compares false: the rate shows
+			return FormatNanos(f.Alpha) + ", flat in size" + r2
+		}
+		return FormatNanos(f.Alpha) + " + " + FormatRate(1e9/f.Beta) + r2
+	case result.FitLookup:
+		s, scale, unit := signedNanos(f.Beta)
+		s += unit + "/layer"
+		if !math.IsNaN(f.BetaCILo) && !math.IsNaN(f.BetaCIHi) {
+			s += " [" + sig3(f.BetaCILo/scale) + ", " + sig3(f.BetaCIHi/scale) + "]"
+		}
+		s += r2
+		switch {
+		case math.IsNaN(f.BetaCILo) || math.IsNaN(f.BetaCIHi):
+		case f.BetaCILo > 0:
+			s += " grows"
+		case f.BetaCIHi < 0:
+			s += " shrinks"
+		default:
+			s += " flat"
+		}
+		return s
+	}
+	return FormatNanos(f.Alpha) + " + " + sig3(f.Beta) + " " + f.Unit + r2
+}
+
+// signedNanos formats ns as FormatNanos does, with an explicit sign, and returns the scale and unit
+// it chose ("+370", 1, " ns"), so other values can be shown in the same unit.
+func signedNanos(ns float64) (string, float64, string) {
+	scale, unit := 1.0, " ns"
+	for _, u := range []struct {
+		name  string
+		scale float64
+	}{{" µs", 1e3}, {" ms", 1e6}, {" s", 1e9}} {
+		if math.Abs(ns) >= 999.5*scale {
+			scale, unit = u.scale, u.name
+		}
+	}
+	s := sig3(ns / scale)
+	if !strings.HasPrefix(s, "-") {
+		s = "+" + s
+	}
+	return s, scale, unit
+}
+
+// FormatRate formats a rate in bytes per second with decimal units and 3 significant digits:
+// "512 B/s", "788 MB/s", "1.10 GB/s".
+func FormatRate(bps float64) string {
+	if math.IsInf(bps, 0) || math.IsNaN(bps) {
+		return FormatValue("", bps) + " B/s"
+	}
+	units := []string{"B/s", "kB/s", "MB/s", "GB/s", "TB/s"}
+	i := 0
+	for i < len(units)-1 && math.Abs(bps) >= 999.5 {
+		bps /= 1000
+		i++
+	}
+	return sig3(bps) + " " + units[i]
 }
 
 // summarized returns copies of the metrics in which a metric stored without a summary (hand-made

@@ -11,7 +11,7 @@ type Plan struct {
 	SHA256      string // of the file's bytes
 	Seed        int64
 	Quick       bool
-	Samples     int // default samples per parameter point
+	Samples     int     // default samples per parameter point
 	CITarget    float64 // adaptive sampling's target: relative half-width of the median's 95% CI
 	Warmup      int
 	Layers      []PlanLayer // parents before children

@@ -1,0 +1,252 @@
+package stats
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+func copyupMetric(driver, size, how, write string, samples ...float64) result.Metric {
+	return result.Metric{Driver: driver, Name: "copyup.latency", Unit: "ns", Better: "lower",
+		Params:  map[string]string{"size": size, "how": how, "cache": "warm", "image": "web", "write": write},
+		Samples: samples}
+}
+
+func lookupMetric(driver, cache string, depth int, samples ...float64) result.Metric {
+	p := map[string]string{"kind": "hit", "layers": "5", "cache": cache, "image": "web"}
+	if depth > 0 {
+		p["depth"] = strconv.Itoa(depth)
+	} else {
+		p["kind"] = "miss"
+	}
+	return result.Metric{Driver: driver, Name: "op.lookup", Unit: "ns", Better: "lower", Params: p, Samples: samples}
+}
+
+func findFit(t *testing.T, fits []result.Fit, driver, name string, params map[string]string) result.Fit {
+	t.Helper()
+	for _, f := range fits {
+		if f.Driver != driver || f.Name != name {
+			continue
+		}
+		ok := true
+		for k, v := range params {
+			if f.Params[k] != v {
+				ok = false
+			}
+		}
+		if ok {
+			return f
+		}
+	}
+	t.Fatalf("no %s %s %v among %+v", driver, name, params, fits)
+	return result.Fit{}
+}
+
+func TestFitsCopyupExact(t *testing.T) {
+	// copy-up = 2 ms + 0.5 ns/B × size, exactly; the second writes (fast, flat) must be left out.
+	r := &result.Result{Drivers: []result.DriverResult{{Name: "ovl"}}}
+	for _, size := range []string{"4KiB", "1MiB", "16MiB", "64MiB"} {
+		n, _ := parseSizeBytes(size)
+		y := 2e6 + 0.5*n
+		r.Add(copyupMetric("ovl", size, "append", "first", y, y, y))
+		r.Add(copyupMetric("ovl", size, "append", "second", 9000, 11000, 10000))
+		r.Add(copyupMetric("ovl", size, "chmod", "first", 3e6+n, 3e6+n))
+	}
+	fits := Fits(r)
+	if len(fits) != 2 {
+		t.Fatalf("Fits = %+v, want 2 (append, chmod)", fits)
+	}
+	f := findFit(t, fits, "ovl", result.FitCopyup, map[string]string{"how": "append"})
+	if !near(f.Alpha, 2e6, 1e-3) || !near(f.Beta, 0.5, 1e-12) || !near(f.R2, 1, 1e-12) || f.N != 12 {
+		t.Errorf("append fit = %+v, want 2e6 + 0.5·x, R² 1, 12 points", f)
+	}
+	if f.Unit != UnitNsPerByte || len(f.Warnings) != 0 || f.BetaCIHi-f.BetaCILo > 1e-9 {
+		t.Errorf("append fit = %+v", f)
+	}
+	want := map[string]string{"how": "append", "cache": "warm", "image": "web"} // no size, no write
+	if len(f.Params) != len(want) {
+		t.Errorf("params %v, want %v", f.Params, want)
+	}
+	for k, v := range want {
+		if f.Params[k] != v {
+			t.Errorf("params %v, want %v", f.Params, want)
+		}
+	}
+	if c := findFit(t, fits, "ovl", result.FitCopyup, map[string]string{"how": "chmod"}); !near(c.Beta, 1, 1e-12) || !near(c.Alpha, 3e6, 1e-3) {
+		t.Errorf("chmod fit = %+v", c)
+	}
+}
+
+func TestFitsLookup(t *testing.T) {
+	// warm: flat in depth with noise → the slope's interval contains 0; cold: +3 µs per layer → the
+	// interval is above 0. Misses (no depth) are not fitted.
+	rng := rand.New(rand.NewPCG(5, 6))
+	r := &result.Result{}
+	for depth := 1; depth <= 5; depth++ {
+		var warm, cold []float64
+		for range 8 {
+			warm = append(warm, 2000+150*rng.NormFloat64())
+			cold = append(cold, 6000+3000*float64(depth)+800*rng.NormFloat64())
+		}
+		r.Add(lookupMetric("ovl", "warm", depth, warm...))
+		r.Add(lookupMetric("ovl", "cold", depth, cold...))
+	}
+	r.Add(lookupMetric("ovl", "warm", 0, 1900, 2000, 2100))
+	fits := Fits(r)
+	if len(fits) != 2 {
+		t.Fatalf("Fits = %+v, want warm and cold", fits)
+	}
+	warm := findFit(t, fits, "ovl", result.FitLookup, map[string]string{"cache": "warm"})
+	if !(warm.BetaCILo < 0 && 0 < warm.BetaCIHi) || warm.N != 40 || warm.Unit != UnitNsPerLayer {
+		t.Errorf("warm fit %+v: want an interval containing 0", warm)
+	}
+	if _, ok := warm.Params["depth"]; ok || warm.Params["kind"] != "hit" || warm.Params["layers"] != "5" {
+		t.Errorf("warm params %v", warm.Params)
+	}
+	cold := findFit(t, fits, "ovl", result.FitLookup, map[string]string{"cache": "cold"})
+	if !(cold.BetaCILo > 0 && cold.BetaCILo < 3000 && 3000 < cold.BetaCIHi) || cold.R2 < 0.9 {
+		t.Errorf("cold fit %+v: want an interval above 0 containing 3000", cold)
+	}
+	if len(warm.Warnings)+len(cold.Warnings) != 0 {
+		t.Errorf("lookup fits warn: %q %q", warm.Warnings, cold.Warnings)
+	}
+}
+
+func TestFitsWarnings(t *testing.T) {
+	r := &result.Result{}
+	// One size only: no fit.
+	r.Add(copyupMetric("one", "4KiB", "append", "first", 1, 2, 3))
+	// Two points: a line, no interval.
+	r.Add(copyupMetric("two", "4KiB", "append", "first", 1e6))
+	r.Add(copyupMetric("two", "1MiB", "append", "first", 2e6))
+	// A step in size (a cost that jumps past 4 MiB): not linear.
+	// Linear medians with one slow sample per size: outliers.
+	// A NaN sample and an unreadable size.
+	for _, size := range []string{"1MiB", "2MiB", "4MiB", "8MiB", "16MiB", "32MiB"} {
+		n, _ := parseSizeBytes(size)
+		step := 1e6
+		if n > 4<<20 {
+			step = 1e8
+		}
+		r.Add(copyupMetric("step", size, "append", "first", step, step*1.01))
+		r.Add(copyupMetric("out", size, "append", "first", 1e6+n, 1e6+n, 1e6+n, 1e6+n, 5e7+4*n))
+		r.Add(copyupMetric("nan", size, "append", "first", 1e6+n, math.NaN()))
+	}
+	r.Add(copyupMetric("nan", "4k", "append", "first", 1))
+	// Flat in size (metadata-only copy-up): low R², no warning.
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, size := range []string{"4KiB", "1MiB", "64MiB"} {
+		r.Add(copyupMetric("flat", size, "chmod", "first", 50000+5000*rng.NormFloat64(), 50000+5000*rng.NormFloat64(), 50000+5000*rng.NormFloat64()))
+	}
+	fits := Fits(r)
+	for _, f := range fits {
+		if f.Driver == "one" {
+			t.Errorf("fit from one size: %+v", f)
+		}
+	}
+	check := func(driver string, want ...string) {
+		t.Helper()
+		f := findFit(t, fits, driver, result.FitCopyup, nil)
+		if len(f.Warnings) != len(want) {
+			t.Errorf("%s: warnings %q, want %q", driver, f.Warnings, want)
+			return
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(f.Warnings[i], w) {
+				t.Errorf("%s: warning %q, want prefix %q", driver, f.Warnings[i], w)
+			}
+		}
+	}
+	check("two", "only 2 points: no confidence interval")
+	if f := findFit(t, fits, "two", result.FitCopyup, nil); f.N != 2 || !math.IsNaN(f.BetaCILo) || f.R2 != 1 {
+		t.Errorf("two points: %+v", f)
+	}
+	check("step", "low R² ")
+	if f := findFit(t, fits, "step", result.FitCopyup, nil); len(f.Warnings) != 1 || !strings.HasSuffix(f.Warnings[0], "the cost is not linear in size") {
+		t.Errorf("step: %q", f.Warnings)
+	}
+	check("out", "low R² ")
+	if f := findFit(t, fits, "out", result.FitCopyup, nil); len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], "outliers") {
+		t.Errorf("outliers: %q", f.Warnings)
+	}
+	check("nan", "6 non-finite samples ignored", `series with unreadable size left out: size="4k"`)
+	check("flat")
+	if f := findFit(t, fits, "flat", result.FitCopyup, nil); !(f.BetaCILo < 0 && 0 < f.BetaCIHi) || f.R2 > 0.5 {
+		t.Errorf("flat: %+v", f)
+	}
+}
+
+func TestFitsOrder(t *testing.T) {
+	r := &result.Result{Drivers: []result.DriverResult{{Name: "b"}, {Name: "a"}}}
+	for _, d := range []string{"a", "b"} {
+		for depth := 1; depth <= 2; depth++ {
+			r.Add(lookupMetric(d, "warm", depth, 1, 2, 3))
+		}
+		r.Add(copyupMetric(d, "4KiB", "rdwr", "first", 1, 2))
+		r.Add(copyupMetric(d, "1MiB", "rdwr", "first", 3, 4))
+		r.Add(copyupMetric(d, "4KiB", "append", "first", 1, 2))
+		r.Add(copyupMetric(d, "1MiB", "append", "first", 3, 4))
+	}
+	var got []string
+	for _, f := range Fits(r) {
+		got = append(got, f.Driver+" "+f.Name+" "+f.Params["how"])
+	}
+	want := "b fit.copyup append,b fit.copyup rdwr,b fit.lookup ,a fit.copyup append,a fit.copyup rdwr,a fit.lookup "
+	if strings.Join(got, ",") != want {
+		t.Errorf("order %q, want %q", strings.Join(got, ","), want)
+	}
+}
+
+// TestFitsFlagship fits the flagship run's copy-up and lookup samples (testdata/full.json: the
+// copyup.latency and op.lookup metrics of a run of scenarios/debian-emacs-apache.yaml on overlayfs,
+// native and overlayfs-metacopy).
+func TestFitsFlagship(t *testing.T) {
+	r, err := result.ReadFile("testdata/full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits := Fits(r)
+	for _, f := range fits {
+		t.Logf("%-18s %s %-42s α=%-10.4g β=%-10.4g [%.4g, %.4g] %s  R² %.3f  n=%d %q",
+			f.Driver, f.Name, paramsKeyText(f.Params), f.Alpha, f.Beta, f.BetaCILo, f.BetaCIHi, f.Unit, f.R2, f.N, f.Warnings)
+	}
+	// Copy-up on overlay copies the file: a rate between 0.1 and 3 GB/s. On overlayfs the first
+	// sample of each series is ~3× slower than the others (the first round, before the lower files
+	// are cached): the raw R² is low, and the warning says the medians lie on the line.
+	for _, d := range []string{"overlayfs", "overlayfs-metacopy"} {
+		f := findFit(t, fits, d, result.FitCopyup, map[string]string{"how": "append"})
+		rate := 1 / f.Beta // bytes per ns = GB/s
+		t.Logf("%s append: fixed %.2f ms, rate %.2f GB/s, R² %.3f", d, f.Alpha/1e6, rate, f.R2)
+		if rate < 0.1 || rate > 3 || f.N != 24 || !(f.BetaCILo > 0) {
+			t.Errorf("%s append: %+v: rate %.2f GB/s, want 0.1–3 GB/s from 24 points", d, f, rate)
+		}
+	}
+	if f := findFit(t, fits, "overlayfs-metacopy", result.FitCopyup, map[string]string{"how": "append"}); f.R2 < 0.9 || len(f.Warnings) > 0 {
+		t.Errorf("overlayfs-metacopy append: %+v, want R² ≥ 0.9, no warnings", f)
+	}
+	if f := findFit(t, fits, "overlayfs", result.FitCopyup, map[string]string{"how": "append"}); f.R2 >= 0.9 {
+		t.Logf("overlayfs append: R² %.3f (the slow first samples are gone?)", f.R2)
+	} else if len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], "outliers") {
+		t.Errorf("overlayfs append: R² %.3f with warnings %q, want the outliers warning", f.R2, f.Warnings)
+	}
+	// metacopy's chmod copies metadata only; native copies nothing: flat in size.
+	for _, d := range []string{"native", "overlayfs-metacopy"} {
+		if f := findFit(t, fits, d, result.FitCopyup, map[string]string{"how": "chmod"}); !(f.BetaCILo <= 0 && 0 <= f.BetaCIHi) {
+			t.Errorf("%s chmod: %+v, want a slope interval containing 0", d, f)
+		}
+	}
+	// Lookup: warm is flat in depth; cold grows per layer.
+	warm := findFit(t, fits, "overlayfs", result.FitLookup, map[string]string{"cache": "warm"})
+	cold := findFit(t, fits, "overlayfs", result.FitLookup, map[string]string{"cache": "cold"})
+	if !(warm.BetaCILo < 0 && 0 < warm.BetaCIHi) || !(cold.BetaCILo > 0) {
+		t.Errorf("overlayfs lookup: warm %+v (want CI ∋ 0), cold %+v (want CI > 0)", warm, cold)
+	}
+}
+
+func paramsKeyText(p map[string]string) string {
+	return strings.TrimSpace(strings.ReplaceAll(paramsKey(p), "\x00", " "))
+}

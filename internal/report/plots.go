@@ -1,0 +1,1206 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	xfont "golang.org/x/image/font"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+// Figure is one rendered plot: its title and the files written for it, relative to the directory
+// given to Plots.
+type Figure struct {
+	Title string `json:"title"`
+	SVG   string `json:"svg"`
+	PNG   string `json:"png"`
+}
+
+// Figure size: 600×375 pt, which is 800×500 px at the PNG's 96 dpi (and in a browser, for the SVG).
+const (
+	figWidth  = 600 * vg.Length(1)
+	figHeight = 375 * vg.Length(1)
+	figDPI    = 96
+)
+
+// Plots renders the figures r has data for into dir, each as <prefix>-<figure>.svg and .png (or
+// <figure>.svg and .png when prefix is ""):
+//
+//   - copyup: copy-up latency vs file size (log-log), first write, warm cache, a line per driver
+//     and how, with confidence-interval bars;
+//   - lookup: lookup latency vs depth of the file found, a line per driver and cache state, misses
+//     as a separate point after the deepest layer;
+//   - disk: disk used vs number of containers, a line per driver;
+//   - pagecache: page cache resident vs number of containers, a line per driver;
+//   - lifecycle: median snapshot calls per container and the per-layer image operations summed
+//     over the layers, grouped by operation with a bar per driver.
+//
+// A figure whose metrics are absent is skipped. Drivers that were skipped or failed are not
+// plotted. The SVG files are deterministic: the same result renders byte-identical files.
+func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
+	d := newPlotData(r)
+	var figs []Figure
+	for _, b := range []struct {
+		name  string
+		build func(*plotData) *figure
+	}{
+		{"copyup", copyupFigure},
+		{"lookup", lookupFigure},
+		{"disk", diskFigure},
+		{"pagecache", pagecacheFigure},
+		{"lifecycle", lifecycleFigure},
+	} {
+		f := b.build(d)
+		if f == nil {
+			continue
+		}
+		base := b.name
+		if prefix != "" {
+			base = prefix + "-" + b.name
+		}
+		fig := Figure{Title: f.title, SVG: base + ".svg", PNG: base + ".png"}
+		svg, png, err := f.render()
+		if err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fig.SVG), svg, 0o644); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fig.PNG), png, 0o644); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		figs = append(figs, fig)
+	}
+	return figs, nil
+}
+
+// plotData is the part of a result the figures draw from: the metrics of the drivers that ran,
+// summarized, and each driver's color.
+type plotData struct {
+	drivers []string // plotted drivers, in result order
+	colors  map[string]color.Color
+	metrics []*result.Metric
+}
+
+func newPlotData(r *result.Result) *plotData {
+	d := &plotData{colors: map[string]color.Color{}}
+	excluded := map[string]bool{}
+	for _, dr := range r.Drivers {
+		if dr.Status == result.StatusSkipped || dr.Status == result.StatusFailed {
+			excluded[dr.Name] = true
+		}
+	}
+	// Colors follow the result's driver order, so a driver keeps its color across figures and
+	// across results with the same drivers.
+	for i, name := range driverOrder(r) {
+		d.colors[name] = palette[i%len(palette)]
+		if !excluded[name] {
+			d.drivers = append(d.drivers, name)
+		}
+	}
+	for _, m := range summarized(r.Metrics) {
+		if !excluded[m.Driver] && m.Summary.N > 0 && finite(m.Summary.Median) {
+			d.metrics = append(d.metrics, m)
+		}
+	}
+	return d
+}
+
+// named returns the metrics called name.
+func (d *plotData) named(name string) []*result.Metric {
+	var out []*result.Metric
+	for _, m := range d.metrics {
+		if m.Name == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// palette is Okabe and Ito's colour-blind-safe palette (yellow last: it is hard to see on white).
+var palette = []color.Color{
+	rgb(0x0072B2), // blue
+	rgb(0xD55E00), // vermillion
+	rgb(0x009E73), // bluish green
+	rgb(0xCC79A7), // reddish purple
+	rgb(0xE69F00), // orange
+	rgb(0x56B4E9), // sky blue
+	rgb(0x000000), // black
+	rgb(0xF0E442), // yellow
+}
+
+func rgb(v uint32) color.Color {
+	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 0xff}
+}
+
+// variantStyle tells apart the series of one driver: dash pattern and marker.
+type variantStyle struct {
+	dashes []vg.Length
+	shape  draw.GlyphDrawer
+}
+
+var variantStyles = []variantStyle{
+	{nil, draw.CircleGlyph{}},
+	{[]vg.Length{vg.Points(6), vg.Points(3)}, draw.TriangleGlyph{}},
+	{[]vg.Length{vg.Points(2), vg.Points(2)}, draw.SquareGlyph{}},
+	{[]vg.Length{vg.Points(7), vg.Points(2), vg.Points(2), vg.Points(2)}, draw.PyramidGlyph{}},
+	{[]vg.Length{vg.Points(10), vg.Points(3)}, draw.RingGlyph{}},
+	{[]vg.Length{vg.Points(3), vg.Points(4)}, draw.CrossGlyph{}},
+	{[]vg.Length{vg.Points(5), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.BoxGlyph{}},
+	{[]vg.Length{vg.Points(1), vg.Points(3)}, draw.PlusGlyph{}},
+}
+
+// Fonts: Liberation Sans (bundled with gonum, so rendering needs no system fonts).
+var (
+	sansFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
+	boldFont = font.Font{Typeface: "Liberation", Variant: "Sans", Weight: xfont.WeightBold}
+)
+
+func textStyle(f font.Font, size vg.Length) text.Style {
+	return text.Style{
+		Color:   color.Black,
+		Font:    font.From(f, size),
+		XAlign:  draw.XLeft,
+		YAlign:  draw.YBottom,
+		Handler: plot.DefaultTextHandler,
+	}
+}
+
+// figure is a plot and its legend, drawn to the right of the plot so it never covers data.
+type figure struct {
+	title  string
+	plot   *plot.Plot
+	legend []legendEntry
+}
+
+// legendEntry is a line of the legend: a group header (no thumbnails) or an entry.
+type legendEntry struct {
+	label  string
+	header bool
+	thumbs []plot.Thumbnailer
+}
+
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font = font.From(boldFont, 14)
+	p.Title.Padding = vg.Points(10)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = font.From(sansFont, 12)
+		a.Tick.Label.Font = font.From(sansFont, 11)
+		a.Label.Padding = vg.Points(4)
+		a.Padding = vg.Points(6)
+	}
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 0xdd}
+	grid.Horizontal.Color = color.Gray{Y: 0xdd}
+	p.Add(grid)
+	return p
+}
+
+// render draws the figure into an SVG and a PNG.
+func (f *figure) render() (svg, png []byte, err error) {
+	defer func() {
+		// gonum panics on impossible geometry (a log axis over non-positive values): report it.
+		if v := recover(); v != nil {
+			err = fmt.Errorf("render: %v", v)
+		}
+	}()
+	sc := vgsvg.New(figWidth, figHeight)
+	f.draw(draw.New(sc))
+	var sb bytes.Buffer
+	if _, err := sc.WriteTo(&sb); err != nil {
+		return nil, nil, err
+	}
+	ic := vgimg.NewWith(vgimg.UseWH(figWidth, figHeight), vgimg.UseDPI(figDPI))
+	f.draw(draw.New(ic))
+	var pb bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
+		return nil, nil, err
+	}
+	return sb.Bytes(), pb.Bytes(), nil
+}
+
+func (f *figure) draw(c draw.Canvas) {
+	c.SetColor(color.White)
+	c.Fill(c.Rectangle.Path())
+	const margin = vg.Length(10)
+	c = draw.Crop(c, margin, -margin, margin, -margin)
+
+	entry := textStyle(sansFont, 11)
+	header := textStyle(boldFont, 11)
+	const thumbW, gap = vg.Length(26), vg.Length(6)
+	var legendW vg.Length
+	for _, e := range f.legend {
+		w := header.Width(e.label)
+		if !e.header {
+			w = thumbW + gap + entry.Width(e.label)
+		}
+		legendW = max(legendW, w)
+	}
+	if legendW > 0 {
+		legendW += 2 * margin
+	}
+	pc := draw.Crop(c, 0, -legendW, 0, 0)
+	f.plot.Draw(pc)
+	if len(f.legend) == 0 {
+		return
+	}
+
+	// The legend starts level with the top of the data area.
+	x := pc.Max.X + 2*margin
+	y := f.plot.DataCanvas(pc).Max.Y
+	lineH := entry.Height("Xg") * 1.5
+	for i, e := range f.legend {
+		if e.header {
+			if i > 0 {
+				y -= lineH / 2
+			}
+			y -= lineH
+			c.FillText(header, vg.Point{X: x, Y: y + lineH*0.25}, e.label)
+			continue
+		}
+		y -= lineH
+		tc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: x, Y: y + lineH*0.1},
+			Max: vg.Point{X: x + thumbW, Y: y + lineH*0.9},
+		}}
+		for _, t := range e.thumbs {
+			t.Thumbnail(&tc)
+		}
+		c.FillText(entry, vg.Point{X: x + thumbW + gap, Y: y + lineH*0.25}, e.label)
+	}
+}
+
+// lineThumb draws a legend sample of a line with an optional marker.
+type lineThumb struct {
+	line  draw.LineStyle
+	glyph *draw.GlyphStyle
+}
+
+func (t lineThumb) Thumbnail(c *draw.Canvas) {
+	y := c.Center().Y
+	c.StrokeLine2(t.line, c.Min.X, y, c.Max.X, y)
+	if t.glyph != nil {
+		c.DrawGlyphNoClip(*t.glyph, c.Center())
+	}
+}
+
+// boxThumb draws a legend sample of a filled bar.
+type boxThumb struct{ fill color.Color }
+
+func (t boxThumb) Thumbnail(c *draw.Canvas) {
+	r := vg.Rectangle{
+		Min: vg.Point{X: c.Min.X + 4, Y: c.Min.Y + 1},
+		Max: vg.Point{X: c.Max.X - 4, Y: c.Max.Y - 1},
+	}
+	c.SetColor(t.fill)
+	c.Fill(r.Path())
+}
+
+// point is a metric placed at x.
+type point struct {
+	x float64
+	m *result.Metric
+}
+
+// series is a line: one driver at one variant (the values of the parameters that vary besides x).
+type series struct {
+	driver  string
+	variant map[string]string
+	label   string // the variant's values, "" when only the driver varies
+	pts     []point
+}
+
+// seriesSet is the lines of a figure and how to tell them apart.
+type seriesSet struct {
+	series   []*series
+	variants []string // distinct variant labels, in order
+	header   string   // what the variants are: "how", "cache", "how, image"
+}
+
+// buildSeries groups points into series: a series per driver and per combination of the parameters
+// that vary across ms, leaving out the ignored ones (x and the filters). A second point of a series
+// at the same x is dropped (it would be a duplicate series, which the tables report).
+func buildSeries(d *plotData, ms []*result.Metric, xOf func(*result.Metric) (float64, bool), ignore ...string) seriesSet {
+	values := map[string]map[string]bool{}
+	for _, m := range ms {
+		for k, v := range m.Params {
+			if values[k] == nil {
+				values[k] = map[string]bool{}
+			}
+			values[k][v] = true
+		}
+	}
+	var vary []string
+	for k, vs := range values {
+		if slices.Contains(ignore, k) {
+			continue
+		}
+		present := 0
+		for _, m := range ms {
+			if _, ok := m.Params[k]; ok {
+				present++
+			}
+		}
+		if len(vs) > 1 || present < len(ms) {
+			vary = append(vary, k)
+		}
+	}
+	vary = paramKeys(setOf(vary))
+
+	byKey := map[string]*series{}
+	var all []*series
+	for _, m := range ms {
+		x, ok := xOf(m)
+		if !ok || !finite(x) {
+			continue
+		}
+		variant := map[string]string{}
+		for _, k := range vary {
+			if v, ok := m.Params[k]; ok {
+				variant[k] = v
+			}
+		}
+		label := ""
+		if len(vary) == 1 {
+			label = variant[vary[0]]
+		} else if len(vary) > 1 {
+			label = FormatParams(variant)
+		}
+		key := m.Driver + "\x00" + FormatParams(variant)
+		s := byKey[key]
+		if s == nil {
+			s = &series{driver: m.Driver, variant: variant, label: label}
+			byKey[key] = s
+			all = append(all, s)
+		}
+		if slices.ContainsFunc(s.pts, func(p point) bool { return p.x == x }) {
+			continue
+		}
+		s.pts = append(s.pts, point{x, m})
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.driver != b.driver {
+			return slices.Index(d.drivers, a.driver) < slices.Index(d.drivers, b.driver)
+		}
+		return compareParams(a.variant, b.variant) < 0
+	})
+	set := seriesSet{series: all, header: strings.Join(vary, ", ")}
+	var variantMaps []map[string]string
+	for _, s := range all {
+		sort.SliceStable(s.pts, func(i, j int) bool { return s.pts[i].x < s.pts[j].x })
+		if !slices.Contains(set.variants, s.label) {
+			set.variants = append(set.variants, s.label)
+			variantMaps = append(variantMaps, s.variant)
+		}
+	}
+	// Variants in their natural order (how: append, rdwr, chmod…), not first-seen.
+	idx := make([]int, len(set.variants))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return compareParams(variantMaps[idx[i]], variantMaps[idx[j]]) < 0 })
+	sorted := make([]string, len(idx))
+	for i, k := range idx {
+		sorted[i] = set.variants[k]
+	}
+	set.variants = sorted
+	return set
+}
+
+func setOf(keys []string) map[string]string {
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[k] = ""
+	}
+	return m
+}
+
+// compareParams orders parameter points as the tables order rows.
+func compareParams(a, b map[string]string) int {
+	for _, k := range paramKeys(union(a, b)) {
+		va, aok := a[k]
+		vb, bok := b[k]
+		if aok != bok {
+			if !aok {
+				return -1
+			}
+			return 1
+		}
+		if c := compareValues(va, vb, valueOrder[k]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// styles returns the line and marker of a series: the driver's color, the variant's dashes and
+// marker. Without variants the dashes and marker follow the driver too, so drivers with the same
+// values (overlayfs and its metacopy variant often have) still show both lines.
+func (set seriesSet) styles(d *plotData, s *series) (draw.LineStyle, draw.GlyphStyle) {
+	i := slices.Index(set.variants, s.label)
+	width := vg.Points(1.5)
+	if len(set.variants) <= 1 {
+		// Earlier drivers are drawn first and wider, so a line drawn over one stays visible.
+		i = max(slices.Index(d.drivers, s.driver), 0)
+		width += vg.Points(float64(max(len(d.drivers)-1-i, 0)))
+	}
+	v := variantStyles[max(i, 0)%len(variantStyles)]
+	line := draw.LineStyle{Color: d.colors[s.driver], Width: width, Dashes: v.dashes}
+	glyph := draw.GlyphStyle{Color: d.colors[s.driver], Radius: vg.Points(3.5), Shape: v.shape}
+	return line, glyph
+}
+
+// legend lists the drivers by color, then the variants by line style, so 3 drivers × 3 variants
+// take 6 entries rather than 9. With a single variant the drivers' entries show its style.
+func (set seriesSet) legend(d *plotData, markers bool) []legendEntry {
+	var drivers []string
+	for _, s := range set.series {
+		if !slices.Contains(drivers, s.driver) {
+			drivers = append(drivers, s.driver)
+		}
+	}
+	single := len(set.variants) <= 1
+	out := []legendEntry{{label: "driver", header: true}}
+	for _, name := range drivers {
+		t := lineThumb{line: draw.LineStyle{Color: d.colors[name], Width: vg.Points(3)}}
+		if single {
+			line, glyph := set.styles(d, &series{driver: name, label: set.variants[0]})
+			t = lineThumb{line: line}
+			if markers {
+				t.glyph = &glyph
+			}
+		}
+		out = append(out, legendEntry{label: name, thumbs: []plot.Thumbnailer{t}})
+	}
+	if single {
+		return out
+	}
+	out = append(out, legendEntry{label: set.header, header: true})
+	for i, v := range set.variants {
+		st := variantStyles[i%len(variantStyles)]
+		t := lineThumb{line: draw.LineStyle{Color: color.Gray{Y: 0x40}, Width: vg.Points(1.5), Dashes: st.dashes}}
+		if markers {
+			t.glyph = &draw.GlyphStyle{Color: color.Gray{Y: 0x40}, Radius: vg.Points(3.5), Shape: st.shape}
+		}
+		label := v
+		if label == "" {
+			label = "(none)"
+		}
+		out = append(out, legendEntry{label: label, thumbs: []plot.Thumbnailer{t}})
+	}
+	return out
+}
+
+// addSeries adds each series as a line with markers and, when it has intervals, error bars. xf
+// maps x to the axis (log, and shifted sideways by series so their bars do not hide each other).
+func (set seriesSet) addSeries(p *plot.Plot, d *plotData, logY bool, xf func(x float64, i, n int) float64) error {
+	for i, s := range set.series {
+		if err := set.addLine(p, d, s, s.pts, true, logY, func(x float64) float64 {
+			return xf(x, i, len(set.series))
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addLine adds pts of series s: a line through them when connect, markers, and error bars. xf maps
+// x to the axis; with logY, y is plotted as its log10.
+//
+// Log axes are drawn as linear axes over log values (with logTicks) rather than with gonum's
+// LogScale, which misplaces a centred axis label's glyph box and pads the plot with empty space.
+func (set seriesSet) addLine(p *plot.Plot, d *plotData, s *series, pts []point, connect, logY bool, xf func(float64) float64) error {
+	line, glyph := set.styles(d, s)
+	xys := make(plotter.XYs, len(pts))
+	var bars struct {
+		plotter.XYs
+		plotter.YErrors
+	}
+	yf := func(y float64) float64 { return y }
+	if logY {
+		yf = math.Log10
+	}
+	for i, pt := range pts {
+		x := xf(pt.x)
+		y := yf(pt.m.Summary.Median)
+		xys[i] = plotter.XY{X: x, Y: y}
+		lo, hi := ciOf(pt.m, logY)
+		if hi > lo {
+			bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: y})
+			bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{y - yf(lo), yf(hi) - y})
+		}
+	}
+	if len(bars.XYs) > 0 {
+		eb, err := plotter.NewYErrorBars(bars)
+		if err != nil {
+			return err
+		}
+		eb.LineStyle = draw.LineStyle{Color: fade(d.colors[s.driver]), Width: vg.Points(1)}
+		eb.CapWidth = vg.Points(5)
+		p.Add(eb)
+	}
+	if connect && len(xys) > 1 {
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return err
+		}
+		l.LineStyle = line
+		p.Add(l)
+	}
+	sc, err := plotter.NewScatter(xys)
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyle = glyph
+	p.Add(sc)
+	return nil
+}
+
+// ciOf is the metric's confidence interval, or (0, 0) when there is none to draw. On a log axis
+// the lower end is clamped to the median when it is not positive.
+func ciOf(m *result.Metric, logY bool) (lo, hi float64) {
+	s := m.Summary
+	if s.N < 2 || !finite(s.CILo) || !finite(s.CIHi) || s.CIHi < s.CILo {
+		return 0, 0
+	}
+	lo, hi = min(s.CILo, s.Median), max(s.CIHi, s.Median)
+	if logY && lo <= 0 {
+		lo = s.Median
+	}
+	return lo, hi
+}
+
+// fade lightens c (for error bars, drawn under the lines).
+func fade(c color.Color) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8((v>>8)*6/10 + 255*4/10) }
+	return color.RGBA{R: mix(r), G: mix(g), B: mix(b), A: 0xff}
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// --- figures ---
+
+func copyupFigure(d *plotData) *figure {
+	ms := d.named("copyup.latency")
+	// First write only (the second write of a copied-up file is no copy-up).
+	if hasParam(ms, "write") {
+		ms = filterParam(ms, "write", "first")
+	}
+	cache, ms := pickValue(ms, "cache", "warm")
+	set := buildSeries(d, ms, func(m *result.Metric) (float64, bool) {
+		s, err := scenario.ParseSize(m.Params["size"])
+		return float64(s), err == nil && s > 0
+	}, "size", "write", "cache")
+	if len(set.series) == 0 {
+		return nil
+	}
+	var qual []string
+	if hasParam(d.named("copyup.latency"), "write") {
+		qual = append(qual, "first write")
+	}
+	if cache != "" {
+		qual = append(qual, cache+" cache")
+	}
+	title := "Copy-up latency vs file size"
+	if len(qual) > 0 {
+		title += " (" + strings.Join(qual, ", ") + ")"
+	}
+	p := newPlot(title, "file size (log scale)", "median latency (log scale)")
+	var sizes []float64
+	for _, s := range set.series {
+		for _, pt := range s.pts {
+			if !slices.Contains(sizes, pt.x) {
+				sizes = append(sizes, pt.x)
+			}
+		}
+	}
+	slices.Sort(sizes)
+	p.X.Tick.Marker = sizeTicks{sizes}
+	p.Y.Tick.Marker = logTicks{format: nanosLabel}
+	// x is log2(size); series at the same size are spread over a third of an octave so their
+	// bars stay apart.
+	xf := func(x float64, i, n int) float64 {
+		if n < 2 {
+			return math.Log2(x)
+		}
+		return math.Log2(x) + (float64(i)/float64(n-1)-0.5)/3
+	}
+	if err := set.addSeries(p, d, true, xf); err != nil {
+		return nil
+	}
+	// Half an octave of room each side for the dodge, the markers and the end tick labels.
+	p.X.Min, p.X.Max = math.Log2(sizes[0])-0.5, math.Log2(sizes[len(sizes)-1])+0.5
+	return &figure{title: title, plot: p, legend: set.legend(d, true)}
+}
+
+func lookupFigure(d *plotData) *figure {
+	all := d.named("op.lookup")
+	cache := ""
+	if vs := paramValues(all, "cache"); len(vs) == 1 {
+		cache = vs[0]
+	}
+	hits := filterParam(all, "kind", "hit")
+	misses := filterParam(all, "kind", "miss")
+	depthOf := func(m *result.Metric) (float64, bool) {
+		v, err := strconv.Atoi(m.Params["depth"])
+		return float64(v), err == nil
+	}
+	set := buildSeries(d, hits, depthOf, "depth", "kind", "layers")
+	if len(set.series) == 0 {
+		return nil
+	}
+	maxDepth := 0.0
+	for _, s := range set.series {
+		for _, pt := range s.pts {
+			maxDepth = max(maxDepth, pt.x)
+		}
+	}
+	// A miss looked through every layer: it goes one step past the deepest layer.
+	missX := maxDepth + 1
+	for _, m := range misses {
+		if n, err := strconv.Atoi(m.Params["layers"]); err == nil {
+			missX = max(missX, float64(n)+1)
+		}
+	}
+	// Each miss joins the hit series with the same driver and variant; a miss without one is
+	// left out (it has no line to belong to).
+	missOf := map[*series]*result.Metric{}
+	for _, m := range misses {
+		for _, s := range set.series {
+			if s.driver == m.Driver && sameVariant(s.variant, m.Params) && missOf[s] == nil {
+				missOf[s] = m
+				break
+			}
+		}
+	}
+
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range set.series {
+		for _, pt := range s.pts {
+			lo, hi = min(lo, pt.m.Summary.Median), max(hi, pt.m.Summary.Median)
+		}
+		if m := missOf[s]; m != nil {
+			lo, hi = min(lo, m.Summary.Median), max(hi, m.Summary.Median)
+		}
+	}
+	logY := lo > 0 && hi/lo > 10
+
+	title := "Lookup (stat) latency vs depth"
+	if cache != "" {
+		title += " (" + cache + " cache)"
+	}
+	ylabel := "median latency"
+	if logY {
+		ylabel += " (log scale)"
+	}
+	p := newPlot(title, "layer the file is found in (1 = top image layer)", ylabel)
+	n := len(set.series)
+	dodge := func(x float64, i int) float64 {
+		if n < 2 {
+			return x
+		}
+		return x + (float64(i)/float64(n-1)-0.5)*0.3
+	}
+	for i, s := range set.series {
+		xf := func(x float64) float64 { return dodge(x, i) }
+		if err := set.addLine(p, d, s, s.pts, true, logY, xf); err != nil {
+			return nil
+		}
+		if m := missOf[s]; m != nil {
+			if err := set.addLine(p, d, s, []point{{missX, m}}, false, logY, xf); err != nil {
+				return nil
+			}
+		}
+	}
+	var ticks plot.ConstantTicks
+	for x := 1.0; x <= maxDepth; x++ {
+		ticks = append(ticks, plot.Tick{Value: x, Label: strconv.Itoa(int(x))})
+	}
+	if len(missOf) > 0 {
+		label := "miss"
+		if layers := paramValues(misses, "layers"); len(layers) == 1 {
+			label += "\n(" + layers[0] + " layers)"
+		}
+		ticks = append(ticks, plot.Tick{Value: missX, Label: label})
+	}
+	p.X.Tick.Marker = ticks
+	p.X.Min, p.X.Max = 0.5, ticks[len(ticks)-1].Value+0.5
+	if logY {
+		p.Y.Tick.Marker = logTicks{format: nanosLabel}
+	} else {
+		p.Y.Min = 0
+		p.Y.Tick.Marker = linearTicks{format: nanosLabel}
+	}
+	return &figure{title: title, plot: p, legend: set.legend(d, true)}
+}
+
+// sameVariant reports whether params carry the variant's values.
+func sameVariant(variant, params map[string]string) bool {
+	for k, v := range variant {
+		if params[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func diskFigure(d *plotData) *figure {
+	ms := d.named("disk.used")
+	title := "Disk used vs containers"
+	if vs := paramValues(ms, "images"); len(vs) == 1 {
+		title += " (" + vs[0] + " images)"
+		if vs[0] == "1" {
+			title = strings.TrimSuffix(title, "s)") + ")"
+		}
+	}
+	return countFigure(d, ms, title, "disk used on the backing filesystem")
+}
+
+func pagecacheFigure(d *plotData) *figure {
+	ms := d.named("pagecache.resident")
+	title := "Page cache resident vs containers"
+	if vs := paramValues(ms, "working_set"); len(vs) == 1 {
+		title += " (working set " + vs[0] + ")"
+	}
+	return countFigure(d, ms, title, "page cache resident")
+}
+
+// countFigure plots byte metrics against their containers parameter, from zero.
+func countFigure(d *plotData, ms []*result.Metric, title, ylabel string) *figure {
+	set := buildSeries(d, ms, func(m *result.Metric) (float64, bool) {
+		v, err := strconv.Atoi(m.Params["containers"])
+		return float64(v), err == nil
+	}, "containers")
+	if len(set.series) == 0 {
+		return nil
+	}
+	p := newPlot(title, "containers", ylabel)
+	var xs []float64
+	for _, s := range set.series {
+		for _, pt := range s.pts {
+			if !slices.Contains(xs, pt.x) {
+				xs = append(xs, pt.x)
+			}
+		}
+	}
+	slices.Sort(xs)
+	gap := 1.0
+	for i := 1; i < len(xs); i++ {
+		gap = min(gap, xs[i]-xs[i-1])
+	}
+	// Drivers with equal values are common here (no copy per container): spread the markers.
+	xf := func(x float64, i, n int) float64 {
+		if n < 2 {
+			return x
+		}
+		return x + (float64(i)/float64(n-1)-0.5)*0.1*gap
+	}
+	if err := set.addSeries(p, d, false, xf); err != nil {
+		return nil
+	}
+	p.Y.Min = min(0, p.Y.Min)
+	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.04 // the top point clear of the frame
+	p.Y.Tick.Marker = bytesTicks{}
+	var ticks plot.ConstantTicks
+	if len(xs) <= 12 {
+		for _, x := range xs {
+			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.Itoa(int(x))})
+		}
+		p.X.Tick.Marker = ticks
+	}
+	pad := max(0.25, (xs[len(xs)-1]-xs[0])/30)
+	p.X.Min, p.X.Max = xs[0]-pad, xs[len(xs)-1]+pad
+	return &figure{title: title, plot: p, legend: set.legend(d, true)}
+}
+
+// lifecycleOp is a bar group: per-container snapshot calls (median over the containers of each
+// one's median) or a per-layer operation summed over the image's layers.
+type lifecycleOp struct {
+	label  string
+	values map[string]float64 // by driver
+}
+
+func lifecycleFigure(d *plotData) *figure {
+	containerCalls := []string{"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.unmount", "snapshot.remove"}
+	var ops []lifecycleOp
+	for _, name := range containerCalls {
+		if name == "snapshot.unmount" || name == "snapshot.commit" {
+			// Only shown when measured for containers.
+			if !hasParam(d.named(name), "container") {
+				continue
+			}
+		}
+		per := map[string][]float64{}
+		for _, m := range d.named(name) {
+			if _, ok := m.Params["container"]; ok {
+				per[m.Driver] = append(per[m.Driver], m.Summary.Median)
+			}
+		}
+		if len(per) == 0 {
+			continue
+		}
+		op := lifecycleOp{label: strings.TrimPrefix(name, "snapshot.") + "\n(container)", values: map[string]float64{}}
+		for drv, vs := range per {
+			op.values[drv] = median(vs)
+		}
+		ops = append(ops, op)
+	}
+	layerOps := []string{"layer.apply", "layer.diff"}
+	if !hasParam(d.named("snapshot.commit"), "container") {
+		// Containers are not committed: show committing the image's layers instead.
+		layerOps = []string{"layer.apply", "snapshot.commit", "layer.diff"}
+	}
+	for _, name := range layerOps {
+		sums := map[string]float64{}
+		layers := map[string][]string{}
+		var union []string
+		for _, m := range d.named(name) {
+			l, ok := m.Params["layer"]
+			if !ok || slices.Contains(layers[m.Driver], l) {
+				continue
+			}
+			layers[m.Driver] = append(layers[m.Driver], l)
+			sums[m.Driver] += m.Summary.Median
+			if !slices.Contains(union, l) {
+				union = append(union, l)
+			}
+		}
+		if len(union) == 0 {
+			continue
+		}
+		op := lifecycleOp{values: map[string]float64{}}
+		short := strings.TrimPrefix(name, "snapshot.")
+		op.label = fmt.Sprintf("%s\n(Σ %d layers)", short, len(union))
+		if len(union) == 1 {
+			op.label = short + "\n(1 layer)"
+		}
+		// A sum over fewer layers than the others ran would mislead: leave the bar out.
+		for drv, s := range sums {
+			if len(layers[drv]) == len(union) {
+				op.values[drv] = s
+			}
+		}
+		ops = append(ops, op)
+	}
+	var drivers []string
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, drv := range d.drivers {
+		has := false
+		for _, op := range ops {
+			if v, ok := op.values[drv]; ok && v > 0 {
+				has = true
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		if has {
+			drivers = append(drivers, drv)
+		}
+	}
+	if len(drivers) == 0 {
+		return nil
+	}
+	logY := hi/lo > 10
+
+	title := "Snapshot lifecycle and image build (median)"
+	ylabel := "median time"
+	if logY {
+		ylabel += " (log scale)"
+	}
+	p := newPlot(title, "per container: median over the containers · Σ: summed over the image's layers", ylabel)
+	p.X.Label.TextStyle.Font = font.From(sansFont, 10.5)
+	p.X.Tick.Label.Font = font.From(sansFont, 10.5)
+	bars := &groupedBars{drivers: drivers, colors: d.colors, logY: logY}
+	var ticks plot.ConstantTicks
+	for i, op := range ops {
+		bars.groups = append(bars.groups, op.values)
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: op.label})
+	}
+	p.Add(bars)
+	p.X.Tick.Marker = ticks
+	p.X.Min, p.X.Max = -0.5, float64(len(ops))-0.5
+	p.X.Tick.Length = 0
+	if logY {
+		p.Y.Tick.Marker = logTicks{format: nanosLabel}
+		// Bars rise from the decade below the smallest; the top leaves room for the labels.
+		p.Y.Min = math.Floor(math.Log10(lo))
+		p.Y.Max = math.Log10(hi) + 0.18*(math.Log10(hi)-p.Y.Min)
+	} else {
+		p.Y.Min = 0
+		p.Y.Max = hi * 1.18
+		p.Y.Tick.Marker = linearTicks{format: nanosLabel}
+	}
+	var legend []legendEntry
+	legend = append(legend, legendEntry{label: "driver", header: true})
+	for _, drv := range drivers {
+		legend = append(legend, legendEntry{label: drv, thumbs: []plot.Thumbnailer{boxThumb{d.colors[drv]}}})
+	}
+	return &figure{title: title, plot: p, legend: legend}
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// groupedBars draws a group of bars per x position 0, 1, …, a bar per driver, each labelled with
+// its value. With logY the axis is log10 of the values and bars rise from its minimum.
+type groupedBars struct {
+	drivers []string
+	colors  map[string]color.Color
+	groups  []map[string]float64
+	logY    bool
+}
+
+func (b *groupedBars) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	const groupWidth = 0.8
+	w := groupWidth / float64(len(b.drivers))
+	label := textStyle(sansFont, 9)
+	label.Rotation = math.Pi / 2
+	label.XAlign = draw.XLeft
+	label.YAlign = draw.YCenter
+	for g, values := range b.groups {
+		for i, drv := range b.drivers {
+			v, ok := values[drv]
+			if !ok || (b.logY && v <= 0) {
+				continue
+			}
+			x0 := trX(float64(g) - groupWidth/2 + float64(i)*w)
+			x1 := trX(float64(g) - groupWidth/2 + float64(i+1)*w)
+			y0, y1 := c.Min.Y, trY(b.axis(v))
+			if !b.logY {
+				y0 = trY(0)
+			}
+			r := vg.Rectangle{Min: vg.Point{X: x0 + 1, Y: y0}, Max: vg.Point{X: x1 - 1, Y: y1}}
+			c.SetColor(b.colors[drv])
+			c.Fill(r.Path())
+			c.FillText(label, vg.Point{X: (x0 + x1) / 2, Y: y1 + 3}, FormatNanos(v))
+		}
+	}
+}
+
+func (b *groupedBars) axis(v float64) float64 {
+	if b.logY {
+		return math.Log10(v)
+	}
+	return v
+}
+
+func (b *groupedBars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	ymin, ymax = math.Inf(1), math.Inf(-1)
+	for _, values := range b.groups {
+		for _, v := range values {
+			if b.logY && v <= 0 {
+				continue
+			}
+			ymin, ymax = min(ymin, b.axis(v)), max(ymax, b.axis(v))
+		}
+	}
+	return -0.5, float64(len(b.groups)) - 0.5, ymin, ymax
+}
+
+// --- parameters ---
+
+func hasParam(ms []*result.Metric, key string) bool {
+	return slices.ContainsFunc(ms, func(m *result.Metric) bool { _, ok := m.Params[key]; return ok })
+}
+
+func filterParam(ms []*result.Metric, key, value string) []*result.Metric {
+	var out []*result.Metric
+	for _, m := range ms {
+		if m.Params[key] == value {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// paramValues lists the distinct values of key in ms, in natural order.
+func paramValues(ms []*result.Metric, key string) []string {
+	var vs []string
+	for _, m := range ms {
+		if v, ok := m.Params[key]; ok && !slices.Contains(vs, v) {
+			vs = append(vs, v)
+		}
+	}
+	sort.SliceStable(vs, func(i, j int) bool { return compareValues(vs[i], vs[j], valueOrder[key]) < 0 })
+	return vs
+}
+
+// pickValue keeps the metrics at one value of key: preferred when present, else the first in
+// natural order. Metrics without key are kept only when no metric has it.
+func pickValue(ms []*result.Metric, key, preferred string) (string, []*result.Metric) {
+	vs := paramValues(ms, key)
+	if len(vs) == 0 {
+		return "", ms
+	}
+	v := vs[0]
+	if slices.Contains(vs, preferred) {
+		v = preferred
+	}
+	return v, filterParam(ms, key, v)
+}
+
+// --- axes ---
+
+// sizeTicks labels an axis of log2(file size) in IEC units (4KiB, 1MiB): a labelled tick at each
+// size measured (thinned when they would crowd), minor ticks at the powers of two in between.
+type sizeTicks struct{ sizes []float64 }
+
+func (t sizeTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	minGap := (hi - lo) / 9 // in octaves: at most ~9 labels
+	last := math.Inf(-1)
+	for _, s := range t.sizes {
+		e := math.Log2(s)
+		if e < lo || e > hi || e-last < minGap {
+			continue
+		}
+		last = e
+		ticks = append(ticks, plot.Tick{Value: e, Label: sizeLabel(s)})
+	}
+	step := 1.0
+	for (hi-lo)/step > 40 {
+		step *= 2
+	}
+	for e := math.Ceil(lo/step) * step; e <= hi; e += step {
+		if !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == e }) {
+			ticks = append(ticks, plot.Tick{Value: e})
+		}
+	}
+	return ticks
+}
+
+func sizeLabel(v float64) string {
+	if v >= 1 && v == math.Trunc(v) {
+		return scenario.Size(v).String()
+	}
+	return compact(FormatBytes(int64(math.Round(v))))
+}
+
+// logTicks marks an axis of log10 values in decades: labels at 1, 10, 100… (and 2, 5 when the
+// axis spans less than two decades), minor ticks at the other multiples.
+type logTicks struct{ format func(float64) string }
+
+func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !finite(lo) || !finite(hi) || hi <= lo {
+		return nil
+	}
+	e0, e1 := math.Floor(lo), math.Ceil(hi)
+	mids := hi-lo < 2
+	var ticks []plot.Tick
+	labelled := 0
+	for e := e0; e <= e1; e++ {
+		for m := 1.0; m <= 9; m++ {
+			v := m * math.Pow(10, e)
+			if math.Log10(v) < lo-1e-9 || math.Log10(v) > hi+1e-9 {
+				continue
+			}
+			tk := plot.Tick{Value: math.Log10(v)}
+			if m == 1 || (mids && (m == 2 || m == 5)) {
+				tk.Label = t.format(v)
+				labelled++
+			}
+			ticks = append(ticks, tk)
+		}
+	}
+	if labelled < 2 { // less than a decade without 1, 2 or 5 inside: label every tick
+		for i := range ticks {
+			ticks[i].Label = t.format(math.Pow(10, ticks[i].Value))
+		}
+	}
+	return ticks
+}
+
+// linearTicks are gonum's default ticks relabelled.
+type linearTicks struct{ format func(float64) string }
+
+func (t linearTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = t.format(ticks[i].Value)
+		}
+	}
+	return ticks
+}
+
+// bytesTicks mark a byte axis at a power-of-two step, so labels are round in IEC units (0, 256 MiB,
+// 512 MiB, 768 MiB, 1 GiB), with a minor tick between labels.
+type bytesTicks struct{}
+
+func (bytesTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !finite(lo) || !finite(hi) || hi <= lo {
+		return nil
+	}
+	step := 1.0
+	for (hi-lo)/step > 6 {
+		step *= 2
+	}
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step*2) * step / 2; v <= hi; v += step / 2 {
+		tk := plot.Tick{Value: v}
+		if math.Mod(v, step) == 0 {
+			tk.Label = bytesLabel(v)
+		}
+		ticks = append(ticks, tk)
+	}
+	return ticks
+}
+
+func nanosLabel(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return compact(FormatNanos(v))
+}
+
+func bytesLabel(v float64) string {
+	if v == 0 {
+		return "0"
+	}
+	return compact(FormatBytes(int64(math.Round(v))))
+}
+
+// compact drops the trailing zeros of a formatted number: "1.00 µs" → "1 µs", "2.50 GiB" →
+// "2.5 GiB".
+func compact(s string) string {
+	num, unit, ok := strings.Cut(s, " ")
+	if !ok || !strings.Contains(num, ".") {
+		return s
+	}
+	num = strings.TrimRight(strings.TrimRight(num, "0"), ".")
+	return num + " " + unit
+}

@@ -1,0 +1,264 @@
+package report
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot"
+
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// readPlotInput reads a result from testdata/plots.
+func readPlotInput(t *testing.T, name string) *result.Result {
+	t.Helper()
+	r, err := result.ReadFile(filepath.Join("testdata", "plots", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// renderPlots renders r into a new temporary directory.
+func renderPlots(t *testing.T, prefix string, r *result.Result) (string, []Figure) {
+	t.Helper()
+	dir := t.TempDir()
+	figs, err := Plots(dir, prefix, r)
+	if err != nil {
+		t.Fatalf("Plots: %v", err)
+	}
+	return dir, figs
+}
+
+func figureNames(figs []Figure) []string {
+	var names []string
+	for _, f := range figs {
+		names = append(names, strings.TrimSuffix(f.SVG, ".svg"))
+	}
+	return names
+}
+
+// checkFiles checks that every figure's SVG and PNG exist: the SVG a complete document, the PNG an
+// 800×500 image.
+func checkFiles(t *testing.T, dir string, figs []Figure) {
+	t.Helper()
+	for _, f := range figs {
+		if f.Title == "" {
+			t.Errorf("%s: no title", f.SVG)
+		}
+		svg, err := os.ReadFile(filepath.Join(dir, f.SVG))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if !bytes.HasPrefix(svg, []byte("<?xml")) || !bytes.HasSuffix(bytes.TrimSpace(svg), []byte("</svg>")) {
+			t.Errorf("%s is not a complete SVG document", f.SVG)
+		}
+		if !bytes.Contains(svg, []byte(f.Title)) {
+			t.Errorf("%s lacks its title %q", f.SVG, f.Title)
+		}
+		pf, err := os.Open(filepath.Join(dir, f.PNG))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		cfg, err := png.DecodeConfig(pf)
+		pf.Close()
+		if err != nil {
+			t.Errorf("%s: %v", f.PNG, err)
+			continue
+		}
+		if cfg.Width != 800 || cfg.Height != 500 {
+			t.Errorf("%s is %d×%d, want 800×500", f.PNG, cfg.Width, cfg.Height)
+		}
+	}
+}
+
+func TestPlotsSmall(t *testing.T) {
+	r := readPlotInput(t, "small.json")
+	dir, figs := renderPlots(t, "small", r)
+
+	// No pagecache.resident in the input: that figure is skipped.
+	want := []string{"small-copyup", "small-lookup", "small-disk", "small-lifecycle"}
+	if got := figureNames(figs); !slices.Equal(got, want) {
+		t.Fatalf("figures %v, want %v", got, want)
+	}
+	checkFiles(t, dir, figs)
+
+	// Axis labels (with units in the tick labels) and legend entries of each figure.
+	contains := map[string][]string{
+		"small-copyup": {
+			"file size (log scale)", "median latency (log scale)", "4KiB", "1MiB", "16MiB",
+			"1 ms", "10 ms", "µs", "driver", "alpha", "beta", "how", "append", "chmod",
+		},
+		"small-lookup": {
+			"layer the file is found in (1 = top image layer)", "median latency", "miss", "(2 layers)",
+			"µs", "driver", "alpha", "beta", "cache", "warm", "cold",
+		},
+		"small-disk": {
+			"containers", "disk used on the backing filesystem", "GiB", "MiB", "(1 image)",
+			"driver", "alpha", "beta",
+		},
+		"small-lifecycle": {
+			"median time (log scale)", "prepare", "mount", "remove", "(container)", "layer.apply",
+			"layer.diff", "commit", "(Σ 2 layers)", "driver", "alpha", "beta",
+		},
+	}
+	for _, f := range figs {
+		name := strings.TrimSuffix(f.SVG, ".svg")
+		svg, err := os.ReadFile(filepath.Join(dir, f.SVG))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range contains[name] {
+			if !bytes.Contains(svg, []byte(">"+s)) && !bytes.Contains(svg, []byte(s+"<")) {
+				t.Errorf("%s: no text %q", f.SVG, s)
+			}
+		}
+		// gamma failed: it is not plotted, although the result holds metrics for it.
+		if bytes.Contains(svg, []byte("gamma")) {
+			t.Errorf("%s shows the failed driver gamma", f.SVG)
+		}
+		// Copy-up plots first writes only (10 µs and up): the second writes, 100× faster,
+		// would take the axis down to 100 ns.
+		if name == "small-copyup" && bytes.Contains(svg, []byte(">1 µs<")) {
+			t.Errorf("%s: y axis reaches down to 1 µs: second writes plotted?", f.SVG)
+		}
+
+		golden := filepath.Join("testdata", "plots", f.SVG)
+		if *update {
+			if err := os.WriteFile(golden, svg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if !bytes.Equal(svg, want) {
+			t.Errorf("%s differs from %s (run go test -update if intended)", f.SVG, golden)
+		}
+	}
+}
+
+// TestPlotsDeterministic renders the same result twice: the SVGs must be byte-identical (PNGs are
+// only checked to be written: rasterization may change with gonum's version).
+func TestPlotsDeterministic(t *testing.T) {
+	r := readPlotInput(t, "quick.json")
+	dir1, figs1 := renderPlots(t, "quick", r)
+	dir2, figs2 := renderPlots(t, "quick", readPlotInput(t, "quick.json"))
+
+	want := []string{"quick-copyup", "quick-lookup", "quick-disk", "quick-pagecache", "quick-lifecycle"}
+	if got := figureNames(figs1); !slices.Equal(got, want) {
+		t.Fatalf("figures %v, want %v", got, want)
+	}
+	if !slices.Equal(figs1, figs2) {
+		t.Fatalf("second render listed %v, first %v", figs2, figs1)
+	}
+	checkFiles(t, dir1, figs1)
+	for _, f := range figs1 {
+		a, err := os.ReadFile(filepath.Join(dir1, f.SVG))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir2, f.SVG))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two renders of the same result", f.SVG)
+		}
+		for _, d := range []string{"overlayfs", "native"} {
+			if !bytes.Contains(a, []byte(">"+d+"<")) {
+				t.Errorf("%s: no legend entry for %s", f.SVG, d)
+			}
+		}
+	}
+}
+
+func TestPlotsNothingToPlot(t *testing.T) {
+	// No metrics at all.
+	dir := filepath.Join(t.TempDir(), "plots")
+	figs, err := Plots(dir, "x", &result.Result{Schema: result.Schema})
+	if err != nil || len(figs) != 0 {
+		t.Fatalf("Plots(empty) = %v, %v; want no figures, no error", figs, err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Plots(empty) created %s", dir)
+	}
+
+	// Only a skipped driver has metrics.
+	r := readPlotInput(t, "small.json")
+	for i := range r.Drivers {
+		r.Drivers[i].Status = result.StatusSkipped
+	}
+	figs, err = Plots(t.TempDir(), "x", r)
+	if err != nil || len(figs) != 0 {
+		t.Fatalf("Plots(all skipped) = %v, %v; want no figures, no error", figs, err)
+	}
+}
+
+func TestPlotsOnePoint(t *testing.T) {
+	// A single point per figure: degenerate axis ranges must still render.
+	r := &result.Result{
+		Schema:  result.Schema,
+		Drivers: []result.DriverResult{{Name: "solo", Status: result.StatusOK}},
+		Metrics: []result.Metric{
+			{Driver: "solo", Name: "copyup.latency", Unit: "ns", Params: map[string]string{"size": "4KiB", "how": "append"}, Samples: []float64{5000}},
+			{Driver: "solo", Name: "op.lookup", Unit: "ns", Params: map[string]string{"kind": "hit", "depth": "1", "layers": "1"}, Samples: []float64{2000}},
+			{Driver: "solo", Name: "disk.used", Unit: "bytes", Params: map[string]string{"containers": "0"}, Samples: []float64{0}},
+			{Driver: "solo", Name: "pagecache.resident", Unit: "bytes", Params: map[string]string{"containers": "1"}, Samples: []float64{4096}},
+			{Driver: "solo", Name: "snapshot.prepare", Unit: "ns", Params: map[string]string{"container": "c"}, Samples: []float64{1e6}},
+		},
+	}
+	dir, figs := renderPlots(t, "", r)
+	want := []string{"copyup", "lookup", "disk", "pagecache", "lifecycle"}
+	if got := figureNames(figs); !slices.Equal(got, want) {
+		t.Fatalf("figures %v, want %v", got, want)
+	}
+	checkFiles(t, dir, figs)
+}
+
+func TestPlotTicks(t *testing.T) {
+	labels := func(ticks []plot.Tick) []string {
+		var out []string
+		for _, tk := range ticks {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	// Sizes on a log2 axis: a label at each size measured.
+	sizes := []float64{4 << 10, 1 << 20, 16 << 20, 64 << 20}
+	got := labels(sizeTicks{sizes}.Ticks(math.Log2(sizes[0])-0.5, math.Log2(sizes[3])+0.5))
+	if want := []string{"4KiB", "1MiB", "16MiB", "64MiB"}; !slices.Equal(got, want) {
+		t.Errorf("size ticks %v, want %v", got, want)
+	}
+	// Latency on a log10 axis: decades, and 2 and 5 when it spans less than two.
+	got = labels(logTicks{format: nanosLabel}.Ticks(math.Log10(800), math.Log10(2e6)))
+	if want := []string{"1 µs", "10 µs", "100 µs", "1 ms"}; !slices.Equal(got, want) {
+		t.Errorf("log ticks %v, want %v", got, want)
+	}
+	got = labels(logTicks{format: nanosLabel}.Ticks(math.Log10(1500), math.Log10(25000)))
+	if want := []string{"2 µs", "5 µs", "10 µs", "20 µs"}; !slices.Equal(got, want) {
+		t.Errorf("log ticks %v, want %v", got, want)
+	}
+	// Bytes at power-of-two steps.
+	got = labels(bytesTicks{}.Ticks(0, 1.1e9))
+	if want := []string{"0", "256 MiB", "512 MiB", "768 MiB", "1 GiB"}; !slices.Equal(got, want) {
+		t.Errorf("bytes ticks %v, want %v", got, want)
+	}
+	for in, want := range map[string]string{"1.00 µs": "1 µs", "2.50 GiB": "2.5 GiB", "100 ms": "100 ms", "512 B": "512 B"} {
+		if got := compact(in); got != want {
+			t.Errorf("compact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

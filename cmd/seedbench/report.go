@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/seedbench/seedbench/internal/report"
@@ -36,6 +37,9 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	w := stdout
 	if *out != "" {
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+			return err
+		}
 		f, err := os.Create(*out)
 		if err != nil {
 			return err
@@ -62,6 +66,30 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := render(w, r); err != nil {
 			return err
 		}
+		if md && *out != "" {
+			if err := writePlots(w, filepath.Dir(*out), r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// plotsDir is where a Markdown report's plots go, relative to the report.
+const plotsDir = "results/plots"
+
+// writePlots renders r's figures (SVG and PNG) under plotsDir next to the report and links the SVGs.
+func writePlots(w io.Writer, dir string, r *result.Result) error {
+	figs, err := report.Plots(filepath.Join(dir, plotsDir), r.Scenario.Name, r)
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	if len(figs) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\n### plots\n\n")
+	for _, f := range figs {
+		fmt.Fprintf(w, "![%s](%s)\n\n", f.Title, filepath.ToSlash(filepath.Join(plotsDir, f.SVG)))
 	}
 	return nil
 }

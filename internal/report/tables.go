@@ -154,8 +154,15 @@ func render(w io.Writer, r *result.Result, md bool) error {
 	}
 	if len(notes) > 0 {
 		fmt.Fprintf(ew, "\nnotes:\n")
+		if md {
+			ew.Write([]byte("\n"))
+		}
 		for i, n := range notes {
-			fmt.Fprintf(ew, "  [%d] %s\n", i+1, n)
+			if md {
+				fmt.Fprintf(ew, "- [%d] %s\n", i+1, n)
+			} else {
+				fmt.Fprintf(ew, "  [%d] %s\n", i+1, n)
+			}
 		}
 	}
 	if ew.err != nil {

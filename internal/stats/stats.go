@@ -95,6 +95,11 @@ func Warnings(samples []float64, s result.Summary) []string {
 	if n == 0 {
 		return append(ws, "no samples")
 	}
+	if n == 1 {
+		// A single measurement by design (a layer built once, a disk figure): it shows no interval,
+		// and saying so on every such cell would bury the warnings that matter.
+		return ws
+	}
 	bs := benchmath.AssumeNothing.Summary(benchmath.NewSample(xs, &benchmath.DefaultThresholds), Confidence)
 	for _, w := range bs.Warnings {
 		msg := w.Error()
@@ -103,10 +108,7 @@ func Warnings(samples []float64, s result.Summary) []string {
 		}
 		ws = append(ws, msg)
 	}
-	switch {
-	case n == 1:
-		ws = append(ws, "only 1 sample")
-	case n < MinSamples:
+	if n < MinSamples {
 		ws = append(ws, fmt.Sprintf("only %d samples", n))
 	}
 	if n > 1 && s.Mean != 0 {

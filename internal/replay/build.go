@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/diff"
-	"github.com/containerd/containerd/v2/core/mount"
-	"github.com/containerd/containerd/v2/plugins/diff/walking"
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/pkg/archive"
 
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
@@ -147,86 +143,77 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 	return e.exportDiff(ctx, d, name, parent, params)
 }
 
-// exportDiff exports a committed layer as an uncompressed tar with containerd's walking differ,
-// comparing a view of the parent with a view of the layer, as a build does before it pushes.
-// Uncompressed, so the figure is the storage side (walk + read), not gzip's CPU.
+// exportDiff exports a committed layer as an uncompressed tar, as a build does before it pushes:
+// containerd's differ core (archive.WriteDiff) walks a view of the parent against a view of the
+// layer and writes the tar into a local content store, committed (and synced) like a blob.
+// Uncompressed, so the figure is the storage side (walk + read + write), not gzip's CPU. The views
+// are mounted through the driver, untimed, so drivers whose mounts need activation (erofs) or a
+// client (a daemon) export the same way.
 func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent string, params map[string]string) error {
-	lowerKey, upperKey := "diff/"+name+"/lower", "diff/"+name+"/upper"
-	var lower []mount.Mount
-	var err error
-	if parent != "" {
-		if lower, err = d.sn.View(ctx, lowerKey, parent); err != nil {
-			return fmt.Errorf("diff: view parent: %w", err)
+	cleanup := context.WithoutCancel(ctx)
+	mountView := func(key, parent, dir string) (func(), error) {
+		mounts, err := d.sn.View(ctx, key, parent)
+		if err != nil {
+			return nil, fmt.Errorf("diff: view %s: %w", parent, err)
 		}
-		defer d.sn.Remove(context.WithoutCancel(ctx), lowerKey)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			d.sn.Remove(cleanup, key)
+			return nil, err
+		}
+		if err := d.inst.Mount(ctx, mounts, dir); err != nil {
+			d.sn.Remove(cleanup, key)
+			return nil, fmt.Errorf("diff: mount view of %s: %w", parent, err)
+		}
+		return func() {
+			d.inst.Unmount(cleanup, dir)
+			d.sn.Remove(cleanup, key)
+		}, nil
 	}
-	upper, err := d.sn.View(ctx, upperKey, layerName(name))
+	lowerDir := filepath.Join(d.dir, "mnt", "diff-"+name+"-lower")
+	upperDir := filepath.Join(d.dir, "mnt", "diff-"+name+"-upper")
+	if err := os.MkdirAll(lowerDir, 0o755); err != nil { // FROM scratch: an empty lower
+		return err
+	}
+	if parent != "" {
+		release, err := mountView("diff/"+name+"/lower", parent, lowerDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	release, err := mountView("diff/"+name+"/upper", layerName(name), upperDir)
 	if err != nil {
-		return fmt.Errorf("diff: view layer: %w", err)
+		return err
 	}
-	defer d.sn.Remove(context.WithoutCancel(ctx), upperKey)
+	defer release()
 
-	differ := walking.NewWalkingDiff(e.store)
 	ref := fmt.Sprintf("%s-%s", d.info.Name, name)
+	cw, err := e.store.Writer(ctx, content.WithRef(ref))
+	if err != nil {
+		return fmt.Errorf("diff: content writer: %w", err)
+	}
 	t0 := time.Now()
-	desc, err := differ.Compare(ctx, lower, upper, diff.WithMediaType(ocispec.MediaTypeImageLayer), diff.WithReference(ref))
+	err = archive.WriteDiff(ctx, cw, lowerDir, upperDir)
+	if err == nil {
+		err = cw.Commit(ctx, 0, cw.Digest())
+	}
 	el := time.Since(t0)
+	if err != nil {
+		cw.Close()
+		e.store.Abort(cleanup, ref)
+		return fmt.Errorf("diff: %w", err)
+	}
+	dgst := cw.Digest()
+	cw.Close()
+	info, err := e.store.Info(ctx, dgst)
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	e.rec.ns(d.info.Name, "layer.diff", params, el)
-	e.rec.add(d.info.Name, "layer.diff_bytes", unitBytes, params, float64(desc.Size))
+	e.rec.add(d.info.Name, "layer.diff_bytes", unitBytes, params, float64(info.Size))
 	// The blob is not needed after it is measured; keep the content store small.
-	if err := e.store.Delete(ctx, desc.Digest); err != nil {
+	if err := e.store.Delete(ctx, dgst); err != nil {
 		return fmt.Errorf("diff: delete blob: %w", err)
 	}
 	return nil
-}
-
-// labelStore is the in-memory label store the local content store needs to record the differ's
-// "uncompressed" label.
-type labelStore struct {
-	mu sync.Mutex
-	m  map[digest.Digest]map[string]string
-}
-
-func newLabelStore() *labelStore { return &labelStore{m: map[digest.Digest]map[string]string{}} }
-
-func (s *labelStore) Get(d digest.Digest) (map[string]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return copyLabels(s.m[d]), nil
-}
-
-func (s *labelStore) Set(d digest.Digest, l map[string]string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[d] = copyLabels(l)
-	return nil
-}
-
-func (s *labelStore) Update(d digest.Digest, l map[string]string) (map[string]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.m[d]
-	if cur == nil {
-		cur = map[string]string{}
-	}
-	for k, v := range l {
-		if v == "" {
-			delete(cur, k)
-		} else {
-			cur[k] = v
-		}
-	}
-	s.m[d] = cur
-	return copyLabels(cur), nil
-}
-
-func copyLabels(l map[string]string) map[string]string {
-	out := make(map[string]string, len(l))
-	for k, v := range l {
-		out[k] = v
-	}
-	return out
 }

@@ -198,7 +198,7 @@ func newRand(seed int64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), 
 // openStore opens the content store the differ exports layers into (outside the backings, so the
 // exported tars do not count as a driver's disk use).
 func (e *engine) openStore() error {
-	st, err := local.NewLabeledStore(filepath.Join(e.opt.WorkDir, "content"), newLabelStore())
+	st, err := local.NewStore(filepath.Join(e.opt.WorkDir, "content"))
 	if err != nil {
 		return fmt.Errorf("content store: %w", err)
 	}

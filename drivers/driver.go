@@ -69,6 +69,9 @@ type Capabilities struct {
 	Overlay bool `json:"overlay,omitempty"`
 	// Daemon: snapshots live in a running containerd daemon reached through its client.
 	Daemon bool `json:"daemon,omitempty"`
+	// PerMountCache: each mount keeps its own page cache for file data (a FUSE daemon's mount, an
+	// erofs image mounted per container), on top of the backing files' cache.
+	PerMountCache bool `json:"per_mount_cache,omitempty"`
 }
 
 // Info is what `seedbench drivers` lists and what a result records about a driver.

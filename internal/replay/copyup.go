@@ -258,11 +258,9 @@ func hasOverlayUpper(d *driverRun) bool {
 	return false
 }
 
+// upperDir finds the container's upper directory in its mount options (overlay, fuse-overlayfs).
 func upperDir(ct *container) (string, bool) {
 	for _, m := range ct.mounts {
-		if m.Type != "overlay" {
-			continue
-		}
 		for _, o := range m.Options {
 			if v, ok := strings.CutPrefix(o, "upperdir="); ok {
 				return v, true

@@ -1,0 +1,352 @@
+// Package erofs is containerd's erofs snapshotter (plugins/snapshots/erofs) on a backing filesystem
+// of its own.
+//
+// An active snapshot is an overlay upper dir on the backing; Commit converts it into a read-only EROFS
+// image (layer.erofs) with mkfs.erofs and drops the directory. A container on a stack of layers is an
+// overlay whose lower dirs are those images, each mounted as an EROFS filesystem of its own. The
+// snapshotter returns such stacks as *templated* mounts (a "format/mkdir/overlay" whose lowerdir is
+// "{{ overlay 0 N }}" over N "erofs" mounts): Instance.Mount activates them with containerd's mount
+// manager (core/mount/manager, with the erofs mount handler of plugins/mount/erofs, its state in a bolt
+// db under the work dir, outside the backing) and mounts the remaining system mount at the target;
+// Unmount unmounts it and deactivates the rest. Views work the same way, so a diff can be exported
+// from Instance.Mount'ed views.
+//
+// containerd's erofs *differ* writes layers with `mkfs.erofs --tar`, which needs erofs-utils 1.7;
+// Debian 12 ships 1.5, so seedbench applies layers with the generic applier (files written into the
+// mounted active snapshot) and Commit converts the upper dir. fsverity, dm-verity, IMMUTABLE_FL and
+// fsmeta merging are off.
+package erofs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/mount/manager"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	erofsmount "github.com/containerd/containerd/v2/plugins/mount/erofs"
+	erofssnapshotter "github.com/containerd/containerd/v2/plugins/snapshots/erofs"
+	"github.com/containerd/errdefs"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/internal/fsinstance"
+	"github.com/seedbench/seedbench/drivers/overlayfs"
+	"github.com/seedbench/seedbench/internal/backing"
+	"github.com/seedbench/seedbench/internal/cleanup"
+)
+
+// Family is the driver family name; SnapshotterPackage the Go package it wraps.
+const (
+	Family             = "erofs"
+	SnapshotterPackage = "github.com/containerd/containerd/v2/plugins/snapshots/erofs"
+)
+
+// DefaultBacking holds the upper dirs and the layer images.
+const DefaultBacking = backing.Ext4
+
+// Namespace is the containerd namespace the mount manager records activations under (it requires
+// one); the engine's contexts carry none.
+const Namespace = "seedbench"
+
+// managerDir is the mount manager's directory under the work dir: its bolt db and the mount points of
+// the activated EROFS layers. It is outside the backing, so it does not count as the driver's disk
+// use and the backing can be unmounted once every activation is undone.
+const managerDir = "mount-manager"
+
+// Driver is the erofs snapshotter on one kind of backing.
+type Driver struct {
+	name    string
+	backing string
+}
+
+// New returns an erofs driver called name on a backing of kind backingFS ("" = DefaultBacking).
+func New(name, backingFS string) drivers.Driver {
+	return &Driver{name: name, backing: backingFS}
+}
+
+func (d *Driver) backingFS(opts drivers.Options) string {
+	switch {
+	case opts.Backing != "":
+		return opts.Backing
+	case d.backing != "":
+		return d.backing
+	}
+	return DefaultBacking
+}
+
+// Info describes the driver.
+func (d *Driver) Info() drivers.Info {
+	return drivers.Info{
+		Name:   d.name,
+		Family: Family,
+		Description: "containerd erofs snapshotter: Commit turns each layer into an EROFS image (mkfs.erofs); containers overlay " +
+			"the images' mounts (activated by containerd's mount manager) with an upper dir. The erofs differ is unusable with " +
+			"Debian 12's erofs-utils 1.5 (needs >= 1.7 for --tar): layers are applied with the generic applier",
+		Snapshotter: SnapshotterPackage,
+		Version:     drivers.ContainerdVersion(),
+		Backing:     d.backingFS(drivers.Options{}),
+		Options: map[string]string{
+			"differ":   "generic applier + mkfs.erofs at commit",
+			"dmverity": "off",
+			"fsverity": "off",
+			"fsmerge":  "off",
+		},
+		// Each committed layer is a filesystem image mounted as a superblock of its own (per
+		// container), under an overlay: page cache is not shared across mounts of a layer.
+		Capabilities: drivers.Capabilities{Overlay: true, Block: true, PerMountCache: true},
+	}
+}
+
+// Check reports whether the driver can run here: root, the erofs and overlay filesystems, mkfs.erofs,
+// the backing's tools, and a tiny image made by mkfs.erofs mounting through the erofs mount handler.
+func (d *Driver) Check(ctx context.Context) error {
+	if err := d.checkHost(drivers.Options{}); err != nil {
+		return err
+	}
+	if err := probe(ctx); err != nil {
+		return drivers.Unsupported(d.name, err.Error(), "use a kernel with CONFIG_EROFS_FS and erofs-utils whose images it mounts")
+	}
+	return nil
+}
+
+func (d *Driver) checkHost(opts drivers.Options) error {
+	if err := overlayfs.ValidateOptions(opts.MountOptions); err != nil {
+		return fmt.Errorf("%s: %w", d.name, err)
+	}
+	if os.Geteuid() != 0 {
+		return drivers.Unsupported(d.name, "mounting EROFS images and overlays needs root", "run seedbench as root")
+	}
+	for _, fs := range []string{"erofs", "overlay"} {
+		if ok, err := backing.KernelHasFS(fs); err != nil {
+			return fmt.Errorf("%s: %w", d.name, err)
+		} else if !ok {
+			return drivers.Unsupported(d.name, fs+" is not in /proc/filesystems", "modprobe "+fs+", or use a kernel built with it")
+		}
+	}
+	// containerd runs mkfs.erofs through PATH: look it up the same way.
+	if _, err := exec.LookPath("mkfs.erofs"); err != nil {
+		return drivers.Unsupported(d.name, "mkfs.erofs not found in PATH", "apt-get install erofs-utils")
+	}
+	if err := backing.Check(d.backingFS(opts)); err != nil {
+		return fmt.Errorf("%s: %w", d.name, err)
+	}
+	return nil
+}
+
+// probe makes a one-file EROFS image as Commit does and mounts it through the erofs mount handler.
+func probe(ctx context.Context) (err error) {
+	tmp, err := os.MkdirTemp("", "seedbench-erofs-check-")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
+	src := filepath.Join(tmp, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("probe\n"), 0o644); err != nil {
+		return err
+	}
+	img := filepath.Join(tmp, "layer.erofs")
+	if out, err := exec.CommandContext(ctx, "mkfs.erofs", "--quiet", "-Enoinline_data", img, src).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.erofs: %w: %s", err, out)
+	}
+	h := erofsmount.NewErofsMountHandler()
+	mp := filepath.Join(tmp, "mnt")
+	if _, err := h.Mount(ctx, mount.Mount{Type: "erofs", Source: img, Options: []string{"ro", "loop"}}, mp, nil); err != nil {
+		return fmt.Errorf("mount an EROFS image: %w", err)
+	}
+	got, rerr := os.ReadFile(filepath.Join(mp, "f"))
+	if uerr := h.Unmount(ctx, mp); uerr != nil {
+		return fmt.Errorf("unmount the probe image: %w", uerr)
+	}
+	if rerr != nil || string(got) != "probe\n" {
+		return fmt.Errorf("read from an EROFS image: %q %v", got, rerr)
+	}
+	return nil
+}
+
+// Open makes the backing, the snapshotter on it, and the mount manager next to it.
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+	if err := d.checkHost(opts); err != nil {
+		return nil, err
+	}
+	undo := &cleanup.Stack{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, undo.Unwind())
+		}
+	}()
+	workDir := opts.WorkDir
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "seedbench-"+d.name+"-"); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.name, err)
+		}
+		undo.Push("remove "+workDir, func() error { return os.Remove(workDir) })
+	}
+	b, err := backing.Create(ctx, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: workDir})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.name, err)
+	}
+	undo.Push("close backing", b.Close)
+
+	// The manager's directory goes after the backing's (which removes the work dir it made), so it is
+	// removed first.
+	mdir := filepath.Join(filepath.Dir(b.Path), managerDir)
+	if err := os.Mkdir(mdir, 0o700); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.name, err)
+	}
+	undo.Push("remove "+mdir, func() error { return os.RemoveAll(mdir) })
+	db, err := bolt.Open(filepath.Join(mdir, "mounts.db"), 0o600, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: mount manager db: %w", d.name, err)
+	}
+	mm, err := manager.NewManager(db, filepath.Join(mdir, "t"),
+		manager.WithMountHandler("erofs", erofsmount.NewErofsMountHandler()))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: mount manager: %w", d.name, err)
+	}
+	closer, _ := mm.(interface{ Close() error }) // closes the db too
+	undo.Push("close mount manager", closer.Close)
+
+	snOpts := []erofssnapshotter.Opt{erofssnapshotter.WithDmverityMode("off")}
+	if len(opts.MountOptions) > 0 {
+		snOpts = append(snOpts, erofssnapshotter.WithOvlOptions(slices.Clone(opts.MountOptions)))
+	}
+	sn, err := erofssnapshotter.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+	}
+	return &instance{
+		name:    d.name,
+		inner:   fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
+		mm:      mm,
+		mounted: map[string]bool{},
+	}, nil
+}
+
+// instance is an fsinstance whose Mount and Unmount go through the mount manager.
+type instance struct {
+	name  string
+	inner drivers.Instance
+	mm    mount.Manager
+
+	mu      sync.Mutex
+	mounted map[string]bool // target → activated through mm
+	closed  bool
+}
+
+func (i *instance) Snapshotter() snapshots.Snapshotter { return i.inner.Snapshotter() }
+
+func (i *instance) Backing() drivers.Backing { return i.inner.Backing() }
+
+// Mount activates mounts under the target's name and mounts what remains at target. A snapshot with
+// no templated or EROFS mount (a layer without parent: a bind mount of its upper dir) is not the
+// manager's business and is mounted directly. When the manager performed every mount (a view of one
+// layer is one EROFS mount), target is a read-only bind mount of it.
+func (i *instance) Mount(ctx context.Context, mounts []mount.Mount, target string) error {
+	ctx = namespaces.WithNamespace(ctx, Namespace)
+	// Activate writes the formatted mounts back into the slice it is given: the caller's mounts would
+	// then name this activation's mount points, gone once it is deactivated, and a second Mount of
+	// the same snapshot (a remount) would fail.
+	info, err := i.mm.Activate(ctx, target, cloneMounts(mounts))
+	activated := err == nil
+	switch {
+	case errors.Is(err, errdefs.ErrNotImplemented):
+		info.System = mounts // untouched: nothing was activated
+	case err != nil:
+		return fmt.Errorf("%s: mount %s: activate: %w", i.name, target, err)
+	case len(info.System) == 0:
+		info.System = []mount.Mount{{Type: "bind", Source: info.Active[len(info.Active)-1].MountPoint, Options: []string{"ro", "rbind"}}}
+	}
+	if err := fsinstance.MountAll(info.System, target); err != nil {
+		err = fmt.Errorf("%s: mount %s: %w", i.name, target, err)
+		if activated {
+			err = errors.Join(err, i.mm.Deactivate(ctx, target))
+		}
+		return err
+	}
+	i.mu.Lock()
+	i.mounted[target] = activated
+	i.mu.Unlock()
+	return nil
+}
+
+func cloneMounts(ms []mount.Mount) []mount.Mount {
+	out := slices.Clone(ms)
+	for i := range out {
+		out[i].Options = slices.Clone(out[i].Options)
+	}
+	return out
+}
+
+// Unmount unmounts target, then deactivates what the manager mounted for it (the EROFS layers).
+func (i *instance) Unmount(ctx context.Context, target string) error {
+	i.mu.Lock()
+	activated := i.mounted[target]
+	i.mu.Unlock()
+	if err := i.unmount(ctx, target, activated); err != nil {
+		return err
+	}
+	i.mu.Lock()
+	delete(i.mounted, target)
+	i.mu.Unlock()
+	return nil
+}
+
+func (i *instance) unmount(ctx context.Context, target string, activated bool) error {
+	if err := mount.UnmountAll(target, 0); err != nil {
+		return fmt.Errorf("%s: unmount %s: %w", i.name, target, err)
+	}
+	if activated {
+		if err := i.mm.Deactivate(namespaces.WithNamespace(ctx, Namespace), target); err != nil {
+			return fmt.Errorf("%s: unmount %s: deactivate: %w", i.name, target, err)
+		}
+	}
+	return nil
+}
+
+// Close unmounts and deactivates whatever is still mounted, deactivates any activation the manager
+// still holds, then removes every snapshot and drops the manager and the backing. It is idempotent.
+func (i *instance) Close(ctx context.Context) error {
+	i.mu.Lock()
+	if i.closed {
+		i.mu.Unlock()
+		return nil
+	}
+	i.closed = true
+	mounted := i.mounted
+	i.mounted = nil
+	i.mu.Unlock()
+
+	var errs []error
+	for target, activated := range mounted {
+		errs = append(errs, i.unmount(ctx, target, activated))
+	}
+	// Activations without a mounted target (a failure between the two) are undone too: their EROFS
+	// mounts would keep the layer images, and so the backing, busy.
+	nsctx := namespaces.WithNamespace(ctx, Namespace)
+	if left, err := i.mm.List(nsctx); err != nil {
+		errs = append(errs, fmt.Errorf("list activations: %w", err))
+	} else {
+		for _, a := range left {
+			if err := i.mm.Deactivate(nsctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("deactivate %s: %w", a.Name, err))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		err = fmt.Errorf("%s: close: %w", i.name, err)
+		return errors.Join(err, i.inner.Close(ctx))
+	}
+	return i.inner.Close(ctx)
+}

@@ -84,6 +84,9 @@ type Info struct {
 	Backing      string            `json:"backing"`     // default backing filesystem (ext4, btrfs, xfs, tmpfs)
 	Options      map[string]string `json:"options,omitempty"`
 	Capabilities Capabilities      `json:"capabilities"`
+	// BackingSize, when not 0, is the size in bytes this driver's backing must be opened with (a
+	// scenario's backing_size, see WithBackingSize); 0 = the engine sizes it from the scenario.
+	BackingSize int64 `json:"backing_size,omitempty"`
 }
 
 // Options configure one Open. The engine sizes the backing from the scenario.

@@ -10,7 +10,8 @@ import (
 
 func TestRegistry(t *testing.T) {
 	r := all.Registry()
-	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "native"}
+	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "overlayfs-xfs", "overlayfs-btrfs",
+		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "devmapper", "zfs"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}
@@ -38,7 +39,17 @@ func TestNew(t *testing.T) {
 		{spec: all.Spec{Name: "vol-nosync", Driver: "overlayfs-volatile", MountOptions: []string{"xino=off"}}, options: "volatile,xino=off", backing: "ext4"},
 		{spec: all.Spec{Name: "native-btrfs", Driver: "native", Backing: "btrfs"}, backing: "btrfs"},
 		{spec: all.Spec{Name: "n", Driver: "native", MountOptions: []string{"index=on"}}, err: "takes no mount options"},
-		{spec: all.Spec{Name: "z", Driver: "zfs"}, err: `unknown base driver "zfs"`},
+		{spec: all.Spec{Name: "z", Driver: "aufs"}, err: `unknown base driver "aufs"`},
+		{spec: all.Spec{Name: "ovl-xfs-meta", Driver: "overlayfs-xfs", MountOptions: []string{"metacopy=on"}}, options: "metacopy=on", backing: "xfs"},
+		{spec: all.Spec{Name: "nb", Driver: "native-btrfs"}, backing: "btrfs"},
+		{spec: all.Spec{Name: "nb-ext4", Driver: "native-btrfs", Backing: "ext4"}, backing: "ext4"},
+		{spec: all.Spec{Name: "b2", Driver: "btrfs"}, backing: "btrfs"},
+		{spec: all.Spec{Name: "b3", Driver: "btrfs", Backing: "xfs"}, err: "needs a btrfs backing"},
+		{spec: all.Spec{Name: "bf-btrfs", Driver: "blockfile", Backing: "btrfs"}, options: "loop", backing: "btrfs"},
+		{spec: all.Spec{Name: "bf", Driver: "blockfile-reflink"}, options: "loop", backing: "xfs"},
+		{spec: all.Spec{Name: "bf", Driver: "blockfile", MountOptions: []string{"noatime"}}, err: "takes no mount options"},
+		{spec: all.Spec{Name: "z", Driver: "zfs"}, backing: "zfs pool"},
+		{spec: all.Spec{Name: "dm", Driver: "devmapper", Backing: "ext4"}, err: "no backing filesystem to choose"},
 		{spec: all.Spec{Name: "o", Driver: "overlayfs", Backing: "ntfs"}, err: `unknown backing "ntfs"`},
 		{spec: all.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
 		{spec: all.Spec{}, err: "no name"},

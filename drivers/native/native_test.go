@@ -16,6 +16,14 @@ func TestConformance(t *testing.T) {
 	drivertest.Run(t, native.New("native", ""), drivertest.Config{})
 }
 
+// The registry's backing variants, where Prepare reflinks, run the whole suite too.
+func TestConformanceReflinkBackings(t *testing.T) {
+	for _, fs := range []string{backing.XFS, backing.Btrfs} {
+		d := native.New("native-"+fs, fs)
+		t.Run(d.Info().Name, func(t *testing.T) { drivertest.Run(t, d, drivertest.Config{}) })
+	}
+}
+
 // On ext4 Prepare copies every byte of the parent; on xfs and btrfs copy_file_range reflinks.
 func TestPrepareCopies(t *testing.T) {
 	const size = 32 << 20

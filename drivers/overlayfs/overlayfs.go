@@ -110,7 +110,13 @@ func (d *Driver) Info() drivers.Info {
 		if len(d.options) > 0 {
 			desc += " with " + strings.Join(d.options, ",")
 		}
-		if d.backing != "" {
+		switch d.backing {
+		case backing.XFS:
+			desc += " on xfs (reflink=1): copy-up clones the lower file's extents instead of copying its bytes"
+		case backing.Btrfs:
+			desc += " on btrfs: copy-up clones the lower file's extents instead of copying its bytes"
+		case "":
+		default:
 			desc += " on " + d.backing
 		}
 	}

@@ -27,6 +27,14 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// The registry's backing variants, where copy-up is a reflink clone, run the whole suite too.
+func TestConformanceReflinkBackings(t *testing.T) {
+	for _, fs := range []string{backing.XFS, backing.Btrfs} {
+		d := overlayfs.New("overlayfs-"+fs, nil, fs)
+		t.Run(d.Info().Name, func(t *testing.T) { drivertest.Run(t, d, drivertest.Config{SuiteName: suiteName(d)}) })
+	}
+}
+
 // suiteName picks the containerd suite's expectations: with redirect_dir=on a lower directory can be
 // renamed, so the suite's rename test runs in full; otherwise overlay returns EXDEV and the suite
 // skips that rename for "overlayfs".

@@ -89,6 +89,10 @@ func KernelHasFS(fs string) (bool, error) {
 	return bytes.Contains(dep, []byte("/fs/"+fs+"/"+fs+".ko")), nil
 }
 
+// LookTool finds an administration tool (mkfs.ext4, dmsetup, zfs…) even when PATH lacks the sbin
+// directories, as drivers checking their host need to.
+func LookTool(name string) (string, error) { return lookTool(name) }
+
 // lookTool finds an administration tool even when PATH lacks the sbin directories.
 func lookTool(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
@@ -22,7 +23,8 @@ func cmdDrivers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		row := report.DriverRow{Info: d.Info(), Available: true}
 		if err := d.Check(ctx); err != nil {
 			row.Available = false
-			row.Reason = err.Error()
+			// The catalogue says "no" already: keep the reason and the fix.
+			row.Reason = strings.TrimPrefix(err.Error(), drivers.ErrUnsupported.Error()+": ")
 			if !errors.Is(err, drivers.ErrUnsupported) {
 				row.Reason = "check failed: " + err.Error()
 			}

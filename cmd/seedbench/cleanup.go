@@ -17,9 +17,15 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("cleanup needs root: it unmounts filesystems and detaches loop devices")
+		return errors.New("cleanup needs root: it kills FUSE daemons, unmounts filesystems and detaches loop devices")
 	}
 	rep, err := rundir.Cleanup(*base)
+	for _, k := range rep.Killed {
+		fmt.Fprintf(stdout, "killed fuse-overlayfs %s\n", k)
+	}
+	for _, c := range rep.Aborted {
+		fmt.Fprintf(stdout, "aborted FUSE connection %s (its unmount hung)\n", c)
+	}
 	for _, m := range rep.Unmounts {
 		fmt.Fprintf(stdout, "unmounted %s\n", m)
 	}

@@ -78,7 +78,7 @@ func commands() []command {
 		{"show", "print the resolved plan of a scenario", cmdShow},
 		{"drivers", "list every driver: available, or why not and the fix", cmdDrivers},
 		{"report", "render result files as tables", cmdReport},
-		{"cleanup", "undo what a killed run left: mounts, loop devices, work dirs", cmdCleanup},
+		{"cleanup", "undo what a killed run left: FUSE daemons, mounts, loop devices, work dirs", cmdCleanup},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
+	"github.com/seedbench/seedbench/internal/preflight"
 	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/report"
 	"github.com/seedbench/seedbench/internal/result"
@@ -90,6 +91,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if os.Geteuid() != 0 {
 		return codeError{exitError, errors.New("run needs root: it mounts filesystems and attaches loop devices (run it as root, or with sudo)")}
 	}
+	// And the host must hold what the runs will write, before anything is mounted. Plans run one
+	// after the other, so each is checked on its own.
+	host, err := preflight.Probe(o.workdir)
+	if err != nil {
+		return codeError{exitError, fmt.Errorf("pre-flight: %w", err)}
+	}
+	for i, plan := range plans {
+		ns := replay.Estimate(plan, sets[i])
+		if err := preflight.Check(ns, host); err != nil {
+			errs = append(errs, fmt.Errorf("%s: this host cannot hold the run:\n%w", plan.File, err))
+		}
+		if !o.quiet {
+			for _, w := range preflight.Warnings(ns) {
+				fmt.Fprintf(stderr, "seedbench: %s: %s\n", plan.File, w)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return codeError{exitError, errors.Join(errs...)}
+	}
 
 	code := exitOK
 	for i, plan := range plans {
@@ -112,10 +133,11 @@ func selectDrivers(plan *scenario.Plan, flag string) ([]drivers.Driver, error) {
 	var names []string
 	for _, spec := range plan.Drivers {
 		names = append(names, spec.Name)
-		if _, ok := reg.Get(spec.Name); ok && spec.Driver == "" && len(spec.MountOptions) == 0 && spec.Backing == "" {
+		if _, ok := reg.Get(spec.Name); ok && spec.Driver == "" && len(spec.MountOptions) == 0 && spec.Backing == "" && spec.BackingSize == 0 {
 			continue
 		}
-		d, err := all.New(all.Spec{Name: spec.Name, Driver: spec.Driver, MountOptions: spec.MountOptions, Backing: spec.Backing})
+		d, err := all.New(all.Spec{Name: spec.Name, Driver: spec.Driver, MountOptions: spec.MountOptions, Backing: spec.Backing,
+			BackingSize: int64(spec.BackingSize)})
 		if err != nil {
 			return nil, fmt.Errorf("%d: drivers: %w", spec.Line, err)
 		}
@@ -152,11 +174,14 @@ func runOne(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, o run
 	res.Run.Commit = commit
 	res.Run.Args = os.Args
 
-	out := o.out
+	out, werr := o.out, error(nil)
 	if out == "" {
-		out = filepath.Join(o.results, plan.Name, now.UTC().Format("20060102T150405Z")+".json")
+		// Never over another run's result: two runs started in the same second get -2, -3, ….
+		out, werr = result.WriteNew(filepath.Join(o.results, plan.Name, now.UTC().Format("20060102T150405Z")+".json"), res)
+	} else {
+		werr = result.WriteFile(out, res)
 	}
-	if werr := result.WriteFile(out, res); werr != nil {
+	if werr != nil {
 		return exitError, errors.Join(runErr, fmt.Errorf("write result: %w", werr))
 	}
 	if runErr != nil {

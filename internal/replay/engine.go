@@ -248,30 +248,8 @@ func layerSource(pl scenario.PlanLayer) string {
 	}
 }
 
-// backingSize sizes a driver's dedicated filesystem from the plan: room for every layer, every
-// container and every fresh copy-up container as full copies (what a copying driver needs), with
-// headroom. The image file is sparse, so generosity costs nothing.
-func (e *engine) backingSize() int64 {
-	layerBytes := map[string]int64{}
-	for _, l := range e.res.Layers {
-		layerBytes[l.Name] = l.DiskBytes
-	}
-	var total int64
-	for _, img := range e.plan.Images {
-		var chain int64
-		for i, n := range img.Chain {
-			chain += layerBytes[n]
-			total += chain * int64(i+1) / int64(len(img.Chain)) // committed full copies, roughly
-		}
-		total += chain * int64(img.Containers+2)
-	}
-	total = total*2 + 1<<30
-	const gib = 1 << 30
-	return (total + gib - 1) / gib * gib
-}
-
 func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
-	size := e.backingSize()
+	size := BackingSize(e.plan, realisedSizes(e.res.Layers))
 	for i, d := range ds {
 		info := d.Info()
 		dr := &driverRun{d: d, info: info, status: result.StatusOK, ctrs: map[string][]*container{}}
@@ -288,7 +266,11 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 			continue
 		}
 		dr.started = time.Now()
-		inst, err := d.Open(ctx, drivers.Options{WorkDir: dr.dir, BackingSize: size})
+		opts := drivers.Options{WorkDir: dr.dir, BackingSize: size}
+		if info.BackingSize > 0 { // the scenario fixed it (backing_size)
+			opts.BackingSize = info.BackingSize
+		}
+		inst, err := d.Open(ctx, opts)
 		if err != nil {
 			if errors.Is(err, drivers.ErrUnsupported) {
 				dr.err, dr.status = err, result.StatusSkipped

@@ -2,33 +2,48 @@ package result
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // WriteFile writes r to path as indented JSON, atomically: a reader sees the old file or the whole new
 // one, never a torn write, even across a crash. It creates path's directory, writes a temporary file
 // next to path, fsyncs it, renames it over path and fsyncs the directory (so the rename itself is
 // durable). An empty Schema is written as the current one.
-func WriteFile(path string, r *Result) (err error) {
+func WriteFile(path string, r *Result) error {
+	_, err := write(path, r, true)
+	return err
+}
+
+// WriteNew writes r as WriteFile does, but never replaces a file: when path exists (another run
+// started in the same second), it writes NAME-2.json, NAME-3.json, … instead. It returns the path
+// written.
+func WriteNew(path string, r *Result) (string, error) {
+	return write(path, r, false)
+}
+
+func write(path string, r *Result, replace bool) (_ string, err error) {
 	c := *r
 	if c.Schema == "" {
 		c.Schema = Schema
 	}
 	b, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
-		return fmt.Errorf("result: %s: %w", path, err)
+		return "", fmt.Errorf("result: %s: %w", path, err)
 	}
 	b = append(b, '\n')
 
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -37,29 +52,49 @@ func WriteFile(path string, r *Result) (err error) {
 		}
 	}()
 	if _, err = tmp.Write(b); err != nil {
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
 	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("result: %w", err)
+	if replace {
+		err = os.Rename(tmp.Name(), path)
+	} else {
+		// A hard link fails rather than replace an existing name; the temporary name goes after.
+		ext := filepath.Ext(path)
+		stem := strings.TrimSuffix(path, ext)
+		for i := 1; ; i++ {
+			cand := path
+			if i > 1 {
+				cand = stem + "-" + strconv.Itoa(i) + ext
+			}
+			if err = os.Link(tmp.Name(), cand); !errors.Is(err, os.ErrExist) {
+				path = cand
+				break
+			}
+		}
+		if err == nil {
+			err = os.Remove(tmp.Name())
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("result: %w", err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("result: %w", err)
+		return "", fmt.Errorf("result: %w", err)
 	}
 	defer d.Close()
 	if err = d.Sync(); err != nil {
-		return fmt.Errorf("result: sync %s: %w", dir, err)
+		return "", fmt.Errorf("result: sync %s: %w", dir, err)
 	}
-	return nil
+	return path, nil
 }
 
 // ReadFile reads a result file. A file whose schema is not seedbench/result/v1 is an error naming the

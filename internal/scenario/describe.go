@@ -143,6 +143,9 @@ func (p *Plan) Describe(w io.Writer) error {
 			if d.Backing != "" {
 				opts = append(opts, "on "+d.Backing)
 			}
+			if d.BackingSize != 0 {
+				opts = append(opts, "backing "+d.BackingSize.String())
+			}
 			if len(d.MountOptions) > 0 {
 				opts = append(opts, "-o "+strings.Join(d.MountOptions, ","))
 			}

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -26,12 +27,8 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &errs) || len(*errs) == 0 {
 				t.Fatalf("error %T %v is not a non-empty *Errors", err, err)
 			}
-			lines := 1
-			for _, b := range data {
-				if b == '\n' {
-					lines++
-				}
-			}
+			// Lines as YAML counts them: \r\n, a lone \r and \n each end one.
+			lines := 1 + bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) - bytes.Count(data, []byte("\r\n"))
 			for _, e := range *errs {
 				if e.Line < 1 || e.Line > lines || e.File != "fuzz.yaml" || e.Msg == "" {
 					t.Fatalf("problem %+v outside the file's %d lines", e, lines)

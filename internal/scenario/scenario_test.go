@@ -293,6 +293,7 @@ func TestDecodeForms(t *testing.T) {
 		{Name: "native", Line: 8},
 		{Name: "overlay-nometa", Driver: "overlayfs", MountOptions: []string{"index=off", "metacopy=off"}, Backing: "xfs", Line: 9},
 		{Name: "btrfs", Backing: "btrfs", Line: 13},
+		{Name: "small", Driver: "overlayfs", BackingSize: 64 * MiB, Line: 14},
 	}
 	if !reflect.DeepEqual(sc.Drivers, want) {
 		t.Errorf("drivers = %+v\nwant %+v", sc.Drivers, want)

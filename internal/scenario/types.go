@@ -167,6 +167,10 @@ type DriverSpec struct {
 	Driver       string   `yaml:"driver,omitempty"`        // base driver (default = Name)
 	MountOptions []string `yaml:"mount_options,omitempty"` // overlay mount options
 	Backing      string   `yaml:"backing,omitempty"`       // ext4 | xfs | btrfs | tmpfs
+	// BackingSize fixes the size of the driver's backing filesystem (≥ MinBackingSize) instead of
+	// the size the engine derives from the scenario: to measure a driver on a small disk, or running
+	// out of it.
+	BackingSize Size `yaml:"backing_size,omitempty"`
 
 	Line int `yaml:"-"`
 }

@@ -57,6 +57,10 @@ const (
 	maxDrivers    = 100
 )
 
+// MinBackingSize is the smallest backing_size a driver spec may set: below it mkfs itself fails or
+// leaves no room for a snapshotter's metadata.
+const MinBackingSize = 16 * MiB
+
 var identRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // ScratchParent is the parent of a layer built on nothing (FROM scratch).
@@ -1017,6 +1021,10 @@ func (v *validator) drivers() {
 		}
 		if d.Backing != "" {
 			v.enum(join(dp, "backing"), "backing", d.Backing, backings)
+		}
+		if bp := join(dp, "backing_size"); v.given(bp, d.BackingSize != 0) && v.size(bp, "backing_size", d.BackingSize, false) &&
+			d.BackingSize < MinBackingSize {
+			v.addf(bp, "backing_size %s is too small for a filesystem: at least %s", d.BackingSize, MinBackingSize)
 		}
 		for j, o := range d.MountOptions {
 			op := index(join(dp, "mount_options"), j)

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/rundir"
+)
+
+// undoWorkdir undoes whatever a test's runs left under workdir, when the test ends — passed or not:
+// the same Cleanup `seedbench cleanup` runs, then a lazy unmount of anything it could not undo.
+func undoWorkdir(t *testing.T, workdir string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if _, err := rundir.Cleanup(workdir); err != nil {
+			t.Logf("cleanup of %s: %v", workdir, err)
+		}
+		pids, _ := fuseoverlayfs.Daemons(workdir)
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		mps, _ := rundir.Mounts(workdir)
+		for _, mp := range mps {
+			unix.Unmount(mp, unix.MNT_DETACH)
+		}
+	})
+}
+
+// TestCrashCleanup kills a run with SIGKILL mid-replay — nothing of its own cleanup runs — and
+// checks that `seedbench cleanup` undoes everything it left: mounts (FUSE ones included), loop
+// devices, fuse-overlayfs daemons, the run directory.
+func TestCrashCleanup(t *testing.T) {
+	requireRoot(t)
+	ds := "overlayfs,native"
+	fuse := fuseoverlayfs.New("fuse-overlayfs", "").Check(context.Background()) == nil
+	if fuse {
+		ds += ",fuse-overlayfs"
+	} else {
+		t.Log("fuse-overlayfs cannot run here: crashing without it")
+	}
+	workdir := t.TempDir()
+	undoWorkdir(t, workdir)
+	cmd := exec.Command(binary, "run", "testdata/small.yaml", "--drivers", ds, "--workdir", workdir,
+		"--out", filepath.Join(t.TempDir(), "r.json"), "--samples", "50")
+	var se syncBuffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	kill := func() {
+		cmd.Process.Signal(unix.SIGKILL)
+		<-exited
+	}
+	t.Cleanup(kill) // registered after undoWorkdir: runs before it
+
+	// Mid-replay: the workload has started, containers are mounted (and served by FUSE daemons).
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		mps, _ := rundir.Mounts(workdir)
+		daemons, _ := fuseoverlayfs.Daemons(workdir)
+		if strings.Contains(se.String(), "workload") && len(mps) > 0 && (!fuse || len(daemons) > 0) {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the run exited before its workload:\n%s", se.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			kill()
+			t.Fatalf("never reached the workload with mounts (and FUSE daemons) under %s:\n%s", workdir, se.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	kill()
+
+	// What a crash leaves: a run directory, mounts, loop devices, daemons.
+	mps, _ := rundir.Mounts(workdir)
+	loops, _ := rundir.Loops(workdir)
+	daemons, _ := fuseoverlayfs.Daemons(workdir)
+	t.Logf("left by the crash: %d mounts, loop devices %v, fuse-overlayfs daemons %v", len(mps), loops, daemons)
+	if len(mps) == 0 || len(loops) == 0 || (fuse && len(daemons) == 0) {
+		t.Fatalf("the crash left nothing to clean up: mounts %v loops %v daemons %v", mps, loops, daemons)
+	}
+
+	o := run(t, "cleanup", "--workdir", workdir)
+	t.Logf("seedbench cleanup:\n%s", o.stdout)
+	if o.code != 0 {
+		t.Fatalf("cleanup: exit %d\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	for _, want := range []string{"unmounted ", "detached ", "removed "} {
+		if !strings.Contains(o.stdout, want) {
+			t.Errorf("cleanup output lacks %q:\n%s", want, o.stdout)
+		}
+	}
+	if fuse && !strings.Contains(o.stdout, "killed fuse-overlayfs ") {
+		t.Errorf("cleanup killed no fuse-overlayfs daemon:\n%s", o.stdout)
+	}
+	assertNothingOurs(t, workdir)
+	if left, _ := fuseoverlayfs.Daemons(workdir); len(left) > 0 {
+		t.Errorf("fuse-overlayfs daemons still running for %s: %v", workdir, left)
+	}
+	if o := run(t, "cleanup", "--workdir", workdir); o.code != 0 || !strings.Contains(o.stdout, "nothing to clean up") {
+		t.Errorf("second cleanup: exit %d\n%s%s", o.code, o.stdout, o.stderr)
+	}
+}
+
+// TestConcurrentRuns: two runs sharing a --workdir and a results directory, started together, do not
+// collide: both exit 0 with a valid result of their own, and leave nothing behind.
+func TestConcurrentRuns(t *testing.T) {
+	requireRoot(t)
+	workdir := t.TempDir()
+	undoWorkdir(t, workdir)
+	results := t.TempDir()
+	outs := make([]outcome, 2)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(binary, "run", "testdata/small.yaml", "--drivers", "overlayfs", "--samples", "1",
+				"--workdir", workdir, "--results", results, "-q")
+			var so, se strings.Builder
+			cmd.Stdout, cmd.Stderr = &so, &se
+			err := cmd.Run()
+			outs[i] = outcome{cmd.ProcessState.ExitCode(), so.String(), se.String() + errString(err)}
+		}()
+	}
+	wg.Wait()
+	resultRE := regexp.MustCompile(`(?m)^result: (.+\.json)$`)
+	files := map[string]bool{}
+	for i, o := range outs {
+		if o.code != 0 {
+			t.Errorf("run %d: exit %d\n%s", i, o.code, o.stderr)
+			continue
+		}
+		m := resultRE.FindStringSubmatch(o.stdout)
+		if m == nil {
+			t.Errorf("run %d printed no result file:\n%s", i, o.stdout)
+			continue
+		}
+		files[m[1]] = true
+		r := readResult(t, m[1])
+		if r.Partial || len(r.Drivers) != 1 || r.Drivers[0].Status != result.StatusOK || len(r.Metrics) == 0 {
+			t.Errorf("run %d: result %s: partial %v, drivers %+v, %d metrics", i, m[1], r.Partial, r.Drivers, len(r.Metrics))
+		}
+		for _, c := range r.Checks {
+			if !c.OK {
+				t.Errorf("run %d: check failed: %s: %s", i, c.What, c.Detail)
+			}
+		}
+	}
+	t.Logf("result files: %v", files)
+	if len(files) != 2 {
+		t.Errorf("result files %v: want one per run", files)
+	}
+	written, _ := filepath.Glob(filepath.Join(results, "small", "*"))
+	if len(written) != 2 {
+		t.Errorf("results dir holds %v: want the two result files only", written)
+	}
+	assertNothingOurs(t, workdir)
+	if _, err := os.Stat(workdir); err != nil {
+		t.Error(err)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -96,6 +96,9 @@ type Options struct {
 	WorkDir string
 	// BackingSize is how large a dedicated backing filesystem must be, in bytes.
 	BackingSize int64
+	// ImageSize is the largest image (all its layers, as files) the scenario builds, in bytes: what
+	// a driver with fixed-size snapshots (blockfile) must fit in each one.
+	ImageSize int64
 	// Backing overrides the driver's default backing filesystem ("" = driver default).
 	Backing string
 	// MountOptions are extra overlay mount options (metacopy=on, volatile, index=on, …); drivers that

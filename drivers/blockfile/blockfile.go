@@ -101,7 +101,11 @@ func (d *Driver) backingFS(opts drivers.Options) string {
 func reflinks(fs string) bool { return fs == backing.Btrfs || fs == backing.XFS }
 
 // ScratchSize is the size of every snapshot image for a backing of backingSize bytes.
-func (d *Driver) ScratchSize(backingSize int64) int64 {
+//
+// Without a fixed size, the image must hold the scenario's largest image (imageSize, with a
+// quarter more for ext4's metadata and the workload's writes), and is otherwise an eighth of the
+// backing, at most MaxAutoScratch.
+func (d *Driver) ScratchSize(backingSize, imageSize int64) int64 {
 	if d.scratchSize > 0 {
 		return d.scratchSize
 	}
@@ -109,6 +113,9 @@ func (d *Driver) ScratchSize(backingSize int64) int64 {
 		backingSize = backing.DefaultSize
 	}
 	s := min(backingSize/8, MaxAutoScratch)
+	if imageSize > 0 {
+		s = max(s, imageSize+imageSize/4+64<<20+1<<20)
+	}
 	return max(s, MinScratch) &^ (1<<20 - 1) // whole MiB
 }
 
@@ -194,7 +201,7 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Inst
 		undo.Push("remove "+workDir, func() error { return os.Remove(workDir) })
 	}
 	fs := d.backingFS(opts)
-	scratchSize := d.ScratchSize(opts.BackingSize)
+	scratchSize := d.ScratchSize(opts.BackingSize, opts.ImageSize)
 	size := opts.BackingSize
 	if size <= 0 {
 		size = backing.DefaultSize

@@ -34,7 +34,7 @@ func TestPrepareCopies(t *testing.T) {
 		t.Run(fs, func(t *testing.T) {
 			d := blockfile.New("blockfile-"+fs, fs, 0)
 			drivertest.RequireSupported(t, d)
-			scratch := d.(*blockfile.Driver).ScratchSize(backingSize)
+			scratch := d.(*blockfile.Driver).ScratchSize(backingSize, 0)
 			env := drivertest.Open(t, d, drivers.Options{BackingSize: backingSize})
 			ctx := context.Background()
 			sn := env.Instance.Snapshotter()
@@ -92,7 +92,7 @@ func TestScratchSize(t *testing.T) {
 		{100 << 20, 64 << 30, 100 << 20},
 	} {
 		d := blockfile.New("b", "", tc.fixed).(*blockfile.Driver)
-		if got := d.ScratchSize(tc.backing); got != tc.want {
+		if got := d.ScratchSize(tc.backing, 0); got != tc.want {
 			t.Errorf("fixed %d, backing %d: scratch %d, want %d", tc.fixed, tc.backing, got, tc.want)
 		}
 	}

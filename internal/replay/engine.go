@@ -266,7 +266,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 			continue
 		}
 		dr.started = time.Now()
-		opts := drivers.Options{WorkDir: dr.dir, BackingSize: size}
+		opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, ImageSize: e.largestImage()}
 		if info.BackingSize > 0 { // the scenario fixed it (backing_size)
 			opts.BackingSize = info.BackingSize
 		}
@@ -296,6 +296,23 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 	if len(e.drvs) > 0 && e.drvs[0].inst != nil {
 		e.res.Env.Backing = e.drvs[0].inst.Backing()
 	}
+}
+
+// largestImage is the disk size of the biggest image: all its layers' trees, as files.
+func (e *engine) largestImage() int64 {
+	bytes := map[string]int64{}
+	for _, l := range e.res.Layers {
+		bytes[l.Name] = l.DiskBytes
+	}
+	var most int64
+	for _, img := range e.plan.Images {
+		var n int64
+		for _, l := range img.Chain {
+			n += bytes[l]
+		}
+		most = max(most, n)
+	}
+	return most
 }
 
 // finish fills the run's drivers, metrics and summaries.

@@ -11,7 +11,6 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 SCENARIO ?= scenarios/debian-emacs-apache.yaml
-PUBLISHED ?= scenarios/debian-emacs-apache.yaml scenarios/lookup-depth.yaml
 RUNFLAGS ?=
 
 .PHONY: all setup build run quick test vet schema report publish cleanup clean need-root
@@ -50,15 +49,9 @@ schema:
 report: build
 	$(BIN) report -o RESULTS.md $$(grep -v '^#' results/published)
 
-# Replay the published scenarios on every driver, record the results and regenerate RESULTS.md.
+# Replay the published scenarios (scripts/publish.sh), record them and regenerate RESULTS.md.
 publish: setup build
-	set -e; : > results/published.new; \
-	for s in $(PUBLISHED); do \
-		out=results/$$(basename $$s .yaml)/$$(date -u +%Y%m%dT%H%M%SZ).json; \
-		$(SUDO) $(BIN) run $$s --out $$out -q >/dev/null || [ $$? -eq 4 ]; \
-		echo $$out >> results/published.new; \
-	done; mv results/published.new results/published
-	$(MAKE) report
+	$(SUDO) bash scripts/publish.sh $(BIN)
 
 cleanup: need-root build
 	$(SUDO) $(BIN) cleanup

@@ -94,6 +94,9 @@ func render(w io.Writer, r *result.Result, md bool) error {
 	} else {
 		writeHeader(ew, r)
 	}
+	if err := Rules(ew, r, md); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 
 	metrics := summarized(r.Metrics)
 	drivers := driverOrder(r)

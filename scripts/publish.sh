@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Replays the published scenarios, records their results under results/<scenario>/, lists them in
+# results/published and regenerates RESULTS.md (make report). Needs root. Each scenario runs on the
+# drivers its measurement is about; the flagship runs on every driver.
+#
+#   scripts/publish.sh [bin/seedbench]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-bin/seedbench}
+published=(
+	"scenarios/debian-emacs-apache.yaml"
+	"scenarios/lookup-depth.yaml --drivers overlayfs,overlayfs-metacopy,fuse-overlayfs,erofs,native,btrfs"
+	"scenarios/copyup-sizes.yaml --drivers overlayfs,overlayfs-metacopy,overlayfs-volatile,overlayfs-xfs,overlayfs-btrfs,btrfs,fuse-overlayfs,native"
+	"scenarios/shared-base.yaml --drivers overlayfs,fuse-overlayfs,erofs,native,btrfs"
+)
+list=results/published.new
+echo "# result files behind RESULTS.md (scripts/publish.sh writes this list; make report reads it)" > "$list"
+for entry in "${published[@]}"; do
+	read -r scenario flags <<<"$entry"
+	name=$(basename "$scenario" .yaml)
+	out=results/$name/$(date -u +%Y%m%dT%H%M%SZ).json
+	echo "publish: $scenario $flags" >&2
+	# shellcheck disable=SC2086 # flags are words
+	"$bin" run "$scenario" $flags --out "$out" -q >/dev/null || [ $? -eq 4 ]
+	echo "$out" >> "$list"
+done
+mv "$list" results/published
+"$bin" report -o RESULTS.md $(grep -v '^#' results/published)

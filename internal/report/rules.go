@@ -39,7 +39,15 @@ var rules = []rule{
 // each driver, one representative measurement per line, drivers as columns. Lines whose metric the
 // result lacks are left out; nothing is written when none is present.
 func Rules(w io.Writer, r *result.Result, md bool) error {
-	drivers := driverOrder(r)
+	var drivers []string
+	for _, d := range driverOrder(r) {
+		for _, ru := range rules {
+			if pick(r, d, ru) != nil {
+				drivers = append(drivers, d)
+				break
+			}
+		}
+	}
 	type line struct {
 		label, point string
 		cells        []string

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -167,10 +168,25 @@ func ResidentTree(root string, match func(rel string) bool) (bytes int64, files 
 }
 
 // walkFiles calls fn with each distinct regular file under root that matches, opened read-only.
+//
+// The walk stays on root's filesystem by skipping the mount points below root (read from
+// mountinfo), not by comparing st_dev: btrfs subvolumes (every btrfs snapshot) have their own st_dev
+// yet are part of the same filesystem and must be walked.
 func walkFiles(root string, match func(rel string) bool, fn func(f *os.File) error) error {
 	var rootSt unix.Stat_t
 	if err := unix.Stat(root, &rootSt); err != nil {
 		return &fs.PathError{Op: "stat", Path: root, Err: err}
+	}
+	clean := filepath.Clean(root)
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(clean))
+	if err != nil {
+		return fmt.Errorf("mountinfo: %w", err)
+	}
+	below := make(map[string]bool, len(mounts))
+	for _, m := range mounts {
+		if m.Mountpoint != clean {
+			below[m.Mountpoint] = true
+		}
 	}
 	type inode struct{ dev, ino uint64 }
 	seen := make(map[inode]bool)
@@ -182,16 +198,7 @@ func walkFiles(root string, match func(rel string) bool, fn func(f *os.File) err
 			return err
 		}
 		if d.IsDir() {
-			// Only directories are checked for the device: on overlay, non-directories may report
-			// the st_dev of the layer they live in.
-			var st unix.Stat_t
-			if err := unix.Lstat(path, &st); err != nil {
-				if errors.Is(err, unix.ENOENT) {
-					return fs.SkipDir
-				}
-				return &fs.PathError{Op: "lstat", Path: path, Err: err}
-			}
-			if st.Dev != rootSt.Dev {
+			if below[path] {
 				return fs.SkipDir
 			}
 			return nil

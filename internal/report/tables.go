@@ -122,6 +122,7 @@ func render(w io.Writer, r *result.Result, md bool) error {
 		t := newTable(ew, append([]string{"metric", "params"}, cols...), md)
 		for _, rw := range rows {
 			line := []string{rw.name, FormatParams(rw.params)}
+			ref := rw.cells[Reference]
 			for _, d := range cols {
 				m := rw.cells[d]
 				if m == nil {
@@ -129,6 +130,9 @@ func render(w io.Writer, r *result.Result, md bool) error {
 					continue
 				}
 				cell := Cell(m)
+				if ref != nil && d != Reference {
+					cell += ratio(m, ref)
+				}
 				line = append(line, cell+noteRef(&notes, m.Warnings))
 			}
 			if err := t.Append(line); err != nil {
@@ -208,6 +212,26 @@ func noteRef(notes *[]string, warnings []string) string {
 		i = len(*notes) - 1
 	}
 	return fmt.Sprintf(" [%d]", i+1)
+}
+
+// Reference is the driver other drivers' cells are compared with: each cell of another driver shows
+// its median as a multiple of the reference's ("×33.5"), so a row reads at a glance.
+const Reference = "overlayfs"
+
+// ratio formats m's median relative to ref's: " ×0.52", or "" when either is not positive or the
+// metric is itself a ratio.
+func ratio(m, ref *result.Metric) string {
+	if m.Unit == "ratio" || m.Summary.N == 0 || ref.Summary.N == 0 || m.Summary.Median <= 0 || ref.Summary.Median <= 0 {
+		return ""
+	}
+	x := m.Summary.Median / ref.Summary.Median
+	switch {
+	case x >= 100:
+		return fmt.Sprintf(" ×%.0f", x)
+	case x >= 10:
+		return fmt.Sprintf(" ×%.1f", x)
+	}
+	return fmt.Sprintf(" ×%.2f", x)
 }
 
 // Cell formats a metric's median and its relative confidence interval: "2.01 µs ±3.2%"; "-" when

@@ -242,32 +242,34 @@ func withCache(params map[string]string, cache string) map[string]string {
 }
 
 func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string, points []lookupPoint) error {
-	hit := func(pt lookupPoint) bool { return pt.params["kind"] == "hit" }
-	for _, pt := range points {
-		params := withCache(pt.params, "warm")
-		err := e.sampleRounds(ctx, "lookup warm", op, "op.lookup", []map[string]string{params}, func(d *driverRun, r int) error {
-			ct, err := d.first(img)
-			if err != nil {
-				return err
-			}
-			// Warm up right before measuring: the kernel pages out what sat idle.
-			for w := 0; w < max(1, e.plan.Warmup); w++ {
-				if _, err := statBatch(ct.root.fd, pt.paths, 1, hit(pt)); err != nil {
-					return err
-				}
-			}
-			per, err := statBatch(ct.root.fd, pt.paths, warmReps, hit(pt))
-			if err != nil {
-				return err
-			}
-			e.rec.ns(d.info.Name, "op.lookup", params, per)
-			return nil
-		})
+	// Every round measures every point, in a fresh random order: drift over the op lands on all
+	// depths alike instead of masquerading as a cost of depth.
+	params := make([]map[string]string, len(points))
+	for i, pt := range points {
+		params[i] = withCache(pt.params, "warm")
+	}
+	return e.sampleRounds(ctx, "lookup warm", op, "op.lookup", params, func(d *driverRun, r int) error {
+		ct, err := d.first(img)
 		if err != nil {
 			return err
 		}
-	}
-	return nil
+		for _, i := range e.rng.Perm(len(points)) {
+			pt := points[i]
+			hit := pt.params["kind"] == "hit"
+			// Warm up right before measuring: the kernel pages out what sat idle.
+			for w := 0; w < max(1, e.plan.Warmup); w++ {
+				if _, err := statBatch(ct.root.fd, pt.paths, 1, hit); err != nil {
+					return err
+				}
+			}
+			per, err := statBatch(ct.root.fd, pt.paths, warmReps, hit)
+			if err != nil {
+				return err
+			}
+			e.rec.ns(d.info.Name, "op.lookup", params[i], per)
+		}
+		return nil
+	})
 }
 
 func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img string, points []lookupPoint, probeDir *byte, cache string) error {

@@ -126,7 +126,7 @@ func (d *Driver) Info() drivers.Info {
 	if reflinks(fs) {
 		copyMode, copyKind = "Prepare reflinks the parent's image (copy_file_range on "+fs+")", "reflink"
 	}
-	scratch := fmt.Sprintf("auto: min(backing/8, %s)", mib(MaxAutoScratch))
+	scratch := fmt.Sprintf("auto: the largest image + 25%%, at least min(backing/8, %s)", mib(MaxAutoScratch))
 	if d.scratchSize > 0 {
 		scratch = mib(d.scratchSize)
 	}

@@ -683,10 +683,10 @@ func lookupFigure(d *plotData) *figure {
 		}
 	}
 	// A miss looked through every layer: it goes one step past the deepest layer.
-	missX := maxDepth + 1
+	missX := maxDepth + max(1, math.Round(maxDepth/8)) // apart from the deepest hit
 	for _, m := range misses {
 		if n, err := strconv.Atoi(m.Params["layers"]); err == nil {
-			missX = max(missX, float64(n)+1)
+			missX = max(missX, float64(n)+max(1, math.Round(float64(n)/8)))
 		}
 	}
 	// Each miss joins the hit series with the same driver and variant; a miss without one is
@@ -739,9 +739,20 @@ func lookupFigure(d *plotData) *figure {
 			}
 		}
 	}
+	// Label the depths measured; the others get an unlabelled minor tick (deep stacks would crowd).
+	measured := map[float64]bool{}
+	for _, s := range set.series {
+		for _, pt := range s.pts {
+			measured[pt.x] = true
+		}
+	}
 	var ticks plot.ConstantTicks
 	for x := 1.0; x <= maxDepth; x++ {
-		ticks = append(ticks, plot.Tick{Value: x, Label: strconv.Itoa(int(x))})
+		t := plot.Tick{Value: x}
+		if measured[x] || maxDepth <= 12 {
+			t.Label = strconv.Itoa(int(x))
+		}
+		ticks = append(ticks, t)
 	}
 	if len(missOf) > 0 {
 		label := "miss"

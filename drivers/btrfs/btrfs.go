@@ -85,18 +85,10 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Inst
 			err = errors.Join(err, undo.Unwind())
 		}
 	}()
-	workDir := opts.WorkDir
-	if workDir == "" {
-		if workDir, err = os.MkdirTemp("", "seedbench-"+d.name+"-"); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
-		}
-		undo.Push("remove "+workDir, func() error { return os.Remove(workDir) })
-	}
-	b, err := backing.Create(ctx, backing.Spec{FS: backing.Btrfs, Size: opts.BackingSize, Dir: workDir})
+	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: backing.Btrfs, Size: opts.BackingSize, Dir: opts.WorkDir})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
+		return nil, err
 	}
-	undo.Push("close backing", b.Close)
 	sn, err := newSnapshotter(filepath.Join(b.Path, Family))
 	if err != nil {
 		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)

@@ -170,18 +170,10 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Inst
 			err = errors.Join(err, undo.Unwind())
 		}
 	}()
-	workDir := opts.WorkDir
-	if workDir == "" {
-		if workDir, err = os.MkdirTemp("", "seedbench-"+d.name+"-"); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
-		}
-		undo.Push("remove "+workDir, func() error { return os.Remove(workDir) })
-	}
-	b, err := backing.Create(ctx, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: workDir})
+	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: opts.WorkDir})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
+		return nil, err
 	}
-	undo.Push("close backing", b.Close)
 	// Every daemon of this instance has the backing's paths in its arguments and holds its dirs open:
 	// none may outlive the instance, and the backing cannot be unmounted while one runs.
 	undo.Push("stop fuse-overlayfs daemons", func() error { return reapDaemons(b.Path, daemonExitTimeout) })

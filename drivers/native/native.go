@@ -42,13 +42,7 @@ func New(name, backingFS string) drivers.Driver {
 }
 
 func (d *Driver) backingFS(opts drivers.Options) string {
-	switch {
-	case opts.Backing != "":
-		return opts.Backing
-	case d.backing != "":
-		return d.backing
-	}
-	return DefaultBacking
+	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
 }
 
 // reflinks reports whether copy_file_range shares extents on fs instead of copying them.

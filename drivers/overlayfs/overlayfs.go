@@ -93,13 +93,7 @@ func ValidateOptions(opts []string) error {
 }
 
 func (d *Driver) backingFS(opts drivers.Options) string {
-	switch {
-	case opts.Backing != "":
-		return opts.Backing
-	case d.backing != "":
-		return d.backing
-	}
-	return DefaultBacking
+	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
 }
 
 // Info describes the driver.

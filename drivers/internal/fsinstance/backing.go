@@ -28,3 +28,15 @@ func OpenBacking(ctx context.Context, undo *cleanup.Stack, driver string, spec b
 	undo.Push("close backing", b.Close)
 	return b, nil
 }
+
+// BackingFS picks a driver's backing filesystem: the run's override, else the driver's own, else
+// the family default.
+func BackingFS(override, own, def string) string {
+	switch {
+	case override != "":
+		return override
+	case own != "":
+		return own
+	}
+	return def
+}

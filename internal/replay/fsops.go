@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"path"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -71,30 +72,13 @@ func (r *root) mkdirAll(rel string) error {
 	return nil
 }
 
+// splitPath returns the components of a relative path, cleaned ("a//b/./c" → a, b, c).
 func splitPath(p string) []string {
-	var out []string
-	for _, c := range splitClean(p) {
-		if c != "" && c != "." {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func splitClean(p string) []string {
 	p = path.Clean("/" + p)[1:]
 	if p == "" {
 		return nil
 	}
-	var out []string
-	start := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			out = append(out, p[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, p[start:])
+	return strings.Split(p, "/")
 }
 
 // cpath is a path converted once to a NUL-terminated byte string, so a timed stat loop does no

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -86,13 +87,9 @@ func (r *recorder) ns(driver, name string, params map[string]string, d time.Dura
 
 // warn attaches a warning to a metric (created if needed).
 func (r *recorder) warn(driver, name, unit string, params map[string]string, w string) {
-	m := r.metric(driver, name, unit, params)
-	for _, x := range m.Warnings {
-		if x == w {
-			return
-		}
+	if m := r.metric(driver, name, unit, params); !slices.Contains(m.Warnings, w) {
+		m.Warnings = append(m.Warnings, w)
 	}
-	m.Warnings = append(m.Warnings, w)
 }
 
 // list returns the metrics in the order they were first recorded.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/result"
@@ -75,19 +76,12 @@ func (e *engine) markNoisy() {
 			m := e.rec.metrics[k]
 			for _, o := range m.Order {
 				if o > ns.Seq && o <= end {
-					m.Warnings = appendUnique(m.Warnings, msg)
+					if !slices.Contains(m.Warnings, msg) {
+						m.Warnings = append(m.Warnings, msg)
+					}
 					break
 				}
 			}
 		}
 	}
-}
-
-func appendUnique(ws []string, w string) []string {
-	for _, x := range ws {
-		if x == w {
-			return ws
-		}
-	}
-	return append(ws, w)
 }

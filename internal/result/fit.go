@@ -27,6 +27,7 @@ type Fit struct {
 	BetaCILo float64           `json:"beta_ci_lo"`
 	BetaCIHi float64           `json:"beta_ci_hi"`
 	Unit     string            `json:"unit"` // of Beta: "ns/byte", "ns/layer"
+	Excluded int               `json:"excluded,omitempty"` // outlying samples left out (see Warnings)
 	Warnings []string          `json:"warnings,omitempty"`
 }
 
@@ -42,6 +43,7 @@ type fitJSON struct {
 	BetaCILo *float64          `json:"beta_ci_lo"`
 	BetaCIHi *float64          `json:"beta_ci_hi"`
 	Unit     string            `json:"unit"`
+	Excluded int               `json:"excluded,omitempty"`
 	Warnings []string          `json:"warnings,omitempty"`
 }
 
@@ -65,7 +67,7 @@ func (f Fit) MarshalJSON() ([]byte, error) {
 		Driver: f.Driver, Name: f.Name, Params: f.Params,
 		Alpha: finiteOrNil(f.Alpha), Beta: finiteOrNil(f.Beta), R2: finiteOrNil(f.R2), N: f.N,
 		BetaCILo: finiteOrNil(f.BetaCILo), BetaCIHi: finiteOrNil(f.BetaCIHi),
-		Unit: f.Unit, Warnings: f.Warnings,
+		Unit: f.Unit, Excluded: f.Excluded, Warnings: f.Warnings,
 	})
 }
 
@@ -79,7 +81,7 @@ func (f *Fit) UnmarshalJSON(b []byte) error {
 		Driver: j.Driver, Name: j.Name, Params: j.Params,
 		Alpha: nilAsNaN(j.Alpha), Beta: nilAsNaN(j.Beta), R2: nilAsNaN(j.R2), N: j.N,
 		BetaCILo: nilAsNaN(j.BetaCILo), BetaCIHi: nilAsNaN(j.BetaCIHi),
-		Unit: j.Unit, Warnings: j.Warnings,
+		Unit: j.Unit, Excluded: j.Excluded, Warnings: j.Warnings,
 	}
 	return nil
 }

@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
@@ -133,8 +136,10 @@ func Fits(r *result.Result) []result.Fit {
 			continue
 		}
 		f := g.fit
-		fr := Fit(g.xs, g.ys)
+		xs, ys, out := fenceOutliers(g.xs, g.ys)
+		fr := Fit(xs, ys)
 		f.Alpha, f.Beta, f.R2, f.N = fr.Alpha, fr.Beta, fr.R2, fr.N
+		f.Excluded = len(out)
 		f.BetaCILo, f.BetaCIHi = fr.BetaCILo, fr.BetaCIHi
 		if g.nonFin > 0 {
 			f.Warnings = append(f.Warnings, fmt.Sprintf("%d non-finite samples ignored", g.nonFin))
@@ -145,7 +150,12 @@ func Fits(r *result.Result) []result.Fit {
 		if f.N < 3 {
 			f.Warnings = append(f.Warnings, fmt.Sprintf("only %d points: no confidence interval for the slope", f.N))
 		}
-		if w := linearityWarning(g.spec, fr, g.xs, g.ys); w != "" {
+		if len(out) > 0 {
+			all := Fit(g.xs, g.ys)
+			f.Warnings = append(f.Warnings, fmt.Sprintf("%d of %d samples left out as outliers (far out at their %s, R² %.2f with them): %s",
+				len(out), len(g.xs), g.spec.xParam, all.R2, outlierList(out, g.spec)))
+		}
+		if w := linearityWarning(g.spec, fr, xs, ys); w != "" {
 			f.Warnings = append(f.Warnings, w)
 		}
 		fits = append(fits, f)
@@ -187,6 +197,68 @@ func linearityWarning(spec *fitSpec, fr FitResult, xs, ys []float64) string {
 		}
 	}
 	return fmt.Sprintf("low R² %.2f: the cost is not linear in %s", fr.R2, spec.linearIn)
+}
+
+// outlier is a sample left out of a fit.
+type outlier struct{ x, y, median float64 }
+
+// fenceOutliers splits the points into those a fit uses and the outliers it leaves out. A sample is
+// an outlier when it lies beyond the far-out fence of the samples at its own x (Tukey: Q3 + 3·IQR
+// above, Q1 − 3·IQR below, quartiles by gonum) and also more than twice (or under half) their median:
+// a stall of the device or the machine, such as a 136 ms fsync during a 2 ms copy-up, not part of
+// the cost's shape. The fence needs 4 samples at an x; the factor 2 keeps a tight group (a few ns of
+// spread) from losing ordinary samples. The samples stay in the result; the fit counts what it left
+// out (Fit.Excluded) and names them in a warning.
+func fenceOutliers(xs, ys []float64) (kx, ky []float64, out []outlier) {
+	byX := map[float64][]float64{}
+	for i, x := range xs {
+		byX[x] = append(byX[x], ys[i])
+	}
+	type fence struct{ lo, hi, median float64 }
+	fences := map[float64]fence{}
+	for x, v := range byX {
+		if len(v) < 4 {
+			continue
+		}
+		v = slices.Clone(v)
+		slices.Sort(v)
+		q1 := stat.Quantile(0.25, stat.Empirical, v, nil)
+		q3 := stat.Quantile(0.75, stat.Empirical, v, nil)
+		med := (v[(len(v)-1)/2] + v[len(v)/2]) / 2
+		iqr := q3 - q1
+		fences[x] = fence{lo: min(q1-3*iqr, med/2), hi: max(q3+3*iqr, 2*med), median: med}
+	}
+	for i, x := range xs {
+		y := ys[i]
+		if f, ok := fences[x]; ok && (y > f.hi || y < f.lo) {
+			out = append(out, outlier{x: x, y: y, median: f.median})
+			continue
+		}
+		kx, ky = append(kx, x), append(ky, y)
+	}
+	return kx, ky, out
+}
+
+// outlierList names up to three outliers as "136ms at 4KiB (median 2.4ms)".
+func outlierList(out []outlier, spec *fitSpec) string {
+	var parts []string
+	for i, o := range out {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(out)-3))
+			break
+		}
+		at := strconv.FormatFloat(o.x, 'g', -1, 64)
+		if spec.xParam == "size" {
+			at = scenario.Size(o.x).String()
+		}
+		parts = append(parts, fmt.Sprintf("%s at %s %s (median %s)", fmtNs(o.y), spec.xParam, at, fmtNs(o.median)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fmtNs formats a duration in ns with a unit, three significant digits.
+func fmtNs(ns float64) string {
+	return time.Duration(ns).Round(time.Duration(math.Pow(10, math.Max(0, math.Floor(math.Log10(math.Abs(ns)))-2)))).String()
 }
 
 // mediansByX returns the distinct xs, ascending, and the median of the ys at each.

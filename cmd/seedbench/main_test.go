@@ -160,8 +160,26 @@ func TestRunSmall(t *testing.T) {
 	if ov, na := res("overlayfs"), res("native"); !(na > 1.8*ov) {
 		t.Errorf("page cache for 2 containers: native %.0f, overlay %.0f: want native ≈ 2× overlay", na, ov)
 	}
-	if !strings.Contains(o.stdout, "") {
-		t.Error("no table")
+	// The image sweep: side's own layer costs overlay its 512KiB; native copies the base into it.
+	disk := func(drv, images string) float64 {
+		ms := r.Find(drv, "disk.used", map[string]string{"images": images, "containers": "0"})
+		if len(ms) != 1 {
+			t.Fatalf("%s: %d disk.used images=%s containers=0 metrics", drv, len(ms), images)
+		}
+		return ms[0].Summary.Median
+	}
+	ov, na := disk("overlayfs", "2")-disk("overlayfs", "1"), disk("native", "2")-disk("native", "1")
+	if !(ov > 0 && na > 2*ov) {
+		t.Errorf("disk added by the second image: overlay %.0f, native %.0f: want native (a copy of the base) > 2× overlay (one layer)", ov, na)
+	}
+	// Every time metric's interval holds the run's drift: at least as wide as the samples' own.
+	if r.Drift == nil || r.Drift.Probes < 5 {
+		t.Fatalf("drift %+v: want one from the calibration readings", r.Drift)
+	}
+	for _, m := range r.Find("overlayfs", "op.lookup", nil) {
+		if s := m.Summary; r.Drift.Applied > 0 && (s.SampleCIHi == 0 || s.CILo > s.SampleCILo || s.CIHi < s.SampleCIHi) {
+			t.Errorf("%v: interval [%g, %g], samples' [%g, %g]: want the drift folded in", m.Params, s.CILo, s.CIHi, s.SampleCILo, s.SampleCIHi)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -41,6 +42,7 @@ func (e *engine) each(ctx context.Context, fn func(d *driverRun) error) error {
 // the parent, mount it, write the layer's tree, unmount, commit, and export the diff with
 // containerd's walking differ.
 func (e *engine) buildLayers(ctx context.Context) error {
+	measured := 0 // images measured by the image sweep so far
 	for i, pl := range e.plan.Layers {
 		e.progress("", "build", "layer "+pl.Name, i, len(e.plan.Layers))
 		parent := ""
@@ -59,8 +61,35 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// The image sweep: disk once the first N images have all their layers (the full set is
+		// measured before the containers start).
+		if n := e.imagesBuilt(i); n < len(e.plan.Images) && n > measured && slices.Contains(e.plan.ImageSweep, n) {
+			if err := e.measureDisk(ctx, e.plan.Images[:n], 0); err != nil {
+				return err
+			}
+			measured = n
+		}
 	}
 	return nil
+}
+
+// imagesBuilt is how many of the plan's first images have every layer built once layers
+// 0..last are: the length of the prefix of Images whose chains lie within them.
+func (e *engine) imagesBuilt(last int) int {
+	built := map[string]bool{}
+	for _, pl := range e.plan.Layers[:last+1] {
+		built[pl.Name] = true
+	}
+	n := 0
+	for _, img := range e.plan.Images {
+		for _, l := range img.Chain {
+			if !built[l] {
+				return n
+			}
+		}
+		n++
+	}
+	return n
 }
 
 // layerView is the expected merged view of the chain ending at layer l.

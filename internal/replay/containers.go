@@ -15,7 +15,7 @@ import (
 // startContainers starts the containers of every image on every driver, one count at a time, and
 // measures disk use with the images alone and after each count of the container sweep.
 func (e *engine) startContainers(ctx context.Context) error {
-	if err := e.measureDisk(ctx, 0); err != nil {
+	if err := e.measureDisk(ctx, e.plan.Images, 0); err != nil {
 		return err
 	}
 	maxC := 0
@@ -47,7 +47,7 @@ func (e *engine) startContainers(ctx context.Context) error {
 			}
 		}
 		if sweep[c] {
-			if err := e.measureDisk(ctx, c); err != nil {
+			if err := e.measureDisk(ctx, e.plan.Images, c); err != nil {
 				return err
 			}
 		}
@@ -150,9 +150,10 @@ func (e *engine) unmountAll(ctx context.Context, d *driverRun) {
 	}
 }
 
-// measureDisk records disk.used and disk.shared_savings with `per` containers per image started
-// (0 = the images alone), from a statfs delta of each driver's dedicated backing after a sync.
-func (e *engine) measureDisk(ctx context.Context, per int) error {
+// measureDisk records disk.used and disk.shared_savings of the images imgs with `per` containers
+// per image started (0 = the images alone), from a statfs delta of each driver's dedicated backing
+// after a sync.
+func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per int) error {
 	total, unshared := 0, int64(0)
 	imageBytes := map[string]int64{}
 	for _, l := range e.res.Layers {
@@ -160,7 +161,7 @@ func (e *engine) measureDisk(ctx context.Context, per int) error {
 	}
 	unique := map[string]bool{}
 	var uniqueBytes int64
-	for _, img := range e.plan.Images {
+	for _, img := range imgs {
 		n := min(per, img.Containers)
 		total += n
 		var chain int64
@@ -175,7 +176,7 @@ func (e *engine) measureDisk(ctx context.Context, per int) error {
 		// image.
 		unshared += chain * int64(1+n)
 	}
-	params := p("images", strconv.Itoa(len(e.plan.Images)), "containers", strconv.Itoa(total))
+	params := p("images", strconv.Itoa(len(imgs)), "containers", strconv.Itoa(total))
 	return e.each(ctx, func(d *driverRun) error {
 		b := d.inst.Backing()
 		if err := measure.Sync(b.Path); err != nil {

@@ -66,7 +66,8 @@ type engine struct {
 	store       content.Store          // for exported diffs
 	drvs        []*driverRun
 	res         *result.Result
-	droppedOnce bool // the first cold eviction is recorded as a check
+	droppedOnce bool                // the first cold eviction is recorded as a check
+	cal         *measure.Calibrator // machine-speed readings for the drift (probeNoise)
 }
 
 // driverRun is one driver's state through the run.
@@ -135,6 +136,14 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
 	e.undo.Push("remove "+e.opt.WorkDir, func() error { return os.RemoveAll(e.opt.WorkDir) })
+	// The calibration file sits in the work dir, on the host filesystem that holds every driver's
+	// backing image: its flush latency is the device's, outside any driver.
+	cal, err := measure.NewCalibrator(filepath.Join(e.opt.WorkDir, "calibration"))
+	if err != nil {
+		return nil, fmt.Errorf("calibration file: %w", err)
+	}
+	e.cal = cal
+	e.undo.Push("close calibration file", cal.Close)
 	// The differ mounts snapshots in temporary directories: keep them under our work dir, so a
 	// leaked one is recognisably ours.
 	tmpMounts := filepath.Join(e.opt.WorkDir, "tmpmounts")

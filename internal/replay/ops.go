@@ -58,6 +58,7 @@ func (d *driverRun) first(image string) (*container, error) {
 func (e *engine) rounds(ctx context.Context, phase string, n int, fn func(d *driverRun, round int) error) error {
 	for r := 0; r < n; r++ {
 		e.progress("", "workload", phase, r, n)
+		e.probeNoise(fmt.Sprintf("%s round %d", phase, r))
 		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/result"
@@ -22,6 +23,7 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 			break
 		}
 		e.progress("", "workload", phase, r, op.Samples)
+		e.probeNoise(fmt.Sprintf("%s round %d", phase, r))
 		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
 		}
@@ -53,10 +55,16 @@ func (e *engine) converged(name string, points []map[string]string) bool {
 	return true
 }
 
-// probeNoise records the machine's load and CPU pressure as what starts.
+// probeNoise records, as what starts, the machine's load and CPU pressure and a calibration reading
+// (its speed at a fixed stat and a fixed flush; their spread over the run is its drift).
 func (e *engine) probeNoise(what string) {
 	n := measure.Noise()
-	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: what, Load1: n.Load1, CPUSomeAvg10: n.CPUSomeAvg10})
+	ns := result.NoiseSample{Seq: e.rec.seq, What: what, Load1: n.Load1, CPUSomeAvg10: n.CPUSomeAvg10}
+	if e.cal != nil {
+		c := e.cal.Read()
+		ns.StatNs, ns.SyncNs = c.StatNs, c.SyncNs
+	}
+	e.res.Noise = append(e.res.Noise, ns)
 }
 
 // markNoisy warns on every metric with samples taken in a stretch (from one probe to the next) that
@@ -71,12 +79,15 @@ func (e *engine) markNoisy() {
 		if i+1 < len(e.res.Noise) {
 			end = e.res.Noise[i+1].Seq
 		}
-		msg := fmt.Sprintf("noisy machine: load %.1f on %.0f CPUs during %s", ns.Load1, cpus, ns.What)
+		what, _, _ := strings.Cut(ns.What, " round ") // one warning per op, not per round
+		msg := fmt.Sprintf("noisy machine: load %.1f on %.0f CPUs during %s", ns.Load1, cpus, what)
 		for _, k := range e.rec.order {
 			m := e.rec.metrics[k]
 			for _, o := range m.Order {
 				if o > ns.Seq && o <= end {
-					if !slices.Contains(m.Warnings, msg) {
+					if !slices.ContainsFunc(m.Warnings, func(w string) bool {
+						return strings.HasPrefix(w, "noisy machine: ") && strings.HasSuffix(w, " during "+what)
+					}) {
 						m.Warnings = append(m.Warnings, msg)
 					}
 					break

@@ -65,6 +65,7 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		{"copyup", copyupFigure},
 		{"lookup", lookupFigure},
 		{"disk", diskFigure},
+		{"disk-images", diskImagesFigure},
 		{"pagecache", pagecacheFigure},
 		{"lifecycle", lifecycleFigure},
 	} {
@@ -783,15 +784,40 @@ func sameVariant(variant, params map[string]string) bool {
 }
 
 func diskFigure(d *plotData) *figure {
+	// With an image sweep, disk.used also has points with fewer images (and no containers): this
+	// figure keeps the full set of images, diskImagesFigure plots the others.
 	ms := d.named("disk.used")
+	full := maxParam(ms, "images")
+	ms = slices.DeleteFunc(slices.Clone(ms), func(m *result.Metric) bool { return m.Params["images"] != full })
 	title := "Disk used vs containers"
-	if vs := paramValues(ms, "images"); len(vs) == 1 {
-		title += " (" + vs[0] + " images)"
-		if vs[0] == "1" {
+	if full != "" {
+		title += " (" + full + " images)"
+		if full == "1" {
 			title = strings.TrimSuffix(title, "s)") + ")"
 		}
 	}
-	return countFigure(d, ms, title, "disk used on the backing filesystem")
+	return countFigure(d, ms, "containers", title, "disk used on the backing filesystem")
+}
+
+// diskImagesFigure plots the images' disk use against their number, before any container: from a
+// scenario's image sweep (sweep.images).
+func diskImagesFigure(d *plotData) *figure {
+	ms := slices.DeleteFunc(slices.Clone(d.named("disk.used")), func(m *result.Metric) bool { return m.Params["containers"] != "0" })
+	if len(paramValues(ms, "images")) < 2 {
+		return nil
+	}
+	return countFigure(d, ms, "images", "Disk used vs images (no containers)", "disk used on the backing filesystem")
+}
+
+// maxParam is the numerically largest value of key among ms ("" if none).
+func maxParam(ms []*result.Metric, key string) string {
+	best, bestV := "", -1
+	for _, v := range paramValues(ms, key) {
+		if n, err := strconv.Atoi(v); err == nil && n > bestV {
+			best, bestV = v, n
+		}
+	}
+	return best
 }
 
 func pagecacheFigure(d *plotData) *figure {
@@ -800,19 +826,19 @@ func pagecacheFigure(d *plotData) *figure {
 	if vs := paramValues(ms, "working_set"); len(vs) == 1 {
 		title += " (working set " + vs[0] + ")"
 	}
-	return countFigure(d, ms, title, "page cache resident")
+	return countFigure(d, ms, "containers", title, "page cache resident")
 }
 
-// countFigure plots byte metrics against their containers parameter, from zero.
-func countFigure(d *plotData, ms []*result.Metric, title, ylabel string) *figure {
+// countFigure plots byte metrics against a count parameter (containers, images), from zero.
+func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) *figure {
 	set := buildSeries(d, ms, func(m *result.Metric) (float64, bool) {
-		v, err := strconv.Atoi(m.Params["containers"])
+		v, err := strconv.Atoi(m.Params[count])
 		return float64(v), err == nil
-	}, "containers")
+	}, count)
 	if len(set.series) == 0 {
 		return nil
 	}
-	p := newPlot(title, "containers", ylabel)
+	p := newPlot(title, count, ylabel)
 	var xs []float64
 	for _, s := range set.series {
 		for _, pt := range s.pts {

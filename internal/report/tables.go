@@ -601,6 +601,10 @@ func writeHeader(w io.Writer, r *result.Result) {
 	if len(env) > 0 {
 		fmt.Fprintf(w, "env: %s\n", strings.Join(env, ", "))
 	}
+	if d := r.Drift; d != nil {
+		fmt.Fprintf(w, "machine drift over the run: stat ±%.0f%%, flush ±%.0f%% (%d calibration readings); ±%.0f%% is folded into every time's CI\n",
+			100*d.Stat, 100*d.Sync, d.Probes, 100*d.Applied)
+	}
 
 	if len(r.Drivers) == 0 {
 		return

@@ -26,7 +26,7 @@ type Fit struct {
 	N        int               `json:"n"`
 	BetaCILo float64           `json:"beta_ci_lo"`
 	BetaCIHi float64           `json:"beta_ci_hi"`
-	Unit     string            `json:"unit"` // of Beta: "ns/byte", "ns/layer"
+	Unit     string            `json:"unit"`               // of Beta: "ns/byte", "ns/layer"
 	Excluded int               `json:"excluded,omitempty"` // outlying samples left out (see Warnings)
 	Warnings []string          `json:"warnings,omitempty"`
 }

@@ -26,6 +26,7 @@ type Result struct {
 	Fits     []Fit          `json:"fits,omitempty"`    // derived from Metrics (stats.Fits)
 	Partial  bool           `json:"partial,omitempty"` // interrupted or failed before the end
 	Noise    []NoiseSample  `json:"noise,omitempty"`   // machine-noise probes through the run
+	Drift    *Drift         `json:"drift,omitempty"`   // the machine's drift over the run, from Noise
 }
 
 // Run identifies the run.
@@ -121,6 +122,10 @@ type Summary struct {
 	Mean   float64 `json:"mean"`
 	// Confidence of [CILo, CIHi] (0.95, or lower when n is too small to reach it).
 	Confidence float64 `json:"confidence,omitempty"`
+	// The interval from the samples alone (order statistics), before the run's drift was folded into
+	// [CILo, CIHi]; absent when no drift was applied (then it equals [CILo, CIHi]).
+	SampleCILo float64 `json:"sample_ci_lo,omitempty"`
+	SampleCIHi float64 `json:"sample_ci_hi,omitempty"`
 }
 
 // Check is one verification.

@@ -10,7 +10,7 @@ import (
 // Describe writes a readable rendering of the plan, for `seedbench show`: the layers in build order
 // with their parents, generated trees and explicit entries (those the workload added counted
 // apart), the images with their chains and containers, each op with its parameter points and
-// samples, and the container sweep.
+// samples, and the container and image sweeps.
 func (p *Plan) Describe(w io.Writer) error {
 	b := &strings.Builder{}
 	pf := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
@@ -90,6 +90,9 @@ func (p *Plan) Describe(w io.Writer) error {
 		pf(" (disk and page cache measured at each count)")
 	}
 	pf("\n")
+	if len(p.ImageSweep) > 0 {
+		pf("images built: disk measured once the first %s images have all their layers\n", intList(p.ImageSweep))
+	}
 
 	pf("\nworkload\n")
 	if len(p.Ops) == 0 {

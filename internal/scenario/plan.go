@@ -22,6 +22,9 @@ type Plan struct {
 	// measured; its last value is the number of containers started per image, unless an image asks
 	// for fewer.
 	Containers []int
+	// ImageSweep is the numbers of complete images (in Images order) at which disk is measured while
+	// the layers are built; empty: none.
+	ImageSweep []int
 }
 
 // PlanLayer is one layer to build.

@@ -234,6 +234,9 @@ func (r *resolver) plan() *Plan {
 		most = max(most, n)
 		p.Images = append(p.Images, PlanImage{Name: im.Name, Top: im.Top, Chain: r.st.chains[im.Name], Containers: n})
 	}
+	if sc.Sweep != nil {
+		p.ImageSweep = slices.Clone(sc.Sweep.Images)
+	}
 	if sc.Sweep != nil && len(sc.Sweep.Containers) > 0 {
 		p.Containers = slices.Clone(sc.Sweep.Containers)
 	} else {

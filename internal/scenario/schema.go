@@ -177,6 +177,7 @@ func (DriverSpec) JSONSchemaExtend(s *jsonschema.Schema) {
 // JSONSchemaExtend adds ranges to Sweep.
 func (Sweep) JSONSchemaExtend(s *jsonschema.Schema) {
 	setProp(s, "containers", &jsonschema.Schema{Type: "array", Items: intMin(1), MinItems: ptr(uint64(1))})
+	setProp(s, "images", &jsonschema.Schema{Type: "array", Items: intMin(1), MinItems: ptr(uint64(1))})
 }
 
 // JSONSchemaExtend adds ranges to Quick.

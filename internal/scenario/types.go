@@ -179,7 +179,10 @@ type DriverSpec struct {
 type Sweep struct {
 	// Containers: disk and page-cache measurements after each of these container counts per image.
 	Containers []int `yaml:"containers,omitempty"`
-	Line       int   `yaml:"-"`
+	// Images: disk measurements while the images are built, once each of these numbers of images
+	// (in the order `images` lists them) has all its layers; before any container starts.
+	Images []int `yaml:"images,omitempty"`
+	Line   int   `yaml:"-"`
 }
 
 // Quick are the --quick overrides.

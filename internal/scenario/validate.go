@@ -1043,20 +1043,27 @@ func (v *validator) sweep() {
 	if sw == nil {
 		return
 	}
-	if len(sw.Containers) == 0 {
-		v.addf("sweep", "sweep has nothing to sweep: add `containers: [1, 2, 4]` or remove it")
+	if len(sw.Containers) == 0 && len(sw.Images) == 0 {
+		v.addf("sweep", "sweep has nothing to sweep: add `containers: [1, 2, 4]` or `images: [1, 2]`, or remove it")
 		return
 	}
-	for i, n := range sw.Containers {
-		p := index("sweep.containers", i)
-		if !v.intRange(p, "containers", int64(n), 1, maxContainers, "") {
+	v.ascending("sweep.containers", "container counts", sw.Containers, maxContainers, "")
+	v.ascending("sweep.images", "image counts", sw.Images, int64(max(1, len(v.sc.Images))),
+		fmt.Sprintf(" (the scenario has %d images)", len(v.sc.Images)))
+}
+
+// ascending checks a sweep's list: each value in 1..most, ascending.
+func (v *validator) ascending(path, what string, xs []int, most int64, why string) {
+	for i, n := range xs {
+		p := index(path, i)
+		if !v.intRange(p, path[strings.LastIndex(path, ".")+1:], int64(n), 1, most, why) {
 			continue
 		}
-		if i > 0 && n <= sw.Containers[i-1] {
-			fix := slices.Clone(sw.Containers)
+		if i > 0 && n <= xs[i-1] {
+			fix := slices.Clone(xs)
 			slices.Sort(fix)
 			fix = slices.Compact(fix)
-			v.addf(p, "container counts must ascend: write %s", intList(fix))
+			v.addf(p, "%s must ascend: write %s", what, intList(fix))
 			break
 		}
 	}

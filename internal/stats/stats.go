@@ -122,7 +122,15 @@ func Warnings(samples []float64, s result.Summary) []string {
 // Annotate recomputes m's Summary from its samples and adds the statistical warnings it does not
 // already carry (warnings from the engine, e.g. an incomplete eviction, are kept).
 func Annotate(m *result.Metric) {
+	annotate(m, 0)
+}
+
+// annotate is Annotate with the run's drift folded into the interval of a time metric (WithDrift).
+func annotate(m *result.Metric, drift float64) {
 	m.Summary = Summarize(m.Samples)
+	if m.Unit == "ns" && m.Summary.N > 1 {
+		m.Summary = WithDrift(m.Summary, drift)
+	}
 	for _, w := range Warnings(m.Samples, m.Summary) {
 		if !slices.Contains(m.Warnings, w) {
 			m.Warnings = append(m.Warnings, w)
@@ -130,9 +138,16 @@ func Annotate(m *result.Metric) {
 	}
 }
 
-// AnnotateAll annotates every metric of r.
+// AnnotateAll computes r's drift from its calibration readings (Drift) and annotates every metric
+// of r, with the drift folded into the interval of every time metric of 2 samples or more (a single
+// sample shows no interval).
 func AnnotateAll(r *result.Result) {
+	r.Drift = Drift(r.Noise)
+	d := 0.0
+	if r.Drift != nil {
+		d = r.Drift.Applied
+	}
 	for i := range r.Metrics {
-		Annotate(&r.Metrics[i])
+		annotate(&r.Metrics[i], d)
 	}
 }

@@ -8,6 +8,7 @@
 //	seedbench show SCENARIO.yaml
 //	seedbench drivers [--json]
 //	seedbench report RESULT.json... [-o FILE]
+//	seedbench compare BASE.json NEW.json [--format table|markdown|json] [--all]
 //	seedbench cleanup
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
@@ -78,6 +79,7 @@ func commands() []command {
 		{"show", "print the resolved plan of a scenario", cmdShow},
 		{"drivers", "list every driver: available, or why not and the fix", cmdDrivers},
 		{"report", "render result files as tables", cmdReport},
+		{"compare", "compare two result files; exit 3 on a significant regression", cmdCompare},
 		{"cleanup", "undo what a killed run left: FUSE daemons, mounts, loop devices, work dirs", cmdCleanup},
 	}
 }

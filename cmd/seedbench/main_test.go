@@ -15,6 +15,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // The end-to-end tests run the real binary as a user would: real snapshotters, real kernel, root.
@@ -378,4 +379,33 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCompareExit: compare exits 3 when a metric got significantly worse, 0 otherwise, 2 on misuse.
+func TestCompareExit(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, scale float64) string {
+		r := &result.Result{Schema: result.Schema, Scenario: result.ScenarioRef{Name: "s"}}
+		m := result.Metric{Driver: "overlayfs", Name: "op.create", Unit: "ns", Better: "lower", Params: map[string]string{"size": "4KiB"}}
+		for i := range 10 {
+			m.Samples = append(m.Samples, scale*float64(1000+i))
+		}
+		r.Metrics = append(r.Metrics, m)
+		stats.AnnotateAll(r)
+		p := filepath.Join(dir, name)
+		if err := result.WriteFile(p, r); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b, slow := write("a.json", 1), write("b.json", 1), write("slow.json", 3)
+	if o := run(t, "compare", a, b); o.code != 0 || !strings.Contains(o.stdout, "no significant change") {
+		t.Errorf("same runs: exit %d\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := run(t, "compare", a, slow); o.code != 3 || !strings.Contains(o.stdout, "worse") {
+		t.Errorf("3× slower: exit %d, want 3\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := run(t, "compare", a); o.code != 2 {
+		t.Errorf("one file: exit %d, want 2", o.code)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -159,4 +160,18 @@ func (r *Result) Resummarize(summarize func([]float64) Summary) {
 	for i := range r.Metrics {
 		r.Metrics[i].Summary = summarize(r.Metrics[i].Samples)
 	}
+}
+
+// ParamsKey is a canonical string of params: key=value pairs sorted by key, each ended by a NUL.
+func ParamsKey(params map[string]string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + params[k] + "\x00")
+	}
+	return b.String()
 }

@@ -102,7 +102,7 @@ func Fits(r *result.Result) []result.Fit {
 					params[k] = v
 				}
 			}
-			key := m.Driver + "\x00" + spec.name + "\x00" + paramsKey(params)
+			key := m.Driver + "\x00" + spec.name + "\x00" + result.ParamsKey(params)
 			g := groups[key]
 			if g == nil {
 				g = &group{
@@ -173,7 +173,7 @@ func Fits(r *result.Result) []result.Fit {
 		if a.Name != b.Name {
 			return specRank(a.Name) < specRank(b.Name)
 		}
-		return paramsKey(a.Params) < paramsKey(b.Params)
+		return result.ParamsKey(a.Params) < result.ParamsKey(b.Params)
 	})
 	return fits
 }
@@ -295,18 +295,4 @@ func driverRanks(r *result.Result) map[string]int {
 		add(m.Driver)
 	}
 	return rank
-}
-
-// paramsKey is a canonical string of params: key=value pairs sorted by key.
-func paramsKey(params map[string]string) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k + "=" + params[k] + "\x00")
-	}
-	return b.String()
 }

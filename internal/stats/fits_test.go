@@ -253,7 +253,7 @@ func TestFitsFlagship(t *testing.T) {
 }
 
 func paramsKeyText(p map[string]string) string {
-	return strings.TrimSpace(strings.ReplaceAll(paramsKey(p), "\x00", " "))
+	return strings.TrimSpace(strings.ReplaceAll(result.ParamsKey(p), "\x00", " "))
 }
 
 // TestFenceOutliers: a sample is left out only when it is both beyond the far-out fence of its x

@@ -178,7 +178,7 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("drift %+v: want one from the calibration readings", r.Drift)
 	}
 	for _, m := range r.Find("overlayfs", "op.lookup", nil) {
-		if s := m.Summary; r.Drift.Applied > 0 && (s.SampleCIHi == 0 || s.CILo > s.SampleCILo || s.CIHi < s.SampleCIHi) {
+		if s := m.Summary; r.Drift.Stat > 0 && (s.SampleCIHi == 0 || s.CILo > s.SampleCILo || s.CIHi < s.SampleCIHi) {
 			t.Errorf("%v: interval [%g, %g], samples' [%g, %g]: want the drift folded in", m.Params, s.CILo, s.CIHi, s.SampleCILo, s.SampleCIHi)
 		}
 	}

@@ -19,6 +19,7 @@ func (e *engine) runWorkload(ctx context.Context) error {
 	for i := range e.plan.Ops {
 		op := &e.plan.Ops[i]
 		e.progress("", "workload", op.Op, i, len(e.plan.Ops))
+		e.quiesce()
 		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op))
 		runtime.GC()
 		var err error
@@ -58,7 +59,6 @@ func (d *driverRun) first(image string) (*container, error) {
 func (e *engine) rounds(ctx context.Context, phase string, n int, fn func(d *driverRun, round int) error) error {
 	for r := 0; r < n; r++ {
 		e.progress("", "workload", phase, r, n)
-		e.probeNoise(fmt.Sprintf("%s round %d", phase, r))
 		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 			break
 		}
 		e.progress("", "workload", phase, r, op.Samples)
+		e.quiesce()
 		e.probeNoise(fmt.Sprintf("%s round %d", phase, r))
 		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
@@ -53,6 +54,16 @@ func (e *engine) converged(name string, points []map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// quiesce writes back what the drivers' backings hold dirty (syncfs, untimed), so the writeback an
+// op or a round leaves behind is not charged to the next one. Errors are left to the op that follows.
+func (e *engine) quiesce() {
+	for _, d := range e.drvs {
+		if d.ok() && d.inst != nil {
+			_ = measure.Sync(d.inst.Backing().Path)
+		}
+	}
 }
 
 // probeNoise records, as what starts, the machine's load and CPU pressure and a calibration reading

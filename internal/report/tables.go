@@ -602,8 +602,8 @@ func writeHeader(w io.Writer, r *result.Result) {
 		fmt.Fprintf(w, "env: %s\n", strings.Join(env, ", "))
 	}
 	if d := r.Drift; d != nil {
-		fmt.Fprintf(w, "machine drift over the run: stat ±%.0f%%, flush ±%.0f%% (%d calibration readings); ±%.0f%% is folded into every time's CI\n",
-			100*d.Stat, 100*d.Sync, d.Probes, 100*d.Applied)
+		fmt.Fprintf(w, "machine drift over the run (%d calibration readings): stat ±%.0f%%, folded into every time's CI; flush ±%.0f%%, also into copy-ups' and snapshot and layer calls'\n",
+			d.Probes, 100*d.Stat, 100*d.Sync)
 	}
 
 	if len(r.Drivers) == 0 {

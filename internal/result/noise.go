@@ -15,15 +15,16 @@ type NoiseSample struct {
 }
 
 // Drift is how much the machine's own speed wandered over a run, from the calibration readings in
-// Noise: for each task, the half-width (a fraction of the median) of the central 95% of its readings
-// on a log scale. Applied is the one folded into every time metric's confidence interval (the larger
-// of the two): a re-run on the same machine lands within it unless the machine changes more between
-// runs than it did during this one. Within a run every driver sees the same drift (rounds visit them
-// in a shuffled order), so ratios between drivers are judged by the samples' own interval
-// (Summary.SampleCILo..SampleCIHi).
+// Noise: for each task, the half-width (a fraction of the median) of a 95% range of its readings on
+// a log scale, from their median absolute deviation (robust: the odd reading disturbed by the run's
+// own previous phase does not count). It is folded into every time metric's confidence interval — Stat into all of them,
+// Sync too into those whose cost includes flushes to the device (copy-ups, snapshot and layer
+// calls) — so a re-run on the same machine lands within the interval unless the machine changes
+// more between runs than it did during this one. Within a run every driver sees the same drift
+// (rounds visit them in a shuffled order), so ratios between drivers are judged by the samples' own
+// interval (Summary.SampleCILo..SampleCIHi).
 type Drift struct {
-	Probes  int     `json:"probes"`
-	Stat    float64 `json:"stat"`
-	Sync    float64 `json:"sync"`
-	Applied float64 `json:"applied"`
+	Probes int     `json:"probes"`
+	Stat   float64 `json:"stat"`
+	Sync   float64 `json:"sync"`
 }

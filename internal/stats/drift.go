@@ -3,6 +3,7 @@ package stats
 import (
 	"math"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/gonum/stat"
 
@@ -13,8 +14,8 @@ import (
 const MinDriftProbes = 5
 
 // Drift computes the machine's drift over a run from its calibration readings (result.Drift): for
-// the stat and the sync task, the half-width of the central 95% of ln(reading/median) (empirical
-// quantiles, gonum), as a fraction. Nil with fewer than MinDriftProbes readings of both tasks.
+// the stat and the sync task, the half-width of a 95% range of its readings (spread). Nil with fewer
+// than MinDriftProbes readings of both tasks.
 func Drift(noise []result.NoiseSample) *result.Drift {
 	var st, sy []float64
 	for _, n := range noise {
@@ -25,22 +26,40 @@ func Drift(noise []result.NoiseSample) *result.Drift {
 	if len(st) < MinDriftProbes {
 		return nil
 	}
-	d := &result.Drift{Probes: len(st), Stat: spread(st), Sync: spread(sy)}
-	d.Applied = max(d.Stat, d.Sync)
-	return d
+	return &result.Drift{Probes: len(st), Stat: spread(st), Sync: spread(sy)}
 }
 
-// spread is the half-width, as a fraction, of the central 95% of xs on a log scale around its median.
+// DriftFor is the drift folded into the interval of metric name: the stat task's for every time,
+// the larger of both for a metric whose cost includes flushes to the device (FlushBound).
+func DriftFor(d *result.Drift, name string) float64 {
+	if d == nil {
+		return 0
+	}
+	if FlushBound(name) {
+		return max(d.Stat, d.Sync)
+	}
+	return d.Stat
+}
+
+// FlushBound reports whether metric name's cost includes flushes to the device: a copy-up (overlay
+// fsyncs the copied file), and the snapshot and layer calls (containerd's metadata store commits
+// each transaction with fsync; native fsyncs every copied file; commits sync).
+func FlushBound(name string) bool {
+	return name == "copyup.latency" || strings.HasPrefix(name, "snapshot.") || strings.HasPrefix(name, "layer.")
+}
+
+// spread is the half-width, as a fraction, of a 95% range of xs on a log scale around its median,
+// from a robust deviation: 1.96 × 1.4826 × MAD of ln(x/median) (the MAD scaled to a normal standard
+// deviation). A reading disturbed by what the run itself just did (the first one after a build, a
+// page-cache eviction) does not move it; a machine that drifts does.
 func spread(xs []float64) float64 {
 	med := stat.Quantile(0.5, stat.Empirical, sorted(xs), nil)
-	ls := make([]float64, len(xs))
+	dev := make([]float64, len(xs))
 	for i, x := range xs {
-		ls[i] = math.Log(x / med)
+		dev[i] = math.Abs(math.Log(x / med))
 	}
-	slices.Sort(ls)
-	lo := stat.Quantile(0.025, stat.Empirical, ls, nil)
-	hi := stat.Quantile(0.975, stat.Empirical, ls, nil)
-	return math.Expm1(max(-lo, hi))
+	mad := stat.Quantile(0.5, stat.Empirical, sorted(dev), nil)
+	return math.Expm1(1.96 * 1.4826 * mad)
 }
 
 func sorted(xs []float64) []float64 {

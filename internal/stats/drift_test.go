@@ -9,18 +9,22 @@ import (
 
 func TestDrift(t *testing.T) {
 	var noise []result.NoiseSample
-	for i := range 40 {
-		// stat steady at 1000 ns; the flush doubles for the last 5 readings.
-		sync := 500e3
-		if i >= 35 {
-			sync = 1000e3
+	for i := range 39 {
+		// stat steady at 1000 ns but for one stalled reading; the flush wanders by e^±0.1 around 500 µs.
+		st := 1000.0
+		if i == 7 {
+			st = 10000
 		}
-		noise = append(noise, result.NoiseSample{StatNs: 1000, SyncNs: sync})
+		noise = append(noise, result.NoiseSample{StatNs: st, SyncNs: 500e3 * math.Exp(0.1*float64(i%3-1))})
 	}
 	noise = append(noise, result.NoiseSample{Load1: 1}) // a probe without a reading is left out
 	d := Drift(noise)
-	if d == nil || d.Probes != 40 || d.Stat != 0 || math.Abs(d.Sync-1) > 1e-9 || d.Applied != d.Sync {
-		t.Errorf("Drift = %+v, want 40 probes, stat 0, sync 1 (the flush doubled), applied = sync", d)
+	want := math.Expm1(1.96 * 1.4826 * 0.1)
+	if d == nil || d.Probes != 39 || d.Stat != 0 || math.Abs(d.Sync-want) > 1e-9 {
+		t.Errorf("Drift = %+v, want 39 probes, stat 0 (one stall does not count), sync %.3f", d, want)
+	}
+	if DriftFor(d, "copyup.latency") != d.Sync || DriftFor(d, "snapshot.prepare") != d.Sync || DriftFor(d, "op.lookup") != d.Stat || DriftFor(nil, "op.lookup") != 0 {
+		t.Errorf("DriftFor: copy-ups and snapshot calls get the flush's drift, ops the stat's")
 	}
 	if d := Drift(noise[:MinDriftProbes-1]); d != nil {
 		t.Errorf("Drift of %d readings = %+v, want nil", MinDriftProbes-1, d)
@@ -43,16 +47,15 @@ func TestWithDrift(t *testing.T) {
 	}
 	// A metric that is not a time (disk savings can be negative) is never widened by AnnotateAll.
 	r := &result.Result{}
-	for range 10 {
-		r.Noise = append(r.Noise, result.NoiseSample{StatNs: 1000, SyncNs: 1000})
+	for i := range 12 {
+		r.Noise = append(r.Noise, result.NoiseSample{StatNs: 1000 * math.Exp(0.1*float64(i%3-1)), SyncNs: 1000})
 	}
-	r.Noise = append(r.Noise, result.NoiseSample{StatNs: 2000, SyncNs: 1000})
 	r.Metrics = []result.Metric{
 		{Name: "op.lookup", Unit: "ns", Samples: []float64{90, 100, 110}},
 		{Name: "disk.shared_savings", Unit: "ratio", Samples: []float64{-0.2, -0.19, -0.21}},
 	}
 	AnnotateAll(r)
-	if r.Drift == nil || r.Drift.Applied <= 0 {
+	if r.Drift == nil || r.Drift.Stat <= 0 {
 		t.Fatalf("drift %+v", r.Drift)
 	}
 	if m := r.Metrics[0].Summary; !(m.CILo < 90) || m.SampleCILo != 90 {

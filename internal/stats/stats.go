@@ -139,15 +139,11 @@ func annotate(m *result.Metric, drift float64) {
 }
 
 // AnnotateAll computes r's drift from its calibration readings (Drift) and annotates every metric
-// of r, with the drift folded into the interval of every time metric of 2 samples or more (a single
-// sample shows no interval).
+// of r, with the drift (DriftFor) folded into the interval of every time metric of 2 samples or
+// more (a single sample shows no interval).
 func AnnotateAll(r *result.Result) {
 	r.Drift = Drift(r.Noise)
-	d := 0.0
-	if r.Drift != nil {
-		d = r.Drift.Applied
-	}
 	for i := range r.Metrics {
-		annotate(&r.Metrics[i], d)
+		annotate(&r.Metrics[i], DriftFor(r.Drift, r.Metrics[i].Name))
 	}
 }

@@ -96,9 +96,10 @@ func reflinks(fs string) bool { return fs == backing.Btrfs || fs == backing.XFS 
 
 // ScratchSize is the size of every snapshot image for a backing of backingSize bytes.
 //
-// Without a fixed size, the image must hold the scenario's largest image (imageSize, with a
-// quarter more for ext4's metadata and the workload's writes), and is otherwise an eighth of the
-// backing, at most MaxAutoScratch.
+// Without a fixed size, the image must hold the scenario's largest container (imageSize: its image
+// and the workload's writes), with a quarter more and 64 MiB for ext4's metadata and journal: every
+// Prepare copies the whole image on a backing without reflinks, so it is no larger than that.
+// Unknown (0), it is an eighth of the backing, at most MaxAutoScratch.
 func (d *Driver) ScratchSize(backingSize, imageSize int64) int64 {
 	if d.scratchSize > 0 {
 		return d.scratchSize
@@ -108,7 +109,7 @@ func (d *Driver) ScratchSize(backingSize, imageSize int64) int64 {
 	}
 	s := min(backingSize/8, MaxAutoScratch)
 	if imageSize > 0 {
-		s = max(s, imageSize+imageSize/4+64<<20+1<<20)
+		s = imageSize + imageSize/4 + 64<<20 + 1<<20 // the extra MiB survives rounding down
 	}
 	return max(s, MinScratch) &^ (1<<20 - 1) // whole MiB
 }
@@ -120,7 +121,7 @@ func (d *Driver) Info() drivers.Info {
 	if reflinks(fs) {
 		copyMode, copyKind = "Prepare reflinks the parent's image (copy_file_range on "+fs+")", "reflink"
 	}
-	scratch := fmt.Sprintf("auto: the largest image + 25%%, at least min(backing/8, %s)", mib(MaxAutoScratch))
+	scratch := "auto: the largest container (image and workload writes) + 25% + 64MiB"
 	if d.scratchSize > 0 {
 		scratch = mib(d.scratchSize)
 	}

@@ -275,7 +275,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 			continue
 		}
 		dr.started = time.Now()
-		opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, ImageSize: e.largestImage()}
+		opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, ImageSize: sat(e.largestImage(), containerWrites(e.plan))}
 		if info.BackingSize > 0 { // the scenario fixed it (backing_size)
 			opts.BackingSize = info.BackingSize
 		}

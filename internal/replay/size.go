@@ -130,6 +130,31 @@ func workloadWrites(plan *scenario.Plan) int64 {
 	return total
 }
 
+// containerWrites is the most the workload writes into one container on top of its image: the
+// files created in it and one copy-up per size and how of every modify op on its image.
+func containerWrites(plan *scenario.Plan) int64 {
+	per := map[string]int64{}
+	for _, op := range plan.Ops {
+		var sizes int64
+		for _, s := range op.Sizes {
+			sizes = sat(sizes, (int64(s)+block-1)/block*block)
+		}
+		for _, img := range op.Images {
+			switch op.Op {
+			case "create":
+				per[img] = sat(per[img], mul(int64(op.Count), sizes))
+			case "modify":
+				per[img] = sat(per[img], mul(sizes, int64(len(op.Hows))))
+			}
+		}
+	}
+	var most int64
+	for _, n := range per {
+		most = max(most, n)
+	}
+	return most
+}
+
 // BackingSize sizes a driver's dedicated filesystem from the plan and its layers' footprints: room
 // for every layer, every container and every fresh copy-up container as full copies (what a copying
 // driver needs), twice over plus 1 GiB, in whole GiB — and at least enough for ext4 to have an inode

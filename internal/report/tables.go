@@ -97,6 +97,9 @@ func render(w io.Writer, r *result.Result, md bool) error {
 	if err := Rules(ew, r, md); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if err := Shapes(ew, r, md); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
 
 	metrics := summarized(r.Metrics)
 	drivers := driverOrder(r)

@@ -1,0 +1,38 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// TestShapes: a shape the result contradicts is reported as not holding, with the figures; one
+// whose drivers are absent is left out.
+func TestShapes(t *testing.T) {
+	r := &result.Result{
+		Drivers: []result.DriverResult{{Name: "overlayfs"}, {Name: "overlayfs-xfs"}},
+		Fits: []result.Fit{
+			{Driver: "overlayfs", Name: result.FitCopyup, Params: map[string]string{"how": "append", "cache": "warm"}, Beta: 1},
+			{Driver: "overlayfs-xfs", Name: result.FitCopyup, Params: map[string]string{"how": "append", "cache": "warm"}, Beta: 0.5},
+		},
+	}
+	var b bytes.Buffer
+	if err := Shapes(&b, r, true); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "copy-up is flat in file size") || !strings.Contains(out, "does NOT hold here") || !strings.Contains(out, "overlayfs-xfs 50%") {
+		t.Errorf("shapes:\n%s", out)
+	}
+	if strings.Contains(out, "blockfile") || strings.Contains(out, "page cache") {
+		t.Errorf("shapes without their drivers reported:\n%s", out)
+	}
+	r.Fits[1].Beta = 0.001
+	b.Reset()
+	Shapes(&b, r, false)
+	if !strings.Contains(b.String(), ": holds") || !strings.Contains(b.String(), "overlayfs-xfs 0.1%") {
+		t.Errorf("shapes:\n%s", b.String())
+	}
+}

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-bin/seedbench}
 published=(
 	"scenarios/debian-emacs-apache.yaml"
-	"scenarios/lookup-depth.yaml --drivers overlayfs,overlayfs-metacopy,fuse-overlayfs,erofs,native,btrfs"
+	"scenarios/lookup-depth.yaml --drivers overlayfs,overlayfs-metacopy,native,btrfs"
 	"scenarios/copyup-sizes.yaml --drivers overlayfs,overlayfs-metacopy,overlayfs-volatile,overlayfs-xfs,overlayfs-btrfs,btrfs,fuse-overlayfs,native"
 	"scenarios/shared-base.yaml --drivers overlayfs,fuse-overlayfs,erofs,native,btrfs"
 )

@@ -95,14 +95,16 @@ func sig3(v float64) string {
 	return strconv.FormatFloat(v, 'f', 0, 64)
 }
 
-// FormatCI formats the half-width of a summary's confidence interval relative to its median:
+// FormatCI formats the half-width of a summary's confidence interval from its samples (SampleCI: the
+// run's drift left out, as every driver of the run saw it) relative to its median:
 // "±3.2%", "±12%". It is "" when there is no interval to show (fewer than 2 samples, or a zero
 // median with a non-zero interval).
 func FormatCI(s result.Summary) string {
 	if s.N < 2 {
 		return ""
 	}
-	half := (s.CIHi - s.CILo) / 2
+	lo, hi := s.SampleCI()
+	half := (hi - lo) / 2
 	if half == 0 {
 		return "±0%"
 	}

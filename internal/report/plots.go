@@ -230,19 +230,35 @@ func (f *figure) render() (svg, png []byte, err error) {
 			err = fmt.Errorf("render: %v", v)
 		}
 	}()
-	sc := vgsvg.New(figWidth, figHeight)
+	h := f.height()
+	sc := vgsvg.New(figWidth, h)
 	f.draw(draw.New(sc))
 	var sb bytes.Buffer
 	if _, err := sc.WriteTo(&sb); err != nil {
 		return nil, nil, err
 	}
-	ic := vgimg.NewWith(vgimg.UseWH(figWidth, figHeight), vgimg.UseDPI(figDPI))
+	ic := vgimg.NewWith(vgimg.UseWH(figWidth, h), vgimg.UseDPI(figDPI))
 	f.draw(draw.New(ic))
 	var pb bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
 		return nil, nil, err
 	}
 	return sb.Bytes(), pb.Bytes(), nil
+}
+
+// height is the figure's height: figHeight, or taller when the legend needs it (many drivers and
+// variants), so no entry falls off the bottom.
+func (f *figure) height() vg.Length {
+	lineH := textStyle(sansFont, 11).Height("Xg") * 1.5
+	need := vg.Length(0)
+	for i, e := range f.legend {
+		if e.header && i > 0 {
+			need += lineH / 2
+		}
+		need += lineH
+	}
+	// The legend starts level with the top of the data area, below the title (about 50 points).
+	return max(figHeight, need+vg.Points(80))
 }
 
 func (f *figure) draw(c draw.Canvas) {
@@ -587,10 +603,11 @@ func (set seriesSet) addLine(p *plot.Plot, d *plotData, s *series, pts []point, 
 // the lower end is clamped to the median when it is not positive.
 func ciOf(m *result.Metric, logY bool) (lo, hi float64) {
 	s := m.Summary
-	if s.N < 2 || !finite(s.CILo) || !finite(s.CIHi) || s.CIHi < s.CILo {
+	clo, chi := s.SampleCI()
+	if s.N < 2 || !finite(clo) || !finite(chi) || chi < clo {
 		return 0, 0
 	}
-	lo, hi = min(s.CILo, s.Median), max(s.CIHi, s.Median)
+	lo, hi = min(clo, s.Median), max(chi, s.Median)
 	if logY && lo <= 0 {
 		lo = s.Median
 	}
@@ -683,12 +700,23 @@ func lookupFigure(d *plotData) *figure {
 			maxDepth = max(maxDepth, pt.x)
 		}
 	}
+	// Depths that span decades (1..128) go on a log₂ axis: depth d is drawn at 1 + log₂ d.
+	logX := maxDepth >= 16
+	tx := func(x float64) float64 {
+		if logX && x > 0 {
+			return 1 + math.Log2(x)
+		}
+		return x
+	}
 	// A miss looked through every layer: it goes one step past the deepest layer.
 	missX := maxDepth + max(1, math.Round(maxDepth/8)) // apart from the deepest hit
 	for _, m := range misses {
 		if n, err := strconv.Atoi(m.Params["layers"]); err == nil {
 			missX = max(missX, float64(n)+max(1, math.Round(float64(n)/8)))
 		}
+	}
+	if logX {
+		missX = tx(maxDepth) + 1 // one doubling past the deepest layer, in drawn units
 	}
 	// Each miss joins the hit series with the same driver and variant; a miss without one is
 	// left out (it has no line to belong to).
@@ -721,7 +749,11 @@ func lookupFigure(d *plotData) *figure {
 	if logY {
 		ylabel += " (log scale)"
 	}
-	p := newPlot(title, "layer the file is found in (1 = top image layer)", ylabel)
+	xlabel := "layer the file is found in (1 = top image layer)"
+	if logX {
+		xlabel = "layer the file is found in (1 = top image layer; log scale)"
+	}
+	p := newPlot(title, xlabel, ylabel)
 	n := len(set.series)
 	dodge := func(x float64, i int) float64 {
 		if n < 2 {
@@ -730,12 +762,13 @@ func lookupFigure(d *plotData) *figure {
 		return x + (float64(i)/float64(n-1)-0.5)*0.3
 	}
 	for i, s := range set.series {
-		xf := func(x float64) float64 { return dodge(x, i) }
+		xf := func(x float64) float64 { return dodge(tx(x), i) }
 		if err := set.addLine(p, d, s, s.pts, true, logY, xf); err != nil {
 			return nil
 		}
 		if m := missOf[s]; m != nil {
-			if err := set.addLine(p, d, s, []point{{missX, m}}, false, logY, xf); err != nil {
+			mf := func(x float64) float64 { return dodge(x, i) } // missX is already in drawn units
+			if err := set.addLine(p, d, s, []point{{missX, m}}, false, logY, mf); err != nil {
 				return nil
 			}
 		}
@@ -749,9 +782,11 @@ func lookupFigure(d *plotData) *figure {
 	}
 	var ticks plot.ConstantTicks
 	for x := 1.0; x <= maxDepth; x++ {
-		t := plot.Tick{Value: x}
+		t := plot.Tick{Value: tx(x)}
 		if measured[x] || maxDepth <= 12 {
 			t.Label = strconv.Itoa(int(x))
+		} else if logX {
+			continue // a log axis has room for the measured depths only
 		}
 		ticks = append(ticks, t)
 	}

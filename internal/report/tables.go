@@ -605,7 +605,7 @@ func writeHeader(w io.Writer, r *result.Result) {
 		fmt.Fprintf(w, "env: %s\n", strings.Join(env, ", "))
 	}
 	if d := r.Drift; d != nil {
-		fmt.Fprintf(w, "machine drift over the run (%d calibration readings): stat ±%.0f%%, folded into every time's CI; flush ±%.0f%%, also into copy-ups' and snapshot and layer calls'\n",
+		fmt.Fprintf(w, "machine drift over the run (%d calibration readings): stat ±%.0f%%, flush ±%.0f%%: the result's intervals (ci_lo/ci_hi) include it, for a re-run's median; cells and plots show the samples' own, for comparing drivers\n",
 			d.Probes, 100*d.Stat, 100*d.Sync)
 	}
 

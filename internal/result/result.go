@@ -128,6 +128,15 @@ type Summary struct {
 	SampleCIHi float64 `json:"sample_ci_hi,omitempty"`
 }
 
+// SampleCI is the interval from the samples alone: [SampleCILo, SampleCIHi] when a drift was
+// folded into [CILo, CIHi], else [CILo, CIHi]. Drivers of one run are compared by it.
+func (s Summary) SampleCI() (lo, hi float64) {
+	if s.SampleCILo != 0 || s.SampleCIHi != 0 {
+		return s.SampleCILo, s.SampleCIHi
+	}
+	return s.CILo, s.CIHi
+}
+
 // Check is one verification.
 type Check struct {
 	Driver string `json:"driver"`

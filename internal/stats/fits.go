@@ -199,6 +199,10 @@ func linearityWarning(spec *fitSpec, fr FitResult, xs, ys []float64) string {
 	return fmt.Sprintf("low R² %.2f: the cost is not linear in %s", fr.R2, spec.linearIn)
 }
 
+// outlierRatio is how far from the median at its x (as a factor) a sample beyond the fence must also
+// be to be left out of a fit.
+const outlierRatio = 2.0
+
 // outlier is a sample left out of a fit.
 type outlier struct{ x, y, median float64 }
 
@@ -226,7 +230,7 @@ func fenceOutliers(xs, ys []float64) (kx, ky []float64, out []outlier) {
 		q3 := stat.Quantile(0.75, stat.Empirical, v, nil)
 		med := (v[(len(v)-1)/2] + v[len(v)/2]) / 2
 		iqr := q3 - q1
-		fences[x] = fence{lo: min(q1-3*iqr, med/2), hi: max(q3+3*iqr, 2*med), median: med}
+		fences[x] = fence{lo: min(q1-3*iqr, med/outlierRatio), hi: max(q3+3*iqr, outlierRatio*med), median: med}
 	}
 	for i, x := range xs {
 		y := ys[i]

@@ -140,10 +140,10 @@ func TestResolveGenerateDefaultsFollowBounds(t *testing.T) {
 func TestResolveQuick(t *testing.T) {
 	p := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{Quick: true})
 	deb := p.Layer("debian")
-	if g := deb.Generate; g.Files != 750 || g.Dirs != 75 || g.Total != 30*MiB {
+	if g := deb.Generate; g.Files != 300 || g.Dirs != 30 || g.Total != 12*MiB {
 		t.Errorf("quick debian generate %d files %d dirs %s", g.Files, g.Dirs, g.Total)
 	}
-	if g := p.Layer("emacs").Generate; g.Files != 250 || g.Dirs != 25 || g.Total != 27*MiB+512*KiB {
+	if g := p.Layer("emacs").Generate; g.Files != 100 || g.Dirs != 10 || g.Total != 11*MiB {
 		t.Errorf("quick emacs generate %d files %d dirs %s", g.Files, g.Dirs, g.Total)
 	}
 	if p.Samples != 3 || !p.Quick {

@@ -900,13 +900,17 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 	p.Y.Min = min(0, p.Y.Min)
 	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.04 // the top point clear of the frame
 	p.Y.Tick.Marker = bytesTicks{}
+	// Label every count measured, or, when there are many (1..16 containers), the first, the last
+	// and the powers of two between.
 	var ticks plot.ConstantTicks
-	if len(xs) <= 12 {
-		for _, x := range xs {
-			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.Itoa(int(x))})
+	for i, x := range xs {
+		label := strconv.Itoa(int(x))
+		if len(xs) > 12 && i > 0 && i < len(xs)-1 && (x < 1 || int(x)&(int(x)-1) != 0) {
+			label = ""
 		}
-		p.X.Tick.Marker = ticks
+		ticks = append(ticks, plot.Tick{Value: x, Label: label})
 	}
+	p.X.Tick.Marker = ticks
 	pad := max(0.25, (xs[len(xs)-1]-xs[0])/30)
 	p.X.Min, p.X.Max = xs[0]-pad, xs[len(xs)-1]+pad
 	return &figure{title: title, plot: p, legend: set.legend(d, true)}

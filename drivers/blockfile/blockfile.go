@@ -14,7 +14,6 @@ package blockfile
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -178,61 +177,48 @@ func (d *Driver) check(opts drivers.Options) error {
 }
 
 // Open makes the backing, an empty ext4 scratch image on it, and the snapshotter.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if err := d.check(opts); err != nil {
 		return nil, err
 	}
-	undo := &cleanup.Stack{}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, undo.Unwind())
-		}
-	}()
-	workDir := opts.WorkDir
-	if workDir == "" {
-		if workDir, err = os.MkdirTemp("", "seedbench-"+d.name+"-"); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
-		}
-		undo.Push("remove "+workDir, func() error { return os.Remove(workDir) })
-	}
 	fs := d.backingFS(opts)
 	scratchSize := d.ScratchSize(opts.BackingSize, opts.ImageSize)
-	size := opts.BackingSize
-	if size <= 0 {
-		size = backing.DefaultSize
+	spec := fsinstance.Spec(opts, fs)
+	if spec.Size <= 0 {
+		spec.Size = backing.DefaultSize
 	}
 	if !reflinks(fs) {
 		// Every snapshot is a whole scratch-sized image: without reflinks a backing sized for the
 		// scenario's data holds only a handful of them.
 		room := backingImages * scratchSize
-		if free, err := freeBytes(workDir); err == nil && room > free/10*9 {
+		hostDir := opts.WorkDir
+		if hostDir == "" {
+			hostDir = os.TempDir() // where OpenBacking makes the work dir
+		}
+		if free, err := freeBytes(hostDir); err == nil && room > free/10*9 {
 			// A sparse image larger than the host can hold turns ENOSPC into I/O errors.
 			room = free / 10 * 9
 		}
-		size = max(size, room)
+		spec.Size = max(spec.Size, room)
 	}
-	b, err := backing.Create(ctx, backing.Spec{FS: fs, Size: size, Dir: workDir})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
-	}
-	undo.Push("close backing", b.Close)
-
-	// The scratch is made on the backing, so the snapshotter's copy of it (root/scratch) is a
-	// reflink where the backing can. It is kept: removing it makes xfs free blocks in the
-	// background, after the engine's baseline statfs, and disk.used would come out negative.
-	src := filepath.Join(b.Path, "scratch-"+ImageFS+".img")
-	if err := makeScratch(ctx, src, scratchSize); err != nil {
-		return nil, fmt.Errorf("%s: scratch image: %w", d.name, err)
-	}
-	sn, err := blockfile.NewSnapshotter(filepath.Join(b.Path, Family),
-		blockfile.WithScratchFile(src),
-		blockfile.WithFSType(ImageFS),
-		blockfile.WithMountOptions(mountOptions),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-	}
-	return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+	return fsinstance.Open(ctx, d.name, spec, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+		// The scratch is made on the backing, so the snapshotter's copy of it (root/scratch) is a
+		// reflink where the backing can. It is kept: removing it makes xfs free blocks in the
+		// background, after the engine's baseline statfs, and disk.used would come out negative.
+		src := filepath.Join(b.Path, "scratch-"+ImageFS+".img")
+		if err := makeScratch(ctx, src, scratchSize); err != nil {
+			return nil, fmt.Errorf("%s: scratch image: %w", d.name, err)
+		}
+		sn, err := blockfile.NewSnapshotter(filepath.Join(b.Path, Family),
+			blockfile.WithScratchFile(src),
+			blockfile.WithFSType(ImageFS),
+			blockfile.WithMountOptions(mountOptions),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+		}
+		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+	})
 }
 
 // makeScratch writes an empty, sparse ext4 image of size bytes at path. Inode tables and journal are

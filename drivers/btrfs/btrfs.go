@@ -10,7 +10,6 @@ package btrfs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,23 +74,15 @@ func (d *Driver) check(opts drivers.Options) error {
 
 // Open makes the loop-mounted btrfs and builds the snapshotter in a directory at its root
 // (NewSnapshotter creates one directory level only, and needs its root to be on btrfs).
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if err := d.check(opts); err != nil {
 		return nil, err
 	}
-	undo := &cleanup.Stack{}
-	defer func() {
+	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, backing.Btrfs), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+		sn, err := newSnapshotter(filepath.Join(b.Path, Family))
 		if err != nil {
-			err = errors.Join(err, undo.Unwind())
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
 		}
-	}()
-	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: backing.Btrfs, Size: opts.BackingSize, Dir: opts.WorkDir})
-	if err != nil {
-		return nil, err
-	}
-	sn, err := newSnapshotter(filepath.Join(b.Path, Family))
-	if err != nil {
-		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-	}
-	return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+	})
 }

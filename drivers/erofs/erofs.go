@@ -169,55 +169,47 @@ func probe(ctx context.Context) (err error) {
 }
 
 // Open makes the backing, the snapshotter on it, and the mount manager next to it.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if err := d.checkHost(opts); err != nil {
 		return nil, err
 	}
-	undo := &cleanup.Stack{}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, undo.Unwind())
+	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+
+		// The manager's directory goes after the backing's (which removes the work dir it made), so it is
+		// removed first.
+		mdir := filepath.Join(filepath.Dir(b.Path), managerDir)
+		if err := os.Mkdir(mdir, 0o700); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
-	}()
-	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: opts.WorkDir})
-	if err != nil {
-		return nil, err
-	}
+		undo.Push("remove "+mdir, func() error { return os.RemoveAll(mdir) })
+		db, err := bolt.Open(filepath.Join(mdir, "mounts.db"), 0o600, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: mount manager db: %w", d.name, err)
+		}
+		mm, err := manager.NewManager(db, filepath.Join(mdir, "t"),
+			manager.WithMountHandler("erofs", erofsmount.NewErofsMountHandler()))
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: mount manager: %w", d.name, err)
+		}
+		closer, _ := mm.(interface{ Close() error }) // closes the db too
+		undo.Push("close mount manager", closer.Close)
 
-	// The manager's directory goes after the backing's (which removes the work dir it made), so it is
-	// removed first.
-	mdir := filepath.Join(filepath.Dir(b.Path), managerDir)
-	if err := os.Mkdir(mdir, 0o700); err != nil {
-		return nil, fmt.Errorf("%s: %w", d.name, err)
-	}
-	undo.Push("remove "+mdir, func() error { return os.RemoveAll(mdir) })
-	db, err := bolt.Open(filepath.Join(mdir, "mounts.db"), 0o600, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: mount manager db: %w", d.name, err)
-	}
-	mm, err := manager.NewManager(db, filepath.Join(mdir, "t"),
-		manager.WithMountHandler("erofs", erofsmount.NewErofsMountHandler()))
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: mount manager: %w", d.name, err)
-	}
-	closer, _ := mm.(interface{ Close() error }) // closes the db too
-	undo.Push("close mount manager", closer.Close)
-
-	snOpts := []erofssnapshotter.Opt{erofssnapshotter.WithDmverityMode("off")}
-	if len(opts.MountOptions) > 0 {
-		snOpts = append(snOpts, erofssnapshotter.WithOvlOptions(slices.Clone(opts.MountOptions)))
-	}
-	sn, err := erofssnapshotter.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-	}
-	return &instance{
-		name:    d.name,
-		inner:   fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
-		mm:      mm,
-		mounted: map[string]bool{},
-	}, nil
+		snOpts := []erofssnapshotter.Opt{erofssnapshotter.WithDmverityMode("off")}
+		if len(opts.MountOptions) > 0 {
+			snOpts = append(snOpts, erofssnapshotter.WithOvlOptions(slices.Clone(opts.MountOptions)))
+		}
+		sn, err := erofssnapshotter.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+		}
+		return &instance{
+			name:    d.name,
+			inner:   fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
+			mm:      mm,
+			mounted: map[string]bool{},
+		}, nil
+	})
 }
 
 // instance is an fsinstance whose Mount and Unmount go through the mount manager.

@@ -154,35 +154,27 @@ func probe(dir string) error {
 }
 
 // Open makes the backing, probes fuse-overlayfs on it, and builds the snapshotter in it.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if err := d.checkHost(opts); err != nil {
 		return nil, err
 	}
-	undo := &cleanup.Stack{}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, undo.Unwind())
-		}
-	}()
-	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: opts.WorkDir})
-	if err != nil {
-		return nil, err
-	}
-	// Every daemon of this instance has the backing's paths in its arguments and holds its dirs open:
-	// none may outlive the instance, and the backing cannot be unmounted while one runs.
-	undo.Push("stop fuse-overlayfs daemons", func() error { return reapDaemons(b.Path, daemonExitTimeout) })
+	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+		// Every daemon of this instance has the backing's paths in its arguments and holds its dirs open:
+		// none may outlive the instance, and the backing cannot be unmounted while one runs.
+		undo.Push("stop fuse-overlayfs daemons", func() error { return reapDaemons(b.Path, daemonExitTimeout) })
 
-	if err := probe(b.Path); err != nil {
-		return nil, drivers.Unsupported(d.name, fmt.Sprintf("on %s: %v", b.FS, err), "apt-get install fuse-overlayfs fuse3")
-	}
-	sn, err := fuseoverlayfs.NewSnapshotter(filepath.Join(b.Path, Family))
-	if err != nil {
-		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-	}
-	return &instance{
-		Instance: fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
-		name:     d.name,
-	}, nil
+		if err := probe(b.Path); err != nil {
+			return nil, drivers.Unsupported(d.name, fmt.Sprintf("on %s: %v", b.FS, err), "apt-get install fuse-overlayfs fuse3")
+		}
+		sn, err := fuseoverlayfs.NewSnapshotter(filepath.Join(b.Path, Family))
+		if err != nil {
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+		}
+		return &instance{
+			Instance: fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
+			name:     d.name,
+		}, nil
+	})
 }
 
 // instance is an fsinstance whose Unmount proves the FUSE mount is gone.

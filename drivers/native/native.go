@@ -7,7 +7,6 @@ package native
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,23 +87,15 @@ func (d *Driver) check(opts drivers.Options) error {
 }
 
 // Open makes the backing and builds the snapshotter in it.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if err := d.check(opts); err != nil {
 		return nil, err
 	}
-	undo := &cleanup.Stack{}
-	defer func() {
+	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+		sn, err := native.NewSnapshotter(filepath.Join(b.Path, Family))
 		if err != nil {
-			err = errors.Join(err, undo.Unwind())
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
 		}
-	}()
-	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: opts.WorkDir})
-	if err != nil {
-		return nil, err
-	}
-	sn, err := native.NewSnapshotter(filepath.Join(b.Path, Family))
-	if err != nil {
-		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-	}
-	return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+	})
 }

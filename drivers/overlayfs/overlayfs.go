@@ -169,43 +169,35 @@ func (d *Driver) checkHost(opts drivers.Options) error {
 }
 
 // Open makes the backing, probes the mount options on it, and builds the snapshotter in it.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (_ drivers.Instance, err error) {
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if err := d.checkHost(opts); err != nil {
 		return nil, err
 	}
-	undo := &cleanup.Stack{}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, undo.Unwind())
-		}
-	}()
-	b, err := fsinstance.OpenBacking(ctx, undo, d.name, backing.Spec{FS: d.backingFS(opts), Size: opts.BackingSize, Dir: opts.WorkDir})
-	if err != nil {
-		return nil, err
-	}
+	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
 
-	mountOptions := append(slices.Clone(d.options), opts.MountOptions...)
-	// The probe on the real backing is the last word: an option the upper filesystem cannot honour
-	// (index=on needs file handles) is reported here, not in the middle of a run.
-	if err := probe(b.Path, mountOptions); err != nil {
-		return nil, drivers.Unsupported(d.name, fmt.Sprintf("on %s: %v", b.FS, err),
-			"use a kernel and backing filesystem that support these overlay options, or drop them")
-	}
-	var snOpts []overlay.Opt
-	if len(mountOptions) > 0 {
-		snOpts = append(snOpts, overlay.WithMountOptions(mountOptions))
-	}
-	sn, err := overlay.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-	}
-	return fsinstance.New(fsinstance.Config{
-		Driver:      d.name,
-		Snapshotter: sn,
-		Backing:     b,
-		Undo:        undo,
-		BeforeMount: clearVolatile,
-	}), nil
+		mountOptions := append(slices.Clone(d.options), opts.MountOptions...)
+		// The probe on the real backing is the last word: an option the upper filesystem cannot honour
+		// (index=on needs file handles) is reported here, not in the middle of a run.
+		if err := probe(b.Path, mountOptions); err != nil {
+			return nil, drivers.Unsupported(d.name, fmt.Sprintf("on %s: %v", b.FS, err),
+				"use a kernel and backing filesystem that support these overlay options, or drop them")
+		}
+		var snOpts []overlay.Opt
+		if len(mountOptions) > 0 {
+			snOpts = append(snOpts, overlay.WithMountOptions(mountOptions))
+		}
+		sn, err := overlay.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+		}
+		return fsinstance.New(fsinstance.Config{
+			Driver:      d.name,
+			Snapshotter: sn,
+			Backing:     b,
+			Undo:        undo,
+			BeforeMount: clearVolatile,
+		}), nil
+	})
 }
 
 // clearVolatile removes the marker a volatile overlay leaves in its work dir. The kernel refuses to

@@ -104,53 +104,50 @@ func uniqueLayers(layers map[string]LayerSize) (bytes, entries int64) {
 	return bytes, entries
 }
 
-// workloadWrites is what the workload writes into containers on top of their images: created files
-// (in each image's first container), and copy-ups (one per size and how in each container, and in
-// the fresh container a round may start).
-func workloadWrites(plan *scenario.Plan) int64 {
-	containers := map[string]int64{}
-	for _, img := range plan.Images {
-		containers[img.Name] = int64(img.Containers)
-	}
-	var total int64
+// imageWrites is what the workload writes into one container of each image on top of the image:
+// the files an image's create ops make (in its first container) and one copy-up per size and how
+// of its modify ops (in every container that serves a round).
+type imageWrites struct{ created, copiedUp int64 }
+
+func writesByImage(plan *scenario.Plan) map[string]imageWrites {
+	by := map[string]imageWrites{}
 	for _, op := range plan.Ops {
 		var sizes int64
 		for _, s := range op.Sizes {
 			sizes = sat(sizes, (int64(s)+block-1)/block*block)
 		}
 		for _, img := range op.Images {
+			w := by[img]
 			switch op.Op {
 			case "create":
-				total = sat(total, mul(int64(op.Count), sizes))
+				w.created = sat(w.created, mul(int64(op.Count), sizes))
 			case "modify":
-				total = sat(total, mul(mul(sizes, int64(len(op.Hows))), containers[img]+1))
+				w.copiedUp = sat(w.copiedUp, mul(sizes, int64(len(op.Hows))))
 			}
+			by[img] = w
 		}
+	}
+	return by
+}
+
+// workloadWrites is what the workload writes into containers on top of their images: created files
+// (in each image's first container), and copy-ups (in each container, and in the fresh container a
+// round may start).
+func workloadWrites(plan *scenario.Plan) int64 {
+	by := writesByImage(plan)
+	var total int64
+	for _, img := range plan.Images {
+		w := by[img.Name]
+		total = sat(total, sat(w.created, mul(w.copiedUp, int64(img.Containers)+1)))
 	}
 	return total
 }
 
-// containerWrites is the most the workload writes into one container on top of its image: the
-// files created in it and one copy-up per size and how of every modify op on its image.
+// containerWrites is the most the workload writes into one container on top of its image.
 func containerWrites(plan *scenario.Plan) int64 {
-	per := map[string]int64{}
-	for _, op := range plan.Ops {
-		var sizes int64
-		for _, s := range op.Sizes {
-			sizes = sat(sizes, (int64(s)+block-1)/block*block)
-		}
-		for _, img := range op.Images {
-			switch op.Op {
-			case "create":
-				per[img] = sat(per[img], mul(int64(op.Count), sizes))
-			case "modify":
-				per[img] = sat(per[img], mul(sizes, int64(len(op.Hows))))
-			}
-		}
-	}
 	var most int64
-	for _, n := range per {
-		most = max(most, n)
+	for _, w := range writesByImage(plan) {
+		most = max(most, sat(w.created, w.copiedUp))
 	}
 	return most
 }

@@ -2,12 +2,36 @@ package fsinstance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/backing"
 	"github.com/seedbench/seedbench/internal/cleanup"
 )
+
+// Open is how every file-system driver's Open runs: it opens the backing of spec (OpenBacking) and
+// hands it, with the undo stack that closes it, to build, which makes the snapshotter and the
+// instance. When either fails, everything pushed onto the stack is undone and the errors joined.
+func Open(ctx context.Context, driver string, spec backing.Spec, build func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error)) (_ drivers.Instance, err error) {
+	undo := &cleanup.Stack{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, undo.Unwind())
+		}
+	}()
+	b, err := OpenBacking(ctx, undo, driver, spec)
+	if err != nil {
+		return nil, err
+	}
+	return build(undo, b)
+}
+
+// Spec is the backing a driver's Open asks for: filesystem fs, sized and placed as opts say.
+func Spec(opts drivers.Options, fs string) backing.Spec {
+	return backing.Spec{FS: fs, Size: opts.BackingSize, Dir: opts.WorkDir}
+}
 
 // OpenBacking is how every file-system driver's Open begins: it creates the dedicated backing
 // described by spec (in a temporary work dir when spec.Dir is ""), pushing onto undo the closing of

@@ -51,13 +51,13 @@ func TestPrepareCopies(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := env.Instance.Backing().Path
-			before := used(t, path)
+			before := drivertest.Used(t, path)
 			start := time.Now()
 			if _, err := sn.Prepare(ctx, "child", "base"); err != nil {
 				t.Fatal(err)
 			}
 			took := time.Since(start)
-			grew := used(t, path) - before
+			grew := drivertest.Used(t, path) - before
 			t.Logf("%s: Prepare on a %d MiB image took %v and used %d KiB", fs, scratch>>20, took.Round(time.Microsecond), grew>>10)
 			if full := d.Info().Capabilities.FullCopy; full && grew < scratch*9/10 {
 				t.Errorf("full-copy driver grew by %d bytes, want ≈ %d", grew, scratch)
@@ -66,18 +66,6 @@ func TestPrepareCopies(t *testing.T) {
 			}
 		})
 	}
-}
-
-func used(t *testing.T, path string) int64 {
-	t.Helper()
-	if err := backing.Sync(path); err != nil {
-		t.Fatal(err)
-	}
-	b, _, err := backing.Used(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestScratchSize(t *testing.T) {

@@ -276,3 +276,17 @@ func tempDir(t *testing.T, pattern string) string {
 	}
 	return dir
 }
+
+// Used is the space in use on the filesystem holding path, after a sync: take it before and after
+// an operation to see what the operation wrote.
+func Used(t *testing.T, path string) int64 {
+	t.Helper()
+	if err := backing.Sync(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := backing.Used(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -47,11 +47,11 @@ func TestPrepareCopies(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := env.Instance.Backing().Path
-			before := used(t, path)
+			before := drivertest.Used(t, path)
 			if _, err := sn.Prepare(ctx, "child", "base"); err != nil {
 				t.Fatal(err)
 			}
-			grew := used(t, path) - before
+			grew := drivertest.Used(t, path) - before
 			t.Logf("%s: Prepare on a %d MiB parent used %d KiB", fs, size>>20, grew>>10)
 			fullCopy := d.Info().Capabilities.FullCopy
 			if fullCopy && grew < size {
@@ -62,18 +62,6 @@ func TestPrepareCopies(t *testing.T) {
 			}
 		})
 	}
-}
-
-func used(t *testing.T, path string) int64 {
-	t.Helper()
-	if err := backing.Sync(path); err != nil {
-		t.Fatal(err)
-	}
-	b, _, err := backing.Used(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestMountOptionsRejected(t *testing.T) {

@@ -193,7 +193,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 			break
 		}
 		runtime.GC()
-		e.probeNoise(ph.name)
+		e.probeNoise(ph.name, 0)
 		if err := ph.fn(ctx); err != nil {
 			return e.res, fmt.Errorf("%s: %w", ph.name, err)
 		}

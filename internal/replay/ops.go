@@ -20,7 +20,7 @@ func (e *engine) runWorkload(ctx context.Context) error {
 		op := &e.plan.Ops[i]
 		e.progress("", "workload", op.Op, i, len(e.plan.Ops))
 		e.quiesce()
-		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op))
+		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op), 0)
 		runtime.GC()
 		var err error
 		switch op.Op {

@@ -24,7 +24,7 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 		}
 		e.progress("", "workload", phase, r, op.Samples)
 		e.quiesce()
-		e.probeNoise(fmt.Sprintf("%s round %d", phase, r))
+		e.probeNoise(phase, r+1)
 		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
 		}
@@ -68,9 +68,9 @@ func (e *engine) quiesce() {
 
 // probeNoise records, as what starts, the machine's load and CPU pressure and a calibration reading
 // (its speed at a fixed stat and a fixed flush; their spread over the run is its drift).
-func (e *engine) probeNoise(what string) {
+func (e *engine) probeNoise(what string, round int) {
 	n := measure.Noise()
-	ns := result.NoiseSample{Seq: e.rec.seq, What: what, Load1: n.Load1, CPUSomeAvg10: n.CPUSomeAvg10}
+	ns := result.NoiseSample{Seq: e.rec.seq, What: what, Round: round, Load1: n.Load1, CPUSomeAvg10: n.CPUSomeAvg10}
 	if e.cal != nil {
 		c := e.cal.Read()
 		ns.StatNs, ns.SyncNs = c.StatNs, c.SyncNs
@@ -90,14 +90,14 @@ func (e *engine) markNoisy() {
 		if i+1 < len(e.res.Noise) {
 			end = e.res.Noise[i+1].Seq
 		}
-		what, _, _ := strings.Cut(ns.What, " round ") // one warning per op, not per round
-		msg := fmt.Sprintf("noisy machine: load %.1f on %.0f CPUs during %s", ns.Load1, cpus, what)
+		msg := fmt.Sprintf("noisy machine: load %.1f on %.0f CPUs during %s", ns.Load1, cpus, ns.What)
 		for _, k := range e.rec.order {
 			m := e.rec.metrics[k]
 			for _, o := range m.Order {
 				if o > ns.Seq && o <= end {
 					if !slices.ContainsFunc(m.Warnings, func(w string) bool {
-						return strings.HasPrefix(w, "noisy machine: ") && strings.HasSuffix(w, " during "+what)
+						// one warning per op, not per round
+						return strings.HasPrefix(w, "noisy machine: ") && strings.HasSuffix(w, " during "+ns.What)
 					}) {
 						m.Warnings = append(m.Warnings, msg)
 					}

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 
 	"golang.org/x/perf/benchmath"
 
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // Verdicts of a comparison.
@@ -111,7 +111,7 @@ func compareMetric(b, n *result.Metric) Comparison {
 	in := func(v float64, s result.Summary) bool { return s.CILo <= v && v <= s.CIHi }
 	c.Inside = in(n.Summary.Median, b.Summary) || in(b.Summary.Median, n.Summary)
 	th := benchmath.DefaultThresholds
-	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(finiteSamples(b.Samples), &th), benchmath.NewSample(finiteSamples(n.Samples), &th))
+	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(stats.Finite(b.Samples), &th), benchmath.NewSample(stats.Finite(n.Samples), &th))
 	c.P = cmp.P
 	if len(cmp.Warnings) > 0 {
 		c.Note = cmp.Warnings[0].Error()
@@ -126,10 +126,6 @@ func compareMetric(b, n *result.Metric) Comparison {
 		}
 	}
 	return c
-}
-
-func finiteSamples(xs []float64) []float64 {
-	return slices.DeleteFunc(slices.Clone(xs), func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) })
 }
 
 // WriteCompare writes comparisons as a table (Markdown when md): a row per metric whose verdict is

@@ -170,8 +170,7 @@ func findFit(r *result.Result, driver, name, how string) *result.Fit {
 	return nil
 }
 
-// containerPrepare is the median over the driver's container kinds of their prepare medians, taking
-// the largest (the largest image).
+// containerPrepare is the largest of the driver's container prepare medians (the largest image's).
 func containerPrepare(r *result.Result, driver string) float64 {
 	most := 0.0
 	for _, m := range r.Find(driver, "snapshot.prepare", nil) {

@@ -1,6 +1,6 @@
 package result
 
-// NoiseSample is a machine-noise probe taken as a phase, an op or a sample round starts: the load
+// NoiseSample is a machine-noise probe taken as a phase, an op or a sample round of one starts: the load
 // average, the CPU pressure (share of the last 10 s in which some task waited for a CPU; -1 without
 // PSI), and a calibration reading (measure.Calibration: a warm stat and a 4 KiB write+fdatasync,
 // both of one file outside every driver; 0 when not taken). Seq is the sample sequence number at
@@ -8,6 +8,7 @@ package result
 type NoiseSample struct {
 	Seq          int     `json:"seq"`
 	What         string  `json:"what"`
+	Round        int     `json:"round,omitempty"` // the sample round of What it precedes, from 1 (0: a phase or an op)
 	Load1        float64 `json:"load1"`
 	CPUSomeAvg10 float64 `json:"cpu_some_avg10"`
 	StatNs       float64 `json:"stat_ns,omitempty"`

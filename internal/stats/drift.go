@@ -2,7 +2,6 @@ package stats
 
 import (
 	"math"
-	"slices"
 	"strings"
 
 	"gonum.org/v1/gonum/stat"
@@ -53,19 +52,13 @@ func FlushBound(name string) bool {
 // deviation). A reading disturbed by what the run itself just did (the first one after a build, a
 // page-cache eviction) does not move it; a machine that drifts does.
 func spread(xs []float64) float64 {
-	med := stat.Quantile(0.5, stat.Empirical, sorted(xs), nil)
+	med := stat.Quantile(0.5, stat.Empirical, Finite(xs), nil)
 	dev := make([]float64, len(xs))
 	for i, x := range xs {
 		dev[i] = math.Abs(math.Log(x / med))
 	}
-	mad := stat.Quantile(0.5, stat.Empirical, sorted(dev), nil)
+	mad := stat.Quantile(0.5, stat.Empirical, Finite(dev), nil)
 	return math.Expm1(1.96 * 1.4826 * mad)
-}
-
-func sorted(xs []float64) []float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s
 }
 
 // WithDrift folds a drift d (a fraction) into s's confidence interval: on a log scale around the

@@ -28,9 +28,9 @@ const (
 	MaxCV      = 0.20 // a coefficient of variation above this gets a "high variance" warning
 )
 
-// finite returns a sorted copy of the finite samples (NaN and ±Inf are measurement bugs; they are
+// Finite returns a sorted copy of the finite samples (NaN and ±Inf are measurement bugs; they are
 // left out and reported by Warnings).
-func finite(samples []float64) []float64 {
+func Finite(samples []float64) []float64 {
 	xs := make([]float64, 0, len(samples))
 	for _, v := range samples {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -49,7 +49,7 @@ func finite(samples []float64) []float64 {
 // [min, max] and Confidence records the level it does reach (1 − 2·0.5ⁿ: 94% for 5 samples, 75% for
 // 3, 0 for 1). No samples give a zero Summary. Non-finite samples are ignored.
 func Summarize(samples []float64) result.Summary {
-	xs := finite(samples)
+	xs := Finite(samples)
 	n := len(xs)
 	if n == 0 {
 		return result.Summary{}
@@ -87,7 +87,7 @@ func rangeConfidence(n int) float64 {
 // MinSamples, "high variance: CV X%" above MaxCV, and non-finite samples that were ignored.
 func Warnings(samples []float64, s result.Summary) []string {
 	var ws []string
-	xs := finite(samples)
+	xs := Finite(samples)
 	if bad := len(samples) - len(xs); bad > 0 {
 		ws = append(ws, fmt.Sprintf("%d non-finite samples ignored", bad))
 	}

@@ -97,8 +97,9 @@ type Options struct {
 	// BackingSize is how large a dedicated backing filesystem must be, in bytes.
 	BackingSize int64
 	// ImageSize is the largest container the scenario makes, in bytes: its image (all its layers, as
-	// files) and what the workload writes into it; what a driver with fixed-size snapshots
-	// (blockfile) must fit in each one.
+	// files) and what the workload adds to it in place (the files it creates; a modification
+	// rewrites a file where it is); what a driver with fixed-size snapshots (blockfile) must fit in
+	// each one.
 	ImageSize int64
 	// Backing overrides the driver's default backing filesystem ("" = driver default).
 	Backing string

@@ -96,9 +96,10 @@ func reflinks(fs string) bool { return fs == backing.Btrfs || fs == backing.XFS 
 // ScratchSize is the size of every snapshot image for a backing of backingSize bytes.
 //
 // Without a fixed size, the image must hold the scenario's largest container (imageSize: its image
-// and the workload's writes), with a quarter more and 64 MiB for ext4's metadata and journal: every
-// Prepare copies the whole image on a backing without reflinks, so it is no larger than that.
-// Unknown (0), it is an eighth of the backing, at most MaxAutoScratch.
+// and what the workload adds in place), with a quarter more for ext4's per-file blocks and
+// directories, plus what mkfs.ext4 reserves at that size (scratchOverhead). Every Prepare copies the
+// whole image on a backing without reflinks, so it is no larger than that. Unknown (0), it is an
+// eighth of the backing, at most MaxAutoScratch.
 func (d *Driver) ScratchSize(backingSize, imageSize int64) int64 {
 	if d.scratchSize > 0 {
 		return d.scratchSize
@@ -108,9 +109,27 @@ func (d *Driver) ScratchSize(backingSize, imageSize int64) int64 {
 	}
 	s := min(backingSize/8, MaxAutoScratch)
 	if imageSize > 0 {
-		s = imageSize + imageSize/4 + 64<<20 + 1<<20 // the extra MiB survives rounding down
+		data := imageSize + imageSize/4
+		s = data + scratchOverhead(data) + 1<<20 // the extra MiB survives rounding down
 	}
 	return max(s, MinScratch) &^ (1<<20 - 1) // whole MiB
+}
+
+// scratchOverhead is what makeScratch's ext4 takes from an image for data bytes: inode tables (256
+// bytes per 4 KiB, written out, with the bitmaps and group descriptors: 1/12 of the data), and
+// mke2fs's default journal for 4 KiB blocks (4 MiB below 128 MiB, 16 MiB below 1 GiB, 32 MiB below
+// 2 GiB, 64 MiB beyond), plus 4 MiB of slack.
+func scratchOverhead(data int64) int64 {
+	journal := int64(64 << 20)
+	switch {
+	case data < 128<<20:
+		journal = 4 << 20
+	case data < 1<<30:
+		journal = 16 << 20
+	case data < 2<<30:
+		journal = 32 << 20
+	}
+	return data/12 + journal + 4<<20
 }
 
 // Info describes the driver.
@@ -120,7 +139,7 @@ func (d *Driver) Info() drivers.Info {
 	if reflinks(fs) {
 		copyMode, copyKind = "Prepare reflinks the parent's image (copy_file_range on "+fs+")", "reflink"
 	}
-	scratch := "auto: the largest container (image and workload writes) + 25% + 64MiB"
+	scratch := "auto: the largest container (image and files the workload creates) + 25% + ext4 metadata and journal"
 	if d.scratchSize > 0 {
 		scratch = mib(d.scratchSize)
 	}
@@ -223,8 +242,10 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 
 // makeScratch writes an empty, sparse ext4 image of size bytes at path. Inode tables and journal are
 // initialised now, not by a kernel thread in every snapshot's mount; 4 KiB blocks even when small
-// (mke2fs picks 1 KiB below 512 MiB) and one inode per 8 KiB, as for an ext4 backing. lost+found is
-// removed: a snapshot starts empty, as every other snapshotter's does.
+// (mke2fs picks 1 KiB below 512 MiB) and one inode per 4 KiB: every file and directory takes at
+// least a block of the image's size as ScratchSize counts it, so an image sized for a tree of tiny
+// files does not run out of inodes first. lost+found is removed: a snapshot starts empty, as every
+// other snapshotter's does.
 func makeScratch(ctx context.Context, path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -237,7 +258,7 @@ func makeScratch(ctx context.Context, path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	if err := run(ctx, "mkfs.ext4", "-q", "-F", "-b", "4096", "-i", "8192", "-m", "0",
+	if err := run(ctx, "mkfs.ext4", "-q", "-F", "-b", "4096", "-i", "4096", "-m", "0",
 		"-E", "lazy_itable_init=0,lazy_journal_init=0", path); err != nil {
 		return err
 	}

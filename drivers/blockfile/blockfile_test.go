@@ -2,8 +2,10 @@ package blockfile_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -107,5 +109,57 @@ func TestMountOptionsRejected(t *testing.T) {
 	_, err := blockfile.New("blockfile", "", 0).Open(context.Background(), drivers.Options{WorkDir: t.TempDir(), MountOptions: []string{"noatime"}})
 	if err == nil {
 		t.Fatal("mount options accepted")
+	}
+}
+
+// TestScratchHoldsImage: an image sized for imageSize bytes of files (ScratchSize from the
+// scenario's largest container) holds them, at the sizes seedbench meets (a quick scenario's few MiB
+// up to the flagship's hundreds): thousands of small files and some large ones, as an image has.
+func TestScratchHoldsImage(t *testing.T) {
+	for _, tc := range []struct {
+		imageSize int64
+		tiny      int64 // the share, in tenths, written as 1-byte files
+	}{{8 << 20, 1}, {40 << 20, 10}, {120 << 20, 1}, {300 << 20, 1}} {
+		imageSize := tc.imageSize
+		t.Run(fmt.Sprintf("%dMiB-%d0%%-tiny", imageSize>>20, tc.tiny), func(t *testing.T) {
+			d := blockfile.New("blockfile", backing.Ext4, 0)
+			drivertest.RequireSupported(t, d)
+			scratch := d.(*blockfile.Driver).ScratchSize(0, imageSize)
+			env := drivertest.Open(t, d, drivers.Options{BackingSize: 2 << 30, ImageSize: imageSize})
+			ms, err := env.Instance.Snapshotter().Prepare(context.Background(), "fill", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := env.Mount(t, ms, "fill")
+			defer env.Unmount(t, dir)
+			// imageSize counts as layer.Stats's DiskBytes does: sizes rounded up to 4 KiB, and 4 KiB
+			// per directory. tc.tiny tenths in 1-byte files, then up to 4/10 in 64 KiB + 1 byte
+			// files, the rest in files of 4 MiB, in 64 directories.
+			const block = 4 << 10
+			written := int64(64 * block)
+			for i := range 64 {
+				if err := os.Mkdir(filepath.Join(dir, "d"+strconv.Itoa(i)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write := func(i int, size int64) {
+				name := filepath.Join(dir, "d"+strconv.Itoa(i%64), strconv.Itoa(i))
+				if err := os.WriteFile(name, make([]byte, size), 0o644); err != nil {
+					t.Fatalf("after %d of %d bytes in a %d MiB image: %v", written, imageSize, scratch>>20, err)
+				}
+				written += (size + block - 1) / block * block
+			}
+			i := 0
+			for ; written < imageSize*tc.tiny/10; i++ {
+				write(i, 1)
+			}
+			for ; written < imageSize*4/10; i++ {
+				write(i, 64<<10+1)
+			}
+			for ; written < imageSize; i++ {
+				write(i, min(4<<20, imageSize-written))
+			}
+			t.Logf("%d files, %d MiB, in a %d MiB image", i, written>>20, scratch>>20)
+		})
 	}
 }

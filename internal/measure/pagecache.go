@@ -98,6 +98,21 @@ func residentCachestat(f *os.File) (int64, error) {
 	return int64(cs.Cache) * pageSize, nil
 }
 
+// dirtyPages returns how many of the file's cached pages are dirty or under writeback, and whether
+// that is known: cachestat(2) says, mincore(2) cannot, and on overlayfs cachestat is blind.
+func dirtyPages(f *os.File) (int64, bool) {
+	var sfs unix.Statfs_t
+	if noCachestat.Load() || unix.Fstatfs(int(f.Fd()), &sfs) != nil || sfs.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return 0, false
+	}
+	var cs unix.Cachestat_t
+	rng := unix.CachestatRange{Off: 0, Len: 0}
+	if err := unix.Cachestat(uint(f.Fd()), &rng, &cs, 0); err != nil {
+		return 0, false
+	}
+	return int64(cs.Dirty+cs.Writeback) * pageSize, true
+}
+
 // mincoreWindow bounds how much of a file is mapped at once (and the size of the vector).
 const mincoreWindow = 1 << 30
 

@@ -27,7 +27,7 @@ func (e *engine) each(ctx context.Context, fn func(d *driverRun) error) error {
 		}
 		t0 := time.Now()
 		err := fn(d)
-		d.elapsed += time.Since(t0)
+		d.charge(e.phase, t0)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

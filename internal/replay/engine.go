@@ -67,6 +67,7 @@ type engine struct {
 	drvs        []*driverRun
 	res         *result.Result
 	droppedOnce bool                // the first cold eviction is recorded as a check
+	phase       string              // what the drivers' time is charged to (result phase_seconds)
 	cal         *measure.Calibrator // machine-speed readings for the drift (probeNoise)
 }
 
@@ -84,7 +85,8 @@ type driverRun struct {
 	ctrs     map[string][]*container // image → containers
 	checks   []result.Check
 	elapsed  time.Duration
-	snapKeys []string // committed layer names, in build order
+	phases   map[string]time.Duration // elapsed, by engine phase
+	snapKeys []string                 // committed layer names, in build order
 }
 
 // container is a started container: an active snapshot, mounted.
@@ -193,6 +195,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 			break
 		}
 		runtime.GC()
+		e.phase = ph.name
 		e.probeNoise(ph.name, 0)
 		if err := ph.fn(ctx); err != nil {
 			return e.res, fmt.Errorf("%s: %w", ph.name, err)
@@ -261,7 +264,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 	size := BackingSize(e.plan, realisedSizes(e.res.Layers))
 	for i, d := range ds {
 		info := d.Info()
-		dr := &driverRun{d: d, info: info, status: result.StatusOK, ctrs: map[string][]*container{}}
+		dr := &driverRun{d: d, info: info, status: result.StatusOK, ctrs: map[string][]*container{}, phases: map[string]time.Duration{}}
 		e.drvs = append(e.drvs, dr)
 		e.progress(info.Name, "open", "backing", 0, 1)
 		if err := d.Check(ctx); err != nil {
@@ -275,35 +278,43 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 			continue
 		}
 		dr.started = time.Now()
-		opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, ImageSize: sat(e.largestImage(), containerWrites(e.plan))}
-		if info.BackingSize > 0 { // the scenario fixed it (backing_size)
-			opts.BackingSize = info.BackingSize
-		}
-		inst, err := d.Open(ctx, opts)
-		if err != nil {
-			if errors.Is(err, drivers.ErrUnsupported) {
-				dr.err, dr.status = err, result.StatusSkipped
-			} else {
-				dr.fail(fmt.Errorf("open: %w", err))
-			}
-			continue
-		}
-		dr.inst, dr.sn = inst, inst.Snapshotter()
-		e.undo.Push("close driver "+info.Name, func() error {
-			e.unmountAll(context.WithoutCancel(ctx), dr)
-			return inst.Close(context.WithoutCancel(ctx))
-		})
-		b := inst.Backing()
-		if err := measure.Sync(b.Path); err != nil {
-			dr.fail(err)
-			continue
-		}
-		if dr.base, err = measure.DiskUsed(b.Path); err != nil {
-			dr.fail(err)
-		}
+		e.openDriver(ctx, dr, size)
+		dr.charge("open", dr.started)
 	}
 	if len(e.drvs) > 0 && e.drvs[0].inst != nil {
 		e.res.Env.Backing = e.drvs[0].inst.Backing()
+	}
+}
+
+// openDriver opens dr's backing and snapshotter, and measures the backing's disk use before the run.
+func (e *engine) openDriver(ctx context.Context, dr *driverRun, size int64) {
+	info := dr.info
+	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, ImageSize: sat(e.largestImage(), containerGrowth(e.plan))}
+	if info.BackingSize > 0 { // the scenario fixed it (backing_size)
+		opts.BackingSize = info.BackingSize
+	}
+	inst, err := dr.d.Open(ctx, opts)
+	if err != nil {
+		if errors.Is(err, drivers.ErrUnsupported) {
+			dr.err, dr.status = err, result.StatusSkipped
+		} else {
+			dr.fail(fmt.Errorf("open: %w", err))
+		}
+		return
+	}
+	dr.inst, dr.sn = inst, inst.Snapshotter()
+	e.undo.Push("close driver "+info.Name, func() error {
+		defer dr.charge("close", time.Now())
+		e.unmountAll(context.WithoutCancel(ctx), dr)
+		return inst.Close(context.WithoutCancel(ctx))
+	})
+	b := inst.Backing()
+	if err := measure.Sync(b.Path); err != nil {
+		dr.fail(err)
+		return
+	}
+	if dr.base, err = measure.DiskUsed(b.Path); err != nil {
+		dr.fail(err)
 	}
 }
 
@@ -339,6 +350,10 @@ func (e *engine) finish() {
 		}
 		if !d.started.IsZero() {
 			dr.Seconds = d.elapsed.Seconds()
+			dr.PhaseSeconds = make(map[string]float64, len(d.phases))
+			for ph, t := range d.phases {
+				dr.PhaseSeconds[ph] = t.Seconds()
+			}
 		}
 		e.res.Drivers = append(e.res.Drivers, dr)
 		e.res.Checks = append(e.res.Checks, d.checks...)
@@ -347,6 +362,13 @@ func (e *engine) finish() {
 	e.res.Metrics = e.rec.list()
 	stats.AnnotateAll(e.res)
 	e.res.Fits = stats.Fits(e.res)
+}
+
+// charge adds the time since t0 to the driver's elapsed time and to phase.
+func (d *driverRun) charge(phase string, t0 time.Time) {
+	dt := time.Since(t0)
+	d.elapsed += dt
+	d.phases[phase] += dt
 }
 
 func (d *driverRun) check(what string, ok bool, detail string) {

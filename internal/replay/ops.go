@@ -19,6 +19,7 @@ func (e *engine) runWorkload(ctx context.Context) error {
 	for i := range e.plan.Ops {
 		op := &e.plan.Ops[i]
 		e.progress("", "workload", op.Op, i, len(e.plan.Ops))
+		e.phase = "workload/" + op.Op
 		e.quiesce()
 		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op), 0)
 		runtime.GC()

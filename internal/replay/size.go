@@ -143,11 +143,13 @@ func workloadWrites(plan *scenario.Plan) int64 {
 	return total
 }
 
-// containerWrites is the most the workload writes into one container on top of its image.
-func containerWrites(plan *scenario.Plan) int64 {
+// containerGrowth is the most the workload adds to one container's filesystem when it writes in
+// place (a snapshot that is a whole filesystem, as blockfile's): the files it creates. A
+// modification rewrites its file where it is — no copy-up — and grows it by a byte or two at most.
+func containerGrowth(plan *scenario.Plan) int64 {
 	var most int64
 	for _, w := range writesByImage(plan) {
-		most = max(most, sat(w.created, w.copiedUp))
+		most = max(most, w.created)
 	}
 	return most
 }

@@ -11,6 +11,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -158,6 +159,9 @@ func render(w io.Writer, r *result.Result, md bool) error {
 		return err
 	}
 
+	if err := writeRunTime(ew, r, drivers, md); err != nil {
+		return err
+	}
 	writeChecks(ew, r.Checks)
 	if duplicates > 0 {
 		notes = append(notes, fmt.Sprintf("%d duplicate series (same driver, metric and params) not shown: merge them", duplicates))
@@ -679,4 +683,72 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// phaseOrder is the order the engine runs its phases in; workload ops follow DESIGN's op list.
+var phaseOrder = []string{"open", "build", "containers", "workload/create", "workload/lookup", "workload/modify",
+	"workload/delete", "workload/rename", "workload/read", "verify", "teardown", "close"}
+
+// writeRunTime writes where each driver's share of the run's wall time went, by phase, timed and
+// untimed work alike: what makes a run long (a full-copy driver's prepares, a flush per file).
+func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) error {
+	byName := map[string]*result.DriverResult{}
+	seen := map[string]bool{}
+	var cols []string
+	for i := range r.Drivers {
+		dr := &r.Drivers[i]
+		if len(dr.PhaseSeconds) > 0 {
+			byName[dr.Name] = dr
+			for ph := range dr.PhaseSeconds {
+				seen[ph] = true
+			}
+		}
+	}
+	for _, d := range drivers {
+		if byName[d] != nil {
+			cols = append(cols, d)
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	var phases []string
+	for _, ph := range phaseOrder {
+		if seen[ph] {
+			phases = append(phases, ph)
+			delete(seen, ph)
+		}
+	}
+	phases = append(phases, slices.Sorted(maps.Keys(seen))...)
+	title := "run time (s), by driver and phase"
+	if !r.Run.Started.IsZero() && r.Run.Finished.After(r.Run.Started) {
+		title += fmt.Sprintf(": the run took %.0f s", r.Run.Finished.Sub(r.Run.Started).Seconds())
+	}
+	if md {
+		fmt.Fprintf(w, "\n### %s\n\n", title)
+	} else {
+		fmt.Fprintf(w, "\n%s\n", title)
+	}
+	t := newTable(w, append([]string{"phase", "all drivers"}, cols...), md)
+	row := func(name string, sec func(*result.DriverResult) float64) error {
+		var all float64
+		var cells []string
+		for _, d := range cols {
+			all += sec(byName[d])
+			cells = append(cells, fmt.Sprintf("%.1f", sec(byName[d])))
+		}
+		return t.Append(append([]string{name, fmt.Sprintf("%.1f", all)}, cells...))
+	}
+	for _, ph := range phases {
+		if err := row(ph, func(dr *result.DriverResult) float64 { return dr.PhaseSeconds[ph] }); err != nil {
+			return fmt.Errorf("report: run time: %w", err)
+		}
+	}
+	if err := row("total", func(dr *result.DriverResult) float64 { return dr.Seconds }); err != nil {
+		return fmt.Errorf("report: run time: %w", err)
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("report: run time: %w", err)
+	}
+	return nil
 }

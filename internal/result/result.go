@@ -88,6 +88,9 @@ type DriverResult struct {
 	Capabilities drivers.Capabilities `json:"capabilities"`
 	Backing      *drivers.Backing     `json:"backing,omitempty"`
 	Seconds      float64              `json:"seconds,omitempty"`
+	// PhaseSeconds splits Seconds by what the run was doing: open (backing and snapshotter),
+	// build, containers, workload/<op>, verify, teardown, close. Timed and untimed work alike.
+	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 }
 
 // Driver statuses.

@@ -217,7 +217,9 @@ func (r *resolver) plan() *Plan {
 			pl.Generate = resolveGenerate(l.Name, l.Generate, scale)
 		}
 		for _, f := range l.Files {
-			pl.Files = append(pl.Files, resolveFile(f))
+			f = resolveFile(f)
+			f.Size = r.capSize(f.Size)
+			pl.Files = append(pl.Files, f)
 		}
 		p.Layers = append(p.Layers, pl)
 	}

@@ -168,10 +168,16 @@ func TestResolveQuick(t *testing.T) {
 	if read.WorkingSet != 16*MiB {
 		t.Errorf("quick working set %s", read.WorkingSet)
 	}
-	// Explicit files keep their size.
+	// Explicit files are capped too; smaller ones keep their size.
 	for _, f := range deb.Files {
+		if want := map[string]Size{"usr/lib/x86_64-linux-gnu/libbig.so": 16 * MiB, "usr/bin/bash": 1280 * KiB}[f.Path]; want != 0 && f.Size != want {
+			t.Errorf("quick %s: %s, want %s", f.Path, f.Size, want)
+		}
+	}
+	full := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{})
+	for _, f := range full.Layer("debian").Files {
 		if f.Path == "usr/lib/x86_64-linux-gnu/libbig.so" && f.Size != 64*MiB {
-			t.Errorf("quick changed libbig.so to %s", f.Size)
+			t.Errorf("full run: libbig.so %s, want 64MiB", f.Size)
 		}
 	}
 

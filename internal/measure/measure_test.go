@@ -256,6 +256,29 @@ func TestTree(t *testing.T) {
 	if _, _, err := ResidentTree(filepath.Join(root, "missing"), nil); err == nil {
 		t.Error("ResidentTree(missing root) succeeded")
 	}
+
+	// A FileSet lists the same distinct files once and measures them as often as asked; a file
+	// removed since the listing is skipped.
+	set, err := ListFiles(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Len() != 3 {
+		t.Errorf("ListFiles(all): %d files, want 3", set.Len())
+	}
+	readAll(t, filepath.Join(root, "usr/lib/b.so"))
+	if got, err := set.Resident(); err != nil || got != 2*mib+64*1024 {
+		t.Errorf("FileSet.Resident = %d, %v; want %d", got, err, 2*mib+64*1024)
+	}
+	if err := os.Remove(filepath.Join(root, "etc/conf")); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := set.Evict(); err != nil || r.Files != 2 || r.Before != 2*mib || r.After > 2*mib/100 {
+		t.Errorf("FileSet.Evict = %+v, %v; want 2 files, before %d, after ≈ 0", r, err, 2*mib)
+	}
+	if got, err := set.Resident(); err != nil || got != 0 {
+		t.Errorf("FileSet.Resident after Evict = %d, %v; want 0", got, err)
+	}
 }
 
 func TestDiskUsed(t *testing.T) {

@@ -182,6 +182,75 @@ func ResidentTree(root string, match func(rel string) bool) (bytes int64, files 
 	return bytes, files, nil
 }
 
+// FileSet is a list of distinct regular files, found once (ListFiles) and then measured or evicted
+// many times without walking their tree again: a backing holding full copies has tens of thousands.
+type FileSet struct{ paths []string }
+
+// ListFiles lists the distinct regular files under root whose relative path matches, as
+// ResidentTree walks them.
+func ListFiles(root string, match func(rel string) bool) (*FileSet, error) {
+	set := &FileSet{}
+	err := walkFiles(root, match, func(f *os.File) error {
+		set.paths = append(set.paths, f.Name())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("measure: list files %s: %w", root, err)
+	}
+	return set, nil
+}
+
+// Len is the number of files in the set.
+func (s *FileSet) Len() int { return len(s.paths) }
+
+// each opens every file of the set that is still a regular file there, and calls fn with it.
+func (s *FileSet) each(fn func(f *os.File) error) error {
+	for _, p := range s.paths {
+		f, _, err := openRegular(p, unix.O_NOFOLLOW)
+		if err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) || errors.Is(err, errNotRegular) {
+				continue // removed or replaced since it was listed
+			}
+			return err
+		}
+		err = fn(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Resident sums the page cache the set's files hold, as ResidentTree does.
+func (s *FileSet) Resident() (bytes int64, err error) {
+	err = s.each(func(f *os.File) error {
+		n, err := residentFile(f)
+		bytes += n
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measure: resident: %w", err)
+	}
+	return bytes, nil
+}
+
+// Evict evicts every file of the set, as EvictTree does, and returns the sums.
+func (s *FileSet) Evict() (EvictResult, error) {
+	var total EvictResult
+	err := s.each(func(f *os.File) error {
+		r, err := evictFile(f)
+		total.Files += r.Files
+		total.Before += r.Before
+		total.After += r.After
+		return err
+	})
+	if err != nil {
+		return total, fmt.Errorf("measure: evict: %w", err)
+	}
+	return total, nil
+}
+
 // walkFiles calls fn with each distinct regular file under root that matches, opened read-only.
 //
 // The walk stays on root's filesystem by skipping the mount points below root (read from

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,17 +31,28 @@ func suffixMatch(rels []string) func(string) bool {
 // evictFiles drops rels from the page cache as ct reads them: every backing copy (matched by path),
 // and — for drivers whose mounts cache on their own — the mount's copy and every backing file (their
 // data lives in images, not in files named like rels). The eviction is verified, not assumed.
-func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, metric string, params map[string]string) error {
-	match := suffixMatch(rels)
+//
+// The backing files are found once per op (sets) and evicted every sample: the op creates none, and
+// a full-copy driver's backing holds tens of thousands of files to walk.
+func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[string]*measure.FileSet, metric string, params map[string]string) error {
+	match, key := suffixMatch(rels), strings.Join(rels, "\x00")
 	if d.info.Capabilities.PerMountCache {
-		match = func(string) bool { return true }
+		match, key = notMetadata, ""
 		for _, r := range rels {
 			if _, err := measure.Evict(filepath.Join(ct.mnt, r)); err != nil {
 				return fmt.Errorf("evict: %w", err)
 			}
 		}
 	}
-	res, err := measure.EvictTree(d.inst.Backing().Path, match)
+	set := sets[key]
+	if set == nil {
+		var err error
+		if set, err = measure.ListFiles(d.inst.Backing().Path, match); err != nil {
+			return fmt.Errorf("evict: %w", err)
+		}
+		sets[key] = set
+	}
+	res, err := set.Evict()
 	if err != nil {
 		return fmt.Errorf("evict: %w", err)
 	}
@@ -49,6 +61,11 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, metric s
 	}
 	return nil
 }
+
+// notMetadata leaves out of page-cache accounting the snapshotter's own metadata store
+// (metadata.db, a bolt database every containerd snapshotter keeps in its root): the snapshotter
+// maps it, so no eviction can drop it, and it is bookkeeping, not image data.
+func notMetadata(rel string) bool { return path.Base(rel) != "metadata.db" }
 
 // evictMetadata makes directory lookups cold: sync, drop dentries and inodes (global: it is what the
 // scenario's `cold` asks for, and it is recorded), and flush each backing device's buffer cache,
@@ -165,7 +182,6 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 		// after, so the figure holds whatever the reads brought in wherever the driver keeps the
 		// data (plain files, erofs images); drivers whose mounts cache on their own (FUSE, erofs)
 		// add each container's copy, read through its merged path.
-		all := func(string) bool { return true }
 		err := e.each(ctx, func(d *driverRun) error {
 			back := d.inst.Backing().Path
 			if d.info.Capabilities.PerMountCache {
@@ -177,7 +193,11 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 					}
 				}
 			}
-			evicted, err := measure.EvictTree(back, all)
+			files, err := measure.ListFiles(back, notMetadata)
+			if err != nil {
+				return err
+			}
+			evicted, err := files.Evict()
 			if err != nil {
 				return fmt.Errorf("evict: %w", err)
 			}
@@ -187,7 +207,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 						return fmt.Errorf("read %s: %w", op.WorkingSetFiles[i], err)
 					}
 				}
-				res, _, err := measure.ResidentTree(back, all)
+				res, err := files.Resident()
 				if err != nil {
 					return err
 				}
@@ -215,6 +235,10 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 			return err
 		}
 		// Read latency.
+		sets := map[*driverRun]map[string]*measure.FileSet{}
+		for _, d := range e.drvs {
+			sets[d] = map[string]*measure.FileSet{}
+		}
 		for _, cache := range op.Caches {
 			for i := range ptrs {
 				size := op.WorkingSet / scenario.Size(len(ptrs))
@@ -235,7 +259,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 								return err
 							}
 						}
-						if err := e.evictFiles(d, ct, op.WorkingSetFiles[i:i+1], "op.read", params); err != nil {
+						if err := e.evictFiles(d, ct, op.WorkingSetFiles[i:i+1], sets[d], "op.read", params); err != nil {
 							return err
 						}
 					}

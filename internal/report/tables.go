@@ -188,9 +188,14 @@ func render(w io.Writer, r *result.Result, md bool) error {
 // newTable starts a table with header: left-aligned name and params, then right-aligned cells;
 // Markdown when md.
 func newTable(w io.Writer, header []string, md bool) *tablewriter.Table {
-	align := tw.Alignment{tw.AlignLeft, tw.AlignLeft}
-	for range header[2:] {
-		align = append(align, tw.AlignRight)
+	return newTableLeft(w, header, md, 2)
+}
+
+// newTableLeft is newTable with the first left columns left-aligned and the rest right-aligned.
+func newTableLeft(w io.Writer, header []string, md bool, left int) *tablewriter.Table {
+	var align tw.Alignment
+	for i := range header {
+		align = append(align, map[bool]tw.Align{true: tw.AlignLeft, false: tw.AlignRight}[i < left])
 	}
 	opts := []tablewriter.Option{
 		tablewriter.WithHeaderAutoFormat(tw.Off),
@@ -729,7 +734,7 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 	} else {
 		fmt.Fprintf(w, "\n%s\n", title)
 	}
-	t := newTable(w, append([]string{"phase", "all drivers"}, cols...), md)
+	t := newTableLeft(w, append([]string{"phase", "all drivers"}, cols...), md, 1)
 	row := func(name string, sec func(*result.DriverResult) float64) error {
 		var all float64
 		var cells []string

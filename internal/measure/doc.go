@@ -10,7 +10,7 @@
 //     on kernels older than 6.5), never /proc/meminfo: other tenants share the machine, and the kernel
 //     (DAMON) pages out idle cache on its own.
 //   - Eviction is per file (fdatasync + posix_fadvise DONTNEED), which works through overlay and bind
-//     paths; it is verified, not assumed: Evict and EvictTree return what was still resident after.
+//     paths; it is verified, not assumed: Evict and FileSet.Evict return what was still resident after.
 //     DropCaches is global and is only for scenarios that ask for `cold`.
 //
 // Nothing here times anything: the replay engine owns every timer.

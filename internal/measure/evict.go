@@ -67,26 +67,6 @@ func evictFile(f *os.File) (EvictResult, error) {
 	return r, nil
 }
 
-// EvictTree evicts every distinct regular file under root whose slash-separated relative path
-// matches (nil = all), walking as ResidentTree does, and returns the sums.
-func EvictTree(root string, match func(rel string) bool) (EvictResult, error) {
-	var total EvictResult
-	err := walkFiles(root, match, func(f *os.File) error {
-		r, err := evictFile(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name(), err)
-		}
-		total.Files += r.Files
-		total.Before += r.Before
-		total.After += r.After
-		return nil
-	})
-	if err != nil {
-		return total, fmt.Errorf("measure: evict tree %s: %w", root, err)
-	}
-	return total, nil
-}
-
 // procDropCaches and procDentryState are variables for tests.
 var (
 	procDropCaches  = "/proc/sys/vm/drop_caches"

@@ -222,50 +222,45 @@ func TestTree(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	all, files, err := ResidentTree(root, nil)
-	if err != nil {
-		t.Fatal(err)
+	tree := func(match func(string) bool) (*FileSet, int64) {
+		t.Helper()
+		set, err := ListFiles(root, match)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := set.Resident()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set, n
 	}
+	set, all := tree(nil)
 	want := int64(3*mib + 64*1024)
-	if files != 3 || all != want {
-		t.Errorf("ResidentTree(all) = %d bytes in %d files, want %d in 3", all, files, want)
+	if set.Len() != 3 || all != want {
+		t.Errorf("ListFiles(all): %d bytes in %d files, want %d in 3", all, set.Len(), want)
 	}
 	lib := func(rel string) bool { return strings.HasPrefix(rel, "usr/lib/") }
-	got, files, err := ResidentTree(root, lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if files != 2 || got != 3*mib {
-		t.Errorf("ResidentTree(usr/lib) = %d bytes in %d files, want %d in 2", got, files, 3*mib)
+	libs, got := tree(lib)
+	if libs.Len() != 2 || got != 3*mib {
+		t.Errorf("ListFiles(usr/lib): %d bytes in %d files, want %d in 2", got, libs.Len(), 3*mib)
 	}
 
-	r, err := EvictTree(root, lib)
+	r, err := libs.Evict()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Files != 2 || r.Before != 3*mib || r.After > 3*mib/100 {
-		t.Errorf("EvictTree(usr/lib) = %+v, want 2 files, before %d, after ≈ 0", r, 3*mib)
+		t.Errorf("Evict(usr/lib) = %+v, want 2 files, before %d, after ≈ 0", r, 3*mib)
 	}
-	rest, _, err := ResidentTree(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rest != 64*1024 {
+	if _, rest := tree(nil); rest != 64*1024 {
 		t.Errorf("after evicting usr/lib: %d bytes resident, want %d (etc/conf untouched)", rest, 64*1024)
 	}
-	if _, _, err := ResidentTree(filepath.Join(root, "missing"), nil); err == nil {
-		t.Error("ResidentTree(missing root) succeeded")
+	if _, err := ListFiles(filepath.Join(root, "missing"), nil); err == nil {
+		t.Error("ListFiles(missing root) succeeded")
 	}
 
 	// A FileSet lists the same distinct files once and measures them as often as asked; a file
 	// removed since the listing is skipped.
-	set, err := ListFiles(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if set.Len() != 3 {
-		t.Errorf("ListFiles(all): %d files, want 3", set.Len())
-	}
 	readAll(t, filepath.Join(root, "usr/lib/b.so"))
 	if got, err := set.Resident(); err != nil || got != 2*mib+64*1024 {
 		t.Errorf("FileSet.Resident = %d, %v; want %d", got, err, 2*mib+64*1024)

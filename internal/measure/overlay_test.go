@@ -40,8 +40,12 @@ func TestEvictThroughOverlay(t *testing.T) {
 	if n, err := Resident(filepath.Join(merged, "f")); err != nil || n < 4*mib {
 		t.Fatalf("Resident through overlay = %d (%v), want %d (the lower file's cache)", n, err, 4*mib)
 	}
-	if n, _, err := ResidentTree(merged, nil); err != nil || n < 4*mib {
-		t.Fatalf("ResidentTree through overlay = %d (%v), want %d", n, err, 4*mib)
+	set, err := ListFiles(merged, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := set.Resident(); err != nil || n < 4*mib {
+		t.Fatalf("FileSet.Resident through overlay = %d (%v), want %d", n, err, 4*mib)
 	}
 	r, err := Evict(filepath.Join(merged, "f"))
 	if err != nil {

@@ -161,33 +161,13 @@ func mincore(b []byte, vec []byte) error {
 	return nil
 }
 
-// ResidentTree sums Resident over the regular files under root whose path relative to root (slash
-// separated, e.g. "usr/lib/libc.so.6") matches; a nil match takes every file. The walk does not
-// follow symlinks and does not descend into directories on another filesystem (mount points). A file
-// with several hard links is counted once: they share one page cache. Files that vanish during the
-// walk are skipped. files is the number of distinct files measured.
-func ResidentTree(root string, match func(rel string) bool) (bytes int64, files int, err error) {
-	err = walkFiles(root, match, func(f *os.File) error {
-		n, err := residentFile(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.Name(), err)
-		}
-		bytes += n
-		files++
-		return nil
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("measure: resident tree %s: %w", root, err)
-	}
-	return bytes, files, nil
-}
-
 // FileSet is a list of distinct regular files, found once (ListFiles) and then measured or evicted
 // many times without walking their tree again: a backing holding full copies has tens of thousands.
 type FileSet struct{ paths []string }
 
-// ListFiles lists the distinct regular files under root whose relative path matches, as
-// ResidentTree walks them.
+// ListFiles lists the distinct regular files under root whose path relative to root (slash
+// separated, e.g. "usr/lib/libc.so.6") matches; a nil match takes every file. The walk does not
+// follow symlinks, counts a hard-linked inode once, and stays on root's filesystem (walkFiles).
 func ListFiles(root string, match func(rel string) bool) (*FileSet, error) {
 	set := &FileSet{}
 	err := walkFiles(root, match, func(f *os.File) error {
@@ -222,7 +202,7 @@ func (s *FileSet) each(fn func(f *os.File) error) error {
 	return nil
 }
 
-// Resident sums the page cache the set's files hold, as ResidentTree does.
+// Resident sums the page cache the set's files hold (Resident of each).
 func (s *FileSet) Resident() (bytes int64, err error) {
 	err = s.each(func(f *os.File) error {
 		n, err := residentFile(f)
@@ -235,7 +215,7 @@ func (s *FileSet) Resident() (bytes int64, err error) {
 	return bytes, nil
 }
 
-// Evict evicts every file of the set, as EvictTree does, and returns the sums.
+// Evict evicts every file of the set (as Evict does each) and returns the sums.
 func (s *FileSet) Evict() (EvictResult, error) {
 	var total EvictResult
 	err := s.each(func(f *os.File) error {

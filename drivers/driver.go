@@ -70,7 +70,8 @@ type Capabilities struct {
 	// Daemon: snapshots live in a running containerd daemon reached through its client.
 	Daemon bool `json:"daemon,omitempty"`
 	// PerMountCache: each mount keeps its own page cache for file data (a FUSE daemon's mount, an
-	// erofs image mounted per container), on top of the backing files' cache.
+	// erofs image mounted per container, a block image's filesystem mounted per container), on top
+	// of the backing files' cache.
 	PerMountCache bool `json:"per_mount_cache,omitempty"`
 }
 

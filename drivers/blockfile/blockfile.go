@@ -117,19 +117,16 @@ func (d *Driver) ScratchSize(backingSize, imageSize int64) int64 {
 
 // scratchOverhead is what makeScratch's ext4 takes from an image for data bytes: inode tables (256
 // bytes per 4 KiB, written out, with the bitmaps and group descriptors: 1/12 of the data), and
-// mke2fs's default journal for 4 KiB blocks (4 MiB below 128 MiB, 16 MiB below 1 GiB, 32 MiB below
-// 2 GiB, 64 MiB beyond), plus 4 MiB of slack.
+// mke2fs's default journal for 4 KiB blocks, which it picks from the whole image's size (4 MiB below
+// 128 MiB, 16 MiB below 1 GiB, 32 MiB below 2 GiB, 64 MiB beyond), plus 4 MiB of slack.
 func scratchOverhead(data int64) int64 {
-	journal := int64(64 << 20)
-	switch {
-	case data < 128<<20:
-		journal = 4 << 20
-	case data < 1<<30:
-		journal = 16 << 20
-	case data < 2<<30:
-		journal = 32 << 20
+	fixed := data/12 + 4<<20
+	for _, j := range []struct{ below, journal int64 }{{128 << 20, 4 << 20}, {1 << 30, 16 << 20}, {2 << 30, 32 << 20}} {
+		if data+fixed+j.journal+1<<20 < j.below {
+			return fixed + j.journal
+		}
 	}
-	return data/12 + journal + 4<<20
+	return fixed + 64<<20
 }
 
 // Info describes the driver.
@@ -156,7 +153,9 @@ func (d *Driver) Info() drivers.Info {
 			"copy":          copyKind,
 			"mount_options": strings.Join(mountOptions, ","),
 		},
-		Capabilities: drivers.Capabilities{Block: true, FullCopy: !reflinks(fs)},
+		// Each container mounts its own ext4 image: its files' pages are cached in that mount, and
+		// the image file's in the backing (the loop device reads it through the page cache).
+		Capabilities: drivers.Capabilities{Block: true, FullCopy: !reflinks(fs), PerMountCache: true},
 	}
 }
 

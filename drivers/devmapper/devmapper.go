@@ -35,7 +35,7 @@ func (d *Driver) Info() drivers.Info {
 		Snapshotter:  SnapshotterPackage,
 		Version:      drivers.ContainerdVersion(),
 		Backing:      "dm-thin pool",
-		Capabilities: drivers.Capabilities{Block: true},
+		Capabilities: drivers.Capabilities{Block: true, PerMountCache: true},
 	}
 }
 

@@ -89,7 +89,9 @@ type DriverResult struct {
 	Backing      *drivers.Backing     `json:"backing,omitempty"`
 	Seconds      float64              `json:"seconds,omitempty"`
 	// PhaseSeconds splits Seconds by what the run was doing: open (backing and snapshotter),
-	// build, containers, workload/<op>, verify, teardown, close. Timed and untimed work alike.
+	// build, containers, workload/<op>, verify, teardown, close. It counts the driver's timed calls
+	// and the untimed work done for it alone (mounts, evictions, verification); run-wide steps
+	// (write-back between rounds, dropping caches, calibration) are charged to no driver.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 }
 

@@ -191,7 +191,7 @@ type Quick struct {
 	Scale float64 `yaml:"scale,omitempty"`
 	// Samples per point (default 3).
 	Samples int `yaml:"samples,omitempty"`
-	// MaxSize caps modify/create sizes and working sets (default 16MiB).
+	// MaxSize caps modify/create sizes, working sets and explicit files' sizes (default 16MiB).
 	MaxSize Size `yaml:"max_size,omitempty"`
 	Line    int  `yaml:"-"`
 }

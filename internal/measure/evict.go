@@ -38,17 +38,17 @@ func Evict(path string) (EvictResult, error) {
 
 func evictFile(f *os.File) (EvictResult, error) {
 	r := EvictResult{Files: 1}
-	var err error
-	if r.Before, err = residentFile(f); err != nil {
+	p, err := filePages(f)
+	if err != nil {
 		return r, err
 	}
-	if r.Before == 0 {
+	if r.Before = p.resident; r.Before == 0 {
 		return r, nil // nothing cached, so nothing dirty either
 	}
 	// fdatasync only what may be dirty: on ext4 it flushes the device even for a clean file, and
 	// a tree holds tens of thousands of files (1–2 ms a flush on a loop device).
 	fd := int(f.Fd())
-	if dirty, known := dirtyPages(f); dirty > 0 || !known {
+	if p.dirty > 0 || !p.dirtyKnown {
 		if err := unix.Fdatasync(fd); err != nil {
 			return r, fmt.Errorf("fdatasync: %w", err)
 		}

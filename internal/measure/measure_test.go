@@ -87,9 +87,9 @@ func TestEvictDirty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirty, known := dirtyPages(f)
+	pg, err := filePages(f)
 	f.Close()
-	t.Logf("dirty after write: %d bytes (known %v)", dirty, known)
+	t.Logf("after write: %+v, %v", pg, err)
 	r, err := Evict(path)
 	if err != nil {
 		t.Fatal(err)

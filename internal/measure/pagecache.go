@@ -68,49 +68,55 @@ var errNotRegular = errors.New("not a regular file")
 // residentFile measures an open regular file with cachestat, or with mincore when cachestat is
 // missing or blind (overlayfs).
 func residentFile(f *os.File) (int64, error) {
+	p, err := filePages(f)
+	return p.resident, err
+}
+
+// pages is what an open file holds in the page cache: resident bytes, and — when cachestat could
+// tell (dirtyKnown) — how many of them are dirty or under writeback.
+type pages struct {
+	resident, dirty int64
+	dirtyKnown      bool
+}
+
+// filePages asks cachestat for f's pages, or mincore (which cannot tell dirty pages) when cachestat
+// is missing or blind (overlayfs).
+func filePages(f *os.File) (pages, error) {
 	var sfs unix.Statfs_t
 	if err := unix.Fstatfs(int(f.Fd()), &sfs); err != nil {
-		return 0, fmt.Errorf("fstatfs: %w", err)
+		return pages{}, fmt.Errorf("fstatfs: %w", err)
 	}
 	if sfs.Type != unix.OVERLAYFS_SUPER_MAGIC && !noCachestat.Load() {
-		n, err := residentCachestat(f)
+		cs, err := cachestat(f)
 		if err == nil {
-			return n, nil
+			return pages{resident: int64(cs.Cache) * pageSize, dirty: int64(cs.Dirty+cs.Writeback) * pageSize, dirtyKnown: true}, nil
 		}
 		// ENOSYS: old kernel; EOPNOTSUPP: a filesystem cachestat refuses (hugetlbfs).
 		if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EOPNOTSUPP) {
-			return 0, err
+			return pages{}, err
 		}
 		if errors.Is(err, unix.ENOSYS) {
 			noCachestat.Store(true)
 		}
 	}
-	return residentMincore(f)
+	n, err := residentMincore(f)
+	return pages{resident: n}, err
 }
 
-// residentCachestat asks cachestat(2) for the whole file (len 0 = to the end).
+// cachestat asks cachestat(2) about the whole file (len 0 = to the end).
+func cachestat(f *os.File) (unix.Cachestat_t, error) {
+	var cs unix.Cachestat_t
+	rng := unix.CachestatRange{Off: 0, Len: 0}
+	if err := unix.Cachestat(uint(f.Fd()), &rng, &cs, 0); err != nil {
+		return cs, fmt.Errorf("cachestat: %w", err)
+	}
+	return cs, nil
+}
+
+// residentCachestat is the resident bytes cachestat(2) counts.
 func residentCachestat(f *os.File) (int64, error) {
-	var cs unix.Cachestat_t
-	rng := unix.CachestatRange{Off: 0, Len: 0}
-	if err := unix.Cachestat(uint(f.Fd()), &rng, &cs, 0); err != nil {
-		return 0, fmt.Errorf("cachestat: %w", err)
-	}
-	return int64(cs.Cache) * pageSize, nil
-}
-
-// dirtyPages returns how many of the file's cached pages are dirty or under writeback, and whether
-// that is known: cachestat(2) says, mincore(2) cannot, and on overlayfs cachestat is blind.
-func dirtyPages(f *os.File) (int64, bool) {
-	var sfs unix.Statfs_t
-	if noCachestat.Load() || unix.Fstatfs(int(f.Fd()), &sfs) != nil || sfs.Type == unix.OVERLAYFS_SUPER_MAGIC {
-		return 0, false
-	}
-	var cs unix.Cachestat_t
-	rng := unix.CachestatRange{Off: 0, Len: 0}
-	if err := unix.Cachestat(uint(f.Fd()), &rng, &cs, 0); err != nil {
-		return 0, false
-	}
-	return int64(cs.Dirty+cs.Writeback) * pageSize, true
+	cs, err := cachestat(f)
+	return int64(cs.Cache) * pageSize, err
 }
 
 // mincoreWindow bounds how much of a file is mapped at once (and the size of the vector).

@@ -174,7 +174,6 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		return nil, err
 	}
 	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
-
 		// The manager's directory goes after the backing's (which removes the work dir it made), so it is
 		// removed first.
 		mdir := filepath.Join(filepath.Dir(b.Path), managerDir)

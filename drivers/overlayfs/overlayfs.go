@@ -174,7 +174,6 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		return nil, err
 	}
 	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
-
 		mountOptions := append(slices.Clone(d.options), opts.MountOptions...)
 		// The probe on the real backing is the last word: an option the upper filesystem cannot honour
 		// (index=on needs file handles) is reported here, not in the middle of a run.

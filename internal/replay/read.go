@@ -34,10 +34,10 @@ func suffixMatch(rels []string) func(string) bool {
 //
 // The backing files are found once per op (sets) and evicted every sample: the op creates none, and
 // a full-copy driver's backing holds tens of thousands of files to walk.
-func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[string]*measure.FileSet, metric string, params map[string]string) error {
-	match, key := suffixMatch(rels), strings.Join(rels, "\x00")
+func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[fileSetKey]*measure.FileSet, metric string, params map[string]string) error {
+	match, key := suffixMatch(rels), fileSetKey{d, strings.Join(rels, "\x00")}
 	if d.info.Capabilities.PerMountCache {
-		match, key = notMetadata, ""
+		match, key.rels = notMetadata, ""
 		for _, r := range rels {
 			if _, err := measure.Evict(filepath.Join(ct.mnt, r)); err != nil {
 				return fmt.Errorf("evict: %w", err)
@@ -62,6 +62,12 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map
 	return nil
 }
 
+// fileSetKey names the backing files one driver evicts for a set of paths ("" for all of them).
+type fileSetKey struct {
+	d    *driverRun
+	rels string
+}
+
 // notMetadata leaves out of page-cache accounting the snapshotter's own metadata store
 // (metadata.db, a bolt database every containerd snapshotter keeps in its root): the snapshotter
 // maps it, so no eviction can drop it, and it is bookkeeping, not image data.
@@ -79,10 +85,9 @@ func (e *engine) evictMetadata(ctx context.Context, ds []*driverRun) error {
 	verify := !e.droppedOnce
 	e.droppedOnce = true
 	probeDir := ""
-	for _, d := range ds {
-		if b := d.inst.Backing(); verify && b.Path != "" && b.FS != "tmpfs" {
+	for i := 0; verify && i < len(ds) && probeDir == ""; i++ {
+		if b := ds[i].inst.Backing(); b.Path != "" && b.FS != "tmpfs" {
 			probeDir = b.Path
-			break
 		}
 	}
 	var before, after int64
@@ -235,10 +240,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 			return err
 		}
 		// Read latency.
-		sets := map[*driverRun]map[string]*measure.FileSet{}
-		for _, d := range e.drvs {
-			sets[d] = map[string]*measure.FileSet{}
-		}
+		sets := map[fileSetKey]*measure.FileSet{}
 		for _, cache := range op.Caches {
 			for i := range ptrs {
 				size := op.WorkingSet / scenario.Size(len(ptrs))
@@ -259,7 +261,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 								return err
 							}
 						}
-						if err := e.evictFiles(d, ct, op.WorkingSetFiles[i:i+1], sets[d], "op.read", params); err != nil {
+						if err := e.evictFiles(d, ct, op.WorkingSetFiles[i:i+1], sets, "op.read", params); err != nil {
 							return err
 						}
 					}

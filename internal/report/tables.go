@@ -694,8 +694,8 @@ func (e *errWriter) Write(p []byte) (int, error) {
 var phaseOrder = []string{"open", "build", "containers", "workload/create", "workload/lookup", "workload/modify",
 	"workload/delete", "workload/rename", "workload/read", "verify", "teardown", "close"}
 
-// writeRunTime writes where each driver's share of the run's wall time went, by phase, timed and
-// untimed work alike: what makes a run long (a full-copy driver's prepares, a flush per file).
+// writeRunTime writes where each driver's share of the run's wall time went, by phase (the result's
+// phase_seconds): what makes a run long (a full-copy driver's prepares, a flush per file).
 func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) error {
 	byName := map[string]*result.DriverResult{}
 	seen := map[string]bool{}
@@ -739,8 +739,9 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 		var all float64
 		var cells []string
 		for _, d := range cols {
-			all += sec(byName[d])
-			cells = append(cells, fmt.Sprintf("%.1f", sec(byName[d])))
+			v := sec(byName[d])
+			all += v
+			cells = append(cells, fmt.Sprintf("%.1f", v))
 		}
 		return t.Append(append([]string{name, fmt.Sprintf("%.1f", all)}, cells...))
 	}

@@ -614,8 +614,9 @@ func writeHeader(w io.Writer, r *result.Result) {
 		fmt.Fprintf(w, "env: %s\n", strings.Join(env, ", "))
 	}
 	if d := r.Drift; d != nil {
-		fmt.Fprintf(w, "machine drift over the run (%d calibration readings): stat ±%.0f%%, flush ±%.0f%%: the result's intervals (ci_lo/ci_hi) include it, for a re-run's median; cells and plots show the samples' own, for comparing drivers\n",
-			d.Probes, 100*d.Stat, 100*d.Sync)
+		stat, flush := calibrationMedians(r.Noise)
+		fmt.Fprintf(w, "machine over the run (%d calibration readings outside every driver): warm stat %s ±%.0f%%, 4 KiB write + fdatasync %s ±%.0f%% (medians, drift): the result's intervals (ci_lo/ci_hi) include the drift, for a re-run's median; cells and plots show the samples' own, for comparing drivers\n",
+			d.Probes, stat, 100*d.Stat, flush, 100*d.Sync)
 	}
 
 	if len(r.Drivers) == 0 {
@@ -695,7 +696,8 @@ var phaseOrder = []string{"open", "build", "containers", "workload/create", "wor
 	"workload/delete", "workload/rename", "workload/read", "verify", "teardown", "close"}
 
 // writeRunTime writes where each driver's share of the run's wall time went, by phase (the result's
-// phase_seconds): what makes a run long (a full-copy driver's prepares, a flush per file).
+// phase_seconds), and how much of it was the timed samples themselves: what makes a run long (a
+// full-copy driver's prepares, a flush per file), and how far it could shrink at most.
 func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) error {
 	byName := map[string]*result.DriverResult{}
 	seen := map[string]bool{}
@@ -753,8 +755,45 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 	if err := row("total", func(dr *result.DriverResult) float64 { return dr.Seconds }); err != nil {
 		return fmt.Errorf("report: run time: %w", err)
 	}
+	// The timed work alone: every recorded sample of a time metric, summed. What the kernel and the
+	// snapshotter spent on the measured calls themselves; the rest of total is setup, eviction,
+	// verification and calibration around them.
+	timed := map[string]float64{}
+	for _, m := range r.Metrics {
+		if m.Unit != "ns" {
+			continue
+		}
+		for _, s := range m.Samples {
+			timed[m.Driver] += s / 1e9
+		}
+	}
+	if err := row("of which timed samples", func(dr *result.DriverResult) float64 { return timed[dr.Name] }); err != nil {
+		return fmt.Errorf("report: run time: %w", err)
+	}
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("report: run time: %w", err)
 	}
 	return nil
+}
+
+// calibrationMedians formats the median warm stat and the median 4 KiB write + fdatasync of a run's
+// calibration readings: the machine's own speed over the run ("?" where no reading was taken).
+func calibrationMedians(noise []result.NoiseSample) (stat, flush string) {
+	var st, fl []float64
+	for _, n := range noise {
+		if n.StatNs > 0 {
+			st = append(st, n.StatNs)
+		}
+		if n.SyncNs > 0 {
+			fl = append(fl, n.SyncNs)
+		}
+	}
+	stat, flush = "?", "?"
+	if len(st) > 0 {
+		stat = FormatNanos(median(st))
+	}
+	if len(fl) > 0 {
+		flush = FormatNanos(median(fl))
+	}
+	return stat, flush
 }

@@ -405,3 +405,23 @@ func TestEnvParsing(t *testing.T) {
 		t.Errorf("Noise without PSI = %+v, want CPUSomeAvg10 -1", p)
 	}
 }
+
+// TestCalibrator: a reading times both tasks, and Close removes the calibration file.
+func TestCalibrator(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "calibration")
+	c, err := NewCalibrator(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := c.Read()
+	if cal.StatNs <= 0 || cal.SyncNs <= 0 {
+		t.Errorf("Read() = %+v, want both tasks timed", cal)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("Close left %d files in %s", len(ents), dir)
+	}
+}

@@ -117,6 +117,10 @@ type Backing struct {
 	Path         string `json:"path"`          // its mount point: statfs here measures disk use
 	// Dedicated: no other process writes to it, so a statfs delta is this driver's use alone.
 	Dedicated bool `json:"dedicated"`
+	// DirectIO and WriteCache describe a loop device: whether it does direct I/O on its image, and
+	// its queue mode ("write back": flushes reach the image file; "write through": they are dropped).
+	DirectIO   bool   `json:"direct_io,omitempty"`
+	WriteCache string `json:"write_cache,omitempty"`
 }
 
 // Driver is one storage driver configuration (a snapshotter, its options, its backing).

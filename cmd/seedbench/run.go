@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
+	"github.com/seedbench/seedbench/internal/backing"
 	"github.com/seedbench/seedbench/internal/preflight"
 	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/report"
@@ -110,6 +112,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(errs) > 0 {
 		return codeError{exitError, errors.Join(errs...)}
+	}
+
+	// A loop device keeps a "write through" queue mode (flushes dropped) across detach: clear it on
+	// the free ones, so the devices containerd attaches for blockfile's and erofs's images flush
+	// as our own backings do (backing.Create sees to those).
+	reset, err := backing.ResetLoopWriteCache()
+	if err != nil {
+		return codeError{exitError, fmt.Errorf("loop devices: reset write cache mode: %w", err)}
+	}
+	if len(reset) > 0 && !o.quiet {
+		fmt.Fprintf(stderr, "seedbench: %s had been set to drop flushes (write_cache %q); set back to %q\n",
+			strings.Join(reset, ", "), backing.WriteThrough, backing.WriteBack)
 	}
 
 	code := exitOK

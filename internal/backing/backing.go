@@ -76,6 +76,10 @@ type Backing struct {
 	Dedicated bool
 	// DirectIO: the loop device does direct I/O on the image (no double caching in the host).
 	DirectIO bool
+	// WriteCache is the loop device's queue mode as sysfs reads it once attached: "write back"
+	// (its filesystem's flushes reach the image file, as on a disk with a volatile cache) or
+	// "write through" (flushes are dropped). Create asks for "write back".
+	WriteCache string
 
 	undo   cleanup.Stack
 	closed bool
@@ -83,7 +87,8 @@ type Backing struct {
 
 // Info is the backing as drivers and results describe it.
 func (b *Backing) Info() drivers.Backing {
-	return drivers.Backing{FS: b.FS, MountOptions: b.MountOptions, Device: b.Device, Path: b.Path, Dedicated: b.Dedicated}
+	return drivers.Backing{FS: b.FS, MountOptions: b.MountOptions, Device: b.Device, Path: b.Path, Dedicated: b.Dedicated,
+		DirectIO: b.DirectIO, WriteCache: b.WriteCache}
 }
 
 // Create makes the backing described by spec. On error everything it made is undone.
@@ -177,6 +182,9 @@ func (b *Backing) makeImage(ctx context.Context, dir string, spec Spec) error {
 	}
 	b.Device, b.DirectIO = dev, dio
 	b.undo.Push("detach "+dev, func() error { return detachLoop(context.Background(), dev, b.Image) })
+	if b.WriteCache, err = loopWriteBack(dev); err != nil {
+		return err
+	}
 	return nil
 }
 

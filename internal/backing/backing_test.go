@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,13 +221,7 @@ func TestJoinOptions(t *testing.T) {
 
 // Close unmounts what a caller left mounted inside the backing instead of failing on EBUSY.
 func TestCloseUnmountsNested(t *testing.T) {
-	requireKind(t, Ext4)
-	dir := filepath.Join(workDir(t), "b")
-	b, err := Create(context.Background(), Spec{FS: Ext4, Size: 64 << 20, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b, dir := createExt4(t, 64<<20)
 	inner := filepath.Join(b.Path, "inner")
 	if err := os.Mkdir(inner, 0o755); err != nil {
 		t.Fatal(err)
@@ -238,4 +233,63 @@ func TestCloseUnmountsNested(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertGone(t, b, dir)
+}
+
+// TestLoopWriteCache: a loop device set to drop flushes ("write through") is set back to forward
+// them, both when a backing is attached to it and, once it is free again, by ResetLoopWriteCache;
+// and a backing records the mode.
+func TestLoopWriteCache(t *testing.T) {
+	b, _ := createExt4(t, 256<<20)
+	if b.WriteCache != WriteBack || b.Info().WriteCache != WriteBack {
+		t.Errorf("WriteCache = %q (info %q), want %q", b.WriteCache, b.Info().WriteCache, WriteBack)
+	}
+	wc := filepath.Join(sysBlock, filepath.Base(b.Device), "queue", "write_cache")
+	mode := func() string {
+		data, err := os.ReadFile(wc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	if err := os.WriteFile(wc, []byte(WriteThrough), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(); got != WriteThrough {
+		t.Fatalf("after setting %q, %s reads %q", WriteThrough, wc, got)
+	}
+	if got, err := loopWriteBack(b.Device); err != nil || got != WriteBack || mode() != WriteBack {
+		t.Errorf("loopWriteBack(%s) = %q, %v; sysfs reads %q; want %q", b.Device, got, err, mode(), WriteBack)
+	}
+
+	// Left "write through" and detached: the kernel keeps the setting on the free device.
+	if err := os.WriteFile(wc, []byte(WriteThrough), 0); err != nil {
+		t.Fatal(err)
+	}
+	dev := b.Device
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reset, err := ResetLoopWriteCache()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(sysBlock, filepath.Base(dev), "loop", "backing_file")); err == nil {
+		t.Skipf("%s was attached again by another process before the reset", dev)
+	}
+	if got := mode(); got != WriteBack || !slices.Contains(reset, dev) {
+		t.Errorf("after ResetLoopWriteCache (reset %v), %s reads %q, want %q", reset, dev, got, WriteBack)
+	}
+}
+
+// createExt4 creates an ext4 backing of size bytes in a fresh work dir, closed at the test's end.
+func createExt4(t *testing.T, size int64) (*Backing, string) {
+	t.Helper()
+	requireKind(t, Ext4)
+	dir := filepath.Join(workDir(t), "b")
+	b, err := Create(context.Background(), Spec{FS: Ext4, Size: size, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, dir
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -156,6 +157,69 @@ func attachLoop(ctx context.Context, image string) (dev string, directIO bool, e
 	}
 	data, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(dev), "loop", "dio"))
 	return dev, err == nil && strings.TrimSpace(string(data)) == "1", nil
+}
+
+// Loop device queue modes, as /sys/block/loopN/queue/write_cache reads and takes them.
+const (
+	WriteBack    = "write back"
+	WriteThrough = "write through"
+)
+
+// sysBlock is where loop devices' sysfs directories live; a variable for tests.
+var sysBlock = "/sys/block"
+
+// loopWriteBack makes loop device dev forward its filesystem's flushes to the image file and
+// returns the mode read back. A queue set to "write through" through sysfs drops every flush, so
+// an fsync inside never reaches the image and costs a driver nothing; the kernel keeps that
+// setting on the device across detach and re-attach, so whoever set it last on this device number
+// would otherwise decide how much this run's flushes cost.
+func loopWriteBack(dev string) (string, error) {
+	path := filepath.Join(sysBlock, filepath.Base(dev), "queue", "write_cache")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: read write cache mode: %w", dev, err)
+	}
+	if mode := strings.TrimSpace(string(data)); mode == WriteBack {
+		return mode, nil
+	}
+	if err := os.WriteFile(path, []byte(WriteBack), 0); err != nil {
+		return "", fmt.Errorf("%s: set write cache mode to %q: %w", dev, WriteBack, err)
+	}
+	if data, err = os.ReadFile(path); err != nil {
+		return "", fmt.Errorf("%s: read write cache mode: %w", dev, err)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// ResetLoopWriteCache clears a "write through" setting left on every loop device that is not
+// attached, so the ones containerd attaches during a run (blockfile's and erofs's images) forward
+// their flushes as a freshly attached device does. An attached device is someone's, and is left
+// alone. It returns the devices it reset.
+func ResetLoopWriteCache() ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(sysBlock, "loop[0-9]*"))
+	if err != nil {
+		return nil, err
+	}
+	var reset []string
+	var errs []error
+	for _, p := range paths {
+		if _, err := os.Stat(filepath.Join(p, "loop", "backing_file")); err == nil {
+			continue // attached
+		}
+		wc := filepath.Join(p, "queue", "write_cache")
+		data, err := os.ReadFile(wc)
+		if err != nil || strings.TrimSpace(string(data)) != WriteThrough {
+			continue
+		}
+		if err := os.WriteFile(wc, []byte(WriteBack), 0); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", filepath.Base(p), err))
+			continue
+		}
+		if data, err := os.ReadFile(wc); err == nil && strings.TrimSpace(string(data)) == WriteBack {
+			reset = append(reset, "/dev/"+filepath.Base(p))
+		}
+	}
+	return reset, errors.Join(errs...)
 }
 
 // detachLoop detaches dev from image and waits until it is gone. While anything else holds the

@@ -636,6 +636,9 @@ func writeHeader(w io.Writer, r *result.Result) {
 		if backing != "" && d.Status == result.StatusOK {
 			parts = append(parts, "on "+backing)
 		}
+		if d.Backing != nil && d.Backing.WriteCache != "" && d.Backing.WriteCache != "write back" {
+			parts = append(parts, fmt.Sprintf("its loop device's write cache is %q: flushes never reach the image, so fsync costs it nothing", d.Backing.WriteCache))
+		}
 		if len(d.Options) > 0 {
 			parts = append(parts, FormatParams(d.Options))
 		}

@@ -161,16 +161,16 @@ func TestResolveQuick(t *testing.T) {
 			t.Errorf("op %d samples %d", i, p.Ops[i].Samples)
 		}
 	}
-	// 64MiB is capped to 16MiB, which is already listed: measured once.
-	if want := []Size{4 * KiB, MiB, 16 * MiB}; !reflect.DeepEqual(modify.Sizes, want) || len(modify.Targets) != 3 {
+	// 16MiB and 64MiB are both capped to 8MiB: measured once.
+	if want := []Size{4 * KiB, MiB, 8 * MiB}; !reflect.DeepEqual(modify.Sizes, want) || len(modify.Targets) != 3 {
 		t.Errorf("quick modify sizes %v targets %v", modify.Sizes, modify.Targets)
 	}
-	if read.WorkingSet != 16*MiB {
+	if read.WorkingSet != 8*MiB {
 		t.Errorf("quick working set %s", read.WorkingSet)
 	}
 	// Explicit files are capped too; smaller ones keep their size.
 	for _, f := range deb.Files {
-		if want := map[string]Size{"usr/lib/x86_64-linux-gnu/libbig.so": 16 * MiB, "usr/bin/bash": 1280 * KiB}[f.Path]; want != 0 && f.Size != want {
+		if want := map[string]Size{"usr/lib/x86_64-linux-gnu/libbig.so": 8 * MiB, "usr/bin/bash": 1280 * KiB}[f.Path]; want != 0 && f.Size != want {
 			t.Errorf("quick %s: %s, want %s", f.Path, f.Size, want)
 		}
 	}

@@ -123,6 +123,12 @@ type Backing struct {
 	WriteCache string `json:"write_cache,omitempty"`
 }
 
+// Loop device queue modes, as /sys/block/loopN/queue/write_cache reads and takes them.
+const (
+	WriteBack    = "write back"    // flushes reach the image file, as on a disk with a volatile cache
+	WriteThrough = "write through" // flushes are dropped: an fsync inside costs nothing
+)
+
 // Driver is one storage driver configuration (a snapshotter, its options, its backing).
 type Driver interface {
 	Info() Info

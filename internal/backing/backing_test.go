@@ -240,8 +240,8 @@ func TestCloseUnmountsNested(t *testing.T) {
 // and a backing records the mode.
 func TestLoopWriteCache(t *testing.T) {
 	b, _ := createExt4(t, 256<<20)
-	if b.WriteCache != WriteBack || b.Info().WriteCache != WriteBack {
-		t.Errorf("WriteCache = %q (info %q), want %q", b.WriteCache, b.Info().WriteCache, WriteBack)
+	if b.WriteCache != drivers.WriteBack || b.Info().WriteCache != drivers.WriteBack {
+		t.Errorf("WriteCache = %q (info %q), want %q", b.WriteCache, b.Info().WriteCache, drivers.WriteBack)
 	}
 	wc := filepath.Join(sysBlock, filepath.Base(b.Device), "queue", "write_cache")
 	mode := func() string {
@@ -251,18 +251,18 @@ func TestLoopWriteCache(t *testing.T) {
 		}
 		return strings.TrimSpace(string(data))
 	}
-	if err := os.WriteFile(wc, []byte(WriteThrough), 0); err != nil {
+	if err := os.WriteFile(wc, []byte(drivers.WriteThrough), 0); err != nil {
 		t.Fatal(err)
 	}
-	if got := mode(); got != WriteThrough {
-		t.Fatalf("after setting %q, %s reads %q", WriteThrough, wc, got)
+	if got := mode(); got != drivers.WriteThrough {
+		t.Fatalf("after setting %q, %s reads %q", drivers.WriteThrough, wc, got)
 	}
-	if got, err := loopWriteBack(b.Device); err != nil || got != WriteBack || mode() != WriteBack {
-		t.Errorf("loopWriteBack(%s) = %q, %v; sysfs reads %q; want %q", b.Device, got, err, mode(), WriteBack)
+	if got, err := loopWriteBack(b.Device); err != nil || got != drivers.WriteBack || mode() != drivers.WriteBack {
+		t.Errorf("loopWriteBack(%s) = %q, %v; sysfs reads %q; want %q", b.Device, got, err, mode(), drivers.WriteBack)
 	}
 
 	// Left "write through" and detached: the kernel keeps the setting on the free device.
-	if err := os.WriteFile(wc, []byte(WriteThrough), 0); err != nil {
+	if err := os.WriteFile(wc, []byte(drivers.WriteThrough), 0); err != nil {
 		t.Fatal(err)
 	}
 	dev := b.Device
@@ -276,8 +276,8 @@ func TestLoopWriteCache(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sysBlock, filepath.Base(dev), "loop", "backing_file")); err == nil {
 		t.Skipf("%s was attached again by another process before the reset", dev)
 	}
-	if got := mode(); got != WriteBack || !slices.Contains(reset, dev) {
-		t.Errorf("after ResetLoopWriteCache (reset %v), %s reads %q, want %q", reset, dev, got, WriteBack)
+	if got := mode(); got != drivers.WriteBack || !slices.Contains(reset, dev) {
+		t.Errorf("after ResetLoopWriteCache (reset %v), %s reads %q, want %q", reset, dev, got, drivers.WriteBack)
 	}
 }
 

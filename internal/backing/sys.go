@@ -159,12 +159,6 @@ func attachLoop(ctx context.Context, image string) (dev string, directIO bool, e
 	return dev, err == nil && strings.TrimSpace(string(data)) == "1", nil
 }
 
-// Loop device queue modes, as /sys/block/loopN/queue/write_cache reads and takes them.
-const (
-	WriteBack    = "write back"
-	WriteThrough = "write through"
-)
-
 // sysBlock is where loop devices' sysfs directories live; a variable for tests.
 var sysBlock = "/sys/block"
 
@@ -179,11 +173,11 @@ func loopWriteBack(dev string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: read write cache mode: %w", dev, err)
 	}
-	if mode := strings.TrimSpace(string(data)); mode == WriteBack {
+	if mode := strings.TrimSpace(string(data)); mode == drivers.WriteBack {
 		return mode, nil
 	}
-	if err := os.WriteFile(path, []byte(WriteBack), 0); err != nil {
-		return "", fmt.Errorf("%s: set write cache mode to %q: %w", dev, WriteBack, err)
+	if err := os.WriteFile(path, []byte(drivers.WriteBack), 0); err != nil {
+		return "", fmt.Errorf("%s: set write cache mode to %q: %w", dev, drivers.WriteBack, err)
 	}
 	if data, err = os.ReadFile(path); err != nil {
 		return "", fmt.Errorf("%s: read write cache mode: %w", dev, err)
@@ -208,14 +202,14 @@ func ResetLoopWriteCache() ([]string, error) {
 		}
 		wc := filepath.Join(p, "queue", "write_cache")
 		data, err := os.ReadFile(wc)
-		if err != nil || strings.TrimSpace(string(data)) != WriteThrough {
+		if err != nil || strings.TrimSpace(string(data)) != drivers.WriteThrough {
 			continue
 		}
-		if err := os.WriteFile(wc, []byte(WriteBack), 0); err != nil {
+		if err := os.WriteFile(wc, []byte(drivers.WriteBack), 0); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", filepath.Base(p), err))
 			continue
 		}
-		if data, err := os.ReadFile(wc); err == nil && strings.TrimSpace(string(data)) == WriteBack {
+		if data, err := os.ReadFile(wc); err == nil && strings.TrimSpace(string(data)) == drivers.WriteBack {
 			reset = append(reset, "/dev/"+filepath.Base(p))
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
 )
@@ -636,7 +637,7 @@ func writeHeader(w io.Writer, r *result.Result) {
 		if backing != "" && d.Status == result.StatusOK {
 			parts = append(parts, "on "+backing)
 		}
-		if d.Backing != nil && d.Backing.WriteCache != "" && d.Backing.WriteCache != "write back" {
+		if d.Backing != nil && d.Backing.WriteCache != "" && d.Backing.WriteCache != drivers.WriteBack {
 			parts = append(parts, fmt.Sprintf("its loop device's write cache is %q: flushes never reach the image, so fsync costs it nothing", d.Backing.WriteCache))
 		}
 		if len(d.Options) > 0 {

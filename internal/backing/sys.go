@@ -168,27 +168,39 @@ var sysBlock = "/sys/block"
 // setting on the device across detach and re-attach, so whoever set it last on this device number
 // would otherwise decide how much this run's flushes cost.
 func loopWriteBack(dev string) (string, error) {
-	path := filepath.Join(sysBlock, filepath.Base(dev), "queue", "write_cache")
-	data, err := os.ReadFile(path)
+	_, after, err := setWriteBack(filepath.Join(sysBlock, filepath.Base(dev)))
 	if err != nil {
-		return "", fmt.Errorf("%s: read write cache mode: %w", dev, err)
+		return "", fmt.Errorf("%s: %w", dev, err)
 	}
-	if mode := strings.TrimSpace(string(data)); mode == drivers.WriteBack {
-		return mode, nil
+	return after, nil
+}
+
+// setWriteBack sets the queue of the block device whose sysfs directory is sys to "write back"
+// (unless it already reads so) and returns its mode before and after.
+func setWriteBack(sys string) (before, after string, err error) {
+	path := filepath.Join(sys, "queue", "write_cache")
+	read := func() (string, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("read write cache mode: %w", err)
+		}
+		return strings.TrimSpace(string(data)), nil
+	}
+	if before, err = read(); err != nil || before == drivers.WriteBack {
+		return before, before, err
 	}
 	if err := os.WriteFile(path, []byte(drivers.WriteBack), 0); err != nil {
-		return "", fmt.Errorf("%s: set write cache mode to %q: %w", dev, drivers.WriteBack, err)
+		return before, "", fmt.Errorf("set write cache mode to %q: %w", drivers.WriteBack, err)
 	}
-	if data, err = os.ReadFile(path); err != nil {
-		return "", fmt.Errorf("%s: read write cache mode: %w", dev, err)
-	}
-	return strings.TrimSpace(string(data)), nil
+	after, err = read()
+	return before, after, err
 }
 
 // ResetLoopWriteCache clears a "write through" setting left on every loop device that is not
 // attached, so the ones containerd attaches during a run (blockfile's and erofs's images) forward
 // their flushes as a freshly attached device does. An attached device is someone's, and is left
-// alone. It returns the devices it reset.
+// alone. It returns the devices it reset (a device never attached reads "write through" before and
+// after: it has no cache to forward flushes from yet).
 func ResetLoopWriteCache() ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(sysBlock, "loop[0-9]*"))
 	if err != nil {
@@ -200,16 +212,13 @@ func ResetLoopWriteCache() ([]string, error) {
 		if _, err := os.Stat(filepath.Join(p, "loop", "backing_file")); err == nil {
 			continue // attached
 		}
-		wc := filepath.Join(p, "queue", "write_cache")
-		data, err := os.ReadFile(wc)
-		if err != nil || strings.TrimSpace(string(data)) != drivers.WriteThrough {
-			continue
+		before, after, err := setWriteBack(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // removed since the glob
 		}
-		if err := os.WriteFile(wc, []byte(drivers.WriteBack), 0); err != nil {
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", filepath.Base(p), err))
-			continue
-		}
-		if data, err := os.ReadFile(wc); err == nil && strings.TrimSpace(string(data)) == drivers.WriteBack {
+		} else if before == drivers.WriteThrough && after == drivers.WriteBack {
 			reset = append(reset, "/dev/"+filepath.Base(p))
 		}
 	}

@@ -50,6 +50,12 @@ func pageCacheDir(t *testing.T) string {
 	return dir
 }
 
+// residentCachestat is the resident bytes cachestat(2) counts, whatever the filesystem.
+func residentCachestat(f *os.File) (int64, error) {
+	cs, err := cachestat(f)
+	return int64(cs.Cache) * pageSize, err
+}
+
 // residency measures f with each method.
 var methods = []struct {
 	name string

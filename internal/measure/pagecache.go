@@ -113,12 +113,6 @@ func cachestat(f *os.File) (unix.Cachestat_t, error) {
 	return cs, nil
 }
 
-// residentCachestat is the resident bytes cachestat(2) counts.
-func residentCachestat(f *os.File) (int64, error) {
-	cs, err := cachestat(f)
-	return int64(cs.Cache) * pageSize, err
-}
-
 // mincoreWindow bounds how much of a file is mapped at once (and the size of the vector).
 const mincoreWindow = 1 << 30
 

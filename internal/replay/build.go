@@ -13,6 +13,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/metric"
 )
 
 // Snapshot names. Committed layers are "layer/<name>"; active ones carry their purpose.
@@ -110,7 +111,7 @@ func (e *engine) layerView(l string) *layer.View {
 
 func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent string, tree *layer.Tree, expect *layer.View) error {
 	key := "build/" + name
-	params := p("layer", name)
+	params := p(metric.PLayer, name)
 	mnt := filepath.Join(d.dir, "mnt", "build-"+name)
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		return err
@@ -122,7 +123,7 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
-	e.rec.ns(d.info.Name, "snapshot.prepare", params, el)
+	e.rec.ns(d.info.Name, metric.SnapshotPrepare, params, el)
 
 	t0 = time.Now()
 	err = d.inst.Mount(ctx, mounts, mnt)
@@ -131,13 +132,13 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 		d.sn.Remove(ctx, key)
 		return fmt.Errorf("mount: %w", err)
 	}
-	e.rec.ns(d.info.Name, "snapshot.mount", params, el)
+	e.rec.ns(d.info.Name, metric.SnapshotMount, params, el)
 
 	t0 = time.Now()
 	err = tree.Apply(ctx, mnt, layer.ApplyOptions{})
 	el = time.Since(t0)
 	if err == nil {
-		e.rec.ns(d.info.Name, "layer.apply", params, el)
+		e.rec.ns(d.info.Name, metric.LayerApply, params, el)
 		// Verify the build step's view before committing: what the next step (and every container)
 		// will see.
 		err = e.verify(ctx, d, "layer "+name+" build view", mnt, expect)
@@ -157,7 +158,7 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 		}
 		return fmt.Errorf("unmount: %w", uerr)
 	}
-	e.rec.ns(d.info.Name, "snapshot.unmount", params, el)
+	e.rec.ns(d.info.Name, metric.SnapshotUnmount, params, el)
 
 	t0 = time.Now()
 	err = d.sn.Commit(ctx, layerName(name), key)
@@ -166,7 +167,7 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 		d.sn.Remove(ctx, key)
 		return fmt.Errorf("commit: %w", err)
 	}
-	e.rec.ns(d.info.Name, "snapshot.commit", params, el)
+	e.rec.ns(d.info.Name, metric.SnapshotCommit, params, el)
 	d.snapKeys = append(d.snapKeys, layerName(name))
 
 	return e.exportDiff(ctx, d, name, parent, params)
@@ -238,8 +239,8 @@ func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent stri
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
-	e.rec.ns(d.info.Name, "layer.diff", params, el)
-	e.rec.add(d.info.Name, "layer.diff_bytes", unitBytes, params, float64(info.Size))
+	e.rec.ns(d.info.Name, metric.LayerDiff, params, el)
+	e.rec.add(d.info.Name, metric.LayerDiffBytes, params, float64(info.Size))
 	// The blob is not needed after it is measured; keep the content store small.
 	if err := e.store.Delete(ctx, dgst); err != nil {
 		return fmt.Errorf("diff: delete blob: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -35,7 +36,7 @@ func (e *engine) startContainers(ctx context.Context) error {
 			}
 			e.progress("", "containers", img.Name, c, maxC)
 			err := e.each(ctx, func(d *driverRun) error {
-				ct, err := e.startContainer(ctx, d, img, fmt.Sprintf("ctr/%s/%d", img.Name, c), p("container", img.Name))
+				ct, err := e.startContainer(ctx, d, img, fmt.Sprintf("ctr/%s/%d", img.Name, c), p(metric.PContainer, img.Name))
 				if err != nil {
 					return err
 				}
@@ -70,7 +71,7 @@ func (e *engine) startContainer(ctx context.Context, d *driverRun, img *scenario
 	}
 	ct.mounts = mounts
 	if params != nil {
-		e.rec.ns(d.info.Name, "snapshot.prepare", params, el)
+		e.rec.ns(d.info.Name, metric.SnapshotPrepare, params, el)
 	}
 	if err := e.mountContainer(ctx, d, ct, params); err != nil {
 		d.sn.Remove(context.WithoutCancel(ctx), key)
@@ -90,7 +91,7 @@ func (e *engine) mountContainer(ctx context.Context, d *driverRun, ct *container
 	}
 	ct.up = true
 	if params != nil {
-		e.rec.ns(d.info.Name, "snapshot.mount", params, el)
+		e.rec.ns(d.info.Name, metric.SnapshotMount, params, el)
 	}
 	r, err := openRoot(ct.mnt)
 	if err != nil {
@@ -136,7 +137,7 @@ func (e *engine) removeContainer(ctx context.Context, d *driverRun, ct *containe
 		return fmt.Errorf("container %s: remove: %w", ct.key, err)
 	}
 	if params != nil {
-		e.rec.ns(d.info.Name, "snapshot.remove", params, el)
+		e.rec.ns(d.info.Name, metric.SnapshotRemove, params, el)
 	}
 	return nil
 }
@@ -187,12 +188,12 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 			return err
 		}
 		used := float64(u.Bytes - d.base.Bytes)
-		e.rec.add(d.info.Name, "disk.used", unitBytes, params, used)
-		e.rec.add(d.info.Name, "disk.inodes", "inodes", params, float64(u.Inodes-d.base.Inodes))
-		e.rec.add(d.info.Name, "disk.shared_savings", unitRatio, params, 1-used/float64(unshared))
-		e.rec.add(d.info.Name, "disk.vs_unique", unitRatio, params, used/float64(uniqueBytes))
+		e.rec.add(d.info.Name, metric.DiskUsed, params, used)
+		e.rec.add(d.info.Name, metric.DiskInodes, params, float64(u.Inodes-d.base.Inodes))
+		e.rec.add(d.info.Name, metric.DiskSharedSavings, params, 1-used/float64(unshared))
+		e.rec.add(d.info.Name, metric.DiskVsUnique, params, used/float64(uniqueBytes))
 		if !b.Dedicated {
-			e.rec.warn(d.info.Name, "disk.used", unitBytes, params, "backing is not dedicated: other writers may pollute the statfs delta")
+			e.rec.warn(d.info.Name, metric.DiskUsed, params, "backing is not dedicated: other writers may pollute the statfs delta")
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -45,7 +46,7 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 					return fmt.Errorf("modify: no target for size %s how %s", size, how)
 				}
 				targets = append(targets, modifyTarget{size: size, how: how, rel: rel, ptr: mustPtr(rel),
-					params: p("size", size.String(), "how", how, "image", imgName)})
+					params: p(metric.PSize, size.String(), metric.PHow, how, metric.PImage, imgName)})
 			}
 		}
 		// The image's running containers have never touched this op's targets: each serves one
@@ -95,9 +96,9 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 			}
 			var points []map[string]string
 			for _, t := range targets {
-				points = append(points, withParam(withCache(t.params, cache), "write", "first"))
+				points = append(points, withParam(withCache(t.params, cache), metric.PWrite, "first"))
 			}
-			err := e.sampleRounds(ctx, "modify "+cache, op, "copyup.latency", points, func(d *driverRun, r int) error {
+			err := e.sampleRounds(ctx, "modify "+cache, op, metric.CopyupLatency, points, func(d *driverRun, r int) error {
 				return round(d, r, true)
 			})
 			if err != nil {
@@ -134,7 +135,7 @@ func (e *engine) modifyRound(ctx context.Context, d *driverRun, ct *container, t
 				return err
 			}
 			if res.After > 0 {
-				e.rec.warn(d.info.Name, "copyup.latency", unitNS, withCache(t.params, cache),
+				e.rec.warn(d.info.Name, metric.CopyupLatency, withCache(t.params, cache),
 					fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
 			}
 		}
@@ -152,8 +153,8 @@ func (e *engine) modifyRound(ctx context.Context, d *driverRun, ct *container, t
 		}
 		if record {
 			params := withCache(t.params, cache)
-			e.rec.ns(d.info.Name, "copyup.latency", withParam(params, "write", "first"), first)
-			e.rec.ns(d.info.Name, "copyup.latency", withParam(params, "write", "second"), second)
+			e.rec.ns(d.info.Name, metric.CopyupLatency, withParam(params, metric.PWrite, "first"), first)
+			e.rec.ns(d.info.Name, metric.CopyupLatency, withParam(params, metric.PWrite, "second"), second)
 		}
 		if err := applyModify(ct, t); err != nil {
 			return err

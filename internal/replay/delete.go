@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -52,7 +53,7 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 			if len(rels) == 0 {
 				continue
 			}
-			params := p("kind", kind, "image", img)
+			params := p(metric.PKind, kind, metric.PImage, img)
 			tg := map[*driverRun]*dirTargets{}
 			err := e.each(ctx, func(d *driverRun) error {
 				ct, err := d.first(img)
@@ -72,7 +73,7 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 					if en != 0 {
 						return fmt.Errorf("delete %s: %w", t.rels[i], en)
 					}
-					e.rec.ns(d.info.Name, "op.delete", params, el)
+					e.rec.ns(d.info.Name, metric.OpDelete, params, el)
 					ct, _ := d.first(img)
 					return ct.view.Removed(t.rels[i])
 				})
@@ -162,7 +163,7 @@ func (e *engine) opRename(ctx context.Context, op *scenario.PlanOp) error {
 				default:
 					return fmt.Errorf("rename %s: %w", t.rels[i], en)
 				}
-				e.rec.ns(d.info.Name, "op.rename", p("image", img, "result", outcome), el)
+				e.rec.ns(d.info.Name, metric.OpRename, p(metric.PImage, img, metric.PResult, outcome), el)
 				return nil
 			})
 		}

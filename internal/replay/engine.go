@@ -200,6 +200,9 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 		if err := ph.fn(ctx); err != nil {
 			return e.res, fmt.Errorf("%s: %w", ph.name, err)
 		}
+		if e.rec.err != nil {
+			return e.res, fmt.Errorf("%s: %w", ph.name, e.rec.err)
+		}
 	}
 	return e.res, ctx.Err()
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/layer"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -77,7 +78,7 @@ func createID(op, i int, size scenario.Size) uint64 {
 func (e *engine) opCreate(ctx context.Context, op *scenario.PlanOp) error {
 	for _, img := range op.Images {
 		for _, size := range op.Sizes {
-			params := p("size", size.String(), "image", img)
+			params := p(metric.PSize, size.String(), metric.PImage, img)
 			dir := fmt.Sprintf("seedbench-create/%d-%s", op.Index, size)
 			type state struct {
 				ct    *container
@@ -129,7 +130,7 @@ func (e *engine) opCreate(ctx context.Context, op *scenario.PlanOp) error {
 				if en != 0 {
 					return fmt.Errorf("create %s/c%05d: %w", dir, i, en)
 				}
-				e.rec.ns(d.info.Name, "op.create", params, el)
+				e.rec.ns(d.info.Name, metric.OpCreate, params, el)
 				return s.ct.view.Created(fmt.Sprintf("%s/c%05d", dir, i), int64(size), createID(op.Index, i, size))
 			})
 			for _, s := range st {
@@ -198,7 +199,7 @@ func (e *engine) opLookup(ctx context.Context, op *scenario.PlanOp) error {
 				if err != nil {
 					return err
 				}
-				points = append(points, lookupPoint{p("kind", "miss", "layers", layers, "image", imgName), cp})
+				points = append(points, lookupPoint{p(metric.PKind, "miss", metric.PLayers, layers, metric.PImage, imgName), cp})
 				continue
 			}
 			for _, depth := range op.Depths {
@@ -209,7 +210,7 @@ func (e *engine) opLookup(ctx context.Context, op *scenario.PlanOp) error {
 				if len(cp) == 0 {
 					continue
 				}
-				points = append(points, lookupPoint{p("kind", "hit", "depth", strconv.Itoa(depth), "layers", layers, "image", imgName), cp})
+				points = append(points, lookupPoint{p(metric.PKind, "hit", metric.PDepth, strconv.Itoa(depth), metric.PLayers, layers, metric.PImage, imgName), cp})
 			}
 		}
 		if len(points) == 0 {
@@ -239,7 +240,7 @@ func withCache(params map[string]string, cache string) map[string]string {
 	for k, v := range params {
 		out[k] = v
 	}
-	out["cache"] = cache
+	out[metric.PCache] = cache
 	return out
 }
 
@@ -250,14 +251,14 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 	for i, pt := range points {
 		params[i] = withCache(pt.params, "warm")
 	}
-	return e.sampleRounds(ctx, "lookup warm", op, "op.lookup", params, func(d *driverRun, r int) error {
+	return e.sampleRounds(ctx, "lookup warm", op, metric.OpLookup, params, func(d *driverRun, r int) error {
 		ct, err := d.first(img)
 		if err != nil {
 			return err
 		}
 		for _, i := range e.rng.Perm(len(points)) {
 			pt := points[i]
-			hit := pt.params["kind"] == "hit"
+			hit := pt.params[metric.PKind] == "hit"
 			// Warm up right before measuring: the kernel pages out what sat idle.
 			for w := 0; w < max(1, e.plan.Warmup); w++ {
 				if _, err := statBatch(ct.root.fd, pt.paths, 1, hit); err != nil {
@@ -268,7 +269,7 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 			if err != nil {
 				return err
 			}
-			e.rec.ns(d.info.Name, "op.lookup", params[i], per)
+			e.rec.ns(d.info.Name, metric.OpLookup, params[i], per)
 		}
 		return nil
 	})
@@ -289,7 +290,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 		all = append(all, withCache(pt.params, cache))
 	}
 	for r := 0; r < op.MaxSamples; r++ {
-		if r >= op.Samples && e.converged("op.lookup", all) {
+		if r >= op.Samples && e.converged(metric.OpLookup, all) {
 			break
 		}
 		for _, g := range groups {
@@ -304,7 +305,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 				// and metadata blocks: the kernel pages out what sat idle), through the old mount,
 				// so `mount` differs from `warm` by the snapshotter's own caches alone.
 				for _, pt := range g {
-					if _, err := statBatch(ct.root.fd, pt.paths, 1, pt.params["kind"] == "hit"); err != nil {
+					if _, err := statBatch(ct.root.fd, pt.paths, 1, pt.params[metric.PKind] == "hit"); err != nil {
 						d.fail(err)
 					}
 				}
@@ -329,11 +330,11 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 				order := e.rng.Perm(len(g))
 				for _, i := range order {
 					pt := g[i]
-					per, err := statBatch(ct.root.fd, pt.paths, 1, pt.params["kind"] == "hit")
+					per, err := statBatch(ct.root.fd, pt.paths, 1, pt.params[metric.PKind] == "hit")
 					if err != nil {
 						return err
 					}
-					e.rec.ns(d.info.Name, "op.lookup", withCache(pt.params, cache), per)
+					e.rec.ns(d.info.Name, metric.OpLookup, withCache(pt.params, cache), per)
 				}
 				return nil
 			})

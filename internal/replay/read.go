@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -34,7 +35,7 @@ func suffixMatch(rels []string) func(string) bool {
 //
 // The backing files are found once per op (sets) and evicted every sample: the op creates none, and
 // a full-copy driver's backing holds tens of thousands of files to walk.
-func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[fileSetKey]*measure.FileSet, metric string, params map[string]string) error {
+func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[fileSetKey]*measure.FileSet, id metric.ID, params map[string]string) error {
 	match, key := suffixMatch(rels), fileSetKey{d, strings.Join(rels, "\x00")}
 	if d.info.Capabilities.PerMountCache {
 		match, key.rels = notMetadata, ""
@@ -57,7 +58,7 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map
 		return fmt.Errorf("evict: %w", err)
 	}
 	if res.After > 0 {
-		e.rec.warn(d.info.Name, metric, unitNS, params, fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
+		e.rec.warn(d.info.Name, id, params, fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
 	}
 	return nil
 }
@@ -227,12 +228,12 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 						}
 					}
 				}
-				params := p("containers", strconv.Itoa(n+1), "image", img, "working_set", op.WorkingSet.String())
-				e.rec.add(d.info.Name, "pagecache.resident", unitBytes, params, float64(res))
+				params := p(metric.PContainers, strconv.Itoa(n+1), metric.PImage, img, metric.PWorkingSet, op.WorkingSet.String())
+				e.rec.add(d.info.Name, metric.PagecacheResident, params, float64(res))
 				if evicted.After > 0 {
-					e.rec.warn(d.info.Name, "pagecache.resident", unitBytes, params, fmt.Sprintf("eviction did not take: %d bytes still cached before the reads", evicted.After))
+					e.rec.warn(d.info.Name, metric.PagecacheResident, params, fmt.Sprintf("eviction did not take: %d bytes still cached before the reads", evicted.After))
 				}
-				e.rec.add(d.info.Name, "pagecache.shared_savings", unitRatio, params, 1-float64(res)/(float64(n+1)*ws))
+				e.rec.add(d.info.Name, metric.PagecacheSharedSavings, params, 1-float64(res)/(float64(n+1)*ws))
 			}
 			return nil
 		})
@@ -244,8 +245,8 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 		for _, cache := range op.Caches {
 			for i := range ptrs {
 				size := op.WorkingSet / scenario.Size(len(ptrs))
-				params := p("size", size.String(), "cache", cache, "image", img)
-				err := e.sampleRounds(ctx, "read "+cache, op, "op.read", []map[string]string{params}, func(d *driverRun, r int) error {
+				params := p(metric.PSize, size.String(), metric.PCache, cache, metric.PImage, img)
+				err := e.sampleRounds(ctx, "read "+cache, op, metric.OpRead, []map[string]string{params}, func(d *driverRun, r int) error {
 					ct, err := d.first(img)
 					if err != nil {
 						return err
@@ -261,7 +262,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 								return err
 							}
 						}
-						if err := e.evictFiles(d, ct, op.WorkingSetFiles[i:i+1], sets, "op.read", params); err != nil {
+						if err := e.evictFiles(d, ct, op.WorkingSetFiles[i:i+1], sets, metric.OpRead, params); err != nil {
 							return err
 						}
 					}
@@ -272,7 +273,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 					if n != int64(size) && len(ptrs) == 1 {
 						return fmt.Errorf("read %s: %d bytes, want %d", op.WorkingSetFiles[i], n, size)
 					}
-					e.rec.ns(d.info.Name, "op.read", params, el)
+					e.rec.ns(d.info.Name, metric.OpRead, params, el)
 					return nil
 				})
 				if err != nil {

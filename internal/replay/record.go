@@ -1,32 +1,29 @@
 package replay
 
 import (
+	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
-)
-
-// Units of the metrics the engine records.
-const (
-	unitNS    = "ns"
-	unitBytes = "bytes"
-	unitRatio = "ratio"
 )
 
 // recorder collects samples into metrics keyed by driver, name and parameters. It stamps every
 // sample with a run-wide sequence number, so drift over a run can be told from a driver difference.
+// It records only what the metric catalogue declares: an unknown metric, an undeclared parameter or
+// a sample in the wrong unit is a bug of the engine, kept in err (the run fails with it) and never
+// written into a result.
 type recorder struct {
 	seq     int
 	metrics map[string]*result.Metric
 	order   []string
+	err     error
 }
 
 func newRecorder() *recorder { return &recorder{metrics: map[string]*result.Metric{}} }
 
-// p builds a parameter map from key, value pairs.
+// p builds a parameter map from key, value pairs (keys are metric.P* constants).
 func p(kv ...string) map[string]string {
 	m := make(map[string]string, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -35,61 +32,67 @@ func p(kv ...string) map[string]string {
 	return m
 }
 
-func metricKey(driver, name string, params map[string]string) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
+// metric returns the series of driver's metric id at params, creating it; nil (and err set) when
+// the catalogue does not allow it, or allows it in another unit than unit ("" = any).
+func (r *recorder) metric(driver string, id metric.ID, params map[string]string, unit metric.Unit) *result.Metric {
+	k := result.MetricKey(driver, id, params)
+	if m, ok := r.metrics[k]; ok {
+		return m
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(driver)
-	b.WriteByte('|')
-	b.WriteString(name)
-	for _, k := range keys {
-		b.WriteByte('|')
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(params[k])
+	def := metric.Get(id)
+	var err error
+	switch {
+	case def == nil:
+		err = fmt.Errorf("recorder: %s is not in the metric catalogue (internal/metric)", id)
+	case def.Kind == metric.Derived:
+		err = fmt.Errorf("recorder: %s is derived, not recorded", id)
+	case unit != "" && def.Unit != unit:
+		err = fmt.Errorf("recorder: %s is in %s, not %s", id, def.Unit, unit)
+	default:
+		err = def.Check(params)
 	}
-	return b.String()
-}
-
-func better(name string) string {
-	if strings.HasSuffix(name, "shared_savings") {
-		return "higher"
+	if err != nil {
+		if r.err == nil {
+			r.err = err
+		}
+		return nil
 	}
-	return "lower"
-}
-
-func (r *recorder) metric(driver, name, unit string, params map[string]string) *result.Metric {
-	k := metricKey(driver, name, params)
-	m, ok := r.metrics[k]
-	if !ok {
-		m = &result.Metric{Driver: driver, Name: name, Unit: unit, Params: params, Better: better(name)}
-		r.metrics[k] = m
-		r.order = append(r.order, k)
-	}
+	m := &result.Metric{Driver: driver, Name: id, Unit: def.Unit, Params: params, Better: def.Better}
+	r.metrics[k] = m
+	r.order = append(r.order, k)
 	return m
 }
 
-// add records one sample.
-func (r *recorder) add(driver, name, unit string, params map[string]string, v float64) {
-	m := r.metric(driver, name, unit, params)
+// add records one sample of a quantity (in the metric's own unit).
+func (r *recorder) add(driver string, id metric.ID, params map[string]string, v float64) {
+	r.sample(driver, id, params, "", v)
+}
+
+// ns records a duration.
+func (r *recorder) ns(driver string, id metric.ID, params map[string]string, d time.Duration) {
+	r.sample(driver, id, params, metric.NS, float64(d.Nanoseconds()))
+}
+
+func (r *recorder) sample(driver string, id metric.ID, params map[string]string, unit metric.Unit, v float64) {
+	m := r.metric(driver, id, params, unit)
+	if m == nil {
+		return
+	}
 	r.seq++
 	m.Samples = append(m.Samples, v)
 	m.Order = append(m.Order, r.seq)
 }
 
-// ns records a duration in nanoseconds.
-func (r *recorder) ns(driver, name string, params map[string]string, d time.Duration) {
-	r.add(driver, name, unitNS, params, float64(d.Nanoseconds()))
-}
-
 // warn attaches a warning to a metric (created if needed).
-func (r *recorder) warn(driver, name, unit string, params map[string]string, w string) {
-	if m := r.metric(driver, name, unit, params); !slices.Contains(m.Warnings, w) {
+func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w string) {
+	if m := r.metric(driver, id, params, ""); m != nil && !slices.Contains(m.Warnings, w) {
 		m.Warnings = append(m.Warnings, w)
 	}
+}
+
+// find returns driver's series of id at params, or nil.
+func (r *recorder) find(driver string, id metric.ID, params map[string]string) *result.Metric {
+	return r.metrics[result.MetricKey(driver, id, params)]
 }
 
 // list returns the metrics in the order they were first recorded.

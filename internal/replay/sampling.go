@@ -40,7 +40,7 @@ func (e *engine) converged(name string, points []map[string]string) bool {
 			continue
 		}
 		for _, pt := range points {
-			m := e.rec.metrics[metricKey(d.info.Name, name, pt)]
+			m := e.rec.find(d.info.Name, name, pt)
 			if m == nil {
 				return false
 			}

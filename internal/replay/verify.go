@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/seedbench/seedbench/internal/layer"
+	"github.com/seedbench/seedbench/internal/metric"
 )
 
 // verify compares the tree mounted at dir with the expected view and records a check. A driver whose
@@ -59,7 +60,7 @@ func (e *engine) teardown(ctx context.Context) error {
 		e.progress(d.info.Name, "teardown", "", 0, 1)
 		for _, img := range e.plan.Images {
 			for _, ct := range d.ctrs[img.Name] {
-				if err := e.removeContainer(ctx, d, ct, p("container", img.Name)); err != nil {
+				if err := e.removeContainer(ctx, d, ct, p(metric.PContainer, img.Name)); err != nil {
 					return err
 				}
 			}
@@ -73,7 +74,7 @@ func (e *engine) teardown(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("remove %s: %w", k, err)
 			}
-			e.rec.ns(d.info.Name, "snapshot.remove", p("layer", strings.TrimPrefix(k, "layer/")), el)
+			e.rec.ns(d.info.Name, metric.SnapshotRemove, p(metric.PLayer, strings.TrimPrefix(k, "layer/")), el)
 		}
 		d.snapKeys = nil
 		return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -16,27 +17,27 @@ func TestFitCell(t *testing.T) {
 		f    result.Fit
 		want string
 	}{
-		{result.Fit{Name: result.FitCopyup, Alpha: 1.95e6, Beta: 1 / 1.02, R2: 0.991, N: 24, BetaCILo: 0.9, BetaCIHi: 1.1},
+		{result.Fit{Name: metric.FitCopyup, Alpha: 1.95e6, Beta: 1 / 1.02, R2: 0.991, N: 24, BetaCILo: 0.9, BetaCIHi: 1.1},
 			"1.95 ms + 1.02 GB/s (R² 0.99)"},
-		{result.Fit{Name: result.FitCopyup, Alpha: 3.03e6, Beta: 1.271, R2: 0.569, N: 24, BetaCILo: 0.78, BetaCIHi: 1.76},
+		{result.Fit{Name: metric.FitCopyup, Alpha: 3.03e6, Beta: 1.271, R2: 0.569, N: 24, BetaCILo: 0.78, BetaCIHi: 1.76},
 			"3.03 ms + 787 MB/s (R² 0.57)"},
-		{result.Fit{Name: result.FitCopyup, Alpha: 91253, Beta: -0.0005, R2: 0.015, N: 24, BetaCILo: -0.002, BetaCIHi: 0.001},
+		{result.Fit{Name: metric.FitCopyup, Alpha: 91253, Beta: -0.0005, R2: 0.015, N: 24, BetaCILo: -0.002, BetaCIHi: 0.001},
 			"91.3 µs, flat in size (R² 0.01)"},
-		{result.Fit{Name: result.FitCopyup, Alpha: 5000, Beta: 0.0001, R2: 0.2, N: 24, BetaCILo: -0.001, BetaCIHi: 0.001},
+		{result.Fit{Name: metric.FitCopyup, Alpha: 5000, Beta: 0.0001, R2: 0.2, N: 24, BetaCILo: -0.001, BetaCIHi: 0.001},
 			"5.00 µs, flat in size (R² 0.20)"},
-		{result.Fit{Name: result.FitCopyup, Alpha: 1e6, Beta: 1, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
+		{result.Fit{Name: metric.FitCopyup, Alpha: 1e6, Beta: 1, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
 			"1.00 ms + 1.00 GB/s (R² 1.00)"},
-		{result.Fit{Name: result.FitLookup, Alpha: 5946, Beta: 370, R2: 0.91, N: 18, BetaCILo: 210, BetaCIHi: 520},
+		{result.Fit{Name: metric.FitLookup, Alpha: 5946, Beta: 370, R2: 0.91, N: 18, BetaCILo: 210, BetaCIHi: 520},
 			"+370 ns/layer [210, 520] (R² 0.91) grows"},
-		{result.Fit{Name: result.FitLookup, Alpha: 5946, Beta: 3193, R2: 0.871, N: 18, BetaCILo: 2542, BetaCIHi: 3844},
+		{result.Fit{Name: metric.FitLookup, Alpha: 5946, Beta: 3193, R2: 0.871, N: 18, BetaCILo: 2542, BetaCIHi: 3844},
 			"+3.19 µs/layer [2.54, 3.84] (R² 0.87) grows"},
-		{result.Fit{Name: result.FitLookup, Alpha: 2498, Beta: -20.75, R2: 0.013, N: 18, BetaCILo: -118.2, BetaCIHi: 76.7},
+		{result.Fit{Name: metric.FitLookup, Alpha: 2498, Beta: -20.75, R2: 0.013, N: 18, BetaCILo: -118.2, BetaCIHi: 76.7},
 			"-20.8 ns/layer [-118, 76.7] (R² 0.01) flat"},
-		{result.Fit{Name: result.FitLookup, Beta: -500, R2: 0.9, N: 18, BetaCILo: -600, BetaCIHi: -400},
+		{result.Fit{Name: metric.FitLookup, Beta: -500, R2: 0.9, N: 18, BetaCILo: -600, BetaCIHi: -400},
 			"-500 ns/layer [-600, -400] (R² 0.90) shrinks"},
-		{result.Fit{Name: result.FitLookup, Beta: 1000, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
+		{result.Fit{Name: metric.FitLookup, Beta: 1000, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
 			"+1.00 µs/layer (R² 1.00)"},
-		{result.Fit{Name: result.FitLookup, Beta: nan}, "-"},
+		{result.Fit{Name: metric.FitLookup, Beta: nan}, "-"},
 	} {
 		if got := FitCell(&tc.f); got != tc.want {
 			t.Errorf("FitCell(%+v) = %q, want %q", tc.f, got, tc.want)
@@ -76,7 +77,7 @@ func TestReportFits(t *testing.T) {
 		}
 	}
 	// Stored fits are shown as they are, with their warnings as notes.
-	r.Fits = []result.Fit{{Driver: "native", Name: result.FitLookup, Params: map[string]string{"cache": "mount"},
+	r.Fits = []result.Fit{{Driver: "native", Name: metric.FitLookup, Params: map[string]string{"cache": "mount"},
 		Beta: 100, R2: 0.5, N: 12, BetaCILo: -50, BetaCIHi: 250, Unit: "ns/layer", Warnings: []string{"stored warning"}}}
 	var tb bytes.Buffer
 	if err := Tables(&tb, r); err != nil {

@@ -2,12 +2,13 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -118,12 +119,6 @@ func FormatCI(s result.Summary) string {
 	return "±" + strconv.FormatFloat(pct, 'f', 0, 64) + "%"
 }
 
-// paramOrder is the order parameters are listed and sorted by; others follow alphabetically.
-var paramOrder = []string{
-	"layer", "image", "images", "container", "containers", "working_set", "trace", "file",
-	"size", "depth", "layers", "kind", "how", "cache",
-}
-
 // FormatParams lists params compactly as key=value in a stable order: the usual keys in paramOrder
 // (so "size=4KiB how=append cache=warm"), then the others sorted.
 func FormatParams(params map[string]string) string {
@@ -136,72 +131,7 @@ func FormatParams(params map[string]string) string {
 }
 
 func paramKeys(params map[string]string) []string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		ri, rj := rank(paramOrder, keys[i]), rank(paramOrder, keys[j])
-		if ri != rj {
-			return ri < rj
-		}
-		return keys[i] < keys[j]
-	})
+	keys := slices.Collect(maps.Keys(params))
+	metric.SortKeys(keys)
 	return keys
-}
-
-// rank is the index of s in order, or len(order) when absent.
-func rank(order []string, s string) int {
-	if i := slices.Index(order, s); i >= 0 {
-		return i
-	}
-	return len(order)
-}
-
-// ParseSize parses an IEC size as scenarios write them ("16B", "4KiB", "1MiB").
-func parseSize(s string) (float64, bool) {
-	for i, u := range []string{"TiB", "GiB", "MiB", "KiB", "B"} {
-		if num, ok := strings.CutSuffix(s, u); ok {
-			v, err := strconv.ParseFloat(num, 64)
-			if err != nil {
-				return 0, false
-			}
-			return v * math.Pow(1024, float64(4-i)), true
-		}
-	}
-	return 0, false
-}
-
-// compareValues orders parameter values naturally: by the given enumeration when both are in it,
-// then numbers and IEC sizes by magnitude, then strings.
-func compareValues(a, b string, enum []string) int {
-	if enum != nil {
-		ra, rb := rank(enum, a), rank(enum, b)
-		if ra != rb {
-			return ra - rb
-		}
-	}
-	na, aok := number(a)
-	nb, bok := number(b)
-	switch {
-	case aok && bok:
-		if na != nb {
-			if na < nb {
-				return -1
-			}
-			return 1
-		}
-	case aok:
-		return -1
-	case bok:
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
-func number(s string) (float64, bool) {
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		return v, true
-	}
-	return parseSize(s)
 }

@@ -22,6 +22,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
@@ -469,7 +470,7 @@ func compareParams(a, b map[string]string) int {
 			}
 			return 1
 		}
-		if c := compareValues(va, vb, valueOrder[k]); c != 0 {
+		if c := metric.CompareValues(k, va, vb, nil); c != 0 {
 			return c
 		}
 	}
@@ -1131,7 +1132,7 @@ func paramValues(ms []*result.Metric, key string) []string {
 			vs = append(vs, v)
 		}
 	}
-	sort.SliceStable(vs, func(i, j int) bool { return compareValues(vs[i], vs[j], valueOrder[key]) < 0 })
+	sort.SliceStable(vs, func(i, j int) bool { return metric.CompareValues(key, vs[i], vs[j], nil) < 0 })
 	return vs
 }
 

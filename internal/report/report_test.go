@@ -154,24 +154,3 @@ func TestFormatParams(t *testing.T) {
 		}
 	}
 }
-
-func TestCompareValues(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		enum []string
-		want int
-	}{
-		{"4KiB", "1MiB", nil, -1},
-		{"64MiB", "1GiB", nil, -1},
-		{"2", "10", nil, -1},
-		{"10", "abc", nil, -1},
-		{"warm", "cold", valueOrder["cache"], -1},
-		{"mount", "warm", valueOrder["cache"], 1},
-		{"emacs", "debian", []string{"debian", "emacs"}, 1},
-		{"b", "a", nil, 1},
-	} {
-		if got := compareValues(tc.a, tc.b, tc.enum); got*tc.want <= 0 {
-			t.Errorf("compareValues(%q, %q) = %d, want sign %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}

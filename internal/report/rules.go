@@ -3,10 +3,9 @@ package report
 import (
 	"fmt"
 	"io"
-	"strconv"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
-	"github.com/seedbench/seedbench/internal/scenario"
 )
 
 // rule is one line of the rules table: a labelled metric point. Among the metrics matching name and
@@ -117,15 +116,8 @@ func pick(r *result.Result, d string, ru rule) *result.Metric {
 
 // paramValue orders parameter values: sizes by bytes, numbers as numbers, the rest as equal.
 func paramValue(key, v string) float64 {
-	if key == "size" {
-		if s, err := scenario.ParseSize(v); err == nil {
-			return float64(s)
-		}
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return f
-	}
-	return 0
+	f, _ := metric.Number(v)
+	return f
 }
 
 // describePoint names the point a cell was picked at, when the rule chose one.

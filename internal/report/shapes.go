@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
 )
@@ -27,14 +28,14 @@ var shapes = []shape{
 			"metadata moves; on ext4 every byte is copied and the copy fsynced. The btrfs snapshotter's container is a " +
 			"writable snapshot: a write never copies the file.",
 		check: func(r *result.Result) (string, bool, bool) {
-			ref := findFit(r, "overlayfs", result.FitCopyup, "append")
+			ref := findFit(r, "overlayfs", metric.FitCopyup, "append")
 			if ref == nil || !(ref.Beta > 0) {
 				return "", false, false
 			}
 			var parts []string
 			holds := true
 			for _, d := range []string{"btrfs", "overlayfs-xfs", "overlayfs-btrfs"} {
-				f := findFit(r, d, result.FitCopyup, "append")
+				f := findFit(r, d, metric.FitCopyup, "append")
 				if f == nil || math.IsNaN(f.Beta) {
 					continue
 				}
@@ -196,7 +197,7 @@ func pagecacheMultiples(r *result.Result) (n int, ws string, by map[string]float
 		if c > n {
 			n, by = c, map[string]float64{}
 		}
-		size, ok := parseSize(m.Params["working_set"])
+		size, ok := metric.Number(m.Params[metric.PWorkingSet])
 		if !ok || size <= 0 || m.Summary.N == 0 {
 			continue
 		}

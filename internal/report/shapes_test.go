@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -14,8 +15,8 @@ func TestShapes(t *testing.T) {
 	r := &result.Result{
 		Drivers: []result.DriverResult{{Name: "overlayfs"}, {Name: "overlayfs-xfs"}},
 		Fits: []result.Fit{
-			{Driver: "overlayfs", Name: result.FitCopyup, Params: map[string]string{"how": "append", "cache": "warm"}, Beta: 1},
-			{Driver: "overlayfs-xfs", Name: result.FitCopyup, Params: map[string]string{"how": "append", "cache": "warm"}, Beta: 0.5},
+			{Driver: "overlayfs", Name: metric.FitCopyup, Params: map[string]string{"how": "append", "cache": "warm"}, Beta: 1},
+			{Driver: "overlayfs-xfs", Name: metric.FitCopyup, Params: map[string]string{"how": "append", "cache": "warm"}, Beta: 0.5},
 		},
 	}
 	var b bytes.Buffer

@@ -24,48 +24,10 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
 )
-
-// family is a group of metrics shown in one table.
-type family struct {
-	title string
-	match func(name string) bool
-}
-
-func prefix(p string) func(string) bool {
-	return func(n string) bool { return strings.HasPrefix(n, p) }
-}
-func exact(e string) func(string) bool { return func(n string) bool { return n == e } }
-
-// families in display order; metrics outside them are grouped by their first name component after
-// these, e.g. "pull.*".
-var families = []family{
-	{"layer.*", prefix("layer.")},
-	{"snapshot.*", prefix("snapshot.")},
-	{"op.create", exact("op.create")},
-	{"op.lookup", exact("op.lookup")},
-	{"op.read", exact("op.read")},
-	{"copyup.latency", exact("copyup.latency")},
-	{"op.delete", exact("op.delete")},
-	{"disk.*", prefix("disk.")},
-	{"pagecache.*", prefix("pagecache.")},
-}
-
-// nameOrder orders metric names within a table (lifecycle order); others follow alphabetically.
-var nameOrder = []string{
-	"layer.apply", "layer.diff",
-	"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.view", "snapshot.remove",
-	"disk.used", "disk.shared_savings", "pagecache.resident", "pagecache.shared_savings",
-}
-
-// valueOrder orders the values of enumerated parameters as the design lists them.
-var valueOrder = map[string][]string{
-	"cache": {"warm", "mount", "cold"},
-	"kind":  {"hit", "miss", "file", "dir", "opaque"},
-	"how":   {"append", "rdwr", "chmod", "chown", "truncate"},
-}
 
 // row is one line of a table: a metric (or fit) name and parameter point, with a cell per driver.
 type row struct {
@@ -262,9 +224,9 @@ func Cell(m *result.Metric) string {
 
 // fitLegend explains each fit's cell, under the fits table.
 var fitLegend = map[string]string{
-	result.FitCopyup: "fit.copyup: copy-up = fixed cost + size / rate, least squares over every first-write sample " +
+	metric.FitCopyup: "fit.copyup: copy-up = fixed cost + size / rate, least squares over every first-write sample " +
 		"(\"flat in size\": the per-byte cost's 95% interval contains 0)",
-	result.FitLookup: "fit.lookup: lookup cost per layer of depth [its 95% interval]: flat when the interval " +
+	metric.FitLookup: "fit.lookup: lookup cost per layer of depth [its 95% interval]: flat when the interval " +
 		"contains 0, grows when it is above 0",
 }
 
@@ -278,7 +240,7 @@ func writeFits(w io.Writer, fits []result.Fit, drivers, layerOrder []string, md 
 	var rows []*row
 	for i := range fits {
 		f := &fits[i]
-		key := f.Name + "\x00" + FormatParams(f.Params)
+		key := result.PointKey(f.Name, f.Params)
 		rw := byKey[key]
 		if rw == nil {
 			rw = &row{name: f.Name, params: f.Params, fits: map[string]*result.Fit{}}
@@ -358,12 +320,12 @@ func FitCell(f *result.Fit) string {
 	}
 	r2 := " (R² " + strconv.FormatFloat(f.R2, 'f', 2, 64) + ")"
 	switch f.Name {
-	case result.FitCopyup:
+	case metric.FitCopyup:
 		if f.Beta <= 0 || f.BetaCILo <= 0 { // a NaN interval (2 points) compares false: the rate shows
 			return FormatNanos(f.Alpha) + ", flat in size" + r2
 		}
 		return FormatNanos(f.Alpha) + " + " + FormatRate(1e9/f.Beta) + r2
-	case result.FitLookup:
+	case metric.FitLookup:
 		s, scale, unit := signedNanos(f.Beta)
 		s += unit + "/layer"
 		if !math.IsNaN(f.BetaCILo) && !math.IsNaN(f.BetaCIHi) {
@@ -433,35 +395,30 @@ func summarized(ms []result.Metric) []*result.Metric {
 	return out
 }
 
-// group splits metrics into families, in display order.
+// group splits metrics into their catalogue families, in report order.
 func group(ms []*result.Metric) (map[string][]*result.Metric, []string) {
 	groups := map[string][]*result.Metric{}
-	var extra []string
+	var titles []string
 	for _, m := range ms {
-		title := ""
-		for _, f := range families {
-			if f.match(m.Name) {
-				title = f.title
-				break
-			}
-		}
-		if title == "" {
-			first, _, _ := strings.Cut(m.Name, ".")
-			title = first + ".*"
-			if _, ok := groups[title]; !ok {
-				extra = append(extra, title)
-			}
+		title := metric.FamilyTitle(metric.FamilyOf(m.Name))
+		if _, ok := groups[title]; !ok {
+			titles = append(titles, title)
 		}
 		groups[title] = append(groups[title], m)
 	}
-	var titles []string
-	for _, f := range families {
-		if len(groups[f.title]) > 0 {
-			titles = append(titles, f.title)
+	rank := func(title string) int {
+		for _, m := range groups[title] {
+			return metric.FamilyRank(metric.FamilyOf(m.Name))
 		}
+		return 0
 	}
-	sort.Strings(extra)
-	return groups, append(titles, extra...)
+	slices.SortStableFunc(titles, func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a, b)
+	})
+	return groups, titles
 }
 
 // buildRows makes one row per (name, params); a second series with the same driver, name and params
@@ -469,7 +426,7 @@ func group(ms []*result.Metric) (map[string][]*result.Metric, []string) {
 func buildRows(ms []*result.Metric) (rows []*row, duplicates int) {
 	byKey := map[string]*row{}
 	for _, m := range ms {
-		key := m.Name + "\x00" + FormatParams(m.Params)
+		key := result.PointKey(m.Name, m.Params)
 		rw := byKey[key]
 		if rw == nil {
 			rw = &row{name: m.Name, params: m.Params, cells: map[string]*result.Metric{}}
@@ -489,7 +446,7 @@ func sortRows(rows []*row, layerOrder []string) {
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if a.name != b.name {
-			ra, rb := rank(nameOrder, a.name), rank(nameOrder, b.name)
+			ra, rb := metric.Rank(a.name), metric.Rank(b.name)
 			if ra != rb {
 				return ra < rb
 			}
@@ -502,11 +459,11 @@ func sortRows(rows []*row, layerOrder []string) {
 			if aok != bok {
 				return !aok // a missing parameter sorts first
 			}
-			enum := valueOrder[k]
-			if k == "layer" {
-				enum = layerOrder
+			var order []string
+			if k == metric.PLayer {
+				order = layerOrder
 			}
-			if c := compareValues(va, vb, enum); c != 0 {
+			if c := metric.CompareValues(k, va, vb, order); c != 0 {
 				return c < 0
 			}
 		}
@@ -764,7 +721,7 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 	// verification and calibration around them.
 	timed := map[string]float64{}
 	for _, m := range r.Metrics {
-		if m.Unit != "ns" {
+		if !metric.IsTime(m.Name, m.Unit) {
 			continue
 		}
 		for _, s := range m.Samples {

@@ -5,12 +5,6 @@ import (
 	"math"
 )
 
-// Derived fit names.
-const (
-	FitCopyup = "fit.copyup" // copy-up latency = Alpha + Beta × file size (Beta in ns/byte)
-	FitLookup = "fit.lookup" // lookup latency = Alpha + Beta × depth (Beta in ns/layer)
-)
-
 // Fit is a derived metric: a least-squares line y = Alpha + Beta·x through the raw samples of one
 // driver's metric at one parameter point (every sample a point), e.g. copy-up latency against file
 // size. Alpha is in ns (the fixed cost); Beta in Unit; BetaCILo..BetaCIHi is Beta's 95% confidence
@@ -18,7 +12,7 @@ const (
 // back as NaN. Fits are recomputable from the samples (stats.Fits).
 type Fit struct {
 	Driver   string            `json:"driver"`
-	Name     string            `json:"name"` // FitCopyup | FitLookup
+	Name     string            `json:"name"` // metric.FitCopyup | metric.FitLookup
 	Params   map[string]string `json:"params"`
 	Alpha    float64           `json:"alpha"`
 	Beta     float64           `json:"beta"`

@@ -12,9 +12,9 @@ func TestFitJSON(t *testing.T) {
 	// A two-point fit has no interval: NaN is written as null (encoding/json refuses NaN) and read
 	// back as NaN; finite numbers round-trip exactly.
 	r := &Result{Schema: Schema, Fits: []Fit{
-		{Driver: "overlayfs", Name: FitCopyup, Params: map[string]string{"how": "append"}, Alpha: 1.95e6, Beta: 0.98,
+		{Driver: "overlayfs", Name: "fit.copyup", Params: map[string]string{"how": "append"}, Alpha: 1.95e6, Beta: 0.98,
 			R2: 1, N: 2, BetaCILo: math.NaN(), BetaCIHi: math.NaN(), Unit: "ns/byte", Warnings: []string{"only 2 points"}},
-		{Driver: "overlayfs", Name: FitLookup, Alpha: 2500, Beta: -20.75, R2: 0.013, N: 18, BetaCILo: -118.2, BetaCIHi: 76.7, Unit: "ns/layer"},
+		{Driver: "overlayfs", Name: "fit.lookup", Alpha: 2500, Beta: -20.75, R2: 0.013, N: 18, BetaCILo: -118.2, BetaCIHi: 76.7, Unit: "ns/layer"},
 	}}
 	b, err := json.Marshal(r.Fits[0])
 	if err != nil {
@@ -39,7 +39,7 @@ func TestFitJSON(t *testing.T) {
 		a.Params["how"] != "append" || a.Unit != "ns/byte" || len(a.Warnings) != 1 {
 		t.Errorf("fit 0 = %+v", a)
 	}
-	if b := got.Fits[1]; b.Beta != -20.75 || b.BetaCILo != -118.2 || b.BetaCIHi != 76.7 || b.Name != FitLookup {
+	if b := got.Fits[1]; b.Beta != -20.75 || b.BetaCILo != -118.2 || b.BetaCIHi != 76.7 || b.Name != "fit.lookup" {
 		t.Errorf("fit 1 = %+v", b)
 	}
 	// Files without fits keep reading, and do not grow a "fits" field.

@@ -162,6 +162,18 @@ func (r *Result) Resummarize(summarize func([]float64) Summary) {
 	}
 }
 
+// PointKey identifies a metric's series within a driver: its name and parameters.
+func PointKey(name string, params map[string]string) string { return name + "\x00" + ParamsKey(params) }
+
+// MetricKey identifies one series of a result: driver, name and parameters. Every reader that
+// matches metrics (the recorder, compare, fits, reports, merge) uses it.
+func MetricKey(driver, name string, params map[string]string) string {
+	return driver + "\x00" + PointKey(name, params)
+}
+
+// Key is m's MetricKey.
+func (m *Metric) Key() string { return MetricKey(m.Driver, m.Name, m.Params) }
+
 // ParamsKey is a canonical string of params: key=value pairs sorted by key, each ended by a NUL.
 func ParamsKey(params map[string]string) string {
 	keys := make([]string, 0, len(params))

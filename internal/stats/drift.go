@@ -2,10 +2,10 @@ package stats
 
 import (
 	"math"
-	"strings"
 
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -40,11 +40,12 @@ func DriftFor(d *result.Drift, name string) float64 {
 	return d.Stat
 }
 
-// FlushBound reports whether metric name's cost includes flushes to the device: a copy-up (overlay
-// fsyncs the copied file), and the snapshot and layer calls (containerd's metadata store commits
-// each transaction with fsync; native fsyncs every copied file; commits sync).
+// FlushBound reports whether metric name's cost includes flushes to the device, as the metric
+// catalogue declares it (a copy-up fsyncs the copied file; containerd's metadata store commits each
+// snapshot call's transaction with fsync).
 func FlushBound(name string) bool {
-	return name == "copyup.latency" || strings.HasPrefix(name, "snapshot.") || strings.HasPrefix(name, "layer.")
+	d := metric.Get(name)
+	return d != nil && d.Flushes
 }
 
 // spread is the half-width, as a fraction, of a 95% range of xs on a log scale around its median,

@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
@@ -18,12 +19,6 @@ import (
 // MinCopyupR2 is the R² below which a copy-up fit with a significant per-byte cost is warned about:
 // the samples are not a fixed part plus a per-byte part.
 const MinCopyupR2 = 0.9
-
-// Units of the fits' slopes.
-const (
-	UnitNsPerByte  = "ns/byte"
-	UnitNsPerLayer = "ns/layer"
-)
 
 // fitSpec says which samples a derived fit regresses: those of metric whose point passes keep, with x
 // read from the xParam parameter; the other parameters (less drop) make the fit's parameter point.
@@ -38,25 +33,22 @@ type fitSpec struct {
 
 var fitSpecs = []fitSpec{
 	{
-		name: result.FitCopyup, metric: "copyup.latency", xParam: "size", unit: UnitNsPerByte,
-		drop: []string{"write"},
+		name: metric.FitCopyup, metric: metric.CopyupLatency, xParam: metric.PSize, unit: metric.NsPerByte,
+		drop: []string{metric.PWrite},
 		// The copy-up is the first write; the second write of the same file times the write alone.
 		// Files from before the second write was timed have no write parameter: all first writes.
-		keep:   func(p map[string]string) bool { w, ok := p["write"]; return !ok || w == "first" },
+		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == "first" },
 		parseX: parseSizeBytes,
 		minR2:  MinCopyupR2, linearIn: "size",
 	},
 	{
-		name: result.FitLookup, metric: "op.lookup", xParam: "depth", unit: UnitNsPerLayer,
-		keep:   func(p map[string]string) bool { return p["kind"] == "hit" },
+		name: metric.FitLookup, metric: metric.OpLookup, xParam: metric.PDepth, unit: metric.NsPerLayer,
+		keep:   func(p map[string]string) bool { return p[metric.PKind] == "hit" },
 		parseX: parseDepth,
 	},
 }
 
-func parseSizeBytes(s string) (float64, bool) {
-	n, err := scenario.ParseSize(s)
-	return float64(n), err == nil
-}
+func parseSizeBytes(s string) (float64, bool) { return metric.Number(s) }
 
 func parseDepth(s string) (float64, bool) {
 	d, err := strconv.Atoi(s)
@@ -93,7 +85,7 @@ func Fits(r *result.Result) []result.Fit {
 		m := &r.Metrics[i]
 		for si := range fitSpecs {
 			spec := &fitSpecs[si]
-			if m.Name != spec.metric || (m.Unit != "" && m.Unit != "ns") || !spec.keep(m.Params) {
+			if m.Name != spec.metric || !metric.IsTime(m.Name, m.Unit) || !spec.keep(m.Params) {
 				continue
 			}
 			params := map[string]string{}
@@ -102,7 +94,7 @@ func Fits(r *result.Result) []result.Fit {
 					params[k] = v
 				}
 			}
-			key := m.Driver + "\x00" + spec.name + "\x00" + result.ParamsKey(params)
+			key := result.MetricKey(m.Driver, spec.name, params)
 			g := groups[key]
 			if g == nil {
 				g = &group{

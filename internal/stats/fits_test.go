@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -60,11 +61,11 @@ func TestFitsCopyupExact(t *testing.T) {
 	if len(fits) != 2 {
 		t.Fatalf("Fits = %+v, want 2 (append, chmod)", fits)
 	}
-	f := findFit(t, fits, "ovl", result.FitCopyup, map[string]string{"how": "append"})
+	f := findFit(t, fits, "ovl", metric.FitCopyup, map[string]string{"how": "append"})
 	if !near(f.Alpha, 2e6, 1e-3) || !near(f.Beta, 0.5, 1e-12) || !near(f.R2, 1, 1e-12) || f.N != 12 {
 		t.Errorf("append fit = %+v, want 2e6 + 0.5·x, R² 1, 12 points", f)
 	}
-	if f.Unit != UnitNsPerByte || len(f.Warnings) != 0 || f.BetaCIHi-f.BetaCILo > 1e-9 {
+	if f.Unit != metric.NsPerByte || len(f.Warnings) != 0 || f.BetaCIHi-f.BetaCILo > 1e-9 {
 		t.Errorf("append fit = %+v", f)
 	}
 	want := map[string]string{"how": "append", "cache": "warm", "image": "web"} // no size, no write
@@ -76,7 +77,7 @@ func TestFitsCopyupExact(t *testing.T) {
 			t.Errorf("params %v, want %v", f.Params, want)
 		}
 	}
-	if c := findFit(t, fits, "ovl", result.FitCopyup, map[string]string{"how": "chmod"}); !near(c.Beta, 1, 1e-12) || !near(c.Alpha, 3e6, 1e-3) {
+	if c := findFit(t, fits, "ovl", metric.FitCopyup, map[string]string{"how": "chmod"}); !near(c.Beta, 1, 1e-12) || !near(c.Alpha, 3e6, 1e-3) {
 		t.Errorf("chmod fit = %+v", c)
 	}
 }
@@ -100,14 +101,14 @@ func TestFitsLookup(t *testing.T) {
 	if len(fits) != 2 {
 		t.Fatalf("Fits = %+v, want warm and cold", fits)
 	}
-	warm := findFit(t, fits, "ovl", result.FitLookup, map[string]string{"cache": "warm"})
-	if !(warm.BetaCILo < 0 && 0 < warm.BetaCIHi) || warm.N != 40 || warm.Unit != UnitNsPerLayer {
+	warm := findFit(t, fits, "ovl", metric.FitLookup, map[string]string{"cache": "warm"})
+	if !(warm.BetaCILo < 0 && 0 < warm.BetaCIHi) || warm.N != 40 || warm.Unit != metric.NsPerLayer {
 		t.Errorf("warm fit %+v: want an interval containing 0", warm)
 	}
 	if _, ok := warm.Params["depth"]; ok || warm.Params["kind"] != "hit" || warm.Params["layers"] != "5" {
 		t.Errorf("warm params %v", warm.Params)
 	}
-	cold := findFit(t, fits, "ovl", result.FitLookup, map[string]string{"cache": "cold"})
+	cold := findFit(t, fits, "ovl", metric.FitLookup, map[string]string{"cache": "cold"})
 	if !(cold.BetaCILo > 0 && cold.BetaCILo < 3000 && 3000 < cold.BetaCIHi) || cold.R2 < 0.9 {
 		t.Errorf("cold fit %+v: want an interval above 0 containing 3000", cold)
 	}
@@ -152,7 +153,7 @@ func TestFitsWarnings(t *testing.T) {
 	}
 	check := func(driver string, want ...string) {
 		t.Helper()
-		f := findFit(t, fits, driver, result.FitCopyup, nil)
+		f := findFit(t, fits, driver, metric.FitCopyup, nil)
 		if len(f.Warnings) != len(want) {
 			t.Errorf("%s: warnings %q, want %q", driver, f.Warnings, want)
 			return
@@ -164,24 +165,24 @@ func TestFitsWarnings(t *testing.T) {
 		}
 	}
 	check("two", "only 2 points: no confidence interval")
-	if f := findFit(t, fits, "two", result.FitCopyup, nil); f.N != 2 || !math.IsNaN(f.BetaCILo) || f.R2 != 1 {
+	if f := findFit(t, fits, "two", metric.FitCopyup, nil); f.N != 2 || !math.IsNaN(f.BetaCILo) || f.R2 != 1 {
 		t.Errorf("two points: %+v", f)
 	}
 	check("step", "low R² ")
-	if f := findFit(t, fits, "step", result.FitCopyup, nil); len(f.Warnings) != 1 || !strings.HasSuffix(f.Warnings[0], "the cost is not linear in size") {
+	if f := findFit(t, fits, "step", metric.FitCopyup, nil); len(f.Warnings) != 1 || !strings.HasSuffix(f.Warnings[0], "the cost is not linear in size") {
 		t.Errorf("step: %q", f.Warnings)
 	}
 	check("out", "6 of 30 samples left out as outliers (far out at their size, R² 0.21 with them): 54.2ms at size 1MiB (median 2.05ms)")
-	if f := findFit(t, fits, "out", result.FitCopyup, nil); f.Excluded != 6 || f.N != 24 || f.R2 < 0.999 || math.Abs(f.Beta-1) > 1e-9 {
+	if f := findFit(t, fits, "out", metric.FitCopyup, nil); f.Excluded != 6 || f.N != 24 || f.R2 < 0.999 || math.Abs(f.Beta-1) > 1e-9 {
 		t.Errorf("outliers left out: %+v, want the line through the other 24", f)
 	}
 	check("scatter", "low R² ")
-	if f := findFit(t, fits, "scatter", result.FitCopyup, nil); f.Excluded != 0 || !strings.Contains(f.Warnings[0], "outliers") {
+	if f := findFit(t, fits, "scatter", metric.FitCopyup, nil); f.Excluded != 0 || !strings.Contains(f.Warnings[0], "outliers") {
 		t.Errorf("outliers kept: %+v", f)
 	}
 	check("nan", "6 non-finite samples ignored", `series with unreadable size left out: size="4k"`)
 	check("flat")
-	if f := findFit(t, fits, "flat", result.FitCopyup, nil); !(f.BetaCILo < 0 && 0 < f.BetaCIHi) || f.R2 > 0.5 {
+	if f := findFit(t, fits, "flat", metric.FitCopyup, nil); !(f.BetaCILo < 0 && 0 < f.BetaCIHi) || f.R2 > 0.5 {
 		t.Errorf("flat: %+v", f)
 	}
 }
@@ -224,29 +225,29 @@ func TestFitsFlagship(t *testing.T) {
 	// stalled (217 ms for a 64MiB copy-up whose median is 63 ms; 64 ms at 16MiB against 19 ms): with
 	// them the raw R² is 0.57; the fit leaves them out, says so, and fits the rest with R² ≥ 0.95.
 	for _, d := range []string{"overlayfs", "overlayfs-metacopy"} {
-		f := findFit(t, fits, d, result.FitCopyup, map[string]string{"how": "append"})
+		f := findFit(t, fits, d, metric.FitCopyup, map[string]string{"how": "append"})
 		rate := 1 / f.Beta // bytes per ns = GB/s
 		t.Logf("%s append: fixed %.2f ms, rate %.2f GB/s, R² %.3f", d, f.Alpha/1e6, rate, f.R2)
 		if rate < 0.1 || rate > 3 || f.N+f.Excluded != 24 || !(f.BetaCILo > 0) {
 			t.Errorf("%s append: %+v: rate %.2f GB/s, want 0.1–3 GB/s from 24 points", d, f, rate)
 		}
 	}
-	if f := findFit(t, fits, "overlayfs-metacopy", result.FitCopyup, map[string]string{"how": "append"}); f.R2 < 0.9 || len(f.Warnings) > 0 {
+	if f := findFit(t, fits, "overlayfs-metacopy", metric.FitCopyup, map[string]string{"how": "append"}); f.R2 < 0.9 || len(f.Warnings) > 0 {
 		t.Errorf("overlayfs-metacopy append: %+v, want R² ≥ 0.9, no warnings", f)
 	}
-	if f := findFit(t, fits, "overlayfs", result.FitCopyup, map[string]string{"how": "append"}); f.R2 < 0.95 || f.Excluded != 2 ||
+	if f := findFit(t, fits, "overlayfs", metric.FitCopyup, map[string]string{"how": "append"}); f.R2 < 0.95 || f.Excluded != 2 ||
 		len(f.Warnings) != 1 || !strings.Contains(f.Warnings[0], "2 of 24 samples left out as outliers") || !strings.Contains(f.Warnings[0], "217ms at size 64MiB") {
 		t.Errorf("overlayfs append: R² %.3f, %d left out, warnings %q; want R² ≥ 0.95 without the 2 stalls, named", f.R2, f.Excluded, f.Warnings)
 	}
 	// metacopy's chmod copies metadata only; native copies nothing: flat in size.
 	for _, d := range []string{"native", "overlayfs-metacopy"} {
-		if f := findFit(t, fits, d, result.FitCopyup, map[string]string{"how": "chmod"}); !(f.BetaCILo <= 0 && 0 <= f.BetaCIHi) {
+		if f := findFit(t, fits, d, metric.FitCopyup, map[string]string{"how": "chmod"}); !(f.BetaCILo <= 0 && 0 <= f.BetaCIHi) {
 			t.Errorf("%s chmod: %+v, want a slope interval containing 0", d, f)
 		}
 	}
 	// Lookup: warm is flat in depth; cold grows per layer.
-	warm := findFit(t, fits, "overlayfs", result.FitLookup, map[string]string{"cache": "warm"})
-	cold := findFit(t, fits, "overlayfs", result.FitLookup, map[string]string{"cache": "cold"})
+	warm := findFit(t, fits, "overlayfs", metric.FitLookup, map[string]string{"cache": "warm"})
+	cold := findFit(t, fits, "overlayfs", metric.FitLookup, map[string]string{"cache": "cold"})
 	if !(warm.BetaCILo < 0 && 0 < warm.BetaCIHi) || !(cold.BetaCILo > 0) {
 		t.Errorf("overlayfs lookup: warm %+v (want CI ∋ 0), cold %+v (want CI > 0)", warm, cold)
 	}

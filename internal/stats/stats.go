@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -128,7 +129,7 @@ func Annotate(m *result.Metric) {
 // annotate is Annotate with the run's drift folded into the interval of a time metric (WithDrift).
 func annotate(m *result.Metric, drift float64) {
 	m.Summary = Summarize(m.Samples)
-	if m.Unit == "ns" && m.Summary.N > 1 {
+	if metric.IsTime(m.Name, m.Unit) && m.Summary.N > 1 {
 		m.Summary = WithDrift(m.Summary, drift)
 	}
 	for _, w := range Warnings(m.Samples, m.Summary) {

@@ -1,0 +1,388 @@
+// Package metric is the catalogue of everything seedbench measures: one entry per metric, the single
+// source of its public name, unit, direction, kind, whether its time includes device flushes, the
+// family it is reported in, the parameters that identify a point, and a one-line doc.
+//
+// Metric names are a public contract (dashboards, compare, run history depend on them). The engine
+// records by catalogue ID and its recorder refuses anything else; stats, compare and report read the
+// metadata from here instead of guessing it from a name; README.md's metric table is generated from
+// it (TestREADMEMetricTable).
+//
+// A new metric is one entry in Catalogue (and a constant for its ID), recorded by the engine; the
+// README table follows with `go test ./internal/metric -update`.
+package metric
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+// ID is a metric's public name: dotted, lower case ("copyup.latency").
+type ID = string
+
+// Metric IDs.
+const (
+	LayerApply     ID = "layer.apply"
+	LayerDiff      ID = "layer.diff"
+	LayerDiffBytes ID = "layer.diff_bytes"
+
+	SnapshotPrepare ID = "snapshot.prepare"
+	SnapshotMount   ID = "snapshot.mount"
+	SnapshotUnmount ID = "snapshot.unmount"
+	SnapshotCommit  ID = "snapshot.commit"
+	SnapshotRemove  ID = "snapshot.remove"
+
+	OpCreate      ID = "op.create"
+	OpLookup      ID = "op.lookup"
+	OpRead        ID = "op.read"
+	CopyupLatency ID = "copyup.latency"
+	OpDelete      ID = "op.delete"
+	OpRename      ID = "op.rename"
+
+	DiskUsed          ID = "disk.used"
+	DiskInodes        ID = "disk.inodes"
+	DiskSharedSavings ID = "disk.shared_savings"
+	DiskVsUnique      ID = "disk.vs_unique"
+
+	PagecacheResident      ID = "pagecache.resident"
+	PagecacheSharedSavings ID = "pagecache.shared_savings"
+
+	FitCopyup ID = "fit.copyup"
+	FitLookup ID = "fit.lookup"
+)
+
+// Unit of a metric's samples.
+type Unit = string
+
+// Units.
+const (
+	NS         Unit = "ns"
+	Bytes      Unit = "bytes"
+	Ratio      Unit = "ratio"
+	Inodes     Unit = "inodes"
+	NsPerByte  Unit = "ns/byte"
+	NsPerLayer Unit = "ns/layer"
+)
+
+// Better says which direction of a metric is an improvement.
+type Better = string
+
+// Directions.
+const (
+	Lower  Better = "lower"
+	Higher Better = "higher"
+)
+
+// Kind says how a metric's value behaves from run to run.
+type Kind string
+
+const (
+	// Time is a latency: it varies from sample to sample and from run to run with the machine.
+	Time Kind = "time"
+	// Quantity is deterministic on the same plan (bytes, counts, ratios of them): a repeat of the
+	// run gives the same value, so any change is a change.
+	Quantity Kind = "quantity"
+	// Derived is computed from other metrics' samples (a fit), not recorded.
+	Derived Kind = "derived"
+)
+
+// Def is one metric of the catalogue.
+type Def struct {
+	ID     ID
+	Unit   Unit
+	Better Better
+	Kind   Kind
+	// Flushes: the measured call includes flushes to the device (an fsync of the copied file, a
+	// snapshotter's metadata commit), so its cost follows the device's flush latency.
+	Flushes bool
+	// Family groups metrics shown in one table (a Families entry).
+	Family string
+	// Params are the parameter keys that may identify a point, in display order (a Keys entry each).
+	Params []string
+	Doc    string
+}
+
+// Catalogue is every metric seedbench records or derives, in report order: lifecycle first, then the
+// four rules, then disk and page cache, then the derived fits.
+var Catalogue = []Def{
+	{ID: LayerApply, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "layer", Params: []string{PLayer},
+		Doc: "writing a layer's tree into its active snapshot (no fsync, as a build step)"},
+	{ID: LayerDiff, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "layer", Params: []string{PLayer},
+		Doc: "exporting the committed layer as an uncompressed tar with containerd's walking differ"},
+	{ID: LayerDiffBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "layer", Params: []string{PLayer},
+		Doc: "size of that tar"},
+	{ID: SnapshotPrepare, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
+		Doc: "Prepare of an active snapshot: a build step's (layer) or a container's (container = its image)"},
+	{ID: SnapshotMount, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
+		Doc: "mounting the active snapshot's mounts"},
+	{ID: SnapshotUnmount, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
+		Doc: "unmounting it"},
+	{ID: SnapshotCommit, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
+		Doc: "Commit of a build step's snapshot into a layer"},
+	{ID: SnapshotRemove, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
+		Doc: "Remove of a container's snapshot or a committed layer"},
+	{ID: OpCreate, Unit: NS, Better: Lower, Kind: Time, Family: "create", Params: []string{PImage, PSize},
+		Doc: "open(O_CREAT|O_EXCL) + write + close of a new file in the container layer"},
+	{ID: OpLookup, Unit: NS, Better: Lower, Kind: Time, Family: "lookup", Params: []string{PImage, PDepth, PLayers, PKind, PCache},
+		Doc: "stat of a path at `depth` (1 = top image layer) of `layers`, or missing (kind=miss), parent dir already resolved"},
+	{ID: OpRead, Unit: NS, Better: Lower, Kind: Time, Family: "read", Params: []string{PImage, PSize, PCache},
+		Doc: "open + read to the end + close through the container"},
+	{ID: CopyupLatency, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "copyup", Params: []string{PImage, PSize, PHow, PCache, PWrite},
+		Doc: "first modification of a lower file (write=first: the copy-up) and the second one (write=second: the write alone)"},
+	{ID: OpDelete, Unit: NS, Better: Lower, Kind: Time, Family: "delete", Params: []string{PImage, PKind},
+		Doc: "unlink / rmdir of a lower entry (a whiteout)"},
+	{ID: OpRename, Unit: NS, Better: Lower, Kind: Time, Family: "rename", Params: []string{PImage, PResult},
+		Doc: "rename of a lower directory (result=exdev: the snapshotter refused, the caller must copy)"},
+	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
+		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
+	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
+		Doc: "inodes used on the backing, the same way"},
+	{ID: DiskSharedSavings, Unit: Ratio, Better: Higher, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
+		Doc: "1 − used / (every image and container as a full copy)"},
+	{ID: DiskVsUnique, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
+		Doc: "used / the images' unique layers"},
+	{ID: PagecacheResident, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pagecache", Params: []string{PImage, PContainers, PWorkingSet},
+		Doc: "page cache held by the backing files after N containers read the working set (per-inode residency)"},
+	{ID: PagecacheSharedSavings, Unit: Ratio, Better: Higher, Kind: Quantity, Family: "pagecache", Params: []string{PImage, PContainers, PWorkingSet},
+		Doc: "1 − resident / (N × working set)"},
+	{ID: FitCopyup, Unit: NsPerByte, Better: Lower, Kind: Derived, Family: "fit", Params: []string{PImage, PHow, PCache},
+		Doc: "derived: copy-up = fixed cost + size / rate, from copyup.latency write=first"},
+	{ID: FitLookup, Unit: NsPerLayer, Better: Lower, Kind: Derived, Family: "fit", Params: []string{PImage, PLayers, PKind, PCache},
+		Doc: "derived: lookup cost per layer of depth, from op.lookup kind=hit"},
+}
+
+// Family is a group of metrics reported together.
+type Family struct {
+	ID    string
+	Title string
+}
+
+// Families in report order.
+var Families = []Family{
+	{"layer", "layer.*"},
+	{"snapshot", "snapshot.*"},
+	{"create", "op.create"},
+	{"lookup", "op.lookup"},
+	{"read", "op.read"},
+	{"copyup", "copyup.latency"},
+	{"delete", "op.delete"},
+	{"rename", "op.rename"},
+	{"disk", "disk.*"},
+	{"pagecache", "pagecache.*"},
+	{"fit", "fit.*"},
+}
+
+var byID, rankOf = func() (map[ID]*Def, map[ID]int) {
+	m, r := make(map[ID]*Def, len(Catalogue)), make(map[ID]int, len(Catalogue))
+	for i := range Catalogue {
+		m[Catalogue[i].ID], r[Catalogue[i].ID] = &Catalogue[i], i
+	}
+	return m, r
+}()
+
+// Get returns the catalogue entry of id, or nil when id is not a metric seedbench knows (a result
+// file from another version may hold such names: readers treat them by their recorded unit).
+func Get(id ID) *Def { return byID[id] }
+
+// Check returns an error when params has a key the metric does not declare.
+func (d *Def) Check(params map[string]string) error {
+	for k := range params {
+		if !slices.Contains(d.Params, k) {
+			return fmt.Errorf("metric %s: parameter %q is not declared (declared: %s)", d.ID, k, strings.Join(d.Params, ", "))
+		}
+	}
+	return nil
+}
+
+// Rank is a metric's position in the catalogue (report order); unknown names sort after every known
+// one.
+func Rank(id ID) int {
+	if i, ok := rankOf[id]; ok {
+		return i
+	}
+	return len(Catalogue)
+}
+
+// FamilyOf returns the family id of metric id: its catalogue entry's, else (a name seedbench does not
+// know) its first dotted component.
+func FamilyOf(id ID) string {
+	if d := byID[id]; d != nil {
+		return d.Family
+	}
+	first, _, _ := strings.Cut(id, ".")
+	return first
+}
+
+// FamilyTitle is the heading of a family: its Families entry's title, else "<id>.*".
+func FamilyTitle(family string) string {
+	for _, f := range Families {
+		if f.ID == family {
+			return f.Title
+		}
+	}
+	return family + ".*"
+}
+
+// FamilyRank is a family's report position; unknown families sort last.
+func FamilyRank(family string) int {
+	if i := slices.IndexFunc(Families, func(f Family) bool { return f.ID == family }); i >= 0 {
+		return i
+	}
+	return len(Families)
+}
+
+// IsTime reports whether a metric is a time: by its catalogue entry, else by its recorded unit.
+func IsTime(id ID, unit Unit) bool {
+	if d := byID[id]; d != nil {
+		return d.Kind == Time
+	}
+	return unit == NS
+}
+
+// BetterOf is the direction of metric id: its catalogue entry's, else lower.
+func BetterOf(id ID) Better {
+	if d := byID[id]; d != nil {
+		return d.Better
+	}
+	return Lower
+}
+
+// Parameter keys.
+const (
+	PLayer      = "layer"
+	PImage      = "image"
+	PImages     = "images"
+	PContainer  = "container"
+	PContainers = "containers"
+	PWorkingSet = "working_set"
+	PTrace      = "trace"
+	PFile       = "file"
+	PSize       = "size"
+	PDepth      = "depth"
+	PLayers     = "layers"
+	PKind       = "kind"
+	PHow        = "how"
+	PWrite      = "write"
+	PResult     = "result"
+	PCache      = "cache"
+)
+
+// Type is how a parameter's values are read and ordered.
+type Type int
+
+const (
+	// NameValue: an identifier (a layer, an image); ordered as given by the reader (layer order), else
+	// alphabetically.
+	NameValue Type = iota
+	// CountValue: a whole number, ordered by value.
+	CountValue
+	// SizeValue: an IEC size ("4KiB"), ordered by bytes.
+	SizeValue
+	// EnumValue: one of Values, ordered as listed.
+	EnumValue
+)
+
+// KeyDef is one parameter key.
+type KeyDef struct {
+	Key    string
+	Type   Type
+	Values []string // EnumValue: the values, in display order
+	Doc    string
+}
+
+// Keys are every parameter key, in display order: what identifies the stack first, then the point.
+// The order is part of the public contract: it names the Go benchmark lines of the gobench export.
+var Keys = []KeyDef{
+	{Key: PLayer, Type: NameValue, Doc: "a layer of the scenario"},
+	{Key: PImage, Type: NameValue, Doc: "an image of the scenario"},
+	{Key: PImages, Type: CountValue, Doc: "how many of the scenario's images are built"},
+	{Key: PContainer, Type: NameValue, Doc: "the image a container runs"},
+	{Key: PContainers, Type: CountValue, Doc: "how many containers are started"},
+	{Key: PWorkingSet, Type: SizeValue, Doc: "the bytes every container reads"},
+	{Key: PTrace, Type: NameValue, Doc: "a recorded program trace"},
+	{Key: PFile, Type: NameValue, Doc: "a file of a trace or a lazily pulled image"},
+	{Key: PSize, Type: SizeValue, Doc: "a file's size"},
+	{Key: PDepth, Type: CountValue, Doc: "the layer a path is found in (1 = the image's top layer)"},
+	{Key: PLayers, Type: CountValue, Doc: "layers in the image"},
+	{Key: PKind, Type: EnumValue, Values: []string{"hit", "miss", "file", "dir"}, Doc: "lookup hit|miss; delete file|dir"},
+	{Key: PHow, Type: EnumValue, Values: []string{"append", "rdwr", "chmod", "truncate"}, Doc: "how a lower file is modified"},
+	{Key: PCache, Type: EnumValue, Values: []string{"warm", "mount", "cold"}, Doc: "cache state before the call"},
+	{Key: PResult, Type: EnumValue, Values: []string{"ok", "exdev"}, Doc: "what a rename returned"},
+	{Key: PWrite, Type: EnumValue, Values: []string{"first", "second"}, Doc: "the first modification (the copy-up) or the second"},
+}
+
+// KeyRank is a key's display position; unknown keys sort after every known one.
+func KeyRank(k string) int {
+	if i := slices.IndexFunc(Keys, func(d KeyDef) bool { return d.Key == k }); i >= 0 {
+		return i
+	}
+	return len(Keys)
+}
+
+// KeyOf returns the definition of key k, or nil.
+func KeyOf(k string) *KeyDef {
+	if i := slices.IndexFunc(Keys, func(d KeyDef) bool { return d.Key == k }); i >= 0 {
+		return &Keys[i]
+	}
+	return nil
+}
+
+// SortKeys sorts parameter keys into display order (unknown ones alphabetically, after).
+func SortKeys(keys []string) {
+	slices.SortFunc(keys, func(a, b string) int {
+		if ra, rb := KeyRank(a), KeyRank(b); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a, b)
+	})
+}
+
+// Number reads a parameter value as a number: a count, or an IEC size in bytes.
+func Number(v string) (float64, bool) {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f, true
+	}
+	if s, err := scenario.ParseSize(v); err == nil {
+		return float64(s), true
+	}
+	return 0, false
+}
+
+// CompareValues orders two values of parameter key: an enumeration as listed, sizes and counts by
+// magnitude, names by order (when given: e.g. the layers as built), then as strings.
+func CompareValues(key, a, b string, order []string) int {
+	if kd := KeyOf(key); kd != nil && kd.Type == EnumValue {
+		if c := rank(kd.Values, a) - rank(kd.Values, b); c != 0 {
+			return c
+		}
+	}
+	if order != nil {
+		if c := rank(order, a) - rank(order, b); c != 0 {
+			return c
+		}
+	}
+	na, aok := Number(a)
+	nb, bok := Number(b)
+	switch {
+	case aok && bok && na != nb:
+		if na < nb {
+			return -1
+		}
+		return 1
+	case aok && !bok:
+		return -1
+	case bok && !aok:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+func rank(order []string, s string) int {
+	if i := slices.Index(order, s); i >= 0 {
+		return i
+	}
+	return len(order)
+}

@@ -41,6 +41,32 @@ func (e *engine) openTargets(ct *container, rels []string) (*dirTargets, error) 
 	return t, nil
 }
 
+// targetRounds opens rels (lower entries of one directory) in the first container of img on every
+// active driver, runs one round per entry (round i handles rels[i]) and closes them again.
+func (e *engine) targetRounds(ctx context.Context, img, phase string, rels []string, fn func(d *driverRun, t *dirTargets, i int) error) error {
+	tg := map[*driverRun]*dirTargets{}
+	defer func() {
+		for _, t := range tg {
+			if t != nil {
+				unix.Close(t.dirfd)
+			}
+		}
+	}()
+	err := e.each(ctx, func(d *driverRun) error {
+		ct, err := d.first(img)
+		if err != nil {
+			return err
+		}
+		t, err := e.openTargets(ct, rels)
+		tg[d] = t
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return e.rounds(ctx, phase, len(rels), func(d *driverRun, i int) error { return fn(d, tg[d], i) })
+}
+
 // opDelete times unlink (kind=file) or rmdir (kind=dir) of lower entries in the first container of
 // each image: the snapshotter hides them with a whiteout (overlay) or removes its copy (native).
 func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
@@ -54,35 +80,17 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 				continue
 			}
 			params := p(metric.PKind, kind, metric.PImage, img)
-			tg := map[*driverRun]*dirTargets{}
-			err := e.each(ctx, func(d *driverRun) error {
-				ct, err := d.first(img)
-				if err != nil {
-					return err
+			err := e.targetRounds(ctx, img, "delete "+kind, rels, func(d *driverRun, t *dirTargets, i int) error {
+				t0 := time.Now()
+				en := unlinkat(t.dirfd, t.names[i], flags)
+				el := time.Since(t0)
+				if en != 0 {
+					return fmt.Errorf("delete %s: %w", t.rels[i], en)
 				}
-				t, err := e.openTargets(ct, rels)
-				tg[d] = t
-				return err
+				e.rec.ns(d.info.Name, metric.OpDelete, params, el)
+				ct, _ := d.first(img)
+				return ct.view.Removed(t.rels[i])
 			})
-			if err == nil {
-				err = e.rounds(ctx, "delete "+kind, len(rels), func(d *driverRun, i int) error {
-					t := tg[d]
-					t0 := time.Now()
-					en := unlinkat(t.dirfd, t.names[i], flags)
-					el := time.Since(t0)
-					if en != 0 {
-						return fmt.Errorf("delete %s: %w", t.rels[i], en)
-					}
-					e.rec.ns(d.info.Name, metric.OpDelete, params, el)
-					ct, _ := d.first(img)
-					return ct.view.Removed(t.rels[i])
-				})
-			}
-			for _, t := range tg {
-				if t != nil {
-					unix.Close(t.dirfd)
-				}
-			}
 			if err != nil {
 				return err
 			}
@@ -131,47 +139,29 @@ func (e *engine) opRename(ctx context.Context, op *scenario.PlanOp) error {
 		if len(rels) == 0 {
 			continue
 		}
-		tg := map[*driverRun]*dirTargets{}
 		to := make([]*byte, len(rels))
 		for i, r := range rels {
 			to[i] = mustPtr(path.Base(r) + ".renamed")
 		}
-		err := e.each(ctx, func(d *driverRun) error {
-			ct, err := d.first(img)
-			if err != nil {
-				return err
-			}
-			t, err := e.openTargets(ct, rels)
-			tg[d] = t
-			return err
-		})
-		if err == nil {
-			err = e.rounds(ctx, "rename", len(rels), func(d *driverRun, i int) error {
-				t := tg[d]
-				t0 := time.Now()
-				en := renameat(t.dirfd, t.names[i], to[i])
-				el := time.Since(t0)
-				outcome := "ok"
-				switch en {
-				case 0:
-					ct, _ := d.first(img)
-					if err := ct.view.Renamed(t.rels[i], t.rels[i]+".renamed"); err != nil {
-						return err
-					}
-				case unix.EXDEV:
-					outcome = "exdev"
-				default:
-					return fmt.Errorf("rename %s: %w", t.rels[i], en)
+		err := e.targetRounds(ctx, img, "rename", rels, func(d *driverRun, t *dirTargets, i int) error {
+			t0 := time.Now()
+			en := renameat(t.dirfd, t.names[i], to[i])
+			el := time.Since(t0)
+			outcome := "ok"
+			switch en {
+			case 0:
+				ct, _ := d.first(img)
+				if err := ct.view.Renamed(t.rels[i], t.rels[i]+".renamed"); err != nil {
+					return err
 				}
-				e.rec.ns(d.info.Name, metric.OpRename, p(metric.PImage, img, metric.PResult, outcome), el)
-				return nil
-			})
-		}
-		for _, t := range tg {
-			if t != nil {
-				unix.Close(t.dirfd)
+			case unix.EXDEV:
+				outcome = "exdev"
+			default:
+				return fmt.Errorf("rename %s: %w", t.rels[i], en)
 			}
-		}
+			e.rec.ns(d.info.Name, metric.OpRename, p(metric.PImage, img, metric.PResult, outcome), el)
+			return nil
+		})
 		if err != nil {
 			return err
 		}

@@ -15,33 +15,34 @@ import (
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
+// runner runs one op of the workload on every active driver.
+type runner func(e *engine, ctx context.Context, op *scenario.PlanOp) error
+
+// runners are the engine's half of each op kind (the scenario package holds the other: its keys,
+// checks, defaults and files). TestRunners checks every kind has one.
+var runners = map[scenario.OpKind]runner{
+	scenario.OpCreate: (*engine).opCreate,
+	scenario.OpLookup: (*engine).opLookup,
+	scenario.OpRead:   (*engine).opRead,
+	scenario.OpModify: (*engine).opModify,
+	scenario.OpDelete: (*engine).opDelete,
+	scenario.OpRename: (*engine).opRename,
+}
+
 // runWorkload runs every op of the plan on every driver.
 func (e *engine) runWorkload(ctx context.Context) error {
 	for i := range e.plan.Ops {
 		op := &e.plan.Ops[i]
-		e.progress("", "workload", op.Op, i, len(e.plan.Ops))
-		e.phase = "workload/" + op.Op
+		run := runners[op.Op]
+		if run == nil {
+			return fmt.Errorf("workload[%d]: no runner for op %q", op.Index, op.Op)
+		}
+		e.progress("", "workload", string(op.Op), i, len(e.plan.Ops))
+		e.phase = "workload/" + string(op.Op)
 		e.quiesce()
 		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op), 0)
 		runtime.GC()
-		var err error
-		switch op.Op {
-		case "create":
-			err = e.opCreate(ctx, op)
-		case "lookup":
-			err = e.opLookup(ctx, op)
-		case "modify":
-			err = e.opModify(ctx, op)
-		case "delete":
-			err = e.opDelete(ctx, op)
-		case "read":
-			err = e.opRead(ctx, op)
-		case "rename":
-			err = e.opRename(ctx, op)
-		default:
-			err = fmt.Errorf("workload[%d]: unknown op %q", op.Index, op.Op)
-		}
-		if err != nil {
+		if err := run(e, ctx, op); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"math"
-	"slices"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/result"
@@ -111,19 +110,11 @@ type imageWrites struct{ created, copiedUp int64 }
 
 func writesByImage(plan *scenario.Plan) map[string]imageWrites {
 	by := map[string]imageWrites{}
-	for _, op := range plan.Ops {
-		var sizes int64
-		for _, s := range op.Sizes {
-			sizes = sat(sizes, (int64(s)+block-1)/block*block)
-		}
-		for _, img := range op.Images {
+	for i := range plan.Ops {
+		created, copiedUp := plan.Ops[i].Writes()
+		for _, img := range plan.Ops[i].Images {
 			w := by[img]
-			switch op.Op {
-			case "create":
-				w.created = sat(w.created, mul(int64(op.Count), sizes))
-			case "modify":
-				w.copiedUp = sat(w.copiedUp, mul(sizes, int64(len(op.Hows))))
-			}
+			w.created, w.copiedUp = sat(w.created, created), sat(w.copiedUp, copiedUp)
 			by[img] = w
 		}
 	}
@@ -284,11 +275,11 @@ func Estimate(plan *scenario.Plan, ds []drivers.Driver) Needs {
 		}
 		viewEntries = sat(viewEntries, mul(chain, int64(img.Containers+1)))
 	}
+	// The largest op's buffers: a create op holds every file's contents before it times them.
 	var buffers int64
-	for _, op := range plan.Ops {
-		if op.Op == "create" {
-			buffers = max(buffers, mul(int64(op.Count), int64(slices.Max(append([]scenario.Size{0}, op.Sizes...)))))
-		}
+	for i := range plan.Ops {
+		created, _ := plan.Ops[i].Writes()
+		buffers = max(buffers, created)
 	}
 	ns.Memory = sat(sat(mul(sat(treeEntries, viewEntries), entryMemory), buffers), baseMemory)
 	return ns
@@ -310,22 +301,10 @@ func fsOverhead(kind string, size int64) int64 {
 }
 
 // Saturating arithmetic: a hostile scenario must give a huge estimate, not a wrapped negative one.
-func sat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-func mul(a, b int64) int64 {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if a > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * b
-}
+var (
+	sat = scenario.SatAdd[int64]
+	mul = scenario.SatMul[int64]
+)
 
 func mulDiv(a, b, c int64) int64 {
 	if a > math.MaxInt64/max(b, 1) {

@@ -26,6 +26,7 @@ import (
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/stats"
 )
 
@@ -652,9 +653,15 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// phaseOrder is the order the engine runs its phases in; workload ops follow DESIGN's op list.
-var phaseOrder = []string{"open", "build", "containers", "workload/create", "workload/lookup", "workload/modify",
-	"workload/delete", "workload/rename", "workload/read", "verify", "teardown", "close"}
+// phaseOrder is the order the engine runs its phases in; workload ops in the order scenarios list
+// op kinds.
+var phaseOrder = func() []string {
+	out := []string{"open", "build", "containers"}
+	for _, k := range scenario.OpKinds() {
+		out = append(out, "workload/"+string(k))
+	}
+	return append(out, "verify", "teardown", "close")
+}()
 
 // writeRunTime writes where each driver's share of the run's wall time went, by phase (the result's
 // phase_seconds), and how much of it was the timed samples themselves: what makes a run long (a

@@ -53,8 +53,8 @@ const WorkloadDir = "seedbench"
 
 // PlanOp is one resolved workload op: the cross product of its lists is the set of parameter points.
 type PlanOp struct {
-	Index   int    // position in the workload list
-	Op      string // create | lookup | read | modify | delete | rename
+	Index   int // position in the workload list
+	Op      OpKind
 	Images  []string
 	Layer   string // modify/delete/read: the layer holding the targets
 	Count   int

@@ -81,14 +81,14 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	}
 	// Every value of every enum, and every op's key list.
 	ops := readmeSection(t, readme, "workload[]")
-	for _, vals := range [][]string{opNames, cacheModes, modifyHows, lookupKinds, deleteKinds, fileTypes, sizeDists, backings} {
+	for _, vals := range [][]string{opNames(), cacheModes, howValues(), kindValues(), fileTypes, sizeDists, backings} {
 		for _, v := range vals {
 			if !strings.Contains(readme, "`"+v+"`") {
 				t.Errorf("README never mentions `%s`", v)
 			}
 		}
 	}
-	for op, keys := range opKeys {
+	for op, keys := range opKeysDoc() {
 		row := tableRow(ops, op)
 		if row == nil {
 			t.Errorf("README has no row for op %s", op)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 )
 
 // Defaults Resolve applies (scenarios/README.md documents each next to its key).
@@ -157,11 +156,11 @@ func resolveGenerate(layer string, g *Generate, scale float64) *Generate {
 	files := Size(r.Files)
 	switch {
 	case sd.Dist == "fixed" || g.Total == 0:
-		r.Total = satMul(files, sd.Median)
+		r.Total = SatMul(files, sd.Median)
 	case scale != 1:
 		r.Total = Size(math.Round(float64(g.Total) * scale))
 		// Rounding the file count must not push the total outside what the files can hold.
-		r.Total = min(max(r.Total, satMul(files, sd.Min)), satMul(files, sd.Max))
+		r.Total = min(max(r.Total, SatMul(files, sd.Min)), SatMul(files, sd.Max))
 	}
 	return &r
 }
@@ -305,9 +304,10 @@ func (r *resolver) capSize(s Size) Size {
 func (r *resolver) op(i int) PlanOp {
 	sc := r.sc
 	op := sc.Workload[i]
+	spec := specOf(OpKind(op.Op))
 	po := PlanOp{
-		Index: i, Op: op.Op, Images: sc.opImages(&op), Count: op.Count, Line: op.Line,
-		Caches: orDefault(op.Cache, "warm"),
+		Index: i, Op: spec.kind, Images: sc.opImages(&op), Count: op.Count, Line: op.Line,
+		Caches: orDefault(op.Cache, cacheModes[0]),
 	}
 	switch {
 	case r.opt.Samples > 0:
@@ -328,22 +328,13 @@ func (r *resolver) op(i int) PlanOp {
 	default:
 		po.MaxSamples = 2 * po.Samples
 	}
-	chains := make([][]string, len(po.Images))
-	shortest := 0
-	for k, name := range po.Images {
-		chains[k] = r.st.chains[name]
-		if k == 0 || len(chains[k]) < shortest {
-			shortest = len(chains[k])
-		}
-	}
-	switch op.Op {
-	case "modify", "delete", "read", "rename":
+	if spec.takes("layer") {
 		po.Layer = op.Layer
 		if po.Layer == "" {
-			po.Layer = chains[0][0]
+			po.Layer = r.st.chains[po.Images[0]][0]
 		}
 	}
-	if op.Op == "create" || op.Op == "modify" {
+	if spec.takes("size") {
 		sizes := op.Size
 		if len(sizes) == 0 {
 			sizes = []Size{DefaultOpSize}
@@ -354,86 +345,17 @@ func (r *resolver) op(i int) PlanOp {
 			}
 		}
 	}
-	dir := fmt.Sprintf("%s/%s/%d/", WorkloadDir, op.Op, i)
-	switch op.Op {
-	case "create":
-		if po.Count == 0 {
-			po.Count = DefaultCreateCount
-		}
-	case "lookup":
-		po.Kinds = orDefault(op.Kind, "hit")
-		if op.Depth.All || len(op.Depth.Levels) == 0 {
-			for d := 1; d <= shortest; d++ {
-				po.Depths = append(po.Depths, d)
-			}
-		} else {
-			po.Depths = slices.Clone(op.Depth.Levels)
-		}
-		po.Probes = map[string]map[int][]string{}
-		for k, name := range po.Images {
-			byDepth := map[int][]string{}
-			c := chains[k]
-			for j, layer := range c {
-				byDepth[len(c)-j] = r.probes(layer)
-			}
-			po.Probes[name] = byDepth
-		}
-		for n := range ProbesPerLayer {
-			po.Missing = append(po.Missing, fmt.Sprintf("%s/probe/missing-%d", WorkloadDir, n))
-		}
-	case "modify":
-		po.Hows = orDefault(op.How, "append")
-		po.Targets = map[Size]map[string]string{}
-		for _, s := range po.Sizes {
-			po.Targets[s] = map[string]string{}
-			for _, how := range po.Hows {
-				t := dir + s.String() + "-" + how
-				r.add(po.Layer, File{Path: t, Size: s})
-				po.Targets[s][how] = t
-			}
-		}
-	case "delete":
-		po.Kinds = orDefault(op.Kind, "file")
-		if po.Count == 0 {
-			po.Count = DefaultDeleteCount
-		}
-		for _, kind := range po.Kinds {
-			for n := range po.Count {
-				if kind == "file" {
-					t := dir + "f" + strconv.Itoa(n)
-					r.add(po.Layer, File{Path: t, Size: DeleteFileSize})
-					po.DeleteFiles = append(po.DeleteFiles, t)
-				} else {
-					t := dir + "d" + strconv.Itoa(n)
-					r.add(po.Layer, File{Path: t, Type: "dir"})
-					po.DeleteDirs = append(po.DeleteDirs, t)
-				}
-			}
-		}
-	case "read":
-		po.WorkingSet = r.capSize(op.WorkingSet)
-		files := max(op.Files, 1)
-		files = int(min(Size(files), po.WorkingSet))
-		each, extra := po.WorkingSet/Size(files), po.WorkingSet%Size(files)
-		for n := range files {
-			s := each
-			if Size(n) < extra {
-				s++ // spread the remainder so the files add up to the working set exactly
-			}
-			t := dir + "w" + strconv.Itoa(n)
-			r.add(po.Layer, File{Path: t, Size: s})
-			po.WorkingSetFiles = append(po.WorkingSetFiles, t)
-		}
-	case "rename":
-		if po.Count == 0 {
-			po.Count = DefaultRenameCount
-		}
-		for n := range po.Count {
-			t := dir + "r" + strconv.Itoa(n)
-			r.add(po.Layer, File{Path: t, Type: "dir"})
-			r.add(po.Layer, File{Path: t + "/x", Size: RenameFileSize})
-			po.RenameDirs = append(po.RenameDirs, t)
-		}
+	if spec.takes("count") && po.Count == 0 {
+		po.Count = spec.defaultCount
+	}
+	if spec.takes("kind") {
+		po.Kinds = orDefault(op.Kind, spec.kinds[0])
+	}
+	if spec.takes("how") {
+		po.Hows = orDefault(op.How, spec.hows[0])
+	}
+	if spec.targets != nil {
+		spec.targets(r, &po, &op, fmt.Sprintf("%s/%s/%d/", WorkloadDir, op.Op, i))
 	}
 	return po
 }

@@ -214,7 +214,7 @@ func files(p *Plan) map[string]map[string]File {
 func TestWorkloadFiles(t *testing.T) {
 	p := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{})
 	fs := files(p)
-	ops := map[string]*PlanOp{}
+	ops := map[OpKind]*PlanOp{}
 	for i := range p.Ops {
 		ops[p.Ops[i].Op] = &p.Ops[i]
 	}

@@ -137,19 +137,20 @@ func (File) JSONSchemaExtend(s *jsonschema.Schema) {
 // JSONSchemaExtend makes size, kind, cache and how scalar-or-list, adds the enums, and lists the keys
 // each op takes.
 func (Op) JSONSchemaExtend(s *jsonschema.Schema) {
-	setProp(s, "op", strEnum(opNames))
+	setProp(s, "op", strEnum(opNames()))
 	if p, ok := s.Properties.Get("size"); ok {
 		setProp(s, "size", scalarOrListSchema(p.Items))
 	}
-	setProp(s, "kind", scalarOrListSchema(strEnum(lookupKinds, deleteKinds)))
+	setProp(s, "kind", scalarOrListSchema(strEnum(kindValues())))
 	setProp(s, "cache", scalarOrListSchema(strEnum(cacheModes)))
-	setProp(s, "how", scalarOrListSchema(strEnum(modifyHows)))
+	setProp(s, "how", scalarOrListSchema(strEnum(howValues())))
 	setProp(s, "count", intMin(1))
 	setProp(s, "files", intMin(1))
 	setProp(s, "samples", intMin(1))
-	for _, name := range opNames {
+	for _, spec := range opSpecs {
+		name := string(spec.kind)
 		var keys []any
-		for _, k := range append(append([]string{}, commonOpKeys...), opKeys[name]...) {
+		for _, k := range spec.allowed() {
 			keys = append(keys, k)
 		}
 		s.AllOf = append(s.AllOf, &jsonschema.Schema{

@@ -187,3 +187,23 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	*s = v
 	return nil
 }
+
+// SatAdd is a + b for non-negative a and b, saturating at the largest int64: a hostile scenario
+// must give a huge count or estimate, never a wrapped negative one.
+func SatAdd[T ~int64](a, b T) T {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// SatMul is a × b for non-negative a and b, saturating as SatAdd.
+func SatMul[T ~int64](a, b T) T {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}

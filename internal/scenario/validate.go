@@ -12,28 +12,12 @@ import (
 	"strings"
 )
 
-// The vocabulary of a scenario file. Validation, Resolve, the JSON schema and the README test all
-// read these lists, so a new value is added in one place.
+// The vocabulary of a scenario file besides the ops (ops.go). Validation, Resolve, the JSON schema and
+// the README test all read these lists, so a new value is added in one place.
 var (
-	opNames     = []string{"create", "lookup", "read", "modify", "delete", "rename"}
-	cacheModes  = []string{"warm", "mount", "cold"}
-	modifyHows  = []string{"append", "rdwr", "chmod", "truncate"}
-	lookupKinds = []string{"hit", "miss"}
-	deleteKinds = []string{"file", "dir"}
-	fileTypes   = []string{"file", "dir", "symlink", "hardlink"}
-	sizeDists   = []string{"lognormal", "uniform", "fixed"}
-	backings    = []string{"ext4", "xfs", "btrfs", "tmpfs"}
-
-	// opKeys are the keys each op takes besides the ones every op takes (commonOpKeys).
-	opKeys = map[string][]string{
-		"create": {"count", "size"},
-		"lookup": {"depth", "kind"},
-		"read":   {"layer", "working_set", "files"},
-		"modify": {"layer", "size", "how"},
-		"delete": {"layer", "count", "kind"},
-		"rename": {"layer", "count"},
-	}
-	commonOpKeys = []string{"op", "image", "cache", "samples"}
+	fileTypes = []string{"file", "dir", "symlink", "hardlink"}
+	sizeDists = []string{"lognormal", "uniform", "fixed"}
+	backings  = []string{"ext4", "xfs", "btrfs", "tmpfs"}
 )
 
 // Limits beyond which a value is a typo, not a benchmark.
@@ -599,11 +583,11 @@ func (v *validator) generate(gp, layer string, g *Generate) {
 	}
 	files := Size(r.Files)
 	switch {
-	case d.Dist == "fixed" && v.given(join(gp, "total"), g.Total != 0) && g.Total != satMul(files, d.Median):
-		v.addf(join(gp, "total"), "with dist fixed every file is median (%s) bytes, so total must be files × median = %s: omit total", d.Median, satMul(files, d.Median))
-	case d.Dist != "fixed" && r.Total < satMul(files, d.Min):
+	case d.Dist == "fixed" && v.given(join(gp, "total"), g.Total != 0) && g.Total != SatMul(files, d.Median):
+		v.addf(join(gp, "total"), "with dist fixed every file is median (%s) bytes, so total must be files × median = %s: omit total", d.Median, SatMul(files, d.Median))
+	case d.Dist != "fixed" && r.Total < SatMul(files, d.Min):
 		v.addf(join(gp, "total"), "total %s is less than files × min (%d × %s): raise total or lower min", r.Total, r.Files, d.Min)
-	case d.Dist != "fixed" && r.Total > satMul(files, d.Max):
+	case d.Dist != "fixed" && r.Total > SatMul(files, d.Max):
 		v.addf(join(gp, "total"), "total %s does not fit in %d files of at most %s: raise files or size.max, or lower total", r.Total, r.Files, d.Max)
 	case r.Total > maxBytes:
 		v.addf(join(gp, "total"), "total %s is absurd: at most %s", r.Total, maxBytes)
@@ -617,27 +601,10 @@ func (v *validator) generate(gp, layer string, g *Generate) {
 func dirCapacity(depth, fanout int) int64 {
 	var total, level int64 = 0, 1
 	for range depth {
-		level = int64(satMul(Size(level), Size(fanout)))
-		total = int64(satAdd(Size(total), Size(level)))
+		level = int64(SatMul(Size(level), Size(fanout)))
+		total = int64(SatAdd(Size(total), Size(level)))
 	}
 	return total
-}
-
-func satMul(a, b Size) Size {
-	if a == 0 || b == 0 {
-		return 0
-	}
-	if a > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * b
-}
-
-func satAdd(a, b Size) Size {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }
 
 // entry kinds in the visibility model below.
@@ -701,7 +668,7 @@ func (v *validator) visibility(st *stack) {
 				addWithParents(m, r.Root, kGenRoot)
 			}
 			if r.Files <= maxGenFiles && r.Total <= maxBytes {
-				total = satAdd(total, r.Total) // absurd values are reported where they are written
+				total = SatAdd(total, r.Total) // absurd values are reported where they are written
 			}
 		}
 		for _, f := range l.Files {
@@ -717,7 +684,7 @@ func (v *validator) visibility(st *stack) {
 				addWithParents(m, f.Path, kFile)
 			}
 			if f.Type == "" || f.Type == "file" {
-				total = satAdd(total, min(max(f.Size, 0), maxBytes))
+				total = SatAdd(total, min(max(f.Size, 0), maxBytes))
 			}
 		}
 		for j, f := range l.Files {
@@ -841,13 +808,14 @@ func (v *validator) op(i int) {
 	op := &v.sc.Workload[i]
 	wp := index("workload", i)
 	if op.Op == "" {
-		v.addf(wp, "every workload step needs an op: add `op: %s`", strings.Join(opNames, "|"))
+		v.addf(wp, "every workload step needs an op: add `op: %s`", joinOps())
 		return
 	}
-	if !v.enum(join(wp, "op"), "op", op.Op, opNames) {
+	if !v.enum(join(wp, "op"), "op", op.Op, opNames()) {
 		return
 	}
-	allowed := append(append([]string{}, commonOpKeys...), opKeys[op.Op]...)
+	spec := specOf(OpKind(op.Op))
+	allowed := spec.allowed()
 	ov := reflect.ValueOf(op).Elem()
 	f := structFields(ov.Type())
 	for _, key := range f.keys {
@@ -856,7 +824,7 @@ func (v *validator) op(i int) {
 			v.addf(kp, "%s does not apply to %s (%s takes: %s): remove it", key, op.Op, op.Op, strings.Join(allowed, ", "))
 		}
 	}
-	has := func(key string) bool { return slices.Contains(allowed, key) }
+	has := spec.takes
 
 	imagesOK := true
 	if op.Image != "" {
@@ -877,11 +845,7 @@ func (v *validator) op(i int) {
 	imagesOK = imagesOK && len(chains) > 0
 
 	if has("count") && v.given(join(wp, "count"), op.Count != 0) {
-		limit := int64(maxTargets)
-		if op.Op == "create" {
-			limit = maxCount
-		}
-		v.intRange(join(wp, "count"), "count", int64(op.Count), 1, limit, "")
+		v.intRange(join(wp, "count"), "count", int64(op.Count), 1, spec.maxCount, "")
 	}
 	if has("size") {
 		if op.Size != nil && len(op.Size) == 0 {
@@ -899,15 +863,12 @@ func (v *validator) op(i int) {
 			seen[s] = true
 		}
 	}
-	switch op.Op {
-	case "lookup":
-		v.enumList(join(wp, "kind"), "kind", op.Kind, lookupKinds)
-	case "delete":
-		v.enumList(join(wp, "kind"), "kind", op.Kind, deleteKinds)
+	if has("kind") {
+		v.enumList(join(wp, "kind"), "kind", op.Kind, spec.kinds)
 	}
 	v.enumList(join(wp, "cache"), "cache", op.Cache, cacheModes)
 	if has("how") {
-		v.enumList(join(wp, "how"), "how", op.How, modifyHows)
+		v.enumList(join(wp, "how"), "how", op.How, spec.hows)
 	}
 	if has("depth") && !op.Depth.All {
 		dp := join(wp, "depth")
@@ -960,16 +921,8 @@ func (v *validator) op(i int) {
 			}
 		}
 	}
-	if op.Op == "read" {
-		switch {
-		case op.WorkingSet == 0 && !v.pos.has(join(wp, "working_set")):
-			v.addf(wp, "read needs working_set, the bytes every container reads: add `working_set: 64MiB`")
-		case v.size(join(wp, "working_set"), "working_set", op.WorkingSet, false):
-			if v.given(join(wp, "files"), op.Files != 0) && v.intRange(join(wp, "files"), "files", int64(op.Files), 1, maxTargets, "") &&
-				Size(op.Files) > op.WorkingSet {
-				v.addf(join(wp, "files"), "%d files cannot split working_set %s (at least 1 byte each): lower files", op.Files, op.WorkingSet)
-			}
-		}
+	if spec.check != nil {
+		spec.check(v, op, wp)
 	}
 	if v.given(join(wp, "samples"), op.Samples != 0) {
 		v.intRange(join(wp, "samples"), "samples", int64(op.Samples), 1, maxSamples, " (omit it for the scenario's samples)")

@@ -25,13 +25,15 @@
 //
 // Drivers contain no timing and no workload logic: the replay engine (internal/replay) owns every
 // timer, so every driver is measured by the same code. A new driver touches its own package, a
-// few-line conformance test, and one line in drivers/all.
+// few-line conformance test, and one line in drivers/all. Its family makes its own variants
+// (Variants); a driver that leaves processes behind a killed run reaps them (Reaper).
 package drivers
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -152,4 +154,73 @@ type Instance interface {
 	Backing() Backing
 	// Close removes every snapshot still present, the snapshotter, and the backing.
 	Close(ctx context.Context) error
+}
+
+// Spec is a driver variant as a scenario declares it:
+//
+//	drivers: [overlayfs, {name: ovl-xfs, driver: overlayfs, backing: xfs, mount_options: [xino=off]}]
+type Spec struct {
+	// Name of the variant, as results and reports show it.
+	Name string
+	// Driver is the registered driver it is based on ("" = Name: a plain reference).
+	Driver string
+	// MountOptions are added to the base driver's.
+	MountOptions []string
+	// Backing overrides the base driver's backing filesystem.
+	Backing string
+	// BackingSize fixes the backing's size in bytes (0 = sized from the scenario by the engine).
+	BackingSize int64
+}
+
+// Plain reports whether s only names a driver, with nothing to vary.
+func (s Spec) Plain() bool {
+	return s.Driver == "" && len(s.MountOptions) == 0 && s.Backing == "" && s.BackingSize == 0
+}
+
+// Variants is implemented by a driver that can be the base of variants: its family parses and
+// validates a spec against it (which mount options and backings it takes) and makes the variant.
+// spec.BackingSize is handled by the registry (WithBackingSize) and is 0 here.
+type Variants interface {
+	Variant(spec Spec) (Driver, error)
+}
+
+// Reaper is implemented by a driver whose instances run processes of their own (FUSE daemons) that
+// outlive a run killed with SIGKILL: `seedbench cleanup` calls Reap with a dead run's directory
+// before it unmounts anything, so no unmount blocks on a daemon. Reap kills what serves mounts under
+// dir and returns a description of each process it killed.
+type Reaper interface {
+	Reap(dir string) (killed []string, err error)
+}
+
+// SpecError is a problem with one key of a Spec ("driver", "mount_options", "backing",
+// "backing_size"; "" = the spec as a whole), so a scenario can report it at that key's line.
+type SpecError struct {
+	Key string
+	Err error
+}
+
+func (e *SpecError) Error() string { return e.Err.Error() }
+func (e *SpecError) Unwrap() error { return e.Err }
+
+// KeyError returns err as a problem with key of a Spec (nil stays nil).
+func KeyError(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &SpecError{Key: key, Err: err}
+}
+
+// NoChoices is a family's answer to a spec it cannot vary: an error for mount options, and for a
+// backing other than the one it uses (own = "": it brings its own storage and has none to choose).
+func NoChoices(spec Spec, family, own string) error {
+	if len(spec.MountOptions) > 0 {
+		return KeyError("mount_options", fmt.Errorf("%s takes no mount options (got %s): remove mount_options", family, strings.Join(spec.MountOptions, ",")))
+	}
+	if spec.Backing != "" && spec.Backing != own {
+		if own == "" {
+			return KeyError("backing", fmt.Errorf("%s brings its own storage and has no backing to choose (got %s): remove backing", family, spec.Backing))
+		}
+		return KeyError("backing", fmt.Errorf("%s needs a %s backing (got %s): remove backing, or write backing: %s", family, own, spec.Backing, own))
+	}
+	return nil
 }

@@ -1,9 +1,12 @@
 package drivers
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/seedbench/seedbench/internal/spell"
 )
 
 // Registry is an explicit, ordered set of drivers (built in drivers/all; no init() magic).
@@ -70,4 +73,79 @@ func (r *Registry) Select(names []string) ([]Driver, error) {
 		return nil, fmt.Errorf("unknown driver %s (known: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	return out, nil
+}
+
+// Variant makes the driver a scenario's spec describes: a registered driver when the spec only names
+// one, else a variant its base driver's family makes (Variants), with its backing size fixed when
+// the spec gives one. Errors say what is wrong and how to fix it; they do not name the spec (the
+// caller adds where it stands).
+func (r *Registry) Variant(spec Spec) (Driver, error) {
+	if spec.Name == "" {
+		return nil, errors.New("a driver needs a name")
+	}
+	baseName := spec.Driver
+	if baseName == "" {
+		baseName = spec.Name
+	}
+	base, ok := r.byName[baseName]
+	if !ok {
+		key := "driver"
+		if spec.Driver == "" {
+			key = "name"
+		}
+		return nil, KeyError(key, fmt.Errorf("unknown driver %q%s (known: %s)", baseName, spell.Suggest(baseName, r.order), strings.Join(r.order, ", ")))
+	}
+	if spec.Plain() {
+		return base, nil
+	}
+	if _, taken := r.byName[spec.Name]; taken {
+		return nil, KeyError("name", fmt.Errorf("%q is already a driver: give the variant a name of its own, with driver: %s", spec.Name, baseName))
+	}
+	if spec.BackingSize < 0 {
+		return nil, KeyError("backing_size", fmt.Errorf("negative backing size %d", spec.BackingSize))
+	}
+	v, ok := base.(Variants)
+	if !ok {
+		return nil, KeyError("driver", fmt.Errorf("driver %s has no variants: name it alone", baseName))
+	}
+	inner := spec
+	inner.BackingSize = 0
+	d, err := v.Variant(inner)
+	if err != nil {
+		return nil, err
+	}
+	if spec.BackingSize > 0 {
+		d = WithBackingSize(d, spec.BackingSize)
+	}
+	return d, nil
+}
+
+// Resolve adds the variants specs describe to r (specs that only name a registered driver add
+// nothing) and returns the drivers specs name, in order.
+func (r *Registry) Resolve(specs []Spec) ([]Driver, error) {
+	var out []Driver
+	for _, s := range specs {
+		d, err := r.Variant(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		if !s.Plain() {
+			if err := r.Add(d); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Reapers returns the registered drivers that reap processes a killed run left (Reaper).
+func (r *Registry) Reapers() []Reaper {
+	var out []Reaper
+	for _, n := range r.order {
+		if rp, ok := r.byName[n].(Reaper); ok {
+			out = append(out, rp)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/internal/rundir"
 )
 
@@ -19,9 +20,9 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if os.Geteuid() != 0 {
 		return errors.New("cleanup needs root: it kills FUSE daemons, unmounts filesystems and detaches loop devices")
 	}
-	rep, err := rundir.Cleanup(*base)
+	rep, err := rundir.Cleanup(*base, all.Registry().Reapers())
 	for _, k := range rep.Killed {
-		fmt.Fprintf(stdout, "killed fuse-overlayfs %s\n", k)
+		fmt.Fprintf(stdout, "killed %s\n", k)
 	}
 	for _, c := range rep.Aborted {
 		fmt.Fprintf(stdout, "aborted FUSE connection %s (its unmount hung)\n", c)

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
@@ -23,7 +24,7 @@ import (
 func undoWorkdir(t *testing.T, workdir string) {
 	t.Helper()
 	t.Cleanup(func() {
-		if _, err := rundir.Cleanup(workdir); err != nil {
+		if _, err := rundir.Cleanup(workdir, all.Registry().Reapers()); err != nil {
 			t.Logf("cleanup of %s: %v", workdir, err)
 		}
 		pids, _ := fuseoverlayfs.Daemons(workdir)

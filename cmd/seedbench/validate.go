@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/seedbench/seedbench/internal/bench"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -20,11 +21,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var errs []error
 	for _, f := range files {
-		sc, err := scenario.Load(f)
-		if err == nil {
-			_, err = scenario.Resolve(sc, scenario.ResolveOptions{})
-		}
-		if err != nil {
+		if _, _, err := bench.Load(f, scenario.ResolveOptions{}, nil); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -48,11 +45,7 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(files) != 1 {
 		return usagef("show: name exactly one scenario file")
 	}
-	sc, err := scenario.Load(files[0])
-	if err != nil {
-		return codeError{exitError, err}
-	}
-	plan, err := scenario.Resolve(sc, scenario.ResolveOptions{Quick: *quick, Samples: *samples})
+	plan, _, err := bench.Load(files[0], scenario.ResolveOptions{Quick: *quick, Samples: *samples}, nil)
 	if err != nil {
 		return codeError{exitError, err}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
 )
 
@@ -26,35 +27,41 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-func TestNew(t *testing.T) {
+func TestVariant(t *testing.T) {
 	for _, tc := range []struct {
-		spec    all.Spec
+		spec    drivers.Spec
 		options string // wanted Info().Options["mount_options"]
 		backing string
 		err     string
 	}{
-		{spec: all.Spec{Name: "overlayfs"}, backing: "ext4"},
-		{spec: all.Spec{Name: "overlay-nometa", Driver: "overlayfs", MountOptions: []string{"index=off"}}, options: "index=off", backing: "ext4"},
-		{spec: all.Spec{Name: "meta-xfs", Driver: "overlayfs-metacopy", Backing: "xfs"}, options: "metacopy=on,redirect_dir=on,index=on", backing: "xfs"},
-		{spec: all.Spec{Name: "vol-nosync", Driver: "overlayfs-volatile", MountOptions: []string{"xino=off"}}, options: "volatile,xino=off", backing: "ext4"},
-		{spec: all.Spec{Name: "native-btrfs", Driver: "native", Backing: "btrfs"}, backing: "btrfs"},
-		{spec: all.Spec{Name: "n", Driver: "native", MountOptions: []string{"index=on"}}, err: "takes no mount options"},
-		{spec: all.Spec{Name: "z", Driver: "aufs"}, err: `unknown base driver "aufs"`},
-		{spec: all.Spec{Name: "ovl-xfs-meta", Driver: "overlayfs-xfs", MountOptions: []string{"metacopy=on"}}, options: "metacopy=on", backing: "xfs"},
-		{spec: all.Spec{Name: "nb", Driver: "native-btrfs"}, backing: "btrfs"},
-		{spec: all.Spec{Name: "nb-ext4", Driver: "native-btrfs", Backing: "ext4"}, backing: "ext4"},
-		{spec: all.Spec{Name: "b2", Driver: "btrfs"}, backing: "btrfs"},
-		{spec: all.Spec{Name: "b3", Driver: "btrfs", Backing: "xfs"}, err: "needs a btrfs backing"},
-		{spec: all.Spec{Name: "bf-btrfs", Driver: "blockfile", Backing: "btrfs"}, options: "loop", backing: "btrfs"},
-		{spec: all.Spec{Name: "bf", Driver: "blockfile-reflink"}, options: "loop", backing: "xfs"},
-		{spec: all.Spec{Name: "bf", Driver: "blockfile", MountOptions: []string{"noatime"}}, err: "takes no mount options"},
-		{spec: all.Spec{Name: "z", Driver: "zfs"}, backing: "zfs pool"},
-		{spec: all.Spec{Name: "dm", Driver: "devmapper", Backing: "ext4"}, err: "no backing filesystem to choose"},
-		{spec: all.Spec{Name: "o", Driver: "overlayfs", Backing: "ntfs"}, err: `unknown backing "ntfs"`},
-		{spec: all.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
-		{spec: all.Spec{}, err: "no name"},
+		{spec: drivers.Spec{Name: "overlayfs"}, backing: "ext4"},
+		{spec: drivers.Spec{Name: "overlayfs", MountOptions: []string{"xino=off"}}, err: `"overlayfs" is already a driver`},
+		{spec: drivers.Spec{Name: "native", Driver: "overlayfs"}, err: `"native" is already a driver`},
+		{spec: drivers.Spec{Name: "ovl-small", Driver: "overlayfs", BackingSize: 64 << 20}, backing: "ext4"},
+		{spec: drivers.Spec{Name: "f2", Driver: "fuse-overlayfs", Backing: "xfs"}, backing: "xfs"},
+		{spec: drivers.Spec{Name: "e2", Driver: "erofs", MountOptions: []string{"x"}}, err: "takes no mount options"},
+		{spec: drivers.Spec{Name: "x", Driver: "overlayfss"}, err: `(did you mean "overlayfs"?)`},
+		{spec: drivers.Spec{Name: "overlay-nometa", Driver: "overlayfs", MountOptions: []string{"index=off"}}, options: "index=off", backing: "ext4"},
+		{spec: drivers.Spec{Name: "meta-xfs", Driver: "overlayfs-metacopy", Backing: "xfs"}, options: "metacopy=on,redirect_dir=on,index=on", backing: "xfs"},
+		{spec: drivers.Spec{Name: "vol-nosync", Driver: "overlayfs-volatile", MountOptions: []string{"xino=off"}}, options: "volatile,xino=off", backing: "ext4"},
+		{spec: drivers.Spec{Name: "nat-btrfs", Driver: "native", Backing: "btrfs"}, backing: "btrfs"},
+		{spec: drivers.Spec{Name: "n", Driver: "native", MountOptions: []string{"index=on"}}, err: "takes no mount options"},
+		{spec: drivers.Spec{Name: "z", Driver: "aufs"}, err: `unknown driver "aufs"`},
+		{spec: drivers.Spec{Name: "ovl-xfs-meta", Driver: "overlayfs-xfs", MountOptions: []string{"metacopy=on"}}, options: "metacopy=on", backing: "xfs"},
+		{spec: drivers.Spec{Name: "nb", Driver: "native-btrfs"}, backing: "btrfs"},
+		{spec: drivers.Spec{Name: "nb-ext4", Driver: "native-btrfs", Backing: "ext4"}, backing: "ext4"},
+		{spec: drivers.Spec{Name: "b2", Driver: "btrfs"}, backing: "btrfs"},
+		{spec: drivers.Spec{Name: "b3", Driver: "btrfs", Backing: "xfs"}, err: "needs a btrfs backing"},
+		{spec: drivers.Spec{Name: "bf-btrfs", Driver: "blockfile", Backing: "btrfs"}, options: "loop", backing: "btrfs"},
+		{spec: drivers.Spec{Name: "bf", Driver: "blockfile-reflink"}, options: "loop", backing: "xfs"},
+		{spec: drivers.Spec{Name: "bf", Driver: "blockfile", MountOptions: []string{"noatime"}}, err: "takes no mount options"},
+		{spec: drivers.Spec{Name: "z", Driver: "zfs"}, backing: "zfs pool"},
+		{spec: drivers.Spec{Name: "dm", Driver: "devmapper", Backing: "ext4"}, err: "has no backing to choose"},
+		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", Backing: "ntfs"}, err: `unknown backing "ntfs"`},
+		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
+		{spec: drivers.Spec{}, err: "needs a name"},
 	} {
-		d, err := all.New(tc.spec)
+		d, err := all.Registry().Variant(tc.spec)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%+v: err = %v, want %q", tc.spec, err, tc.err)

@@ -286,3 +286,16 @@ func run(ctx context.Context, args ...string) error {
 	}
 	return nil
 }
+
+// Variant makes blockfile on spec's backing (or d's): ext4 copies each image, xfs and btrfs reflink
+// it. It takes no mount options.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
+		return nil, err
+	}
+	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+	if err != nil {
+		return nil, err
+	}
+	return New(spec.Name, b, d.scratchSize), nil
+}

@@ -86,3 +86,12 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
 	})
 }
+
+// Variant renames btrfs (a backing_size of its own): it takes no mount options and needs a btrfs
+// backing.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(spec, Family, backing.Btrfs); err != nil {
+		return nil, err
+	}
+	return New(spec.Name), nil
+}

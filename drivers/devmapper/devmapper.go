@@ -81,3 +81,11 @@ func inMisc() bool {
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	return nil, d.Check(ctx)
 }
+
+// Variant renames the driver: it takes no mount options and brings its own storage.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(spec, "devmapper", ""); err != nil {
+		return nil, err
+	}
+	return New(spec.Name), nil
+}

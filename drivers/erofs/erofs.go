@@ -327,3 +327,15 @@ func (i *instance) Close(ctx context.Context) error {
 	}
 	return i.inner.Close(ctx)
 }
+
+// Variant makes erofs on spec's backing (or d's): it takes no mount options.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
+		return nil, err
+	}
+	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+	if err != nil {
+		return nil, err
+	}
+	return New(spec.Name, b), nil
+}

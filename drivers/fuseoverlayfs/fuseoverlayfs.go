@@ -231,6 +231,47 @@ func Daemons(dir string) ([]int, error) {
 	return pids, nil
 }
 
+// Reap kills the fuse-overlayfs daemons serving mounts under dir (a killed run's) and waits for them
+// to be gone: drivers.Reaper, for `seedbench cleanup`. Each is described as
+// "fuse-overlayfs PID (command line)".
+func (d *Driver) Reap(dir string) ([]string, error) {
+	pids, err := Daemons(dir)
+	if err != nil || len(pids) == 0 {
+		return nil, err
+	}
+	var killed []string
+	var errs []error
+	for _, pid := range pids {
+		desc := Binary + " " + describe(pid)
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill %s: %w", desc, err))
+			continue
+		}
+		killed = append(killed, desc)
+	}
+	for deadline := time.Now().Add(daemonExitTimeout); ; time.Sleep(10 * time.Millisecond) {
+		left, err := Daemons(dir)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			errs = append(errs, fmt.Errorf("fuse-overlayfs %v still running %v after SIGKILL", left, daemonExitTimeout))
+			break
+		}
+	}
+	return killed, errors.Join(errs...)
+}
+
+// describe names a process: "PID (command line)".
+func describe(pid int) string {
+	cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return fmt.Sprintf("%d (%s)", pid, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " "))
+}
+
 // reapDaemons waits up to timeout for the fuse-overlayfs processes serving dir to exit, then kills
 // the survivors and reports them: a daemon still running means a mount was not undone.
 func reapDaemons(dir string, timeout time.Duration) error {
@@ -246,8 +287,7 @@ func reapDaemons(dir string, timeout time.Duration) error {
 	}
 	var desc []string
 	for _, pid := range pids {
-		cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		desc = append(desc, fmt.Sprintf("%d (%s)", pid, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")))
+		desc = append(desc, describe(pid))
 		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -256,4 +296,16 @@ func reapDaemons(dir string, timeout time.Duration) error {
 		}
 	}
 	return fmt.Errorf("fuse-overlayfs still running %v after its mounts were undone; killed: %s", timeout, strings.Join(desc, "; "))
+}
+
+// Variant makes fuse-overlayfs on spec's backing (or d's): it takes no mount options.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
+		return nil, err
+	}
+	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+	if err != nil {
+		return nil, err
+	}
+	return New(spec.Name, b), nil
 }

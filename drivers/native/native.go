@@ -99,3 +99,15 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
 	})
 }
+
+// Variant makes native on spec's backing (or d's): it takes no mount options.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
+		return nil, err
+	}
+	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+	if err != nil {
+		return nil, err
+	}
+	return New(spec.Name, b), nil
+}

@@ -219,3 +219,17 @@ func clearVolatile(mounts []mount.Mount) error {
 	}
 	return nil
 }
+
+// Variant makes a variant of d: d's mount options and spec's (ValidateOptions), on spec's backing or
+// d's.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	opts := append(slices.Clone(d.options), spec.MountOptions...)
+	if err := ValidateOptions(opts); err != nil {
+		return nil, drivers.KeyError("mount_options", fmt.Errorf("%w: remove it", err))
+	}
+	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+	if err != nil {
+		return nil, err
+	}
+	return New(spec.Name, opts, b), nil
+}

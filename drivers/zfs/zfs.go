@@ -79,3 +79,11 @@ func zfsModule() bool {
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	return nil, d.Check(ctx)
 }
+
+// Variant renames the driver: it takes no mount options and brings its own storage.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(spec, "zfs", ""); err != nil {
+		return nil, err
+	}
+	return New(spec.Name), nil
+}

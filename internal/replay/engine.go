@@ -285,7 +285,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 		dr.charge("open", dr.started)
 	}
 	if len(e.drvs) > 0 && e.drvs[0].inst != nil {
-		e.res.Env.Backing = e.drvs[0].inst.Backing()
+		e.res.Env.Backing = result.Backing(e.drvs[0].inst.Backing())
 	}
 }
 
@@ -343,12 +343,12 @@ func (e *engine) finish() {
 	e.res.Run.Finished = e.opt.Now().UTC()
 	e.res.Drivers = e.res.Drivers[:0]
 	for _, d := range e.drvs {
-		dr := result.DriverResult{Name: d.info.Name, Status: d.status, Options: d.info.Options, Capabilities: d.info.Capabilities}
+		dr := result.DriverResult{Name: d.info.Name, Status: d.status, Options: d.info.Options, Capabilities: result.Capabilities(d.info.Capabilities)}
 		if d.err != nil {
 			dr.Reason = d.err.Error()
 		}
 		if d.inst != nil {
-			b := d.inst.Backing()
+			b := result.Backing(d.inst.Backing()) // the result's own record: the file format is not the driver API
 			dr.Backing = &b
 		}
 		if !d.started.IsZero() {

@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
-	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -102,7 +101,7 @@ func TestGoBenchParams(t *testing.T) {
 	r := &result.Result{
 		Scenario: result.ScenarioRef{Name: "flagship"},
 		Run:      result.Run{ToolVersion: "v0.2.0", Commit: "abc123"},
-		Env:      result.Env{Arch: "arm64", Kernel: "6.1.0-18-amd64 #1 SMP Debian", Backing: drivers.Backing{FS: "xfs"}},
+		Env:      result.Env{Arch: "arm64", Kernel: "6.1.0-18-amd64 #1 SMP Debian", Backing: result.Backing{FS: "xfs"}},
 		Metrics: []result.Metric{
 			{Driver: "overlayfs", Name: "copyup.latency", Unit: "ns", Better: "lower",
 				Params:  map[string]string{"size": "64MiB", "how": "append", "cache": "cold", "write": "first", "image": "web"},

@@ -6,8 +6,6 @@ package result
 
 import (
 	"time"
-
-	"github.com/seedbench/seedbench/drivers"
 )
 
 // Schema is the schema identifier written into every result file.
@@ -65,34 +63,58 @@ type Layer struct {
 
 // Env is the environment fingerprint.
 type Env struct {
-	Fingerprint string          `json:"fingerprint"`
-	Kernel      string          `json:"kernel"`
-	OS          string          `json:"os"`
-	Arch        string          `json:"arch"`
-	CPUModel    string          `json:"cpu_model"`
-	CPUs        int             `json:"cpus"`
-	MemoryBytes int64           `json:"memory_bytes"`
-	Backing     drivers.Backing `json:"backing"` // of the first driver; each driver records its own
-	Go          string          `json:"go"`
-	Containerd  string          `json:"containerd"`
-	Hostname    string          `json:"hostname,omitempty"`
-	LoadAvg     string          `json:"loadavg,omitempty"`
+	Fingerprint string  `json:"fingerprint"`
+	Kernel      string  `json:"kernel"`
+	OS          string  `json:"os"`
+	Arch        string  `json:"arch"`
+	CPUModel    string  `json:"cpu_model"`
+	CPUs        int     `json:"cpus"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	Backing     Backing `json:"backing"` // of the first driver; each driver records its own
+	Go          string  `json:"go"`
+	Containerd  string  `json:"containerd"`
+	Hostname    string  `json:"hostname,omitempty"`
+	LoadAvg     string  `json:"loadavg,omitempty"`
 }
 
 // DriverResult is one driver's status in this run.
 type DriverResult struct {
-	Name         string               `json:"name"`
-	Status       string               `json:"status"` // ok | skipped | failed
-	Reason       string               `json:"reason,omitempty"`
-	Options      map[string]string    `json:"options,omitempty"`
-	Capabilities drivers.Capabilities `json:"capabilities"`
-	Backing      *drivers.Backing     `json:"backing,omitempty"`
-	Seconds      float64              `json:"seconds,omitempty"`
+	Name         string            `json:"name"`
+	Status       string            `json:"status"` // ok | skipped | failed
+	Reason       string            `json:"reason,omitempty"`
+	Options      map[string]string `json:"options,omitempty"`
+	Capabilities Capabilities      `json:"capabilities"`
+	Backing      *Backing          `json:"backing,omitempty"`
+	Seconds      float64           `json:"seconds,omitempty"`
 	// PhaseSeconds splits Seconds by what the run was doing: open (backing and snapshotter),
 	// build, containers, workload/<op>, verify, teardown, close. It counts the driver's timed calls
 	// and the untimed work done for it alone (mounts, evictions, verification); run-wide steps
 	// (write-back between rounds, dropping caches, calibration) are charged to no driver.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
+}
+
+// Capabilities are what kind of snapshotter a driver is, as the driver declared them
+// (drivers.Capabilities, recorded).
+type Capabilities struct {
+	Remote        bool `json:"remote,omitempty"`
+	Block         bool `json:"block,omitempty"`
+	FUSE          bool `json:"fuse,omitempty"`
+	CopyOnWriteFS bool `json:"cow_fs,omitempty"`
+	FullCopy      bool `json:"full_copy,omitempty"`
+	Overlay       bool `json:"overlay,omitempty"`
+	Daemon        bool `json:"daemon,omitempty"`
+	PerMountCache bool `json:"per_mount_cache,omitempty"`
+}
+
+// Backing is the filesystem a driver stored its snapshots on (drivers.Backing, recorded).
+type Backing struct {
+	FS           string `json:"fs"`
+	MountOptions string `json:"mount_options"`
+	Device       string `json:"device"`
+	Path         string `json:"path"`
+	Dedicated    bool   `json:"dedicated"`
+	DirectIO     bool   `json:"direct_io,omitempty"`
+	WriteCache   string `json:"write_cache,omitempty"`
 }
 
 // Driver statuses.

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
+	"github.com/seedbench/seedbench/drivers"
 )
 
 // DefaultBase is where run directories live unless --workdir says otherwise.
@@ -72,17 +72,17 @@ type Report struct {
 	Dirs     []string
 	Unmounts []string
 	Loops    []string
-	Killed   []string // FUSE daemons killed: "PID (command line)"
+	Killed   []string // processes the reapers killed (FUSE daemons): "PID (command line)"
 	Aborted  []string // FUSE connections aborted because an unmount hung: "/sys/fs/fuse/connections/N (mount point)"
 	Skipped  []string // run directories still locked by a live run
 }
 
-// Cleanup undoes what dead runs left under base, for each stale run directory: kills the
-// fuse-overlayfs daemons whose command line mentions it, unmounts what is mounted under it (deepest
+// Cleanup undoes what dead runs left under base, for each stale run directory: has every reaper kill
+// the processes its driver left serving mounts under it (fuse-overlayfs daemons), unmounts what is mounted under it (deepest
 // first, aborting the FUSE connection of a mount whose unmount hangs), detaches loop devices whose
 // backing file is under it, and removes it. Run directories whose lock is held by a live process are
 // left alone, and so is everything of theirs.
-func Cleanup(base string) (Report, error) {
+func Cleanup(base string, reapers []drivers.Reaper) (Report, error) {
 	var rep Report
 	// The kernel reports resolved absolute paths (mountinfo, loop backing files): match those.
 	base, err := filepath.Abs(base)
@@ -116,7 +116,7 @@ func Cleanup(base string) (Report, error) {
 			rep.Skipped = append(rep.Skipped, dir)
 			continue
 		}
-		err = undo(dir, &rep)
+		err = undo(dir, reapers, &rep)
 		if err == nil {
 			err = os.RemoveAll(dir)
 		}
@@ -233,14 +233,16 @@ func Loops(dir string) ([]string, error) {
 }
 
 // undo kills, unmounts and detaches what a dead run left in dir, recording it in rep.
-func undo(dir string, rep *Report) error {
+func undo(dir string, reapers []drivers.Reaper, rep *Report) error {
 	var errs []error
 	// Daemons first: a killed daemon's connection is aborted by the kernel, so nothing that touches
 	// its mount can block on it afterwards.
-	killed, err := killDaemons(dir)
-	rep.Killed = append(rep.Killed, killed...)
-	if err != nil {
-		errs = append(errs, err)
+	for _, r := range reapers {
+		killed, err := r.Reap(dir)
+		rep.Killed = append(rep.Killed, killed...)
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	unmounted, aborted, err := unmountAll(dir)
 	rep.Unmounts = append(rep.Unmounts, unmounted...)
@@ -260,44 +262,6 @@ func undo(dir string, rep *Report) error {
 		rep.Loops = append(rep.Loops, dev)
 	}
 	return errors.Join(errs...)
-}
-
-// daemonExitTimeout bounds the wait for killed daemons to be gone.
-const daemonExitTimeout = 5 * time.Second
-
-// killDaemons SIGKILLs the fuse-overlayfs daemons whose command line mentions dir and waits for them
-// to be gone.
-func killDaemons(dir string) ([]string, error) {
-	pids, err := fuseoverlayfs.Daemons(dir)
-	if err != nil || len(pids) == 0 {
-		return nil, err
-	}
-	var killed []string
-	var errs []error
-	for _, pid := range pids {
-		cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		desc := fmt.Sprintf("%d (%s)", pid, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " "))
-		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill fuse-overlayfs %s: %w", desc, err))
-			continue
-		}
-		killed = append(killed, desc)
-	}
-	for deadline := time.Now().Add(daemonExitTimeout); ; time.Sleep(10 * time.Millisecond) {
-		left, err := fuseoverlayfs.Daemons(dir)
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			errs = append(errs, fmt.Errorf("fuse-overlayfs %v still running %v after SIGKILL", left, daemonExitTimeout))
-			break
-		}
-	}
-	return killed, errors.Join(errs...)
 }
 
 // unmountTimeout is how long one unmount may take before it counts as hung.

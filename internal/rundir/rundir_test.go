@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
 )
 
@@ -107,11 +108,11 @@ func TestCleanupFUSE(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := Cleanup(base)
+	rep, err := Cleanup(base, []drivers.Reaper{fuseoverlayfs.New("fuse-overlayfs", "").(drivers.Reaper)})
 	if err != nil {
 		t.Fatalf("cleanup: %v (report %+v)", err, rep)
 	}
-	if len(rep.Killed) != 1 || !strings.HasPrefix(rep.Killed[0], strconv.Itoa(pid)+" ") {
+	if len(rep.Killed) != 1 || !strings.HasPrefix(rep.Killed[0], "fuse-overlayfs "+strconv.Itoa(pid)+" ") {
 		t.Errorf("killed %q, want the dead run's daemon %d", rep.Killed, pid)
 	}
 	if !slices.Contains(rep.Unmounts, mnt) || !slices.Contains(rep.Dirs, dead) {
@@ -209,7 +210,7 @@ func TestCreateLocked(t *testing.T) {
 	if _, err := Create(base, "x-1"); err == nil {
 		t.Error("a second Create with the same id succeeded")
 	}
-	rep, err := Cleanup(base)
+	rep, err := Cleanup(base, []drivers.Reaper{fuseoverlayfs.New("fuse-overlayfs", "").(drivers.Reaper)})
 	if err != nil || !slices.Equal(rep.Skipped, []string{d.Path}) || len(rep.Dirs) > 0 {
 		t.Errorf("cleanup of a live run: %+v %v", rep, err)
 	}

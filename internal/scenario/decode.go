@@ -17,6 +17,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/seedbench/seedbench/internal/spell"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -44,7 +45,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	d.pos[""] = root.Line
 	d.decodeValue(root, reflect.ValueOf(sc).Elem(), "", root.Line, false)
 	sc.pos = d.pos
-	validate(sc, &d.errorList)
+	validate(sc, &d.errorList, nil)
 	if err := d.err(); err != nil {
 		return nil, err
 	}
@@ -549,42 +550,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, line 
 	}
 }
 
-// suggest returns ` (did you mean "x"?)` for the closest known key within two edits, or "".
-func suggest(key string, known []string) string {
-	best, dist := "", 3
-	for _, k := range known {
-		if e := editDistance(strings.ToLower(key), k); e < dist {
-			best, dist = k, e
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+// suggest returns ` (did you mean "x"?)` for the closest known key, or "" (spell.Suggest).
+var suggest = spell.Suggest
 
 // sortedKeys returns m's keys in order, for deterministic messages.
 func sortedKeys[V any](m map[string]V) []string {

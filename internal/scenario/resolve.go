@@ -47,6 +47,12 @@ type ResolveOptions struct {
 	Quick bool
 	// Samples overrides every sample count when > 0; 0 keeps the scenario's.
 	Samples int
+	// CheckDriver, when set, checks each drivers: entry that is valid as written against the driver
+	// catalogue (a known base, options and a backing it takes), in order, so a later entry may build
+	// on an earlier one. It returns the key the problem is in ("driver", "mount_options", "backing",
+	// "backing_size"; "" = the entry) and the problem with its fix. Validation reports it at that
+	// key's line, like every other problem.
+	CheckDriver func(DriverSpec) (key string, err error)
 }
 
 // Resolve validates sc and turns it into a Plan: every default applied, --quick and --samples folded
@@ -61,7 +67,7 @@ func Resolve(sc *Scenario, opt ResolveOptions) (*Plan, error) {
 		return nil, fmt.Errorf("scenario %s: samples must be between 1 and %d, got %d", sc.Name, maxSamples, opt.Samples)
 	}
 	l := &errorList{file: sc.File}
-	st := validate(sc, l)
+	st := validate(sc, l, opt.CheckDriver)
 	if err := l.err(); err != nil {
 		return nil, err
 	}

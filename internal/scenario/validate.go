@@ -52,13 +52,14 @@ const ScratchParent = "scratch"
 
 type validator struct {
 	*errorList
-	sc      *Scenario
-	st      *stack
-	tooMany bool // a list is absurdly long: check nothing else
+	sc          *Scenario
+	checkDriver func(DriverSpec) (string, error)
+	st          *stack
+	tooMany     bool // a list is absurdly long: check nothing else
 }
 
 // validate checks sc, adding every problem to l, and returns the layer DAG as far as it is valid.
-func validate(sc *Scenario, l *errorList) *stack {
+func validate(sc *Scenario, l *errorList, checkDriver func(DriverSpec) (string, error)) *stack {
 	if l.pos == nil {
 		l.pos = sc.pos
 	}
@@ -66,7 +67,7 @@ func validate(sc *Scenario, l *errorList) *stack {
 		l.pos = linesFromStructs(sc)
 	}
 	l.validating = true
-	v := &validator{errorList: l, sc: sc}
+	v := &validator{errorList: l, sc: sc, checkDriver: checkDriver}
 	v.scenario()
 	if v.tooMany {
 		return &stack{byName: map[string]int{}, chains: map[string][]string{}}
@@ -958,6 +959,7 @@ func (v *validator) shortestName(op *Op, n int) string {
 func (v *validator) drivers() {
 	seen := map[string]int{}
 	for i, d := range v.sc.Drivers {
+		before := len(v.errs)
 		dp := index("drivers", i)
 		np := join(dp, "name")
 		if !v.pos.has(np) {
@@ -986,6 +988,15 @@ func (v *validator) drivers() {
 				v.addf(op, "empty mount option: remove it")
 			case strings.ContainsAny(o, ", \t\n\x00"):
 				v.addf(op, "mount option %q: write one option per list entry, without spaces or commas", o)
+			}
+		}
+		if v.checkDriver != nil && len(v.errs) == before {
+			if key, err := v.checkDriver(d); err != nil {
+				kp := dp
+				if key != "" && v.pos.has(join(dp, key)) {
+					kp = join(dp, key)
+				}
+				v.addf(kp, "%v", err)
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/backing"
@@ -63,4 +65,16 @@ func BackingFS(override, own, def string) string {
 		return own
 	}
 	return def
+}
+
+// VariantBacking is the backing a variant of a driver on own ("" = its family default) uses: the
+// one the spec asks for, which must be a kind internal/backing makes, else own.
+func VariantBacking(want, own string) (string, error) {
+	if want == "" {
+		return own, nil
+	}
+	if !slices.Contains(backing.Kinds, want) {
+		return "", drivers.KeyError("backing", fmt.Errorf("unknown backing %q (known: %s)", want, strings.Join(backing.Kinds, ", ")))
+	}
+	return want, nil
 }

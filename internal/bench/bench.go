@@ -1,0 +1,242 @@
+// Package bench is the run pipeline every front end calls (`seedbench run` today; a shard runner, a
+// nightly job or a daemon-backed run next): scenario files and options in; results, an outcome and
+// an error out.
+//
+//	load + validate + resolve (drivers: entries included) → select drivers → root → pre-flight
+//	→ reset loop devices left dropping flushes → per scenario: run directory → replay → result file
+//
+// Everything that can be refused is refused before anything is mounted. Rendering the results and
+// mapping the outcome to an exit code are the front end's.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/all"
+	"github.com/seedbench/seedbench/internal/backing"
+	"github.com/seedbench/seedbench/internal/preflight"
+	"github.com/seedbench/seedbench/internal/replay"
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/rundir"
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+// Request is one run: what to replay, on what, and where its state and results go.
+type Request struct {
+	// Scenarios are scenario files, replayed one after the other.
+	Scenarios []string
+	// Drivers names the drivers to run (nil = each scenario's drivers: list, else every driver).
+	Drivers []string
+	Quick   bool
+	// Samples overrides every sample count when > 0.
+	Samples int
+	// Out is the result file of a single scenario ("" = ResultsDir/<scenario>/<UTC time>.json).
+	Out        string
+	ResultsDir string
+	// WorkDir is the base of the run directories (mounts, loop images).
+	WorkDir string
+	// Progress receives the replay's progress (nil = none).
+	Progress replay.Progress
+	// Warn receives what the user should know but does not stop the run (nil = dropped).
+	Warn func(string)
+	// Done receives each scenario's run as soon as its result is written (nil = none), so a front
+	// end can show it while the next one runs.
+	Done func(Run) error
+	// Stamped into each result: the command line and the tool's version and commit.
+	Args            []string
+	Version, Commit string
+}
+
+// Outcome is how a run ended, for the front end's exit code.
+type Outcome int
+
+const (
+	// OK: every requested driver ran.
+	OK Outcome = iota
+	// DriversLost: the run finished, but some requested drivers were skipped or failed (each
+	// result's Drivers say why).
+	DriversLost
+	// Interrupted: the context was cancelled; a partial result was written when one existed.
+	Interrupted
+)
+
+// Run is one replayed scenario.
+type Run struct {
+	Plan   *scenario.Plan
+	Result *result.Result
+	// Path is the result file written.
+	Path string
+}
+
+// ErrNotRoot is returned when the process cannot mount: runs need root.
+var ErrNotRoot = errors.New("run needs root: it mounts filesystems and attaches loop devices (run it as root, or with sudo)")
+
+// Load reads, validates and resolves one scenario file, its drivers: entries included (checked
+// against the driver catalogue, with each problem at its line), and returns the plan and the
+// drivers it selects: names when given, else the scenario's list, else every driver.
+func Load(file string, opt scenario.ResolveOptions, names []string) (*scenario.Plan, []drivers.Driver, error) {
+	sc, err := scenario.Load(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := all.Registry()
+	opt.CheckDriver = func(s scenario.DriverSpec) (string, error) {
+		d, err := reg.Variant(driverSpec(s))
+		if err == nil && !driverSpec(s).Plain() {
+			err = reg.Add(d)
+		}
+		var se *drivers.SpecError
+		if errors.As(err, &se) {
+			return se.Key, err
+		}
+		return "", err
+	}
+	plan, err := scenario.Resolve(sc, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(names) == 0 {
+		for _, s := range plan.Drivers {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) == 0 {
+		return plan, reg.All(), nil
+	}
+	ds, err := reg.Select(names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return plan, ds, nil
+}
+
+func driverSpec(s scenario.DriverSpec) drivers.Spec {
+	return drivers.Spec{Name: s.Name, Driver: s.Driver, MountOptions: s.MountOptions, Backing: s.Backing, BackingSize: int64(s.BackingSize)}
+}
+
+// Execute runs req: every check first, then each scenario. It returns what ran, even when an error
+// stopped it (a partial result is written and listed).
+func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
+	warn := req.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	if req.Out != "" && len(req.Scenarios) > 1 {
+		return nil, OK, errors.New("an output file takes one scenario")
+	}
+	// Everything is validated before anything is mounted.
+	var runs []Run
+	sets := map[*scenario.Plan][]drivers.Driver{}
+	var errs []error
+	for _, f := range req.Scenarios {
+		plan, ds, err := Load(f, scenario.ResolveOptions{Quick: req.Quick, Samples: req.Samples}, req.Drivers)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		runs = append(runs, Run{Plan: plan})
+		sets[plan] = ds
+	}
+	if len(errs) > 0 {
+		return nil, OK, errors.Join(errs...)
+	}
+	if os.Geteuid() != 0 {
+		return nil, OK, ErrNotRoot
+	}
+	// The host must hold what the runs will write, before anything is mounted. Plans run one after
+	// the other, so each is checked on its own.
+	host, err := preflight.Probe(req.WorkDir)
+	if err != nil {
+		return nil, OK, fmt.Errorf("pre-flight: %w", err)
+	}
+	for _, r := range runs {
+		ns := replay.Estimate(r.Plan, sets[r.Plan])
+		if err := preflight.Check(ns, host); err != nil {
+			errs = append(errs, fmt.Errorf("%s: this host cannot hold the run:\n%w", r.Plan.File, err))
+		}
+		for _, w := range preflight.Warnings(ns) {
+			warn(fmt.Sprintf("%s: %s", r.Plan.File, w))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, OK, errors.Join(errs...)
+	}
+
+	// A loop device keeps a "write through" queue mode (flushes dropped) across detach: clear it on
+	// the free ones, so the devices containerd attaches for blockfile's and erofs's images flush as
+	// our own backings do (backing.Create sees to those). A device that cannot be reset is not
+	// fatal: our backings record their own mode, and a report flags one that drops flushes.
+	reset, err := backing.ResetLoopWriteCache()
+	if err != nil {
+		warn(fmt.Sprintf("warning: loop devices left dropping flushes: %v", err))
+	}
+	if len(reset) > 0 {
+		warn(fmt.Sprintf("%s had been set to drop flushes (write_cache %q); set back to %q", strings.Join(reset, ", "), drivers.WriteThrough, drivers.WriteBack))
+	}
+
+	outcome := OK
+	for i := range runs {
+		r := &runs[i]
+		o, err := execute(ctx, req, r, sets[r.Plan])
+		outcome = max(outcome, o)
+		if err != nil {
+			return runs[:i+1], outcome, err
+		}
+		if req.Done != nil {
+			if err := req.Done(*r); err != nil {
+				return runs[:i+1], outcome, err
+			}
+		}
+	}
+	return runs, outcome, nil
+}
+
+// execute replays one plan in a run directory of its own and writes its result.
+func execute(ctx context.Context, req Request, r *Run, ds []drivers.Driver) (Outcome, error) {
+	now := time.Now()
+	id := rundir.NewID(now)
+	wd, err := rundir.Create(req.WorkDir, id)
+	if err != nil {
+		return OK, err
+	}
+	defer wd.Close()
+
+	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress})
+	if res == nil {
+		return OK, runErr
+	}
+	res.Run.ID = id
+	res.Run.ToolVersion = req.Version
+	res.Run.Commit = req.Commit
+	res.Run.Args = req.Args
+	r.Result = res
+
+	if req.Out == "" {
+		// Never over another run's result: two runs started in the same second get -2, -3, ….
+		r.Path, err = result.WriteNew(filepath.Join(req.ResultsDir, r.Plan.Name, now.UTC().Format("20060102T150405Z")+".json"), res)
+	} else {
+		r.Path, err = req.Out, result.WriteFile(req.Out, res)
+	}
+	if err != nil {
+		return OK, errors.Join(runErr, fmt.Errorf("write result: %w", err))
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return Interrupted, fmt.Errorf("%w (partial result: %s)", context.Canceled, r.Path)
+		}
+		return OK, fmt.Errorf("%s: %w (partial result: %s)", r.Plan.Name, runErr, r.Path)
+	}
+	for _, d := range res.Drivers {
+		if d.Status != result.StatusOK {
+			return DriversLost, nil
+		}
+	}
+	return OK, nil
+}

@@ -1,0 +1,205 @@
+package replay
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/drivertest"
+	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/scenario"
+)
+
+// runFakes replays plan on two rootless fake drivers.
+func runFakes(t *testing.T, plan *scenario.Plan) *result.Result {
+	t.Helper()
+	ds := []drivers.Driver{drivertest.Fake("fake-a"), drivertest.Fake("fake-b")}
+	res, err := Run(context.Background(), plan, ds, Options{WorkDir: filepath.Join(t.TempDir(), "w")})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// TestEngineFake runs every op of a small scenario through the whole phase machine on two fake
+// drivers, as any user: every metric is in the catalogue with declared parameters, both drivers
+// have the same samples per point, every verification passes, and the phases are accounted.
+func TestEngineFake(t *testing.T) {
+	plan := loadPlan(t, "testdata/engine.yaml", false)
+	res := runFakes(t, plan)
+
+	for _, d := range res.Drivers {
+		if d.Status != result.StatusOK {
+			t.Fatalf("driver %s %s: %s", d.Name, d.Status, d.Reason)
+		}
+		for _, ph := range []string{"open", "build", "containers", "workload/create", "workload/lookup", "workload/read",
+			"workload/modify", "workload/delete", "workload/rename", "verify", "teardown", "close"} {
+			if _, ok := d.PhaseSeconds[ph]; !ok {
+				t.Errorf("%s: no time charged to phase %s", d.Name, ph)
+			}
+		}
+	}
+	if len(res.Checks) == 0 {
+		t.Fatal("no checks")
+	}
+	for _, c := range res.Checks {
+		if !c.OK {
+			t.Errorf("check failed: %s: %s: %s", c.Driver, c.What, c.Detail)
+		}
+	}
+	byPoint := map[string][]int{}
+	names := map[string]bool{}
+	lastSeq := 0
+	for _, m := range res.Metrics {
+		def := metric.Get(m.Name)
+		if def == nil {
+			t.Errorf("%s not in the catalogue", m.Name)
+			continue
+		}
+		if err := def.Check(m.Params); err != nil {
+			t.Error(err)
+		}
+		if m.Unit != def.Unit || m.Better != def.Better {
+			t.Errorf("%s: unit %s better %s, catalogue %s %s", m.Name, m.Unit, m.Better, def.Unit, def.Better)
+		}
+		if len(m.Samples) != len(m.Order) || m.Summary.N != len(m.Samples) {
+			t.Errorf("%s %v: %d samples, %d order stamps, summary n %d", m.Name, m.Params, len(m.Samples), len(m.Order), m.Summary.N)
+		}
+		for _, o := range m.Order {
+			lastSeq = max(lastSeq, o)
+		}
+		names[m.Name] = true
+		k := result.PointKey(m.Name, m.Params)
+		byPoint[k] = append(byPoint[k], len(m.Samples))
+	}
+	for k, ns := range byPoint {
+		if len(ns) != 2 || ns[0] != ns[1] {
+			t.Errorf("%q: samples per driver %v, want the same n on both", strings.ReplaceAll(k, "\x00", " "), ns)
+		}
+	}
+	for _, want := range []string{metric.LayerApply, metric.LayerDiff, metric.LayerDiffBytes, metric.SnapshotPrepare,
+		metric.SnapshotMount, metric.SnapshotUnmount, metric.SnapshotCommit, metric.SnapshotRemove, metric.OpCreate,
+		metric.OpLookup, metric.OpRead, metric.CopyupLatency, metric.OpDelete, metric.OpRename, metric.DiskUsed,
+		metric.DiskInodes, metric.DiskSharedSavings, metric.DiskVsUnique, metric.PagecacheResident,
+		metric.PagecacheSharedSavings} {
+		if !names[want] {
+			t.Errorf("no %s recorded", want)
+		}
+	}
+	// Sample order stamps are unique across the run.
+	seen := map[int]bool{}
+	for _, m := range res.Metrics {
+		for _, o := range m.Order {
+			if seen[o] {
+				t.Fatalf("order stamp %d used twice", o)
+			}
+			seen[o] = true
+		}
+	}
+	if len(seen) != lastSeq {
+		t.Errorf("%d stamps, highest %d", len(seen), lastSeq)
+	}
+	// Each op point has samples to max_samples rounds; lookups of a miss and per depth.
+	for _, m := range res.Find("fake-a", metric.OpLookup, map[string]string{metric.PCache: "warm"}) {
+		if m.Summary.N < plan.Samples || m.Summary.N > 2*plan.Samples {
+			t.Errorf("warm lookup %v: n %d, want %d..%d", m.Params, m.Summary.N, plan.Samples, 2*plan.Samples)
+		}
+	}
+	if n := len(res.Find("fake-a", metric.OpLookup, map[string]string{metric.PKind: "miss"})); n != 2 {
+		t.Errorf("%d miss series, want 2 (warm, mount)", n)
+	}
+	if len(res.Layers) != 2 || res.Layers[0].Files == 0 {
+		t.Errorf("layers %+v", res.Layers)
+	}
+	if res.Drift == nil && len(res.Noise) >= 5 {
+		t.Error("no drift from the calibration readings")
+	}
+}
+
+// TestEngineAdaptive: with a CI target no sample set can meet, sampling goes on to max_samples,
+// the same n for both drivers; with one every set meets at once, it stops at samples.
+func TestEngineAdaptive(t *testing.T) {
+	plan := loadPlan(t, "testdata/engine.yaml", false)
+	var ops []scenario.PlanOp
+	for _, op := range plan.Ops {
+		if op.Op == scenario.OpLookup {
+			op.Caches = []string{"warm"}
+			op.Kinds = []string{"hit"}
+			op.Depths = []int{1}
+			ops = append(ops, op)
+		}
+	}
+	plan.Ops = ops
+	for _, tc := range []struct {
+		target float64
+		want   int
+	}{{0, 9}, {1e9, 6}} {
+		for i := range plan.Ops {
+			plan.Ops[i].Samples, plan.Ops[i].MaxSamples = 6, 9
+		}
+		plan.CITarget = tc.target
+		res := runFakes(t, plan)
+		ms := res.Find("", metric.OpLookup, nil)
+		if len(ms) != 2 {
+			t.Fatalf("%d lookup series", len(ms))
+		}
+		for _, m := range ms {
+			if m.Summary.N != tc.want {
+				t.Errorf("target %g: %s n = %d, want %d", tc.target, m.Driver, m.Summary.N, tc.want)
+			}
+		}
+	}
+}
+
+// TestRecorderRefuses: a metric outside the catalogue, an undeclared parameter or a wrong unit is
+// an error of the engine, never a series in the result.
+func TestRecorderRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		record func(r *recorder)
+		want   string
+	}{
+		{func(r *recorder) { r.add("d", "op.nonesuch", nil, 1) }, "not in the metric catalogue"},
+		{func(r *recorder) { r.ns("d", metric.OpCreate, p(metric.PDepth, "1"), 1) }, `"depth" is not declared`},
+		{func(r *recorder) { r.ns("d", metric.DiskUsed, nil, 1) }, "is in bytes, not ns"},
+		{func(r *recorder) { r.add("d", metric.FitCopyup, nil, 1) }, "derived"},
+	} {
+		r := newRecorder()
+		tc.record(r)
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) || len(r.list()) != 0 {
+			t.Errorf("err %v, %d series; want %q and none", r.err, len(r.list()), tc.want)
+		}
+	}
+	r := newRecorder()
+	r.ns("d", metric.OpCreate, p(metric.PSize, "4KiB"), 5)
+	r.ns("d", metric.OpCreate, p(metric.PSize, "4KiB"), 7)
+	r.warn("d", metric.OpCreate, p(metric.PSize, "4KiB"), "w")
+	r.warn("d", metric.OpCreate, p(metric.PSize, "4KiB"), "w")
+	ms := r.list()
+	if r.err != nil || len(ms) != 1 || !slices.Equal(ms[0].Samples, []float64{5, 7}) || !slices.Equal(ms[0].Order, []int{1, 2}) ||
+		len(ms[0].Warnings) != 1 || ms[0].Unit != metric.NS {
+		t.Errorf("recorded %+v, err %v", ms, r.err)
+	}
+}
+
+// TestMarkNoisy: a metric with samples taken while a probe saw the machine busier than its CPUs gets
+// one warning per probed stretch, naming it; samples outside it get none.
+func TestMarkNoisy(t *testing.T) {
+	e := &engine{rec: newRecorder(), res: &result.Result{}}
+	e.rec.ns("d", metric.OpCreate, p(metric.PSize, "4KiB"), 1) // seq 1
+	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: "lookup", Load1: 1000})
+	e.rec.ns("d", metric.OpLookup, p(metric.PDepth, "1"), 1) // seq 2
+	e.rec.ns("d", metric.OpLookup, p(metric.PDepth, "1"), 1) // seq 3
+	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: "modify", Load1: 0})
+	e.rec.ns("d", metric.CopyupLatency, p(metric.PSize, "4KiB"), 1) // seq 4
+	e.markNoisy()
+	for _, m := range e.rec.list() {
+		noisy := slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.HasPrefix(w, "noisy machine: load 1000.0") })
+		if noisy != (m.Name == metric.OpLookup) || len(m.Warnings) > 1 {
+			t.Errorf("%s: warnings %q", m.Name, m.Warnings)
+		}
+	}
+}

@@ -35,8 +35,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ErrUnsupported is the one sentinel for "this driver cannot run on this host". Errors wrapping it
@@ -223,4 +225,24 @@ func NoChoices(spec Spec, family, own string) error {
 		return KeyError("backing", fmt.Errorf("%s needs a %s backing (got %s): remove backing, or write backing: %s", family, own, spec.Backing, own))
 	}
 	return nil
+}
+
+// LayerReceiver is implemented by an Instance whose layers are received rather than written: a
+// remote snapshotter (stargz) prepares a committed snapshot from a layer blob it fetches (lazily)
+// from a registry, where every other driver has the engine prepare an active snapshot, write the
+// layer's tree into it and commit it. The engine type-asserts it and, for such an instance, calls
+// ReceiveLayer once per layer, in build order, with the layer exported as another driver built it;
+// it then mounts a view of the snapshot and verifies it like any other.
+type LayerReceiver interface {
+	ReceiveLayer(ctx context.Context, l Layer) error
+}
+
+// Layer is one image layer handed to a LayerReceiver.
+type Layer struct {
+	// Name is the committed snapshot to make; Parent is its parent's ("" = none).
+	Name, Parent string
+	// Diff is the layer as an uncompressed tar (containerd's walking differ's output), readable from
+	// Content until ReceiveLayer returns.
+	Diff    ocispec.Descriptor
+	Content content.Provider
 }

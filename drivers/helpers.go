@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/errdefs"
 )
 
 // ContainerdModule is the module every in-process snapshotter comes from.
@@ -48,7 +49,7 @@ func RemoveAll(ctx context.Context, sn snapshots.Snapshotter) error {
 	if err := sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 		parent[info.Name] = info.Parent
 		return nil
-	}); err != nil {
+	}); err != nil && !errdefs.IsNotFound(err) { // a snapshotter that never held a snapshot has no bucket to walk
 		return fmt.Errorf("list snapshots: %w", err)
 	}
 	var errs []error

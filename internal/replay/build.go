@@ -10,7 +10,9 @@ import (
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/pkg/archive"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
@@ -22,7 +24,12 @@ func layerName(l string) string { return "layer/" + l }
 // each runs fn for every active driver in a fresh random order, charging the time to the driver and
 // failing it (not the run) on error. It stops early when ctx is done.
 func (e *engine) each(ctx context.Context, fn func(d *driverRun) error) error {
-	for _, d := range e.active() {
+	return e.eachOf(ctx, e.active(), fn)
+}
+
+// eachOf is each over ds.
+func (e *engine) eachOf(ctx context.Context, ds []*driverRun, fn func(d *driverRun) error) error {
+	for _, d := range ds {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -41,7 +48,8 @@ func (e *engine) each(ctx context.Context, fn func(d *driverRun) error) error {
 
 // buildLayers builds every layer on every driver as a build step does: prepare an active snapshot on
 // the parent, mount it, write the layer's tree, unmount, commit, and export the diff with
-// containerd's walking differ.
+// containerd's walking differ. A driver that receives layers (drivers.LayerReceiver) is handed each
+// layer as the first driver exported it, once every driver that writes layers has built it.
 func (e *engine) buildLayers(ctx context.Context) error {
 	measured := 0 // images measured by the image sweep so far
 	for i, pl := range e.plan.Layers {
@@ -52,13 +60,21 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		}
 		tree := e.trees[pl.Name]
 		expect := e.layerView(pl.Name)
-		err := e.each(ctx, func(d *driverRun) error {
+		writers, receivers := e.byDelivery()
+		var diff *ocispec.Descriptor // kept for the receivers
+		if len(receivers) > 0 {
+			diff = &ocispec.Descriptor{}
+		}
+		err := e.eachOf(ctx, writers, func(d *driverRun) error {
 			e.progress(d.info.Name, "build", "layer "+pl.Name, i, len(e.plan.Layers))
-			if err := e.buildLayer(ctx, d, pl.Name, parent, tree, expect); err != nil {
+			if err := e.buildLayer(ctx, d, pl.Name, parent, tree, expect, diff); err != nil {
 				return fmt.Errorf("layer %s: %w", pl.Name, err)
 			}
 			return nil
 		})
+		if err == nil && len(receivers) > 0 {
+			err = e.deliverLayer(ctx, receivers, pl.Name, parent, *diff, expect)
+		}
 		if err != nil {
 			return err
 		}
@@ -109,7 +125,9 @@ func (e *engine) layerView(l string) *layer.View {
 	return e.chainView(chain)
 }
 
-func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent string, tree *layer.Tree, expect *layer.View) error {
+// buildLayer builds layer name on d. When keep is not nil and still empty, the exported diff is kept
+// in the content store and described there (for the drivers that receive layers).
+func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent string, tree *layer.Tree, expect *layer.View, keep *ocispec.Descriptor) error {
 	key := "build/" + name
 	params := p(metric.PLayer, name)
 	mnt := filepath.Join(d.dir, "mnt", "build-"+name)
@@ -170,7 +188,69 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 	e.rec.ns(d.info.Name, metric.SnapshotCommit, params, el)
 	d.snapKeys = append(d.snapKeys, layerName(name))
 
-	return e.exportDiff(ctx, d, name, parent, params)
+	return e.exportDiff(ctx, d, name, parent, params, keep)
+}
+
+// byDelivery splits the active drivers into those the engine writes layers into and those that
+// receive them (drivers.LayerReceiver), each in a fresh random order.
+func (e *engine) byDelivery() (writers, receivers []*driverRun) {
+	for _, d := range e.active() {
+		if _, ok := d.inst.(drivers.LayerReceiver); ok {
+			receivers = append(receivers, d)
+		} else {
+			writers = append(writers, d)
+		}
+	}
+	return writers, receivers
+}
+
+// deliverLayer hands layer name, as diff, to every receiving driver, verifies a view of what each
+// made, and then drops the blob.
+func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent string, diff ocispec.Descriptor, expect *layer.View) error {
+	if diff.Digest == "" {
+		for _, d := range ds {
+			d.fail(fmt.Errorf("layer %s: no driver that writes layers built it: a driver that receives layers needs one in the run", name))
+		}
+		return nil
+	}
+	defer e.store.Delete(context.WithoutCancel(ctx), diff.Digest)
+	return e.eachOf(ctx, ds, func(d *driverRun) error {
+		e.progress(d.info.Name, "build", "layer "+name, 0, 1)
+		err := d.inst.(drivers.LayerReceiver).ReceiveLayer(ctx, drivers.Layer{Name: layerName(name), Parent: parent, Diff: diff, Content: e.store})
+		if err != nil {
+			return fmt.Errorf("layer %s: receive: %w", name, err)
+		}
+		d.snapKeys = append(d.snapKeys, layerName(name))
+		dir := filepath.Join(d.dir, "mnt", "view-"+name)
+		release, err := e.mountView(ctx, d, "verify/"+name, layerName(name), dir)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", name, err)
+		}
+		defer release()
+		return e.verify(ctx, d, "layer "+name+" received view", dir, expect)
+	})
+}
+
+// mountView mounts a read-only view of committed snapshot parent at dir (made if missing), untimed;
+// release unmounts and removes it.
+func (e *engine) mountView(ctx context.Context, d *driverRun, key, parent, dir string) (release func(), err error) {
+	cleanup := context.WithoutCancel(ctx)
+	mounts, err := d.sn.View(ctx, key, parent)
+	if err != nil {
+		return nil, fmt.Errorf("view %s: %w", parent, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		d.sn.Remove(cleanup, key)
+		return nil, err
+	}
+	if err := d.inst.Mount(ctx, mounts, dir); err != nil {
+		d.sn.Remove(cleanup, key)
+		return nil, fmt.Errorf("mount view of %s: %w", parent, err)
+	}
+	return func() {
+		d.inst.Unmount(cleanup, dir)
+		d.sn.Remove(cleanup, key)
+	}, nil
 }
 
 // exportDiff exports a committed layer as an uncompressed tar, as a build does before it pushes:
@@ -179,25 +259,14 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 // Uncompressed, so the figure is the storage side (walk + read + write), not gzip's CPU. The views
 // are mounted through the driver, untimed, so drivers whose mounts need activation (erofs) or a
 // client (a daemon) export the same way.
-func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent string, params map[string]string) error {
+func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent string, params map[string]string, keep *ocispec.Descriptor) error {
 	cleanup := context.WithoutCancel(ctx)
 	mountView := func(key, parent, dir string) (func(), error) {
-		mounts, err := d.sn.View(ctx, key, parent)
+		release, err := e.mountView(ctx, d, key, parent, dir)
 		if err != nil {
-			return nil, fmt.Errorf("diff: view %s: %w", parent, err)
+			return nil, fmt.Errorf("diff: %w", err)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			d.sn.Remove(cleanup, key)
-			return nil, err
-		}
-		if err := d.inst.Mount(ctx, mounts, dir); err != nil {
-			d.sn.Remove(cleanup, key)
-			return nil, fmt.Errorf("diff: mount view of %s: %w", parent, err)
-		}
-		return func() {
-			d.inst.Unmount(cleanup, dir)
-			d.sn.Remove(cleanup, key)
-		}, nil
+		return release, nil
 	}
 	lowerDir := filepath.Join(d.dir, "mnt", "diff-"+name+"-lower")
 	upperDir := filepath.Join(d.dir, "mnt", "diff-"+name+"-upper")
@@ -241,6 +310,12 @@ func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent stri
 	}
 	e.rec.ns(d.info.Name, metric.LayerDiff, params, el)
 	e.rec.add(d.info.Name, metric.LayerDiffBytes, params, float64(info.Size))
+	if keep != nil && keep.Digest == "" {
+		*keep = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: dgst, Size: info.Size}
+	}
+	if keep != nil && keep.Digest == dgst {
+		return nil // kept for the receivers (another driver's tar may be byte-identical)
+	}
 	// The blob is not needed after it is measured; keep the content store small.
 	if err := e.store.Delete(ctx, dgst); err != nil {
 		return fmt.Errorf("diff: delete blob: %w", err)

@@ -2,11 +2,14 @@ package replay
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/pkg/archive"
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/drivertest"
 	"github.com/seedbench/seedbench/internal/metric"
@@ -201,5 +204,92 @@ func TestMarkNoisy(t *testing.T) {
 		if noisy != (m.Name == metric.OpLookup) || len(m.Warnings) > 1 {
 			t.Errorf("%s: warnings %q", m.Name, m.Warnings)
 		}
+	}
+}
+
+// receiving is a test double of a driver that receives layers (drivers.LayerReceiver) instead of
+// having the engine write them: a fake whose instance applies each handed-over tar with containerd's
+// archive applier into a snapshot of its own.
+type receiving struct{ drivers.Driver }
+
+func (r receiving) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
+	inst, err := r.Driver.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &receiver{Instance: inst, dir: opts.WorkDir}, nil
+}
+
+type receiver struct {
+	drivers.Instance
+	dir      string
+	received []string
+}
+
+func (r *receiver) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
+	key := "receive/" + l.Name
+	ms, err := r.Snapshotter().Prepare(ctx, key, l.Parent)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(r.dir, "receive")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := r.Mount(ctx, ms, dir); err != nil {
+		return err
+	}
+	ra, err := l.Content.ReaderAt(ctx, l.Diff)
+	if err == nil {
+		_, err = archive.Apply(ctx, dir, content.NewReader(ra), archive.WithNoSameOwner())
+		ra.Close()
+	}
+	if uerr := r.Unmount(ctx, dir); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		return err
+	}
+	r.received = append(r.received, l.Name)
+	return r.Snapshotter().Commit(ctx, l.Name, key)
+}
+
+// TestEngineReceiver: a driver that receives layers gets each one, in build order, as a driver that
+// writes layers exported it; its views are verified, and its containers run the workload.
+func TestEngineReceiver(t *testing.T) {
+	plan := loadPlan(t, "testdata/engine.yaml", false)
+	ds := []drivers.Driver{drivertest.Fake("writer"), receiving{drivertest.Fake("receiver")}}
+	res, err := Run(context.Background(), plan, ds, Options{WorkDir: filepath.Join(t.TempDir(), "w")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range res.Drivers {
+		if d.Status != result.StatusOK {
+			t.Fatalf("%s %s: %s", d.Name, d.Status, d.Reason)
+		}
+	}
+	var received int
+	for _, c := range res.Checks {
+		if !c.OK {
+			t.Errorf("%s: %s: %s", c.Driver, c.What, c.Detail)
+		}
+		if c.Driver == "receiver" && strings.HasSuffix(c.What, "received view") {
+			received++
+		}
+	}
+	if received != len(plan.Layers) {
+		t.Errorf("%d received views verified, want %d", received, len(plan.Layers))
+	}
+	if len(res.Find("receiver", metric.LayerApply, nil)) != 0 || len(res.Find("receiver", metric.OpCreate, nil)) == 0 {
+		t.Error("the receiver's layers were written by the engine, or its containers ran nothing")
+	}
+
+	// Alone, a receiver has no layers to receive: it fails with the reason, the run goes on.
+	res, err = Run(context.Background(), plan, ds[1:], Options{WorkDir: filepath.Join(t.TempDir(), "w")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := res.Drivers[0]; d.Status != result.StatusFailed || !strings.Contains(d.Reason, "needs one in the run") {
+		t.Errorf("lone receiver: %s %s", d.Status, d.Reason)
 	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -12,17 +11,14 @@ import (
 	"strconv"
 	"strings"
 
-	xfont "golang.org/x/image/font"
-	"gonum.org/v1/plot"
+	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
@@ -34,13 +30,6 @@ type Figure struct {
 	SVG   string `json:"svg"`
 	PNG   string `json:"png"`
 }
-
-// Figure size: 600×375 pt, which is 800×500 px at the PNG's 96 dpi (and in a browser, for the SVG).
-const (
-	figWidth  = 600 * vg.Length(1)
-	figHeight = 375 * vg.Length(1)
-	figDPI    = 96
-)
 
 // Plots renders the figures r has data for into dir, each as <prefix>-<figure>.svg and .png (or
 // <figure>.svg and .png when prefix is ""):
@@ -61,7 +50,7 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 	var figs []Figure
 	for _, b := range []struct {
 		name  string
-		build func(*plotData) *figure
+		build func(*plotData) *plot.Figure
 	}{
 		{"copyup", copyupFigure},
 		{"lookup", lookupFigure},
@@ -78,8 +67,8 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		if prefix != "" {
 			base = prefix + "-" + b.name
 		}
-		fig := Figure{Title: f.title, SVG: base + ".svg", PNG: base + ".png"}
-		svg, png, err := f.render()
+		fig := Figure{Title: f.Title, SVG: base + ".svg", PNG: base + ".png"}
+		svg, png, err := f.Render()
 		if err != nil {
 			return figs, fmt.Errorf("plot %s: %w", b.name, err)
 		}
@@ -116,13 +105,13 @@ func newPlotData(r *result.Result) *plotData {
 	// Colors follow the result's driver order, so a driver keeps its color across figures and
 	// across results with the same drivers.
 	for i, name := range driverOrder(r) {
-		d.colors[name] = palette[i%len(palette)]
+		d.colors[name] = plot.Palette[i%len(plot.Palette)]
 		if !excluded[name] {
 			d.drivers = append(d.drivers, name)
 		}
 	}
 	for _, m := range summarized(r.Metrics) {
-		if !excluded[m.Driver] && m.Summary.N > 0 && finite(m.Summary.Median) {
+		if !excluded[m.Driver] && m.Summary.N > 0 && plot.Finite(m.Summary.Median) {
 			d.metrics = append(d.metrics, m)
 		}
 	}
@@ -138,205 +127,6 @@ func (d *plotData) named(name string) []*result.Metric {
 		}
 	}
 	return out
-}
-
-// palette is Okabe and Ito's colour-blind-safe palette (yellow last: it is hard to see on white).
-var palette = []color.Color{
-	rgb(0x0072B2), // blue
-	rgb(0xD55E00), // vermillion
-	rgb(0x009E73), // bluish green
-	rgb(0xCC79A7), // reddish purple
-	rgb(0xE69F00), // orange
-	rgb(0x56B4E9), // sky blue
-	rgb(0x000000), // black
-	rgb(0xF0E442), // yellow
-}
-
-func rgb(v uint32) color.Color {
-	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 0xff}
-}
-
-// variantStyle tells apart the series of one driver: dash pattern and marker.
-type variantStyle struct {
-	dashes []vg.Length
-	shape  draw.GlyphDrawer
-}
-
-var variantStyles = []variantStyle{
-	{nil, draw.CircleGlyph{}},
-	{[]vg.Length{vg.Points(6), vg.Points(3)}, draw.TriangleGlyph{}},
-	{[]vg.Length{vg.Points(2), vg.Points(2)}, draw.SquareGlyph{}},
-	{[]vg.Length{vg.Points(7), vg.Points(2), vg.Points(2), vg.Points(2)}, draw.PyramidGlyph{}},
-	{[]vg.Length{vg.Points(10), vg.Points(3)}, draw.RingGlyph{}},
-	{[]vg.Length{vg.Points(3), vg.Points(4)}, draw.CrossGlyph{}},
-	{[]vg.Length{vg.Points(5), vg.Points(2), vg.Points(1), vg.Points(2)}, draw.BoxGlyph{}},
-	{[]vg.Length{vg.Points(1), vg.Points(3)}, draw.PlusGlyph{}},
-}
-
-// Fonts: Liberation Sans (bundled with gonum, so rendering needs no system fonts).
-var (
-	sansFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
-	boldFont = font.Font{Typeface: "Liberation", Variant: "Sans", Weight: xfont.WeightBold}
-)
-
-func textStyle(f font.Font, size vg.Length) text.Style {
-	return text.Style{
-		Color:   color.Black,
-		Font:    font.From(f, size),
-		XAlign:  draw.XLeft,
-		YAlign:  draw.YBottom,
-		Handler: plot.DefaultTextHandler,
-	}
-}
-
-// figure is a plot and its legend, drawn to the right of the plot so it never covers data.
-type figure struct {
-	title  string
-	plot   *plot.Plot
-	legend []legendEntry
-}
-
-// legendEntry is a line of the legend: a group header (no thumbnails) or an entry.
-type legendEntry struct {
-	label  string
-	header bool
-	thumbs []plot.Thumbnailer
-}
-
-func newPlot(title, xlabel, ylabel string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.Title.TextStyle.Font = font.From(boldFont, 14)
-	p.Title.Padding = vg.Points(10)
-	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font = font.From(sansFont, 12)
-		a.Tick.Label.Font = font.From(sansFont, 11)
-		a.Label.Padding = vg.Points(4)
-		a.Padding = vg.Points(6)
-	}
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
-	grid := plotter.NewGrid()
-	grid.Vertical.Color = color.Gray{Y: 0xdd}
-	grid.Horizontal.Color = color.Gray{Y: 0xdd}
-	p.Add(grid)
-	return p
-}
-
-// render draws the figure into an SVG and a PNG.
-func (f *figure) render() (svg, png []byte, err error) {
-	defer func() {
-		// gonum panics on impossible geometry (a log axis over non-positive values): report it.
-		if v := recover(); v != nil {
-			err = fmt.Errorf("render: %v", v)
-		}
-	}()
-	h := f.height()
-	sc := vgsvg.New(figWidth, h)
-	f.draw(draw.New(sc))
-	var sb bytes.Buffer
-	if _, err := sc.WriteTo(&sb); err != nil {
-		return nil, nil, err
-	}
-	ic := vgimg.NewWith(vgimg.UseWH(figWidth, h), vgimg.UseDPI(figDPI))
-	f.draw(draw.New(ic))
-	var pb bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
-		return nil, nil, err
-	}
-	return sb.Bytes(), pb.Bytes(), nil
-}
-
-// height is the figure's height: figHeight, or taller when the legend needs it (many drivers and
-// variants), so no entry falls off the bottom.
-func (f *figure) height() vg.Length {
-	lineH := textStyle(sansFont, 11).Height("Xg") * 1.5
-	need := vg.Length(0)
-	for i, e := range f.legend {
-		if e.header && i > 0 {
-			need += lineH / 2
-		}
-		need += lineH
-	}
-	// The legend starts level with the top of the data area, below the title (about 50 points).
-	return max(figHeight, need+vg.Points(80))
-}
-
-func (f *figure) draw(c draw.Canvas) {
-	c.SetColor(color.White)
-	c.Fill(c.Rectangle.Path())
-	const margin = vg.Length(10)
-	c = draw.Crop(c, margin, -margin, margin, -margin)
-
-	entry := textStyle(sansFont, 11)
-	header := textStyle(boldFont, 11)
-	const thumbW, gap = vg.Length(26), vg.Length(6)
-	var legendW vg.Length
-	for _, e := range f.legend {
-		w := header.Width(e.label)
-		if !e.header {
-			w = thumbW + gap + entry.Width(e.label)
-		}
-		legendW = max(legendW, w)
-	}
-	if legendW > 0 {
-		legendW += 2 * margin
-	}
-	pc := draw.Crop(c, 0, -legendW, 0, 0)
-	f.plot.Draw(pc)
-	if len(f.legend) == 0 {
-		return
-	}
-
-	// The legend starts level with the top of the data area.
-	x := pc.Max.X + 2*margin
-	y := f.plot.DataCanvas(pc).Max.Y
-	lineH := entry.Height("Xg") * 1.5
-	for i, e := range f.legend {
-		if e.header {
-			if i > 0 {
-				y -= lineH / 2
-			}
-			y -= lineH
-			c.FillText(header, vg.Point{X: x, Y: y + lineH*0.25}, e.label)
-			continue
-		}
-		y -= lineH
-		tc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
-			Min: vg.Point{X: x, Y: y + lineH*0.1},
-			Max: vg.Point{X: x + thumbW, Y: y + lineH*0.9},
-		}}
-		for _, t := range e.thumbs {
-			t.Thumbnail(&tc)
-		}
-		c.FillText(entry, vg.Point{X: x + thumbW + gap, Y: y + lineH*0.25}, e.label)
-	}
-}
-
-// lineThumb draws a legend sample of a line with an optional marker.
-type lineThumb struct {
-	line  draw.LineStyle
-	glyph *draw.GlyphStyle
-}
-
-func (t lineThumb) Thumbnail(c *draw.Canvas) {
-	y := c.Center().Y
-	c.StrokeLine2(t.line, c.Min.X, y, c.Max.X, y)
-	if t.glyph != nil {
-		c.DrawGlyphNoClip(*t.glyph, c.Center())
-	}
-}
-
-// boxThumb draws a legend sample of a filled bar.
-type boxThumb struct{ fill color.Color }
-
-func (t boxThumb) Thumbnail(c *draw.Canvas) {
-	r := vg.Rectangle{
-		Min: vg.Point{X: c.Min.X + 4, Y: c.Min.Y + 1},
-		Max: vg.Point{X: c.Max.X - 4, Y: c.Max.Y - 1},
-	}
-	c.SetColor(t.fill)
-	c.Fill(r.Path())
 }
 
 // point is a metric placed at x.
@@ -394,7 +184,7 @@ func buildSeries(d *plotData, ms []*result.Metric, xOf func(*result.Metric) (flo
 	var all []*series
 	for _, m := range ms {
 		x, ok := xOf(m)
-		if !ok || !finite(x) {
+		if !ok || !plot.Finite(x) {
 			continue
 		}
 		variant := map[string]string{}
@@ -488,15 +278,15 @@ func (set seriesSet) styles(d *plotData, s *series) (draw.LineStyle, draw.GlyphS
 		i = max(slices.Index(d.drivers, s.driver), 0)
 		width += vg.Points(float64(max(len(d.drivers)-1-i, 0)))
 	}
-	v := variantStyles[max(i, 0)%len(variantStyles)]
-	line := draw.LineStyle{Color: d.colors[s.driver], Width: width, Dashes: v.dashes}
-	glyph := draw.GlyphStyle{Color: d.colors[s.driver], Radius: vg.Points(3.5), Shape: v.shape}
+	v := plot.VariantStyles[max(i, 0)%len(plot.VariantStyles)]
+	line := draw.LineStyle{Color: d.colors[s.driver], Width: width, Dashes: v.Dashes}
+	glyph := draw.GlyphStyle{Color: d.colors[s.driver], Radius: vg.Points(3.5), Shape: v.Shape}
 	return line, glyph
 }
 
 // legend lists the drivers by color, then the variants by line style, so 3 drivers × 3 variants
 // take 6 entries rather than 9. With a single variant the drivers' entries show its style.
-func (set seriesSet) legend(d *plotData, markers bool) []legendEntry {
+func (set seriesSet) legend(d *plotData, markers bool) []plot.LegendEntry {
 	var drivers []string
 	for _, s := range set.series {
 		if !slices.Contains(drivers, s.driver) {
@@ -504,40 +294,40 @@ func (set seriesSet) legend(d *plotData, markers bool) []legendEntry {
 		}
 	}
 	single := len(set.variants) <= 1
-	out := []legendEntry{{label: "driver", header: true}}
+	out := []plot.LegendEntry{{Label: "driver", Header: true}}
 	for _, name := range drivers {
-		t := lineThumb{line: draw.LineStyle{Color: d.colors[name], Width: vg.Points(3)}}
+		t := plot.LineThumb{Line: draw.LineStyle{Color: d.colors[name], Width: vg.Points(3)}}
 		if single {
 			line, glyph := set.styles(d, &series{driver: name, label: set.variants[0]})
-			t = lineThumb{line: line}
+			t = plot.LineThumb{Line: line}
 			if markers {
-				t.glyph = &glyph
+				t.Glyph = &glyph
 			}
 		}
-		out = append(out, legendEntry{label: name, thumbs: []plot.Thumbnailer{t}})
+		out = append(out, plot.LegendEntry{Label: name, Thumbs: []gplot.Thumbnailer{t}})
 	}
 	if single {
 		return out
 	}
-	out = append(out, legendEntry{label: set.header, header: true})
+	out = append(out, plot.LegendEntry{Label: set.header, Header: true})
 	for i, v := range set.variants {
-		st := variantStyles[i%len(variantStyles)]
-		t := lineThumb{line: draw.LineStyle{Color: color.Gray{Y: 0x40}, Width: vg.Points(1.5), Dashes: st.dashes}}
+		st := plot.VariantStyles[i%len(plot.VariantStyles)]
+		t := plot.LineThumb{Line: draw.LineStyle{Color: color.Gray{Y: 0x40}, Width: vg.Points(1.5), Dashes: st.Dashes}}
 		if markers {
-			t.glyph = &draw.GlyphStyle{Color: color.Gray{Y: 0x40}, Radius: vg.Points(3.5), Shape: st.shape}
+			t.Glyph = &draw.GlyphStyle{Color: color.Gray{Y: 0x40}, Radius: vg.Points(3.5), Shape: st.Shape}
 		}
 		label := v
 		if label == "" {
 			label = "(none)"
 		}
-		out = append(out, legendEntry{label: label, thumbs: []plot.Thumbnailer{t}})
+		out = append(out, plot.LegendEntry{Label: label, Thumbs: []gplot.Thumbnailer{t}})
 	}
 	return out
 }
 
 // addSeries adds each series as a line with markers and, when it has intervals, error bars. xf
 // maps x to the axis (log, and shifted sideways by series so their bars do not hide each other).
-func (set seriesSet) addSeries(p *plot.Plot, d *plotData, logY bool, xf func(x float64, i, n int) float64) error {
+func (set seriesSet) addSeries(p *gplot.Plot, d *plotData, logY bool, xf func(x float64, i, n int) float64) error {
 	for i, s := range set.series {
 		if err := set.addLine(p, d, s, s.pts, true, logY, func(x float64) float64 {
 			return xf(x, i, len(set.series))
@@ -551,9 +341,9 @@ func (set seriesSet) addSeries(p *plot.Plot, d *plotData, logY bool, xf func(x f
 // addLine adds pts of series s: a line through them when connect, markers, and error bars. xf maps
 // x to the axis; with logY, y is plotted as its log10.
 //
-// Log axes are drawn as linear axes over log values (with logTicks) rather than with gonum's
+// Log axes are drawn as linear axes over log values (with plot.LogTicks) rather than with gonum's
 // LogScale, which misplaces a centred axis label's glyph box and pads the plot with empty space.
-func (set seriesSet) addLine(p *plot.Plot, d *plotData, s *series, pts []point, connect, logY bool, xf func(float64) float64) error {
+func (set seriesSet) addLine(p *gplot.Plot, d *plotData, s *series, pts []point, connect, logY bool, xf func(float64) float64) error {
 	line, glyph := set.styles(d, s)
 	xys := make(plotter.XYs, len(pts))
 	var bars struct {
@@ -579,7 +369,7 @@ func (set seriesSet) addLine(p *plot.Plot, d *plotData, s *series, pts []point, 
 		if err != nil {
 			return err
 		}
-		eb.LineStyle = draw.LineStyle{Color: fade(d.colors[s.driver]), Width: vg.Points(1)}
+		eb.LineStyle = draw.LineStyle{Color: plot.Fade(d.colors[s.driver]), Width: vg.Points(1)}
 		eb.CapWidth = vg.Points(5)
 		p.Add(eb)
 	}
@@ -605,7 +395,7 @@ func (set seriesSet) addLine(p *plot.Plot, d *plotData, s *series, pts []point, 
 func ciOf(m *result.Metric, logY bool) (lo, hi float64) {
 	s := m.Summary
 	clo, chi := s.SampleCI()
-	if s.N < 2 || !finite(clo) || !finite(chi) || chi < clo {
+	if s.N < 2 || !plot.Finite(clo) || !plot.Finite(chi) || chi < clo {
 		return 0, 0
 	}
 	lo, hi = min(clo, s.Median), max(chi, s.Median)
@@ -615,18 +405,9 @@ func ciOf(m *result.Metric, logY bool) (lo, hi float64) {
 	return lo, hi
 }
 
-// fade lightens c (for error bars, drawn under the lines).
-func fade(c color.Color) color.Color {
-	r, g, b, _ := c.RGBA()
-	mix := func(v uint32) uint8 { return uint8((v>>8)*6/10 + 255*4/10) }
-	return color.RGBA{R: mix(r), G: mix(g), B: mix(b), A: 0xff}
-}
-
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
 // --- figures ---
 
-func copyupFigure(d *plotData) *figure {
+func copyupFigure(d *plotData) *plot.Figure {
 	ms := d.named("copyup.latency")
 	// First write only (the second write of a copied-up file is no copy-up).
 	if hasParam(ms, "write") {
@@ -651,7 +432,7 @@ func copyupFigure(d *plotData) *figure {
 	if len(qual) > 0 {
 		title += " (" + strings.Join(qual, ", ") + ")"
 	}
-	p := newPlot(title, "file size (log scale)", "median latency (log scale)")
+	p := plot.New(title, "file size (log scale)", "median latency (log scale)")
 	var sizes []float64
 	for _, s := range set.series {
 		for _, pt := range s.pts {
@@ -661,8 +442,8 @@ func copyupFigure(d *plotData) *figure {
 		}
 	}
 	slices.Sort(sizes)
-	p.X.Tick.Marker = sizeTicks{sizes}
-	p.Y.Tick.Marker = logTicks{format: nanosLabel}
+	p.X.Tick.Marker = plot.SizeTicks{Sizes: sizes, Format: sizeLabel}
+	p.Y.Tick.Marker = plot.LogTicks{Format: nanosLabel}
 	// x is log2(size); series at the same size are spread over a third of an octave so their
 	// bars stay apart.
 	xf := func(x float64, i, n int) float64 {
@@ -676,10 +457,10 @@ func copyupFigure(d *plotData) *figure {
 	}
 	// Half an octave of room each side for the dodge, the markers and the end tick labels.
 	p.X.Min, p.X.Max = math.Log2(sizes[0])-0.5, math.Log2(sizes[len(sizes)-1])+0.5
-	return &figure{title: title, plot: p, legend: set.legend(d, true)}
+	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
 }
 
-func lookupFigure(d *plotData) *figure {
+func lookupFigure(d *plotData) *plot.Figure {
 	all := d.named("op.lookup")
 	cache := ""
 	if vs := paramValues(all, "cache"); len(vs) == 1 {
@@ -754,7 +535,7 @@ func lookupFigure(d *plotData) *figure {
 	if logX {
 		xlabel = "layer the file is found in (1 = top image layer; log scale)"
 	}
-	p := newPlot(title, xlabel, ylabel)
+	p := plot.New(title, xlabel, ylabel)
 	n := len(set.series)
 	dodge := func(x float64, i int) float64 {
 		if n < 2 {
@@ -781,9 +562,9 @@ func lookupFigure(d *plotData) *figure {
 			measured[pt.x] = true
 		}
 	}
-	var ticks plot.ConstantTicks
+	var ticks gplot.ConstantTicks
 	for x := 1.0; x <= maxDepth; x++ {
-		t := plot.Tick{Value: tx(x)}
+		t := gplot.Tick{Value: tx(x)}
 		if measured[x] || maxDepth <= 12 {
 			t.Label = strconv.Itoa(int(x))
 		} else if logX {
@@ -796,17 +577,17 @@ func lookupFigure(d *plotData) *figure {
 		if layers := paramValues(misses, "layers"); len(layers) == 1 {
 			label += "\n(" + layers[0] + " layers)"
 		}
-		ticks = append(ticks, plot.Tick{Value: missX, Label: label})
+		ticks = append(ticks, gplot.Tick{Value: missX, Label: label})
 	}
 	p.X.Tick.Marker = ticks
 	p.X.Min, p.X.Max = 0.5, ticks[len(ticks)-1].Value+0.5
 	if logY {
-		p.Y.Tick.Marker = logTicks{format: nanosLabel}
+		p.Y.Tick.Marker = plot.LogTicks{Format: nanosLabel}
 	} else {
 		p.Y.Min = 0
-		p.Y.Tick.Marker = linearTicks{format: nanosLabel}
+		p.Y.Tick.Marker = plot.LinearTicks{Format: nanosLabel}
 	}
-	return &figure{title: title, plot: p, legend: set.legend(d, true)}
+	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
 }
 
 // sameVariant reports whether params carry the variant's values.
@@ -819,7 +600,7 @@ func sameVariant(variant, params map[string]string) bool {
 	return true
 }
 
-func diskFigure(d *plotData) *figure {
+func diskFigure(d *plotData) *plot.Figure {
 	// With an image sweep, disk.used also has points with fewer images (and no containers): this
 	// figure keeps the full set of images, diskImagesFigure plots the others.
 	ms := d.named("disk.used")
@@ -837,7 +618,7 @@ func diskFigure(d *plotData) *figure {
 
 // diskImagesFigure plots the images' disk use against their number, before any container: from a
 // scenario's image sweep (sweep.images).
-func diskImagesFigure(d *plotData) *figure {
+func diskImagesFigure(d *plotData) *plot.Figure {
 	ms := slices.DeleteFunc(slices.Clone(d.named("disk.used")), func(m *result.Metric) bool { return m.Params["containers"] != "0" })
 	if len(paramValues(ms, "images")) < 2 {
 		return nil
@@ -856,7 +637,7 @@ func maxParam(ms []*result.Metric, key string) string {
 	return best
 }
 
-func pagecacheFigure(d *plotData) *figure {
+func pagecacheFigure(d *plotData) *plot.Figure {
 	ms := d.named("pagecache.resident")
 	title := "Page cache resident vs containers"
 	if vs := paramValues(ms, "working_set"); len(vs) == 1 {
@@ -866,7 +647,7 @@ func pagecacheFigure(d *plotData) *figure {
 }
 
 // countFigure plots byte metrics against a count parameter (containers, images), from zero.
-func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) *figure {
+func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) *plot.Figure {
 	set := buildSeries(d, ms, func(m *result.Metric) (float64, bool) {
 		v, err := strconv.Atoi(m.Params[count])
 		return float64(v), err == nil
@@ -874,7 +655,7 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 	if len(set.series) == 0 {
 		return nil
 	}
-	p := newPlot(title, count, ylabel)
+	p := plot.New(title, count, ylabel)
 	var xs []float64
 	for _, s := range set.series {
 		for _, pt := range s.pts {
@@ -900,21 +681,21 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 	}
 	p.Y.Min = min(0, p.Y.Min)
 	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.04 // the top point clear of the frame
-	p.Y.Tick.Marker = bytesTicks{}
+	p.Y.Tick.Marker = plot.BytesTicks{Format: bytesLabel}
 	// Label every count measured, or, when there are many (1..16 containers), the first, the last
 	// and the powers of two between.
-	var ticks plot.ConstantTicks
+	var ticks gplot.ConstantTicks
 	for i, x := range xs {
 		label := strconv.Itoa(int(x))
 		if len(xs) > 12 && i > 0 && i < len(xs)-1 && (x < 1 || int(x)&(int(x)-1) != 0) {
 			label = ""
 		}
-		ticks = append(ticks, plot.Tick{Value: x, Label: label})
+		ticks = append(ticks, gplot.Tick{Value: x, Label: label})
 	}
 	p.X.Tick.Marker = ticks
 	pad := max(0.25, (xs[len(xs)-1]-xs[0])/30)
 	p.X.Min, p.X.Max = xs[0]-pad, xs[len(xs)-1]+pad
-	return &figure{title: title, plot: p, legend: set.legend(d, true)}
+	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
 }
 
 // lifecycleOp is a bar group: per-container snapshot calls (median over the containers of each
@@ -924,7 +705,7 @@ type lifecycleOp struct {
 	values map[string]float64 // by driver
 }
 
-func lifecycleFigure(d *plotData) *figure {
+func lifecycleFigure(d *plotData) *plot.Figure {
 	containerCalls := []string{"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.unmount", "snapshot.remove"}
 	var ops []lifecycleOp
 	for _, name := range containerCalls {
@@ -1010,103 +791,39 @@ func lifecycleFigure(d *plotData) *figure {
 	if logY {
 		ylabel += " (log scale)"
 	}
-	p := newPlot(title, "per container: median over the containers · Σ: summed over the image's layers", ylabel)
-	p.X.Label.TextStyle.Font = font.From(sansFont, 10.5)
-	p.X.Tick.Label.Font = font.From(sansFont, 10.5)
-	bars := &groupedBars{drivers: drivers, colors: d.colors, logY: logY}
-	var ticks plot.ConstantTicks
+	p := plot.New(title, "per container: median over the containers · Σ: summed over the image's layers", ylabel)
+	p.X.Label.TextStyle.Font = font.From(plot.SansFont, 10.5)
+	p.X.Tick.Label.Font = font.From(plot.SansFont, 10.5)
+	bars := &plot.GroupedBars{Bars: drivers, Colors: d.colors, LogY: logY, Format: FormatNanos}
+	var ticks gplot.ConstantTicks
 	for i, op := range ops {
-		bars.groups = append(bars.groups, op.values)
-		ticks = append(ticks, plot.Tick{Value: float64(i), Label: op.label})
+		bars.Groups = append(bars.Groups, op.values)
+		ticks = append(ticks, gplot.Tick{Value: float64(i), Label: op.label})
 	}
 	p.Add(bars)
 	p.X.Tick.Marker = ticks
 	p.X.Min, p.X.Max = -0.5, float64(len(ops))-0.5
 	p.X.Tick.Length = 0
 	if logY {
-		p.Y.Tick.Marker = logTicks{format: nanosLabel}
+		p.Y.Tick.Marker = plot.LogTicks{Format: nanosLabel}
 		// Bars rise from the decade below the smallest; the top leaves room for the labels.
 		p.Y.Min = math.Floor(math.Log10(lo))
 		p.Y.Max = math.Log10(hi) + 0.18*(math.Log10(hi)-p.Y.Min)
 	} else {
 		p.Y.Min = 0
 		p.Y.Max = hi * 1.18
-		p.Y.Tick.Marker = linearTicks{format: nanosLabel}
+		p.Y.Tick.Marker = plot.LinearTicks{Format: nanosLabel}
 	}
-	var legend []legendEntry
-	legend = append(legend, legendEntry{label: "driver", header: true})
+	var legend []plot.LegendEntry
+	legend = append(legend, plot.LegendEntry{Label: "driver", Header: true})
 	for _, drv := range drivers {
-		legend = append(legend, legendEntry{label: drv, thumbs: []plot.Thumbnailer{boxThumb{d.colors[drv]}}})
+		legend = append(legend, plot.LegendEntry{Label: drv, Thumbs: []gplot.Thumbnailer{plot.BoxThumb{Fill: d.colors[drv]}}})
 	}
-	return &figure{title: title, plot: p, legend: legend}
+	return &plot.Figure{Title: title, Plot: p, Legend: legend}
 }
 
-func median(vs []float64) float64 {
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// groupedBars draws a group of bars per x position 0, 1, …, a bar per driver, each labelled with
-// its value. With logY the axis is log10 of the values and bars rise from its minimum.
-type groupedBars struct {
-	drivers []string
-	colors  map[string]color.Color
-	groups  []map[string]float64
-	logY    bool
-}
-
-func (b *groupedBars) Plot(c draw.Canvas, p *plot.Plot) {
-	trX, trY := p.Transforms(&c)
-	const groupWidth = 0.8
-	w := groupWidth / float64(len(b.drivers))
-	label := textStyle(sansFont, 9)
-	label.Rotation = math.Pi / 2
-	label.XAlign = draw.XLeft
-	label.YAlign = draw.YCenter
-	for g, values := range b.groups {
-		for i, drv := range b.drivers {
-			v, ok := values[drv]
-			if !ok || (b.logY && v <= 0) {
-				continue
-			}
-			x0 := trX(float64(g) - groupWidth/2 + float64(i)*w)
-			x1 := trX(float64(g) - groupWidth/2 + float64(i+1)*w)
-			y0, y1 := c.Min.Y, trY(b.axis(v))
-			if !b.logY {
-				y0 = trY(0)
-			}
-			r := vg.Rectangle{Min: vg.Point{X: x0 + 1, Y: y0}, Max: vg.Point{X: x1 - 1, Y: y1}}
-			c.SetColor(b.colors[drv])
-			c.Fill(r.Path())
-			c.FillText(label, vg.Point{X: (x0 + x1) / 2, Y: y1 + 3}, FormatNanos(v))
-		}
-	}
-}
-
-func (b *groupedBars) axis(v float64) float64 {
-	if b.logY {
-		return math.Log10(v)
-	}
-	return v
-}
-
-func (b *groupedBars) DataRange() (xmin, xmax, ymin, ymax float64) {
-	ymin, ymax = math.Inf(1), math.Inf(-1)
-	for _, values := range b.groups {
-		for _, v := range values {
-			if b.logY && v <= 0 {
-				continue
-			}
-			ymin, ymax = min(ymin, b.axis(v)), max(ymax, b.axis(v))
-		}
-	}
-	return -0.5, float64(len(b.groups)) - 0.5, ymin, ymax
-}
+// median is plot.Median; the tables use it too.
+func median(vs []float64) float64 { return plot.Median(vs) }
 
 // --- parameters ---
 
@@ -1152,132 +869,17 @@ func pickValue(ms []*result.Metric, key, preferred string) (string, []*result.Me
 
 // --- axes ---
 
-// sizeTicks labels an axis of log2(file size) in IEC units (4KiB, 1MiB): a labelled tick at each
-// size measured (thinned when they would crowd), minor ticks at the powers of two in between.
-type sizeTicks struct{ sizes []float64 }
+// Tick labels in seedbench's units: "1 µs", "256 MiB".
+var (
+	nanosLabel = plot.Label(FormatNanos)
+	bytesLabel = plot.Label(func(v float64) string { return FormatBytes(int64(math.Round(v))) })
+)
 
-func (t sizeTicks) Ticks(lo, hi float64) []plot.Tick {
-	var ticks []plot.Tick
-	minGap := (hi - lo) / 9 // in octaves: at most ~9 labels
-	last := math.Inf(-1)
-	for _, s := range t.sizes {
-		e := math.Log2(s)
-		if e < lo || e > hi || e-last < minGap {
-			continue
-		}
-		last = e
-		ticks = append(ticks, plot.Tick{Value: e, Label: sizeLabel(s)})
-	}
-	step := 1.0
-	for (hi-lo)/step > 40 {
-		step *= 2
-	}
-	for e := math.Ceil(lo/step) * step; e <= hi; e += step {
-		if !slices.ContainsFunc(ticks, func(t plot.Tick) bool { return t.Value == e }) {
-			ticks = append(ticks, plot.Tick{Value: e})
-		}
-	}
-	return ticks
-}
-
+// sizeLabel writes a file size as scenarios do (4KiB, 1MiB), or in IEC units with 3 significant
+// digits when it is not a whole number of bytes.
 func sizeLabel(v float64) string {
 	if v >= 1 && v == math.Trunc(v) {
 		return scenario.Size(v).String()
 	}
-	return compact(FormatBytes(int64(math.Round(v))))
-}
-
-// logTicks marks an axis of log10 values in decades: labels at 1, 10, 100… (and 2, 5 when the
-// axis spans less than two decades), minor ticks at the other multiples.
-type logTicks struct{ format func(float64) string }
-
-func (t logTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !finite(lo) || !finite(hi) || hi <= lo {
-		return nil
-	}
-	e0, e1 := math.Floor(lo), math.Ceil(hi)
-	mids := hi-lo < 2
-	var ticks []plot.Tick
-	labelled := 0
-	for e := e0; e <= e1; e++ {
-		for m := 1.0; m <= 9; m++ {
-			v := m * math.Pow(10, e)
-			if math.Log10(v) < lo-1e-9 || math.Log10(v) > hi+1e-9 {
-				continue
-			}
-			tk := plot.Tick{Value: math.Log10(v)}
-			if m == 1 || (mids && (m == 2 || m == 5)) {
-				tk.Label = t.format(v)
-				labelled++
-			}
-			ticks = append(ticks, tk)
-		}
-	}
-	if labelled < 2 { // less than a decade without 1, 2 or 5 inside: label every tick
-		for i := range ticks {
-			ticks[i].Label = t.format(math.Pow(10, ticks[i].Value))
-		}
-	}
-	return ticks
-}
-
-// linearTicks are gonum's default ticks relabelled.
-type linearTicks struct{ format func(float64) string }
-
-func (t linearTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = t.format(ticks[i].Value)
-		}
-	}
-	return ticks
-}
-
-// bytesTicks mark a byte axis at a power-of-two step, so labels are round in IEC units (0, 256 MiB,
-// 512 MiB, 768 MiB, 1 GiB), with a minor tick between labels.
-type bytesTicks struct{}
-
-func (bytesTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !finite(lo) || !finite(hi) || hi <= lo {
-		return nil
-	}
-	step := 1.0
-	for (hi-lo)/step > 6 {
-		step *= 2
-	}
-	var ticks []plot.Tick
-	for v := math.Ceil(lo/step*2) * step / 2; v <= hi; v += step / 2 {
-		tk := plot.Tick{Value: v}
-		if math.Mod(v, step) == 0 {
-			tk.Label = bytesLabel(v)
-		}
-		ticks = append(ticks, tk)
-	}
-	return ticks
-}
-
-func nanosLabel(v float64) string {
-	if v == 0 {
-		return "0"
-	}
-	return compact(FormatNanos(v))
-}
-
-func bytesLabel(v float64) string {
-	if v == 0 {
-		return "0"
-	}
-	return compact(FormatBytes(int64(math.Round(v))))
-}
-
-// compact drops the trailing zeros of a formatted number: "1.00 µs" → "1 µs", "2.50 GiB" →
-// "2.5 GiB".
-func compact(s string) string {
-	num, unit, ok := strings.Cut(s, " ")
-	if !ok || !strings.Contains(num, ".") {
-		return s
-	}
-	num = strings.TrimRight(strings.TrimRight(num, "0"), ".")
-	return num + " " + unit
+	return plot.Compact(FormatBytes(int64(math.Round(v))))
 }

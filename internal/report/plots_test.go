@@ -3,14 +3,11 @@ package report
 import (
 	"bytes"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"gonum.org/v1/plot"
 
 	"github.com/seedbench/seedbench/internal/result"
 )
@@ -226,39 +223,25 @@ func TestPlotsOnePoint(t *testing.T) {
 	checkFiles(t, dir, figs)
 }
 
-func TestPlotTicks(t *testing.T) {
-	labels := func(ticks []plot.Tick) []string {
-		var out []string
-		for _, tk := range ticks {
-			if tk.Label != "" {
-				out = append(out, tk.Label)
-			}
-		}
-		return out
-	}
-	// Sizes on a log2 axis: a label at each size measured.
-	sizes := []float64{4 << 10, 1 << 20, 16 << 20, 64 << 20}
-	got := labels(sizeTicks{sizes}.Ticks(math.Log2(sizes[0])-0.5, math.Log2(sizes[3])+0.5))
-	if want := []string{"4KiB", "1MiB", "16MiB", "64MiB"}; !slices.Equal(got, want) {
-		t.Errorf("size ticks %v, want %v", got, want)
-	}
-	// Latency on a log10 axis: decades, and 2 and 5 when it spans less than two.
-	got = labels(logTicks{format: nanosLabel}.Ticks(math.Log10(800), math.Log10(2e6)))
-	if want := []string{"1 µs", "10 µs", "100 µs", "1 ms"}; !slices.Equal(got, want) {
-		t.Errorf("log ticks %v, want %v", got, want)
-	}
-	got = labels(logTicks{format: nanosLabel}.Ticks(math.Log10(1500), math.Log10(25000)))
-	if want := []string{"2 µs", "5 µs", "10 µs", "20 µs"}; !slices.Equal(got, want) {
-		t.Errorf("log ticks %v, want %v", got, want)
-	}
-	// Bytes at power-of-two steps.
-	got = labels(bytesTicks{}.Ticks(0, 1.1e9))
-	if want := []string{"0", "256 MiB", "512 MiB", "768 MiB", "1 GiB"}; !slices.Equal(got, want) {
-		t.Errorf("bytes ticks %v, want %v", got, want)
-	}
-	for in, want := range map[string]string{"1.00 µs": "1 µs", "2.50 GiB": "2.5 GiB", "100 ms": "100 ms", "512 B": "512 B"} {
-		if got := compact(in); got != want {
-			t.Errorf("compact(%q) = %q, want %q", in, got, want)
+// TestPlotLabels checks the tick labels in seedbench's units that the figures hand to plot's ticks.
+func TestPlotLabels(t *testing.T) {
+	for _, c := range []struct {
+		label func(float64) string
+		v     float64
+		want  string
+	}{
+		{sizeLabel, 4 << 10, "4KiB"},
+		{sizeLabel, 64 << 20, "64MiB"},
+		{sizeLabel, 1536.4, "1.5 KiB"},
+		{nanosLabel, 0, "0"},
+		{nanosLabel, 1000, "1 µs"},
+		{nanosLabel, 2e6, "2 ms"},
+		{bytesLabel, 0, "0"},
+		{bytesLabel, 256 << 20, "256 MiB"},
+		{bytesLabel, 1 << 30, "1 GiB"},
+	} {
+		if got := c.label(c.v); got != c.want {
+			t.Errorf("label(%v) = %q, want %q", c.v, got, c.want)
 		}
 	}
 }

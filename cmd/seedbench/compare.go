@@ -40,7 +40,12 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *format == "json" {
 		err = report.WriteCompareJSON(stdout, cs, sum)
 	} else {
-		err = report.WriteCompare(stdout, cs, sum, *format == "markdown", !*all)
+		doc := report.CompareDoc(cs, sum, !*all)
+		if *format == "markdown" {
+			err = doc.Markdown(stdout)
+		} else {
+			err = doc.Text(stdout, report.TextOptions{Width: termWidth(stdout), Details: true})
+		}
 	}
 	if err != nil {
 		return err

@@ -36,5 +36,5 @@ func cmdDrivers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
-	return report.Drivers(stdout, rows)
+	return report.DriversDoc(rows).Text(stdout, report.TextOptions{Width: termWidth(stdout)})
 }

@@ -3,13 +3,13 @@
 // file is first copied up, a deleted file is hidden by a whiteout — by replaying a scenario through
 // containerd's snapshotters.
 //
-//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json]
+//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR]
 //	seedbench validate SCENARIO.yaml...
-//	seedbench show SCENARIO.yaml
+//	seedbench show SCENARIO.yaml [--quick] [--samples N]
 //	seedbench drivers [--json]
-//	seedbench report RESULT.json... [-o FILE]
+//	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench]
 //	seedbench compare BASE.json NEW.json [--format table|markdown|json] [--all]
-//	seedbench cleanup
+//	seedbench cleanup [--workdir DIR]
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
 // some requested drivers were skipped or failed; 130 interrupted (after cleanup).
@@ -52,7 +52,7 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// exitError carries a specific exit code with an optional message.
+// codeError carries a specific exit code with an optional message.
 type codeError struct {
 	code int
 	err  error

@@ -52,20 +52,22 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"regenerate with `make report`. Cells are medians with the half-width of their 95%% confidence\n"+
 			"interval from the run's samples (each run's header gives the machine's drift, which the result\n"+
 			"files' intervals also hold); other drivers' cells also give their median as a multiple of overlayfs's (×n);\n"+
-			"[n] points to a note under the tables.\n\n", strings.Join(files, " "))
+			"[n] points to a note under the table, one note per cause naming the cells it applies to.\n\n", strings.Join(files, " "))
 	}
 	for i, r := range results {
 		if i > 0 {
 			io.WriteString(w, "\n")
 		}
-		render := report.Tables
+		var err error
 		switch {
 		case *format == "gobench":
-			render = report.GoBench
+			err = report.GoBench(w, r)
 		case md:
-			render = report.Markdown
+			err = report.Markdown(w, r)
+		default:
+			err = report.Build(r).Text(w, report.TextOptions{Width: termWidth(w), Details: true})
 		}
-		if err := render(w, r); err != nil {
+		if err != nil {
 			return err
 		}
 		if md && *out != "" {

@@ -28,17 +28,19 @@ type runOptions struct {
 	quiet   bool
 	workdir string
 	results string
+	details bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR]", stderr)
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
 	fs.StringVar(&o.out, "out", "", "result file (default results/<scenario>/<UTC timestamp>.json)")
 	fs.StringVar(&o.format, "format", "table", "what to print on stdout: table | json | gobench (Go benchmark format, for benchstat)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
+	fs.BoolVar(&o.details, "details", false, "print every table (each metric family, the fits, the run time), not only the summary")
 	fs.StringVar(&o.workdir, "workdir", rundir.DefaultBase, "base directory for run state (mounts, loop images)")
 	fs.StringVar(&o.results, "results", "results", "directory for result files when --out is not given")
 	files, err := parse(fs, args)
@@ -71,7 +73,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				fmt.Fprintf(stderr, "seedbench: %s\n", w)
 			}
 		},
-		Done: func(r bench.Run) error { return render(r, o.format, stdout, stderr) },
+		Done: func(r bench.Run) error { return render(r, o, stdout, stderr) },
 		Args: os.Args, Version: version, Commit: commit,
 	})
 	prog.done()
@@ -93,9 +95,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // render prints a run's result as --format asks, and says which drivers did not run.
-func render(r bench.Run, format string, stdout, stderr io.Writer) error {
+func render(r bench.Run, o runOptions, stdout, stderr io.Writer) error {
 	res := r.Result
-	switch format {
+	switch o.format {
 	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -109,10 +111,13 @@ func render(r bench.Run, format string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "result: %s\n", r.Path)
 	default:
-		if err := report.Tables(stdout, res); err != nil {
+		if err := report.Build(res).Text(stdout, report.TextOptions{Width: termWidth(stdout), Details: o.details}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "\nresult: %s\n", r.Path)
+		if !o.details {
+			fmt.Fprintf(stdout, "every table (each metric family, the fits, the run time): seedbench report %s\n", r.Path)
+		}
 	}
 	for _, d := range res.Drivers {
 		if d.Status != result.StatusOK {

@@ -35,7 +35,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("show", "[--quick] SCENARIO.yaml", stderr)
+	fs := newFlags("show", "SCENARIO.yaml [--quick] [--samples N]", stderr)
 	quick := fs.Bool("quick", false, "show the plan as --quick resolves it")
 	samples := fs.Int("samples", 0, "override samples per point")
 	files, err := parse(fs, args)

@@ -128,15 +128,14 @@ func compareMetric(b, n *result.Metric) Comparison {
 	return c
 }
 
-// WriteCompare writes comparisons as a table (Markdown when md): a row per metric whose verdict is
-// not "~" when changesOnly, else every metric; then the summary line.
-func WriteCompare(w io.Writer, cs []Comparison, sum CompareSummary, md, changesOnly bool) error {
-	ew := &errWriter{w: w}
+// CompareDoc is a comparison as a report: a warning when the machines differ, a row per metric whose
+// verdict is not "~" when changesOnly (else every metric), and the summary line.
+func CompareDoc(cs []Comparison, sum CompareSummary, changesOnly bool) *Doc {
+	d := &Doc{}
 	if !sum.SameEnv {
-		fmt.Fprintf(ew, "warning: the runs come from different kinds of machine (env fingerprints differ): differences may be the machine's\n\n")
+		d.Sections = append(d.Sections, &Section{Lines: []string{"warning: the runs come from different kinds of machine (env fingerprints differ): differences may be the machine's"}})
 	}
-	t := newTable(ew, []string{"metric", "params", "driver", "base", "new", "new/base", "verdict"}, md)
-	rows := 0
+	t := &Table{Header: []string{"metric", "params", "driver", "base", "new", "new/base", "verdict"}, Key: 3}
 	for _, c := range cs {
 		if changesOnly && (c.Verdict == VerdictSame || c.Verdict == VerdictNoTest) {
 			continue
@@ -151,30 +150,26 @@ func WriteCompare(w io.Writer, cs []Comparison, sum CompareSummary, md, changesO
 		}
 		bm := &result.Metric{Unit: c.Unit, Summary: c.Base}
 		nm := &result.Metric{Unit: c.Unit, Summary: c.New}
-		if err := t.Append([]string{c.Name, FormatParams(c.Params), c.Driver, Cell(bm), Cell(nm), ratio, verdict}); err != nil {
-			return err
-		}
-		rows++
+		t.Rows = append(t.Rows, []string{c.Name, FormatParams(c.Params), c.Driver, Cell(bm), Cell(nm), ratio, verdict})
 	}
-	if rows > 0 {
-		if err := t.Render(); err != nil {
-			return err
-		}
+	s := &Section{}
+	if len(t.Rows) > 0 {
+		s.Table = t
 	} else if changesOnly {
-		fmt.Fprintf(ew, "no significant change\n")
+		s.Lines = append(s.Lines, "no significant change")
 	}
 	pct := 0.0
 	if sum.Tested > 0 {
 		pct = 100 * float64(sum.Inside) / float64(sum.Tested)
 	}
-	fmt.Fprintf(ew, "\n%d metrics with 2+ samples in both runs: %d (%.0f%%) with one run's median inside the other's 95%% CI; "+
+	line := fmt.Sprintf("%d metrics with 2+ samples in both runs: %d (%.0f%%) with one run's median inside the other's 95%% CI; "+
 		"%d unchanged, %d better, %d worse (Mann-Whitney U p < %.2f and outside both CIs)",
 		sum.Tested, sum.Inside, pct, sum.Same, sum.Better, sum.Worse, CompareAlpha)
 	if sum.OnlyOne > 0 {
-		fmt.Fprintf(ew, "; %d metrics in one run only", sum.OnlyOne)
+		line += fmt.Sprintf("; %d metrics in one run only", sum.OnlyOne)
 	}
-	fmt.Fprintf(ew, "\n")
-	return ew.err
+	d.Sections = append(d.Sections, s, &Section{Lines: []string{line}})
+	return d
 }
 
 // WriteCompareJSON writes the comparisons and their summary as JSON.

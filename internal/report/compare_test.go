@@ -43,7 +43,7 @@ func TestCompare(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	var b bytes.Buffer
-	if err := WriteCompare(&b, cs, sum, false, true); err != nil {
+	if err := CompareDoc(cs, sum, true).Text(&b, TextOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -1,11 +1,9 @@
 package report
 
 import (
-	"io"
+	"fmt"
+	"strconv"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/seedbench/seedbench/drivers"
 )
@@ -17,24 +15,31 @@ type DriverRow struct {
 	Reason    string `json:"reason,omitempty"` // why not, with the fix
 }
 
-// Drivers renders the driver catalogue: name, availability (or the reason and fix), snapshotter
-// version, backing filesystem and capabilities.
-func Drivers(w io.Writer, rows []DriverRow) error {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithRowAutoWrap(tw.WrapNone))
-	t.Header("driver", "available", "snapshotter", "backing", "capabilities", "description")
+// DriversDoc is the driver catalogue as a report: a table of each driver's availability, backing,
+// capabilities and snapshotter, then, for each driver that cannot run here, why and the fix.
+func DriversDoc(rows []DriverRow) *Doc {
+	t := &Table{Header: []string{"driver", "available", "backing", "capabilities", "snapshotter"}, Key: 1}
+	s := &Section{Table: t}
 	for _, r := range rows {
 		avail := "yes"
 		if !r.Available {
-			avail = "no: " + r.Reason
+			avail = "no [" + strconv.Itoa(len(s.Notes)+1) + "]"
+			s.Notes = append(s.Notes, Note{Ref: len(s.Notes) + 1, Text: r.Name + ": " + r.Reason})
 		}
-		if err := t.Append(r.Name, avail, r.Snapshotter+" "+r.Version, r.Backing, caps(r.Capabilities), r.Description); err != nil {
-			return err
-		}
+		t.Rows = append(t.Rows, []string{r.Name, avail, r.Backing, caps(r.Capabilities), strings.TrimPrefix(r.Snapshotter, "github.com/") + " " + r.Version})
 	}
-	return t.Render()
+	return &Doc{Sections: []*Section{s}}
+}
+
+// DriversMarkdown is the driver catalogue as README.md's table: name, snapshotter, default backing,
+// description.
+func DriversMarkdown(rows []DriverRow) string {
+	var b strings.Builder
+	b.WriteString("| driver | snapshotter | backing | what |\n|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", r.Name, strings.TrimPrefix(r.Snapshotter, "github.com/"), r.Backing, strings.ReplaceAll(r.Description, "|", `\|`))
+	}
+	return b.String()
 }
 
 func caps(c drivers.Capabilities) string {

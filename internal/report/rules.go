@@ -1,9 +1,6 @@
 package report
 
 import (
-	"fmt"
-	"io"
-
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
@@ -13,31 +10,37 @@ import (
 // file, the most containers).
 type rule struct {
 	label  string
+	short  string // the column header when drivers are rows
 	name   string
 	params map[string]string
 	most   string
 }
 
 var rules = []rule{
-	{"new file: create 4KiB in the container layer", "op.create", map[string]string{"size": "4KiB"}, ""},
-	{"read path: stat, warm, deepest layer", "op.lookup", map[string]string{"kind": "hit", "cache": "warm"}, "depth"},
-	{"read path: stat on a fresh mount, deepest layer", "op.lookup", map[string]string{"kind": "hit", "cache": "mount"}, "depth"},
-	{"read path: stat, cold caches, deepest layer", "op.lookup", map[string]string{"kind": "hit", "cache": "cold"}, "depth"},
-	{"read path: stat of a missing file, fresh mount", "op.lookup", map[string]string{"kind": "miss", "cache": "mount"}, "layers"},
-	{"copy-up: first append to a 4KiB lower file", "copyup.latency", map[string]string{"size": "4KiB", "how": "append", "write": "first", "cache": "warm"}, ""},
-	{"copy-up: first append to the largest lower file", "copyup.latency", map[string]string{"how": "append", "write": "first", "cache": "warm"}, "size"},
-	{"copy-up: chmod of the largest lower file", "copyup.latency", map[string]string{"how": "chmod", "write": "first", "cache": "warm"}, "size"},
-	{"after copy-up: second append to it", "copyup.latency", map[string]string{"how": "append", "write": "second", "cache": "warm"}, "size"},
-	{"delete: unlink a lower file (whiteout)", "op.delete", map[string]string{"kind": "file"}, ""},
-	{"start a container: snapshot prepare", "snapshot.prepare", nil, "container"},
-	{"disk: images and every container, × the unique layers", "disk.vs_unique", nil, "containers"},
-	{"page cache: every container read the working set", "pagecache.resident", nil, "containers"},
+	{"new file: create 4KiB in the container layer", "create 4KiB", "op.create", map[string]string{"size": "4KiB"}, ""},
+	{"read path: stat, warm, deepest layer", "stat warm", "op.lookup", map[string]string{"kind": "hit", "cache": "warm"}, "depth"},
+	{"read path: stat on a fresh mount, deepest layer", "stat mount", "op.lookup", map[string]string{"kind": "hit", "cache": "mount"}, "depth"},
+	{"read path: stat, cold caches, deepest layer", "stat cold", "op.lookup", map[string]string{"kind": "hit", "cache": "cold"}, "depth"},
+	{"read path: stat of a missing file, fresh mount", "miss mount", "op.lookup", map[string]string{"kind": "miss", "cache": "mount"}, "layers"},
+	{"copy-up: first append to a 4KiB lower file", "copy-up 4KiB", "copyup.latency", map[string]string{"size": "4KiB", "how": "append", "write": "first", "cache": "warm"}, ""},
+	{"copy-up: first append to the largest lower file", "copy-up big", "copyup.latency", map[string]string{"how": "append", "write": "first", "cache": "warm"}, "size"},
+	{"copy-up: chmod of the largest lower file", "chmod big", "copyup.latency", map[string]string{"how": "chmod", "write": "first", "cache": "warm"}, "size"},
+	{"after copy-up: second append to it", "2nd write", "copyup.latency", map[string]string{"how": "append", "write": "second", "cache": "warm"}, "size"},
+	{"delete: unlink a lower file (whiteout)", "unlink", "op.delete", map[string]string{"kind": "file"}, ""},
+	{"start a container: snapshot prepare", "prepare", "snapshot.prepare", nil, "container"},
+	{"disk: images and every container, × the unique layers", "disk ×uniq", "disk.vs_unique", nil, "containers"},
+	{"page cache: every container read the working set", "page cache", "pagecache.resident", nil, "containers"},
 }
 
-// Rules writes the table a reader takes in at a glance: what each rule of layered storage cost on
-// each driver, one representative measurement per line, drivers as columns. Lines whose metric the
-// result lacks are left out; nothing is written when none is present.
-func Rules(w io.Writer, r *result.Result, md bool) error {
+// manyDrivers is how many drivers make the rules table turn, drivers becoming its rows.
+const manyDrivers = 4
+
+// rulesSection is the table a reader takes in at a glance: what each rule of layered storage cost on
+// each driver, one representative measurement per rule. With a few drivers, rules are rows and
+// drivers columns; with more, drivers are rows and each rule a column (its label and point in the
+// legend), so the table reads down a terminal instead of across it. Rules whose metric the result
+// lacks are left out; nil when none is present.
+func rulesSection(r *result.Result) *Section {
 	var drivers []string
 	for _, d := range driverOrder(r) {
 		for _, ru := range rules {
@@ -48,51 +51,73 @@ func Rules(w io.Writer, r *result.Result, md bool) error {
 		}
 	}
 	type line struct {
-		label, point string
-		cells        []string
+		rule  rule
+		point string
+		cells []*result.Metric
 	}
 	var lines []line
 	for _, ru := range rules {
-		var cells []string
-		point := ""
+		l := line{rule: ru}
 		any := false
 		for _, d := range drivers {
 			m := pick(r, d, ru)
+			l.cells = append(l.cells, m)
 			if m == nil {
-				cells = append(cells, "-")
 				continue
 			}
 			if !any {
-				point = describePoint(m, ru)
-			} else if describePoint(m, ru) != point {
-				point = "varies"
+				l.point = describePoint(m, ru)
+			} else if describePoint(m, ru) != l.point {
+				l.point = "varies"
 			}
 			any = true
-			cells = append(cells, Cell(m))
 		}
 		if any {
-			lines = append(lines, line{ru.label, point, cells})
+			lines = append(lines, l)
 		}
 	}
 	if len(lines) == 0 {
 		return nil
 	}
-	ew := &errWriter{w: w}
-	if md {
-		fmt.Fprintf(ew, "\n### what each rule costs\n\n")
-	} else {
-		fmt.Fprintf(ew, "\nwhat each rule costs\n")
-	}
-	t := newTable(ew, append([]string{"rule", "at"}, drivers...), md)
-	for _, l := range lines {
-		if err := t.Append(append([]string{l.label, l.point}, l.cells...)); err != nil {
-			return err
+	var ns notes
+	cell := func(d string, l line, m *result.Metric) string {
+		if m == nil {
+			return "-"
 		}
+		return Cell(m) + ns.ref(d+" "+l.rule.short, m.Warnings)
 	}
-	if err := t.Render(); err != nil {
-		return err
+	s := &Section{Title: "what each rule costs", Level: 2}
+	if len(drivers) <= manyDrivers {
+		t := &Table{Header: append([]string{"rule", "at"}, drivers...), Key: 2}
+		for _, l := range lines {
+			row := []string{l.rule.label, l.point}
+			for i, d := range drivers {
+				row = append(row, cell(d, l, l.cells[i]))
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		s.Table = t
+	} else {
+		t := &Table{Header: []string{"driver"}, Key: 1}
+		for _, l := range lines {
+			t.Header = append(t.Header, l.rule.short)
+			legend := l.rule.short + ": " + l.rule.label
+			if l.point != "" {
+				legend += " (" + l.point + ")"
+			}
+			s.After = append(s.After, legend)
+		}
+		for i, d := range drivers {
+			row := []string{d}
+			for _, l := range lines {
+				row = append(row, cell(d, l, l.cells[i]))
+			}
+			t.Rows = append(t.Rows, row)
+		}
+		s.Table = t
 	}
-	return ew.err
+	s.Notes = ns.list()
+	return s
 }
 
 // pick returns driver d's metric for rule ru, or nil.

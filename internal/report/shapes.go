@@ -1,126 +1,246 @@
 package report
 
 import (
+	"bytes"
+	_ "embed"
 	"fmt"
-	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
 )
 
-// A shape is a published claim about how drivers differ, checked against a result: what is
-// expected, what the result measured, whether the claim holds there, and the mechanism behind it.
-// A shape whose drivers or metrics the result lacks is left out.
+// A shape is a published claim about how drivers differ, kept as data (shapes.yaml) and checked
+// against a result: what is expected, what the result measured, whether the claim holds there, and
+// the mechanism behind it. A shape whose drivers or metrics the result lacks is left out.
 type shape struct {
-	claim string
-	why   string
-	check func(r *result.Result) (measured string, holds bool, ok bool)
+	Claim      string        `yaml:"claim"`
+	Why        string        `yaml:"why"`
+	Measure    shapeMeasure  `yaml:"measure"`
+	Expect     []shapeExpect `yaml:"expect"`
+	RequireAll bool          `yaml:"require_all"`
+	MinAt      float64       `yaml:"min_at"`
 }
 
-var shapes = []shape{
-	{
-		claim: "copy-up is flat in file size on btrfs and on overlayfs over xfs or btrfs (per-byte cost < 5% of overlayfs over ext4's)",
-		why: "overlayfs copies a file up with copy_file_range: on xfs (reflink=1) and btrfs that clones the extents, so only " +
-			"metadata moves; on ext4 every byte is copied and the copy fsynced. The btrfs snapshotter's container is a " +
-			"writable snapshot: a write never copies the file.",
-		check: func(r *result.Result) (string, bool, bool) {
-			ref := findFit(r, "overlayfs", metric.FitCopyup, "append")
-			if ref == nil || !(ref.Beta > 0) {
-				return "", false, false
-			}
-			var parts []string
-			holds := true
-			for _, d := range []string{"btrfs", "overlayfs-xfs", "overlayfs-btrfs"} {
-				f := findFit(r, d, metric.FitCopyup, "append")
-				if f == nil || math.IsNaN(f.Beta) {
-					continue
-				}
-				frac := f.Beta / ref.Beta
-				holds = holds && frac < 0.05
-				parts = append(parts, fmt.Sprintf("%s %s", d, pct(frac)))
-			}
-			if len(parts) == 0 {
-				return "", false, false
-			}
-			return fmt.Sprintf("per-byte copy-up cost (fit.copyup, append) as a share of overlayfs's %s: %s",
-				FormatRate(1/ref.Beta*1e9), strings.Join(parts, ", ")), holds, true
-		},
-	},
-	{
-		claim: "blockfile's container prepare copies the whole image on ext4 but is near-constant on a reflink backing",
-		why: "every blockfile Prepare copies the parent's ext4 image file, so its cost follows that file's size (sized from " +
-			"the scenario's largest container); on xfs or btrfs copy_file_range reflinks the file instead.",
-		check: func(r *result.Result) (string, bool, bool) {
-			full, rl := containerPrepare(r, "blockfile"), containerPrepare(r, "blockfile-reflink")
-			if full <= 0 || rl <= 0 {
-				return "", false, false
-			}
-			return fmt.Sprintf("container prepare: blockfile (ext4) %s, blockfile-reflink %s (×%.1f)",
-				FormatNanos(full), FormatNanos(rl), full/rl), full/rl >= 5, true
-		},
-	},
-	{
-		claim: "page cache for containers reading one working set: ≈ 1× on overlayfs, ≈ n× on native and btrfs, ≥ 2× on fuse-overlayfs and erofs",
-		why: "overlayfs's containers open the lower file's own inode, so they share its pages. native's copies and btrfs's " +
-			"snapshots are separate inodes, and a reflink shares blocks on disk, not pages in memory. fuse-overlayfs caches " +
-			"in each mount's FUSE inodes on top of the backing file's pages; erofs reads its layer images through loop " +
-			"devices, and caches both the image and the files of each mount.",
-		check: func(r *result.Result) (string, bool, bool) {
-			n, ws, byDriver := pagecacheMultiples(r)
-			if n < 2 || len(byDriver) == 0 {
-				return "", false, false
-			}
-			holds := true
-			var parts []string
-			for _, d := range driverOrder(r) {
-				x, ok := byDriver[d]
-				if !ok {
-					continue
-				}
-				switch d {
-				case "overlayfs":
-					holds = holds && x < 1.5
-				case "native", "btrfs":
-					holds = holds && x > 0.85*float64(n)
-				case "fuse-overlayfs", "erofs":
-					holds = holds && x >= 2
-				default:
-					continue
-				}
-				parts = append(parts, fmt.Sprintf("%s %.1f×", d, x))
-			}
-			if len(parts) == 0 {
-				return "", false, false
-			}
-			return fmt.Sprintf("resident after %d containers read the same %s, × the working set: %s", n, ws, strings.Join(parts, ", ")), holds, true
-		},
-	},
-	{
-		claim: "native is a true full copy on ext4 but near-free in disk on btrfs",
-		why: "native's Prepare copies the parent with copy_file_range: on ext4 byte for byte, on btrfs (and xfs) as reflinks " +
-			"that share the blocks. Its time stays: it still walks every file and fsyncs each copy.",
-		check: func(r *result.Result) (string, bool, bool) {
-			ext, okE := lastDisk(r, "native")
-			btr, okB := lastDisk(r, "native-btrfs")
-			if !okE || !okB {
-				return "", false, false
-			}
-			return fmt.Sprintf("disk used by the images and every container, × their unique layers: native %.2f, native-btrfs %.2f", ext, btr),
-				ext >= 3 && btr <= 1.5, true
-		},
-	},
+type shapeMeasure struct {
+	Metric     string            `yaml:"metric"`
+	Fit        string            `yaml:"fit"`
+	Params     map[string]string `yaml:"params"`
+	At         string            `yaml:"at"`
+	Reduce     string            `yaml:"reduce"`
+	Per        string            `yaml:"per"`
+	RelativeTo string            `yaml:"relative_to"`
+	Format     string            `yaml:"format"`
+	Label      string            `yaml:"label"`
+	RefFormat  string            `yaml:"ref_format"`
 }
 
-// Shapes writes the published shapes the result can check: for each, whether it holds here, the
-// figures, and why. Nothing is written when none applies.
-func Shapes(w io.Writer, r *result.Result, md bool) error {
-	var lines []string
-	for _, s := range shapes {
-		measured, holds, ok := s.check(r)
+type shapeExpect struct {
+	Drivers        []string `yaml:"drivers"`
+	Ratio          []string `yaml:"ratio"`
+	Below          *float64 `yaml:"below"`
+	AtLeast        *float64 `yaml:"atleast"`
+	AtLeastTimesAt *float64 `yaml:"atleast_times_at"`
+}
+
+//go:embed shapes.yaml
+var shapesYAML []byte
+
+// shapes are the published shapes, decoded strictly once (TestShapesFile checks the file).
+var shapes, shapesErr = decodeShapes(shapesYAML)
+
+func decodeShapes(b []byte) ([]shape, error) {
+	var out []shape
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("shapes.yaml: %w", err)
+	}
+	return out, nil
+}
+
+// shapePoint is one driver's measured value, with the at and per values it was picked at.
+type shapePoint struct {
+	v       float64
+	at, per string
+}
+
+// measure picks each driver's value.
+func (m *shapeMeasure) measure(r *result.Result) map[string]shapePoint {
+	match := func(params map[string]string) bool {
+		for k, v := range m.Params {
+			got, has := params[k]
+			if v == "*" && !has || v != "*" && has && got != v {
+				return false
+			}
+		}
+		return true
+	}
+	type cand struct {
+		params map[string]string
+		v      float64
+	}
+	by := map[string][]cand{}
+	if m.Fit != "" {
+		fits := r.Fits
+		if len(fits) == 0 {
+			fits = stats.Fits(r) // a result written before fits were
+		}
+		for _, f := range fits {
+			if f.Name == m.Fit && match(f.Params) && !math.IsNaN(f.Beta) {
+				by[f.Driver] = append(by[f.Driver], cand{f.Params, f.Beta})
+			}
+		}
+	}
+	for _, x := range r.Metrics {
+		if m.Metric != "" && x.Name == m.Metric && match(x.Params) && x.Summary.N > 0 {
+			by[x.Driver] = append(by[x.Driver], cand{x.Params, x.Summary.Median})
+		}
+	}
+	// The largest value of the at key over every driver: all drivers are read at one point.
+	atMost := math.Inf(-1)
+	for _, cs := range by {
+		for _, c := range cs {
+			if v, ok := metric.Number(c.params[m.At]); ok && m.At != "" {
+				atMost = max(atMost, v)
+			}
+		}
+	}
+	out := map[string]shapePoint{}
+	for d, cs := range by {
+		var best *shapePoint
+		for _, c := range cs {
+			if m.At != "" {
+				if v, ok := metric.Number(c.params[m.At]); !ok || v != atMost {
+					continue
+				}
+			}
+			p := shapePoint{v: c.v, at: c.params[m.At], per: c.params[m.Per]}
+			if m.Per != "" {
+				size, ok := metric.Number(p.per)
+				if !ok || size <= 0 {
+					continue
+				}
+				p.v /= size
+			}
+			if best == nil || m.Reduce == "max" && p.v > best.v {
+				best = &p
+			}
+		}
+		if best != nil {
+			out[d] = *best
+		}
+	}
+	return out
+}
+
+// check evaluates s against r: the measured line, whether the claim holds, and whether it applies.
+func (s *shape) check(r *result.Result) (measured string, holds, ok bool) {
+	pts := s.Measure.measure(r)
+	ref := 1.0
+	refText := ""
+	if d := s.Measure.RelativeTo; d != "" {
+		p, has := pts[d]
+		if !has || !(p.v > 0) {
+			return "", false, false
+		}
+		ref = p.v
+		switch s.Measure.RefFormat {
+		case "rate":
+			refText = FormatRate(1e9 / p.v)
+		default:
+			refText = FormatNanos(p.v)
+		}
+	}
+	holds = true
+	var parts []string
+	var at, per string
+	shown := map[string]bool{}
+	show := func(d string) {
+		if !shown[d] {
+			shown[d] = true
+			parts = append(parts, d+" "+s.format(pts[d].v/ref))
+		}
+	}
+	for _, e := range s.Expect {
+		if len(e.Ratio) == 2 {
+			a, hasA := pts[e.Ratio[0]]
+			b, hasB := pts[e.Ratio[1]]
+			if !hasA || !hasB || !(b.v > 0) {
+				return "", false, false
+			}
+			x := a.v / b.v
+			holds = holds && e.holds(x, 0)
+			show(e.Ratio[0])
+			show(e.Ratio[1])
+			parts[len(parts)-1] += fmt.Sprintf(" (×%.0f)", x)
+			continue
+		}
+		for _, d := range e.Drivers {
+			p, has := pts[d]
+			if !has {
+				if s.RequireAll {
+					return "", false, false
+				}
+				continue
+			}
+			atV, _ := metric.Number(p.at)
+			if s.MinAt > 0 && atV < s.MinAt {
+				return "", false, false
+			}
+			at, per = p.at, p.per
+			holds = holds && e.holds(p.v/ref, atV)
+			show(d)
+		}
+	}
+	if len(parts) == 0 {
+		return "", false, false
+	}
+	label := strings.NewReplacer("{ref}", refText, "{at}", at, "{per}", per).Replace(s.Measure.Label)
+	return label + ": " + strings.Join(parts, ", "), holds, true
+}
+
+func (e *shapeExpect) holds(v, at float64) bool {
+	ok := true
+	if e.Below != nil {
+		ok = ok && v < *e.Below
+	}
+	if e.AtLeast != nil {
+		ok = ok && v >= *e.AtLeast
+	}
+	if e.AtLeastTimesAt != nil {
+		ok = ok && v > *e.AtLeastTimesAt*at
+	}
+	return ok
+}
+
+func (s *shape) format(v float64) string {
+	switch s.Measure.Format {
+	case "percent":
+		return pct(v)
+	case "multiple":
+		return strconv.FormatFloat(v, 'f', 1, 64) + "×"
+	case "ratio2":
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return FormatNanos(v)
+}
+
+// shapesSections are the shapes the result can check (whether each holds here, and the figures), and
+// nothing when none applies.
+func shapesSections(r *result.Result) []*Section {
+	if shapesErr != nil {
+		return []*Section{{Title: "shapes", Level: 2, Lines: []string{shapesErr.Error()}}}
+	}
+	s := &Section{Title: "shapes", Level: 2, Bullets: true}
+	for i := range shapes {
+		measured, holds, ok := shapes[i].check(r)
 		if !ok {
 			continue
 		}
@@ -128,22 +248,26 @@ func Shapes(w io.Writer, r *result.Result, md bool) error {
 		if !holds {
 			verdict = "does NOT hold here"
 		}
-		if md {
-			lines = append(lines, fmt.Sprintf("- **%s** — %s: %s. *Why:* %s", s.claim, verdict, measured, s.why))
-		} else {
-			lines = append(lines, fmt.Sprintf("- %s: %s\n    %s\n    why: %s", s.claim, verdict, measured, s.why))
-		}
+		s.Lines = append(s.Lines, fmt.Sprintf("%s: %s. %s", shapes[i].Claim, verdict, measured))
 	}
-	if len(lines) == 0 {
+	if len(s.Lines) == 0 {
 		return nil
 	}
-	ew := &errWriter{w: w}
-	if md {
-		fmt.Fprintf(ew, "\n### shapes\n\n%s\n", strings.Join(lines, "\n"))
-	} else {
-		fmt.Fprintf(ew, "\nshapes\n%s\n", strings.Join(lines, "\n"))
+	return []*Section{s}
+}
+
+// shapesWhySection explains the mechanism behind each shape the result checks (a detail).
+func shapesWhySection(r *result.Result) *Section {
+	s := &Section{Title: "why the shapes hold", Level: 2, Bullets: true, Detail: true}
+	for i := range shapes {
+		if _, _, ok := shapes[i].check(r); ok {
+			s.Lines = append(s.Lines, shapes[i].Claim+": "+strings.Join(strings.Fields(shapes[i].Why), " "))
+		}
 	}
-	return ew.err
+	if len(s.Lines) == 0 {
+		return nil
+	}
+	return s
 }
 
 func pct(frac float64) string {
@@ -156,65 +280,15 @@ func pct(frac float64) string {
 	return strconv.FormatFloat(100*frac, 'f', 0, 64) + "%"
 }
 
-// findFit returns the driver's fit of name with how=how at the warm cache (or no cache parameter).
-func findFit(r *result.Result, driver, name, how string) *result.Fit {
-	fits := r.Fits
-	if len(fits) == 0 {
-		fits = stats.Fits(r) // a result written before fits were
-	}
-	for i := range fits {
-		f := &fits[i]
-		if f.Driver == driver && f.Name == name && f.Params["how"] == how && (f.Params["cache"] == "" || f.Params["cache"] == "warm") {
-			return f
+// shapeMetrics lists the metric and fit names the shapes read (for TestShapesFile).
+func shapeMetrics() []string {
+	var out []string
+	for _, s := range shapes {
+		for _, n := range []string{s.Measure.Metric, s.Measure.Fit} {
+			if n != "" && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
 		}
 	}
-	return nil
-}
-
-// containerPrepare is the largest of the driver's container prepare medians (the largest image's).
-func containerPrepare(r *result.Result, driver string) float64 {
-	most := 0.0
-	for _, m := range r.Find(driver, "snapshot.prepare", nil) {
-		if m.Params["container"] != "" && m.Summary.N > 0 {
-			most = max(most, m.Summary.Median)
-		}
-	}
-	return most
-}
-
-// pagecacheMultiples returns, at the largest container count with page-cache figures, the page
-// cache each driver held as a multiple of the working set.
-func pagecacheMultiples(r *result.Result) (n int, ws string, by map[string]float64) {
-	by = map[string]float64{}
-	for _, m := range r.Metrics {
-		if m.Name != "pagecache.resident" {
-			continue
-		}
-		c, err := strconv.Atoi(m.Params["containers"])
-		if err != nil || c < n {
-			continue
-		}
-		if c > n {
-			n, by = c, map[string]float64{}
-		}
-		size, ok := metric.Number(m.Params[metric.PWorkingSet])
-		if !ok || size <= 0 || m.Summary.N == 0 {
-			continue
-		}
-		ws = m.Params["working_set"]
-		by[m.Driver] = m.Summary.Median / size
-	}
-	return n, ws, by
-}
-
-// lastDisk is the driver's disk.vs_unique at the most containers.
-func lastDisk(r *result.Result, driver string) (float64, bool) {
-	best, v, ok := -1, 0.0, false
-	for _, m := range r.Find(driver, "disk.vs_unique", nil) {
-		c, err := strconv.Atoi(m.Params["containers"])
-		if err == nil && c > best && m.Summary.N > 0 {
-			best, v, ok = c, m.Summary.Median, true
-		}
-	}
-	return v, ok
+	return out
 }

@@ -20,7 +20,7 @@ func TestShapes(t *testing.T) {
 		},
 	}
 	var b bytes.Buffer
-	if err := Shapes(&b, r, true); err != nil {
+	if err := (&Doc{Sections: shapesSections(r)}).Markdown(&b); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -32,8 +32,32 @@ func TestShapes(t *testing.T) {
 	}
 	r.Fits[1].Beta = 0.001
 	b.Reset()
-	Shapes(&b, r, false)
+	(&Doc{Sections: shapesSections(r)}).Text(&b, TextOptions{})
 	if !strings.Contains(b.String(), ": holds") || !strings.Contains(b.String(), "overlayfs-xfs 0.1%") {
 		t.Errorf("shapes:\n%s", b.String())
+	}
+}
+
+// TestShapesFile: shapes.yaml decodes strictly, and every shape names a catalogue metric, a claim,
+// a mechanism and an expectation.
+func TestShapesFile(t *testing.T) {
+	if shapesErr != nil {
+		t.Fatal(shapesErr)
+	}
+	if len(shapes) == 0 {
+		t.Fatal("no shapes")
+	}
+	for _, s := range shapes {
+		if s.Claim == "" || s.Why == "" || len(s.Expect) == 0 || s.Measure.Label == "" {
+			t.Errorf("incomplete shape %+v", s)
+		}
+	}
+	for _, n := range shapeMetrics() {
+		if metric.Get(n) == nil {
+			t.Errorf("shapes.yaml reads %s, which is not in the metric catalogue", n)
+		}
+	}
+	if _, err := decodeShapes([]byte("- claim: x\n  nonsense: 1\n")); err == nil {
+		t.Error("an unknown key in shapes.yaml decodes")
 	}
 }

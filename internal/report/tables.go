@@ -1,11 +1,13 @@
-// Package report renders result files for people: terminal tables (Tables), and the formatting
-// helpers every renderer shares (FormatValue, FormatBytes, FormatNanos, FormatCI, FormatParams).
+// Package report renders results for people. Every report is first built as data (a Doc: sections
+// of lines, tables and notes), then rendered to terminal text fitted to the terminal's width
+// (Doc.Text) or to Markdown (Doc.Markdown, RESULTS.md); figures are drawn by Plots.
 //
-// Tables put drivers side by side, as columns, one table per metric family, so a row reads as "this
-// operation on each driver". A cell is the median and the half-width of its 95% confidence interval
-// relative to it ("2.01 µs ±3.2%"); a cell whose metric carries warnings points to a numbered note
-// under the tables (cells with the same warnings share one). Raw samples are the source of truth: a metric stored without a summary is
-// summarized here.
+// A result's report (Build) leads with what each rule of layered storage cost on each driver, the
+// published shapes the result can check, and its verifications; then, as details, one table per
+// metric family with drivers side by side, the fits, and where the run's time went. A cell is the
+// median and its 95% interval from the run's samples; a cell whose metric carries warnings points to
+// a note under its table, one note per cause, naming the cells it applies to. Raw samples are the
+// source of truth: a metric stored without a summary is summarized here.
 package report
 
 import (
@@ -18,10 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/metric"
@@ -38,33 +36,25 @@ type row struct {
 	fits   map[string]*result.Fit // in the fits table
 }
 
-// Tables writes r as terminal tables: a header (scenario, environment, drivers and their status),
-// one table per metric family with drivers as columns, then the verification checks and the notes
-// (each metric's warnings, numbered from the cells).
-func Tables(w io.Writer, r *result.Result) error { return render(w, r, false) }
+// Tables writes r's whole report as terminal text (120 columns).
+func Tables(w io.Writer, r *result.Result) error {
+	return Build(r).Text(w, TextOptions{Details: true})
+}
 
-// Markdown writes r as Markdown (RESULTS.md): the same header, tables, checks and notes as Tables,
-// with Markdown tables under a heading per metric family.
-func Markdown(w io.Writer, r *result.Result) error { return render(w, r, true) }
+// Markdown writes r's report as Markdown (RESULTS.md).
+func Markdown(w io.Writer, r *result.Result) error { return Build(r).Markdown(w) }
 
-func render(w io.Writer, r *result.Result, md bool) error {
-	ew := &errWriter{w: w}
-	if md {
-		var hb strings.Builder
-		writeHeader(&hb, r)
-		fmt.Fprintf(ew, "## %s\n\n", r.Scenario.Name)
-		for _, line := range strings.Split(strings.TrimRight(hb.String(), "\n"), "\n") {
-			fmt.Fprintf(ew, "- %s\n", line)
-		}
-	} else {
-		writeHeader(ew, r)
+// Build makes r's report: a header (scenario, run, machine, drivers), what each rule costs, the
+// published shapes, the checks; then, as details, a table per metric family, the fits, the run time
+// by driver and phase, and why the shapes hold.
+func Build(r *result.Result) *Doc {
+	d := &Doc{}
+	d.Sections = append(d.Sections, headerSection(r), driversSection(r))
+	if s := rulesSection(r); s != nil {
+		d.Sections = append(d.Sections, s)
 	}
-	if err := Rules(ew, r, md); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if err := Shapes(ew, r, md); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
+	d.Sections = append(d.Sections, shapesSections(r)...)
+	d.Sections = append(d.Sections, checksSection(r))
 
 	metrics := summarized(r.Metrics)
 	drivers := driverOrder(r)
@@ -72,122 +62,55 @@ func render(w io.Writer, r *result.Result, md bool) error {
 	for i, l := range r.Layers {
 		layerOrder[i] = l.Name
 	}
-
 	groups, titles := group(metrics)
-	var notes []string
 	duplicates := 0
 	for _, title := range titles {
 		rows, dups := buildRows(groups[title])
 		duplicates += dups
 		sortRows(rows, layerOrder)
 		cols := usedDrivers(drivers, rows)
-
-		if md {
-			fmt.Fprintf(ew, "\n### %s\n\n", title)
-		} else {
-			fmt.Fprintf(ew, "\n%s\n", title)
-		}
-		t := newTable(ew, append([]string{"metric", "params"}, cols...), md)
+		var ns notes
+		t := &Table{Header: append([]string{"metric", "params"}, cols...), Key: 2}
 		for _, rw := range rows {
 			line := []string{rw.name, FormatParams(rw.params)}
 			ref := rw.cells[Reference]
-			for _, d := range cols {
-				m := rw.cells[d]
+			for _, dr := range cols {
+				m := rw.cells[dr]
 				if m == nil {
 					line = append(line, "-")
 					continue
 				}
-				cell := Cell(m)
-				if ref != nil && d != Reference {
-					cell += ratio(m, ref)
+				c := Cell(m)
+				if ref != nil && dr != Reference {
+					c += ratio(m, ref)
 				}
-				line = append(line, cell+noteRef(&notes, m.Warnings))
+				line = append(line, c+ns.ref(dr+" "+FormatParams(rw.params), m.Warnings))
 			}
-			if err := t.Append(line); err != nil {
-				return fmt.Errorf("report: %s: %w", title, err)
-			}
+			t.Rows = append(t.Rows, line)
 		}
-		if err := t.Render(); err != nil {
-			return fmt.Errorf("report: %s: %w", title, err)
+		s := &Section{Title: title, Level: 2, Table: t, Notes: ns.list(), Detail: true}
+		if dups > 0 {
+			s.After = append(s.After, fmt.Sprintf("%d duplicate series (same driver, metric and params) not shown: merge them", dups))
 		}
+		d.Sections = append(d.Sections, s)
 	}
 	if len(metrics) == 0 {
-		fmt.Fprintf(ew, "\nno metrics\n")
+		d.Sections = append(d.Sections, &Section{Lines: []string{"no metrics"}, Detail: true})
 	}
-
 	fits := r.Fits
 	if len(fits) == 0 {
 		fits = stats.Fits(r) // a result written before fits were
 	}
-	if err := writeFits(ew, fits, drivers, layerOrder, md, &notes); err != nil {
-		return err
+	if s := fitsSection(fits, drivers, layerOrder); s != nil {
+		d.Sections = append(d.Sections, s)
 	}
-
-	if err := writeRunTime(ew, r, drivers, md); err != nil {
-		return err
+	if s := runTimeSection(r, drivers); s != nil {
+		d.Sections = append(d.Sections, s)
 	}
-	writeChecks(ew, r.Checks)
-	if duplicates > 0 {
-		notes = append(notes, fmt.Sprintf("%d duplicate series (same driver, metric and params) not shown: merge them", duplicates))
+	if s := shapesWhySection(r); s != nil {
+		d.Sections = append(d.Sections, s)
 	}
-	if len(notes) > 0 {
-		fmt.Fprintf(ew, "\nnotes:\n")
-		if md {
-			ew.Write([]byte("\n"))
-		}
-		for i, n := range notes {
-			if md {
-				fmt.Fprintf(ew, "- [%d] %s\n", i+1, n)
-			} else {
-				fmt.Fprintf(ew, "  [%d] %s\n", i+1, n)
-			}
-		}
-	}
-	if ew.err != nil {
-		return fmt.Errorf("report: %w", ew.err)
-	}
-	return nil
-}
-
-// newTable starts a table with header: left-aligned name and params, then right-aligned cells;
-// Markdown when md.
-func newTable(w io.Writer, header []string, md bool) *tablewriter.Table {
-	return newTableLeft(w, header, md, 2)
-}
-
-// newTableLeft is newTable with the first left columns left-aligned and the rest right-aligned.
-func newTableLeft(w io.Writer, header []string, md bool, left int) *tablewriter.Table {
-	var align tw.Alignment
-	for i := range header {
-		align = append(align, map[bool]tw.Align{true: tw.AlignLeft, false: tw.AlignRight}[i < left])
-	}
-	opts := []tablewriter.Option{
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithAlignment(align),
-	}
-	if md {
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-	}
-	t := tablewriter.NewTable(w, opts...)
-	t.Header(header)
-	return t
-}
-
-// noteRef returns the " [n]" that points a cell to the note holding its warnings, adding the note
-// to notes if it is new (cells with the same warnings share a note); "" without warnings.
-func noteRef(notes *[]string, warnings []string) string {
-	if len(warnings) == 0 {
-		return ""
-	}
-	text := strings.Join(warnings, "; ")
-	i := slices.Index(*notes, text)
-	if i < 0 {
-		*notes = append(*notes, text)
-		i = len(*notes) - 1
-	}
-	return fmt.Sprintf(" [%d]", i+1)
+	return d
 }
 
 // Reference is the driver other drivers' cells are compared with: each cell of another driver shows
@@ -231,9 +154,9 @@ var fitLegend = map[string]string{
 		"contains 0, grows when it is above 0",
 }
 
-// writeFits writes the fits table: a row per fit name and parameter point, a column per driver,
-// then a line explaining each fit; warnings go to notes.
-func writeFits(w io.Writer, fits []result.Fit, drivers, layerOrder []string, md bool, notes *[]string) error {
+// fitsSection is the fits table: a row per fit name and parameter point, a column per driver, a
+// line explaining each fit; warnings go to notes.
+func fitsSection(fits []result.Fit, drivers, layerOrder []string) *Section {
 	if len(fits) == 0 {
 		return nil
 	}
@@ -267,13 +190,8 @@ func writeFits(w io.Writer, fits []result.Fit, drivers, layerOrder []string, md 
 			cols = append(cols, f.Driver)
 		}
 	}
-
-	if md {
-		fmt.Fprintf(w, "\n### fits\n\n")
-	} else {
-		fmt.Fprintf(w, "\nfits\n")
-	}
-	t := newTable(w, append([]string{"fit", "params"}, cols...), md)
+	var ns notes
+	t := &Table{Header: append([]string{"fit", "params"}, cols...), Key: 2}
 	var names []string
 	for _, rw := range rows {
 		line := []string{rw.name, FormatParams(rw.params)}
@@ -283,31 +201,20 @@ func writeFits(w io.Writer, fits []result.Fit, drivers, layerOrder []string, md 
 				line = append(line, "-")
 				continue
 			}
-			line = append(line, FitCell(f)+noteRef(notes, f.Warnings))
+			line = append(line, FitCell(f)+ns.ref(d+" "+rw.name+" "+FormatParams(rw.params), f.Warnings))
 		}
-		if err := t.Append(line); err != nil {
-			return fmt.Errorf("report: fits: %w", err)
-		}
+		t.Rows = append(t.Rows, line)
 		if !slices.Contains(names, rw.name) {
 			names = append(names, rw.name)
 		}
 	}
-	if err := t.Render(); err != nil {
-		return fmt.Errorf("report: fits: %w", err)
-	}
-	if md {
-		fmt.Fprintln(w)
-	}
+	s := &Section{Title: "fits", Level: 2, Table: t, Notes: ns.list(), Detail: true}
 	for _, n := range names {
 		if text, ok := fitLegend[n]; ok {
-			if md {
-				fmt.Fprintf(w, "- %s\n", text)
-			} else {
-				fmt.Fprintf(w, "%s\n", text)
-			}
+			s.After = append(s.After, text)
 		}
 	}
-	return nil
+	return s
 }
 
 // FitCell formats a fit. fit.copyup: the fixed cost and the copy rate (1/Beta, decimal bytes per
@@ -513,7 +420,10 @@ func usedDrivers(drivers []string, rows []*row) []string {
 	return out
 }
 
-func writeHeader(w io.Writer, r *result.Result) {
+// headerSection names the scenario, the run and the machine.
+func headerSection(r *result.Result) *Section {
+	var lines []string
+	w := func(format string, a ...any) { lines = append(lines, fmt.Sprintf(format, a...)) }
 	sc := r.Scenario.Name
 	if sc == "" {
 		sc = "(unnamed)"
@@ -521,7 +431,7 @@ func writeHeader(w io.Writer, r *result.Result) {
 	if r.Scenario.File != "" {
 		sc += " (" + r.Scenario.File + ")"
 	}
-	fmt.Fprintf(w, "scenario: %s\n", sc)
+	w("scenario: %s", sc)
 	var run []string
 	if r.Run.ID != "" {
 		run = append(run, r.Run.ID)
@@ -539,9 +449,9 @@ func writeHeader(w io.Writer, r *result.Result) {
 	if r.Run.ToolVersion != "" {
 		run = append(run, "seedbench "+r.Run.ToolVersion)
 	}
-	fmt.Fprintf(w, "run: %s\n", strings.Join(run, ", "))
+	w("run: %s", strings.Join(run, ", "))
 	if r.Partial {
-		fmt.Fprintf(w, "PARTIAL: the run did not finish; some metrics may be missing\n")
+		w("PARTIAL: the run did not finish; some metrics may be missing")
 	}
 
 	e := r.Env
@@ -570,18 +480,25 @@ func writeHeader(w io.Writer, r *result.Result) {
 		env = append(env, "fingerprint "+e.Fingerprint)
 	}
 	if len(env) > 0 {
-		fmt.Fprintf(w, "env: %s\n", strings.Join(env, ", "))
+		w("env: %s", strings.Join(env, ", "))
 	}
 	if d := r.Drift; d != nil {
 		stat, flush := calibrationMedians(r.Noise)
-		fmt.Fprintf(w, "machine over the run (%d calibration readings outside every driver): warm stat %s ±%.0f%%, 4 KiB write + fdatasync %s ±%.0f%% (medians, drift): the result's intervals (ci_lo/ci_hi) include the drift, for a re-run's median; cells and plots show the samples' own, for comparing drivers\n",
+		w("machine over the run (%d calibration readings outside every driver): warm stat %s ±%.0f%%, 4 KiB write + fdatasync %s ±%.0f%% (medians, drift): the result's intervals (ci_lo/ci_hi) include the drift, for a re-run's median; cells and plots show the samples' own, for comparing drivers",
 			d.Probes, stat, 100*d.Stat, flush, 100*d.Sync)
 	}
 
-	if len(r.Drivers) == 0 {
-		return
+	title := r.Scenario.Name
+	if title == "" {
+		title = "(unnamed)"
 	}
-	fmt.Fprintf(w, "drivers:\n")
+	return &Section{Title: title, Level: 1, Lines: lines, Bullets: true}
+}
+
+// driversSection lists each driver's status, backing, options and, when it did not run, why.
+func driversSection(r *result.Result) *Section {
+	s := &Section{Title: "drivers", Level: 2}
+	e := r.Env
 	width := 0
 	for _, d := range r.Drivers {
 		width = max(width, len(d.Name))
@@ -608,15 +525,23 @@ func writeHeader(w io.Writer, r *result.Result) {
 		if status == "" {
 			status = "?"
 		}
-		line := fmt.Sprintf("  %-*s  %-7s  %s", width, d.Name, status, strings.Join(parts, ", "))
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		line := fmt.Sprintf("%-*s  %-7s  %s", width, d.Name, status, strings.Join(parts, ", "))
+		s.Lines = append(s.Lines, strings.TrimRight(line, " "))
+		s.Indent = strings.Repeat(" ", width+2+7+2)
 	}
+	if len(r.Drivers) == 0 {
+		s.Lines = []string{"none recorded"}
+	}
+	return s
 }
 
-func writeChecks(w io.Writer, checks []result.Check) {
+// checksSection says whether every verification passed, and lists the ones that failed.
+func checksSection(r *result.Result) *Section {
+	checks := r.Checks
+	s := &Section{Title: "checks", Level: 2}
 	if len(checks) == 0 {
-		fmt.Fprintf(w, "\nchecks: none recorded\n")
-		return
+		s.Lines = []string{"none recorded"}
+		return s
 	}
 	var failed []result.Check
 	for _, c := range checks {
@@ -625,32 +550,18 @@ func writeChecks(w io.Writer, checks []result.Check) {
 		}
 	}
 	if len(failed) == 0 {
-		fmt.Fprintf(w, "\nchecks: all %d checks passed\n", len(checks))
-		return
+		s.Lines = []string{fmt.Sprintf("all %d checks passed", len(checks))}
+		return s
 	}
-	fmt.Fprintf(w, "\nchecks: %d of %d FAILED:\n", len(failed), len(checks))
+	s.Lines = []string{fmt.Sprintf("%d of %d FAILED:", len(failed), len(checks))}
 	for _, c := range failed {
-		line := fmt.Sprintf("  FAIL %s: %s", c.Driver, c.What)
+		line := fmt.Sprintf("FAIL %s: %s", c.Driver, c.What)
 		if c.Detail != "" {
 			line += ": " + c.Detail
 		}
-		fmt.Fprintln(w, line)
+		s.Lines = append(s.Lines, line)
 	}
-}
-
-// errWriter keeps the first write error so rendering code can write freely.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
+	return s
 }
 
 // phaseOrder is the order the engine runs its phases in; workload ops in the order scenarios list
@@ -663,10 +574,10 @@ var phaseOrder = func() []string {
 	return append(out, "verify", "teardown", "close")
 }()
 
-// writeRunTime writes where each driver's share of the run's wall time went, by phase (the result's
+// runTimeSection is where each driver's share of the run's wall time went, by phase (the result's
 // phase_seconds), and how much of it was the timed samples themselves: what makes a run long (a
 // full-copy driver's prepares, a flush per file), and how far it could shrink at most.
-func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) error {
+func runTimeSection(r *result.Result, drivers []string) *Section {
 	byName := map[string]*result.DriverResult{}
 	seen := map[string]bool{}
 	var cols []string
@@ -699,13 +610,8 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 	if !r.Run.Started.IsZero() && r.Run.Finished.After(r.Run.Started) {
 		title += fmt.Sprintf(": the run took %.0f s", r.Run.Finished.Sub(r.Run.Started).Seconds())
 	}
-	if md {
-		fmt.Fprintf(w, "\n### %s\n\n", title)
-	} else {
-		fmt.Fprintf(w, "\n%s\n", title)
-	}
-	t := newTableLeft(w, append([]string{"phase", "all drivers"}, cols...), md, 1)
-	row := func(name string, sec func(*result.DriverResult) float64) error {
+	t := &Table{Header: append([]string{"phase", "all drivers"}, cols...), Key: 1}
+	row := func(name string, sec func(*result.DriverResult) float64) {
 		var all float64
 		var cells []string
 		for _, d := range cols {
@@ -713,16 +619,12 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 			all += v
 			cells = append(cells, fmt.Sprintf("%.1f", v))
 		}
-		return t.Append(append([]string{name, fmt.Sprintf("%.1f", all)}, cells...))
+		t.Rows = append(t.Rows, append([]string{name, fmt.Sprintf("%.1f", all)}, cells...))
 	}
 	for _, ph := range phases {
-		if err := row(ph, func(dr *result.DriverResult) float64 { return dr.PhaseSeconds[ph] }); err != nil {
-			return fmt.Errorf("report: run time: %w", err)
-		}
+		row(ph, func(dr *result.DriverResult) float64 { return dr.PhaseSeconds[ph] })
 	}
-	if err := row("total", func(dr *result.DriverResult) float64 { return dr.Seconds }); err != nil {
-		return fmt.Errorf("report: run time: %w", err)
-	}
+	row("total", func(dr *result.DriverResult) float64 { return dr.Seconds })
 	// The timed work alone: every recorded sample of a time metric, summed. What the kernel and the
 	// snapshotter spent on the measured calls themselves; the rest of total is setup, eviction,
 	// verification and calibration around them.
@@ -735,13 +637,8 @@ func writeRunTime(w io.Writer, r *result.Result, drivers []string, md bool) erro
 			timed[m.Driver] += s / 1e9
 		}
 	}
-	if err := row("of which timed samples", func(dr *result.DriverResult) float64 { return timed[dr.Name] }); err != nil {
-		return fmt.Errorf("report: run time: %w", err)
-	}
-	if err := t.Render(); err != nil {
-		return fmt.Errorf("report: run time: %w", err)
-	}
-	return nil
+	row("of which timed samples", func(dr *result.DriverResult) float64 { return timed[dr.Name] })
+	return &Section{Title: title, Level: 2, Table: t, Detail: true}
 }
 
 // calibrationMedians formats the median warm stat and the median 4 KiB write + fdatasync of a run's

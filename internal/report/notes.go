@@ -1,0 +1,128 @@
+package report
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// notes gathers the warnings of one section's cells into one note per cause, each naming the cells
+// it applies to: a hundred cells with "high variance" make one note, not a hundred.
+type notes struct {
+	byKey map[string]*noteCause
+	order []*noteCause
+}
+
+type noteCause struct {
+	ref     int
+	summary string
+	// detail collects what varies between the cells (a CV, a load), shown as a range or a list.
+	nums   []float64
+	unit   string
+	cells  []string
+	single string // the warning itself, when one cell has it: shown whole
+}
+
+// causes classify the warnings stats, the engine and fits attach to metrics: a pattern, the key of
+// the cause, its summary, and which submatch is the number that varies between cells (0 = none).
+var causes = []struct {
+	re      *regexp.Regexp
+	key     string
+	summary string
+	num     int
+	unit    string
+}{
+	{regexp.MustCompile(`^noisy machine: load ([0-9.]+) on`), "noisy",
+		"noisy machine: the load average was above the CPU count while these were measured", 1, "load "},
+	{regexp.MustCompile(`^high variance: CV ([0-9]+)%`), "cv",
+		"high variance: the samples' coefficient of variation is above 20%", 1, "CV %"},
+	{regexp.MustCompile(`^need >= [0-9]+ samples for confidence interval.*\(interval shown is min\.\.max, ([0-9]+)% confidence\)`), "few",
+		"too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows", 1, "%"},
+	{regexp.MustCompile(`^only ([0-9]+) samples$`), "few",
+		"too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows", 0, ""},
+	{regexp.MustCompile(`^eviction (did not take|incomplete)`), "evict",
+		"eviction did not take: some of the file stayed in the page cache, so the sample is partly warm", 0, ""},
+}
+
+// ref records warnings of the cell named cell and returns the marks to append to it: " [1]",
+// " [1,3]", or "" without warnings.
+func (n *notes) ref(cell string, warnings []string) string {
+	if len(warnings) == 0 {
+		return ""
+	}
+	if n.byKey == nil {
+		n.byKey = map[string]*noteCause{}
+	}
+	var refs []int
+	for _, w := range warnings {
+		key, summary, num, unit := w, w, "", ""
+		for _, c := range causes {
+			if m := c.re.FindStringSubmatch(w); m != nil {
+				key, summary, unit = c.key, c.summary, c.unit
+				if c.num > 0 {
+					num = m[c.num]
+				}
+				break
+			}
+		}
+		c := n.byKey[key]
+		if c == nil {
+			c = &noteCause{ref: len(n.order) + 1, summary: summary, unit: unit, single: w}
+			n.byKey[key] = c
+			n.order = append(n.order, c)
+		}
+		if v, err := strconv.ParseFloat(num, 64); err == nil {
+			c.nums = append(c.nums, v)
+		}
+		if !slices.Contains(c.cells, cell) {
+			c.cells = append(c.cells, cell)
+		}
+		if !slices.Contains(refs, c.ref) {
+			refs = append(refs, c.ref)
+		}
+	}
+	slices.Sort(refs)
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = strconv.Itoa(r)
+	}
+	return " [" + strings.Join(s, ",") + "]"
+}
+
+// maxNamedCells is how many cells a note names before it counts the rest.
+const maxNamedCells = 4
+
+// list returns the notes, numbered as the cells mark them.
+func (n *notes) list() []Note {
+	out := make([]Note, 0, len(n.order))
+	for _, c := range n.order {
+		text := c.summary
+		if len(c.cells) == 1 && c.single != c.summary {
+			text = c.single // one cell: its own words say more than the summary
+		} else if len(c.nums) > 0 {
+			lo, hi := slices.Min(c.nums), slices.Max(c.nums)
+			r := strconv.FormatFloat(lo, 'f', -1, 64)
+			if hi != lo {
+				r += "–" + strconv.FormatFloat(hi, 'f', -1, 64)
+			}
+			before, after, _ := strings.Cut(c.unit, "%")
+			if strings.Contains(c.unit, "%") {
+				after = "%" + after
+			}
+			text += " (" + before + r + after + ")"
+		}
+		names := c.cells
+		more := ""
+		if len(names) > maxNamedCells {
+			names, more = names[:maxNamedCells], fmt.Sprintf(" and %d more", len(c.cells)-maxNamedCells)
+		}
+		cells := "1 cell"
+		if len(c.cells) > 1 {
+			cells = fmt.Sprintf("%d cells", len(c.cells))
+		}
+		out = append(out, Note{Ref: c.ref, Text: fmt.Sprintf("%s. %s: %s%s", text, cells, strings.Join(names, "; "), more)})
+	}
+	return out
+}

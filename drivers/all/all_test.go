@@ -2,13 +2,13 @@ package all_test
 
 import (
 	"flag"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
+	"github.com/seedbench/seedbench/internal/docs"
 	"github.com/seedbench/seedbench/internal/report"
 )
 
@@ -84,36 +84,14 @@ func TestVariant(t *testing.T) {
 
 var update = flag.Bool("update", false, "rewrite README.md's driver table from the registry")
 
-const (
-	readme       = "../../README.md"
-	driversBegin = "<!-- drivers: generated from drivers/all (go test ./drivers/all -update) -->\n"
-	driversEnd   = "<!-- end drivers -->\n"
-)
-
 // TestREADMEDriverTable pins README.md's driver table, the only one, to the registry.
 func TestREADMEDriverTable(t *testing.T) {
-	b, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	i, j := strings.Index(s, driversBegin), strings.Index(s, driversEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README.md has no generated driver table between %q and %q", driversBegin, driversEnd)
-	}
 	var rows []report.DriverRow
 	for _, d := range all.Registry().All() {
 		rows = append(rows, report.DriverRow{Info: d.Info()})
 	}
-	want := s[:i+len(driversBegin)] + report.DriversMarkdown(rows) + s[j:]
-	if want == s {
-		return
+	begin, end := docs.Markers("drivers", "drivers/all", "go test ./drivers/all -update")
+	if err := docs.Sync("../../README.md", begin, end, report.DriversMarkdown(rows), *update); err != nil {
+		t.Error(err)
 	}
-	if *update {
-		if err := os.WriteFile(readme, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("README.md's driver table is stale: run go test ./drivers/all -update")
 }

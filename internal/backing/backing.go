@@ -168,7 +168,7 @@ func (b *Backing) makeImage(ctx context.Context, dir string, spec Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := run(ctx, mkfsCommand(spec.FS, b.Image)...); err != nil {
+	if err := retryTransient(ctx, func() error { return run(ctx, mkfsCommand(spec.FS, b.Image)...) }); err != nil {
 		return err
 	}
 	// mkfs wrote through the host page cache; drop those pages so the loop device (direct I/O)

@@ -293,3 +293,45 @@ func createExt4(t *testing.T, size int64) (*Backing, string) {
 	t.Cleanup(func() { b.Close() })
 	return b, dir
 }
+
+// TestCreateLoopRace: mkfs.btrfs fails with ENXIO when another process detaches a loop device while
+// it checks its image's mount status (parallel test packages, any loop-device user on the host).
+// A fault-injecting mkfs.btrfs (the real one behind it) fails that way twice; Create retries and
+// succeeds. A failure of another kind is not retried.
+func TestCreateLoopRace(t *testing.T) {
+	requireKind(t, Btrfs)
+	real, err := lookTool("mkfs.btrfs")
+	if err != nil {
+		t.Skip(err)
+	}
+	fake := t.TempDir()
+	count := filepath.Join(fake, "count")
+	script := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0); echo $((n+1)) > " + count + "\n" +
+		"if [ \"$n\" -lt 2 ]; then echo \"ERROR: cannot check mount status of $3: No such device or address\" >&2; exit 1; fi\n" +
+		"exec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(fake, "mkfs.btrfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", fake+":"+os.Getenv("PATH"))
+	dir := workDir(t)
+	b, err := Create(context.Background(), Spec{FS: Btrfs, Size: 256 << 20, Dir: filepath.Join(dir, "b")})
+	if err != nil {
+		t.Fatalf("create despite a transient mkfs failure: %v", err)
+	}
+	if n, _ := os.ReadFile(count); strings.TrimSpace(string(n)) != "3" {
+		t.Errorf("mkfs.btrfs ran %s times, want 3", n)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	script = "#!/bin/sh\necho 'ERROR: unable to open: Permission denied' >&2; exit 1\n"
+	if err := os.WriteFile(filepath.Join(fake, "mkfs.btrfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := Create(context.Background(), Spec{FS: Btrfs, Size: 256 << 20, Dir: filepath.Join(dir, "c")}); err == nil ||
+		!strings.Contains(err.Error(), "Permission denied") || strings.Contains(err.Error(), "tried") || time.Since(start) > time.Second {
+		t.Errorf("a lasting failure: %v after %v", err, time.Since(start))
+	}
+}

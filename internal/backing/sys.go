@@ -108,6 +108,34 @@ func lookTool(name string) (string, error) {
 	return "", exec.ErrNotFound
 }
 
+// transientTries bounds retryTransient.
+const transientTries = 6
+
+// retryTransient runs fn again, after a growing pause, while it fails because another process on the
+// host attached or detached a loop device while the tool walked them: mkfs.btrfs checks that its
+// image is not mounted by looking at every loop device, and one detached meanwhile fails it with
+// ENXIO ("cannot check mount status"); losetup can find the free device it picked taken.
+func retryTransient(ctx context.Context, fn func() error) error {
+	var err error
+	for try := range transientTries {
+		if err = fn(); err == nil || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(25<<try) * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%w (tried %d times: other processes kept attaching and detaching loop devices)", err, transientTries)
+}
+
+func transient(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "cannot check mount status") || strings.Contains(s, "No such device or address") ||
+		strings.Contains(s, "Device or resource busy")
+}
+
 // run runs a tool and returns its trimmed stdout; a failure carries the tool's stderr.
 func run(ctx context.Context, args ...string) error {
 	_, err := output(ctx, args...)
@@ -148,7 +176,10 @@ func evict(path string) error {
 // backing file's filesystem must support O_DIRECT at the loop's sector size), buffered otherwise.
 // It reports what the kernel actually set, read back from sysfs.
 func attachLoop(ctx context.Context, image string) (dev string, directIO bool, err error) {
-	dev, err = output(ctx, "losetup", "--direct-io=on", "-f", "--show", image)
+	err = retryTransient(ctx, func() (err error) {
+		dev, err = output(ctx, "losetup", "--direct-io=on", "-f", "--show", image)
+		return err
+	})
 	if err != nil {
 		var err2 error
 		if dev, err2 = output(ctx, "losetup", "-f", "--show", image); err2 != nil {

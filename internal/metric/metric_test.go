@@ -2,42 +2,21 @@ package metric
 
 import (
 	"flag"
-	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/seedbench/seedbench/internal/docs"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md's metric table from the catalogue")
 
-const (
-	readme     = "../../README.md"
-	tableBegin = "<!-- metrics: generated from internal/metric (go test ./internal/metric -update) -->\n"
-	tableEnd   = "<!-- end metrics -->\n"
-)
-
 // TestREADMEMetricTable pins README.md's metric table to the catalogue.
 func TestREADMEMetricTable(t *testing.T) {
-	b, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
+	begin, end := docs.Markers("metrics", "internal/metric", "go test ./internal/metric -update")
+	if err := docs.Sync("../../README.md", begin, end, MarkdownTable(), *update); err != nil {
+		t.Error(err)
 	}
-	s := string(b)
-	i, j := strings.Index(s, tableBegin), strings.Index(s, tableEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README.md has no generated metric table between %q and %q", tableBegin, tableEnd)
-	}
-	want := s[:i+len(tableBegin)] + MarkdownTable() + s[j:]
-	if want == s {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(readme, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("README.md's metric table is stale: run go test ./internal/metric -update")
 }
 
 // TestCatalogue checks the catalogue is well formed: unique IDs, a known family, unit, direction and

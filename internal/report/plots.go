@@ -726,7 +726,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		}
 		op := lifecycleOp{label: strings.TrimPrefix(name, "snapshot.") + "\n(container)", values: map[string]float64{}}
 		for drv, vs := range per {
-			op.values[drv] = median(vs)
+			op.values[drv] = plot.Median(vs)
 		}
 		ops = append(ops, op)
 	}
@@ -821,9 +821,6 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 	}
 	return &plot.Figure{Title: title, Plot: p, Legend: legend}
 }
-
-// median is plot.Median; the tables use it too.
-func median(vs []float64) float64 { return plot.Median(vs) }
 
 // --- parameters ---
 

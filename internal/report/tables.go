@@ -23,6 +23,7 @@ import (
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/stats"
@@ -655,10 +656,10 @@ func calibrationMedians(noise []result.NoiseSample) (stat, flush string) {
 	}
 	stat, flush = "?", "?"
 	if len(st) > 0 {
-		stat = FormatNanos(median(st))
+		stat = FormatNanos(plot.Median(st))
 	}
 	if len(fl) > 0 {
-		flush = FormatNanos(median(fl))
+		flush = FormatNanos(plot.Median(fl))
 	}
 	return stat, flush
 }

@@ -85,7 +85,7 @@ func Build(r *result.Result) *Doc {
 				if ref != nil && dr != Reference {
 					c += ratio(m, ref)
 				}
-				line = append(line, c+ns.ref(dr+" "+FormatParams(rw.params), m.Warnings))
+				line = append(line, c+ns.ref(dr+" "+rw.name+" "+FormatParams(rw.params), m.Warnings))
 			}
 			t.Rows = append(t.Rows, line)
 		}

@@ -42,7 +42,16 @@ type Section struct {
 type Table struct {
 	Header []string
 	Key    int
-	Rows   [][]string
+	// Left columns are left-aligned (text); the rest right-aligned (figures). 0 = Key.
+	Left int
+	Rows [][]string
+}
+
+func (t *Table) left() int {
+	if t.Left > 0 {
+		return t.Left
+	}
+	return t.Key
 }
 
 // Note is one explanation, numbered; the cells it applies to carry its number.
@@ -155,7 +164,7 @@ func (d *Doc) Markdown(w io.Writer) error {
 }
 
 func (t *Table) markdown(w io.Writer) error {
-	tt := newTable(w, t.Header, t.Key, true)
+	tt := newTable(w, t.Header, t.left(), true)
 	if err := tt.Bulk(t.Rows); err != nil {
 		return err
 	}
@@ -198,6 +207,12 @@ func (t *Table) text(w io.Writer, width int) error {
 		if g > 0 {
 			fmt.Fprintln(w)
 		}
+		left := t.Key // the key columns, and of the value columns those left-aligned
+		for _, i := range cols {
+			if i < t.left() {
+				left++
+			}
+		}
 		pick := func(row []string) []string {
 			out := make([]string, 0, t.Key+len(cols))
 			for i := range t.Key {
@@ -208,7 +223,7 @@ func (t *Table) text(w io.Writer, width int) error {
 			}
 			return out
 		}
-		tt := newTable(w, pick(t.Header), t.Key, false)
+		tt := newTable(w, pick(t.Header), left, false)
 		for _, r := range t.Rows {
 			if err := tt.Append(pick(r)); err != nil {
 				return err

@@ -18,15 +18,24 @@ type DriverRow struct {
 // DriversDoc is the driver catalogue as a report: a table of each driver's availability, backing,
 // capabilities and snapshotter, then, for each driver that cannot run here, why and the fix.
 func DriversDoc(rows []DriverRow) *Doc {
-	t := &Table{Header: []string{"driver", "available", "backing", "capabilities", "snapshotter"}, Key: 1}
+	t := &Table{Header: []string{"driver", "available", "backing", "capabilities", "snapshotter"}, Key: 1, Left: 5}
 	s := &Section{Table: t}
 	for _, r := range rows {
 		avail := "yes"
 		if !r.Available {
 			avail = "no [" + strconv.Itoa(len(s.Notes)+1) + "]"
-			s.Notes = append(s.Notes, Note{Ref: len(s.Notes) + 1, Text: r.Name + ": " + r.Reason})
+			reason := r.Reason
+			if !strings.HasPrefix(reason, r.Name+": ") {
+				reason = r.Name + ": " + reason
+			}
+			s.Notes = append(s.Notes, Note{Ref: len(s.Notes) + 1, Text: reason})
 		}
-		t.Rows = append(t.Rows, []string{r.Name, avail, r.Backing, caps(r.Capabilities), strings.TrimPrefix(r.Snapshotter, "github.com/") + " " + r.Version})
+		// The snapshotter's package, short: containerd's plugins by their last element.
+		sn := strings.TrimPrefix(r.Snapshotter, "github.com/")
+		if p, ok := strings.CutPrefix(sn, "containerd/containerd/v2/plugins/snapshots/"); ok {
+			sn = "containerd " + p
+		}
+		t.Rows = append(t.Rows, []string{r.Name, avail, r.Backing, caps(r.Capabilities), sn + " " + r.Version})
 	}
 	return &Doc{Sections: []*Section{s}}
 }

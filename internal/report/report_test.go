@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mattn/go-runewidth"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -151,6 +152,44 @@ func TestFormatParams(t *testing.T) {
 	} {
 		if got := FormatParams(tc.p); got != tc.want {
 			t.Errorf("FormatParams(%v) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+// TestTextWidth: every line of a report, summary or whole, fits the width it is laid out for (a
+// word longer than the width aside), and a table too wide is split with its key columns repeated.
+func TestTextWidth(t *testing.T) {
+	r, err := result.ReadFile("testdata/full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, width := range []int{60, 100, 120} {
+		for _, details := range []bool{false, true} {
+			var b bytes.Buffer
+			if err := Build(r).Text(&b, TextOptions{Width: width, Details: details}); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(b.String(), "\n") {
+				if w := runewidth.StringWidth(line); w > width && strings.Contains(line, " ") && (width >= 100 || !strings.HasPrefix(line, "│")) {
+					t.Errorf("width %d: a line of %d: %q", width, w, line)
+				}
+			}
+			if !details && strings.Contains(b.String(), "layer.apply") {
+				t.Error("the summary shows the details")
+			}
+		}
+	}
+	tb := &Table{Header: []string{"k", "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"}, Key: 1, Rows: [][]string{{"row", "1", "2", "3"}}}
+	var b bytes.Buffer
+	if err := (&Doc{Sections: []*Section{{Table: tb}}}).Text(&b, TextOptions{Width: 34}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "│ row "); n != 2 {
+		t.Errorf("a table 47 wide at width 34: %d parts, want 2 (the key repeated):\n%s", n, b.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if w := runewidth.StringWidth(line); w > 34 && line != "" {
+			t.Errorf("split table line of %d: %q", w, line)
 		}
 	}
 }

@@ -42,12 +42,15 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func splitList(s string) []string {
+// splitList splits a comma-separated flag value; an empty entry ("a,,b", ",") is a usage error,
+// not a way to ask for everything.
+func splitList(cmd, flag, s string) ([]string, error) {
 	var out []string
 	for _, x := range strings.Split(s, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
+		if x = strings.TrimSpace(x); x == "" {
+			return nil, usagef("%s: --%s %q has an empty entry: name them separated by commas, e.g. --%s overlayfs,native", cmd, flag, s, flag)
 		}
+		out = append(out, x)
 	}
-	return out
+	return out, nil
 }

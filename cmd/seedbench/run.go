@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -60,8 +61,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("run: --out takes one scenario; run several without --out to get one file each")
 	}
 	var drivers []string
-	if o.drivers != "" {
-		drivers = splitList(o.drivers)
+	isSet := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { isSet[f.Name] = true })
+	if isSet["drivers"] {
+		if drivers, err = splitList("run", "drivers", o.drivers); err != nil {
+			return err
+		}
+	}
+	if err := bench.CheckWorkDir(o.workdir); err != nil {
+		return usagef("run: --workdir: %v", err)
 	}
 
 	prog := newProgress(stderr, o.quiet)

@@ -21,7 +21,11 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var errs []error
 	for _, f := range files {
-		if _, _, err := bench.Load(f, scenario.ResolveOptions{}, nil); err != nil {
+		_, _, err := bench.Load(ctx, f, scenario.ResolveOptions{}, nil)
+		if ctx.Err() != nil {
+			return context.Canceled
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -45,7 +49,10 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(files) != 1 {
 		return usagef("show: name exactly one scenario file")
 	}
-	plan, _, err := bench.Load(files[0], scenario.ResolveOptions{Quick: *quick, Samples: *samples}, nil)
+	plan, _, err := bench.Load(ctx, files[0], scenario.ResolveOptions{Quick: *quick, Samples: *samples}, nil)
+	if ctx.Err() != nil {
+		return context.Canceled
+	}
 	if err != nil {
 		return codeError{exitError, err}
 	}

@@ -80,8 +80,29 @@ var ErrNotRoot = errors.New("run needs root: it mounts filesystems and attaches 
 
 // Load reads, validates and resolves one scenario file, its drivers: entries included (checked
 // against the driver catalogue, with each problem at its line), and returns the plan and the
-// drivers it selects: names when given, else the scenario's list, else every driver.
-func Load(file string, opt scenario.ResolveOptions, names []string) (*scenario.Plan, []drivers.Driver, error) {
+// drivers it selects: names when given, else the scenario's list, else every driver. It returns
+// ctx's error as soon as ctx is done, whatever stage loading is at: nothing is mounted yet, so an
+// interrupted load leaves nothing behind.
+func Load(ctx context.Context, file string, opt scenario.ResolveOptions, names []string) (*scenario.Plan, []drivers.Driver, error) {
+	type loaded struct {
+		plan *scenario.Plan
+		ds   []drivers.Driver
+		err  error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		plan, ds, err := load(file, opt, names)
+		done <- loaded{plan, ds, err}
+	}()
+	select {
+	case l := <-done:
+		return l.plan, l.ds, l.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+}
+
+func load(file string, opt scenario.ResolveOptions, names []string) (*scenario.Plan, []drivers.Driver, error) {
 	sc, err := scenario.Load(file)
 	if err != nil {
 		return nil, nil, err
@@ -131,12 +152,18 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 	if req.Out != "" && len(req.Scenarios) > 1 {
 		return nil, OK, errors.New("an output file takes one scenario")
 	}
+	if err := CheckWorkDir(req.WorkDir); err != nil {
+		return nil, OK, err
+	}
 	// Everything is validated before anything is mounted.
 	var runs []Run
 	sets := map[*scenario.Plan][]drivers.Driver{}
 	var errs []error
 	for _, f := range req.Scenarios {
-		plan, ds, err := Load(f, scenario.ResolveOptions{Quick: req.Quick, Samples: req.Samples}, req.Drivers)
+		plan, ds, err := Load(ctx, f, scenario.ResolveOptions{Quick: req.Quick, Samples: req.Samples}, req.Drivers)
+		if ctx.Err() != nil {
+			return nil, Interrupted, ctx.Err()
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -150,6 +177,16 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 	if os.Geteuid() != 0 {
 		return nil, OK, ErrNotRoot
 	}
+	// Where the results go must take them, before an hour of measurements is spent.
+	var plans []*scenario.Plan
+	for _, r := range runs {
+		plans = append(plans, r.Plan)
+	}
+	release, err := claimOutputs(req, plans)
+	if err != nil {
+		return nil, OK, err
+	}
+	defer func() { release(runs) }()
 	// The host must hold what the runs will write, before anything is mounted. Plans run one after
 	// the other, so each is checked on its own.
 	host, err := preflight.Probe(req.WorkDir)
@@ -196,6 +233,75 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 		}
 	}
 	return runs, outcome, nil
+}
+
+// MaxWorkDir is the longest --workdir a run takes. Every path of a run is the work directory, the
+// run's own directories (a snapshot's, with a driver name of up to 63 bytes: about 140 bytes) and,
+// below them, a scenario's path (at most 3072): the whole stays below the kernel's 4096. And erofs
+// mounts its layer images through the new mount API, whose source strings the kernel caps at 256
+// bytes: 100 bytes leave a layer image's path room below that.
+const MaxWorkDir = 100
+
+// CheckWorkDir refuses a work directory whose absolute path is too long for a run's paths.
+func CheckWorkDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if len(abs) > MaxWorkDir {
+		return fmt.Errorf("work directory %s… is %d bytes long: at most %d, so that every path of a run stays below the kernel's limits", abs[:40], len(abs), MaxWorkDir)
+	}
+	return nil
+}
+
+// claimOutputs checks that each run's result can be written: an --out file is created now (or, if
+// it exists, opened for writing), the results directory of each scenario made and written to. The
+// release it returns removes an --out file it created when no run wrote it.
+func claimOutputs(req Request, plans []*scenario.Plan) (release func([]Run), err error) {
+	release = func([]Run) {}
+	if req.Out != "" {
+		if err := os.MkdirAll(filepath.Dir(req.Out), 0o755); err != nil {
+			return release, fmt.Errorf("output %s: %w", req.Out, err)
+		}
+		f, err := os.OpenFile(req.Out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			if fi, serr := os.Stat(req.Out); serr == nil && !fi.Mode().IsRegular() {
+				return release, fmt.Errorf("output %s is not a regular file: name a file", req.Out)
+			}
+			f, err = os.OpenFile(req.Out, os.O_WRONLY, 0)
+			if err != nil {
+				return release, fmt.Errorf("output %s: %w", req.Out, err)
+			}
+			return release, f.Close()
+		}
+		if err != nil {
+			return release, fmt.Errorf("output %s: %w", req.Out, err)
+		}
+		if err := f.Close(); err != nil {
+			return release, fmt.Errorf("output %s: %w", req.Out, err)
+		}
+		return func(runs []Run) {
+			for _, r := range runs {
+				if r.Path == req.Out {
+					return
+				}
+			}
+			os.Remove(req.Out)
+		}, nil
+	}
+	for _, p := range plans {
+		dir := filepath.Join(req.ResultsDir, p.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return release, fmt.Errorf("results directory: %w", err)
+		}
+		f, err := os.CreateTemp(dir, ".seedbench-probe-*")
+		if err != nil {
+			return release, fmt.Errorf("results directory %s: %w", dir, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return release, nil
 }
 
 // execute replays one plan in a run directory of its own and writes its result.

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // WriteFile writes r to path as indented JSON, atomically: a reader sees the old file or the whole new
@@ -101,7 +103,18 @@ func write(path string, r *Result, replace bool) (_ string, err error) {
 // ReadFile reads a result file. A file whose schema is not seedbench/result/v1 is an error naming the
 // file and the schema found. Unknown fields are ignored, so newer files (with added fields) read.
 func ReadFile(path string) (*Result, error) {
-	b, err := os.ReadFile(path)
+	// O_NONBLOCK: a FIFO given by mistake opens without waiting for a writer, then is refused.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("result: %s is not a regular file: name a result file (.json)", path)
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}

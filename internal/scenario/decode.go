@@ -15,19 +15,63 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/seedbench/seedbench/internal/spell"
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads a scenario file and parses it with Parse.
+// MaxFileSize is the largest scenario file Load reads. A scenario describes its layers; a real
+// image's file list belongs in a manifest of its own, so a few megabytes is already a very large
+// scenario, and the YAML parser holds a node per value in memory.
+const MaxFileSize = 16 << 20
+
+// Load reads a scenario file and parses it with Parse. The path must name a regular file (a FIFO or
+// a device is refused before anything is read from it, a FIFO without waiting for a writer) of at
+// most MaxFileSize bytes.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("scenario: %s is %s, not a regular file: name a scenario file (.yaml)", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("scenario: %s is %s, more than a scenario file may be (%s): put large file lists in a manifest", path, Size(fi.Size()).approx(), Size(MaxFileSize))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("scenario: %s grew past %s while it was read", path, Size(MaxFileSize))
+	}
 	return Parse(path, data)
+}
+
+// fileKind names what a non-regular file is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file (" + m.Type().String() + ")"
 }
 
 // Parse decodes and validates one scenario file's bytes; file names it in errors and in the
@@ -45,6 +89,12 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	d.pos[""] = root.Line
 	d.decodeValue(root, reflect.ValueOf(sc).Elem(), "", root.Line, false)
 	sc.pos = d.pos
+	if d.limitAt > 0 {
+		// The document expands past the budget: what follows the limit is its consequence, not
+		// more problems of the file.
+		d.errs = d.errs[:d.limitAt]
+		return nil, d.err()
+	}
 	validate(sc, &d.errorList, nil)
 	if err := d.err(); err != nil {
 		return nil, err
@@ -56,9 +106,34 @@ func Parse(file string, data []byte) (*Scenario, error) {
 // scenario with thousands of explicit files stays well below it.
 const maxNodes = 1 << 18
 
+// maxScalar bounds every value: the longest is a path or a symlink target (maxPathLen), and a number
+// or a name of megabytes would only cost time to parse and to quote.
+const maxScalar = 4096
+
 type decoder struct {
 	errorList
 	nodes int
+	// limitAt is how many problems were recorded when the node budget ran out (0 = it did not).
+	limitAt int
+	// aliasLine is the line of the alias being decoded (0 = none): what an alias expands to stands
+	// where the alias is written, not where its anchor is, and its problems are reported there.
+	aliasLine int
+}
+
+// addAt records a problem at line, or at the alias being decoded.
+func (d *decoder) addAt(line int, path, format string, args ...any) {
+	if d.aliasLine > 0 {
+		line = d.aliasLine
+	}
+	d.errorList.addAt(line, path, format, args...)
+}
+
+// line is where a node of the document stands: its own line, or the alias being decoded.
+func (d *decoder) line(n *yaml.Node) int {
+	if d.aliasLine > 0 {
+		return d.aliasLine
+	}
+	return n.Line
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -165,8 +240,13 @@ func (d *decoder) resolve(n *yaml.Node, path string) *yaml.Node {
 	d.nodes++
 	if d.nodes == maxNodes {
 		d.addAt(n.Line, path, "the document expands to more than %d YAML nodes (aliases?): write a smaller scenario", maxNodes)
+		d.limitAt = len(d.errs)
 	}
 	if d.nodes >= maxNodes {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && len(n.Value) > maxScalar {
+		d.addAt(n.Line, path, "a value of %d bytes: values are at most %d bytes (a path's most)", len(n.Value), maxScalar)
 		return nil
 	}
 	if tag := n.ShortTag(); !standardTags[tag] {
@@ -214,6 +294,10 @@ func describe(n *yaml.Node) string {
 // decodeValue decodes n into v; path names the field and line is where its key is written.
 // scalarOK lets a list field take a single scalar.
 func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string, line int, scalarOK bool) {
+	if n != nil && n.Kind == yaml.AliasNode && d.aliasLine == 0 {
+		d.aliasLine = n.Line
+		defer func() { d.aliasLine = 0 }()
+	}
 	if n = d.resolve(n, path); n == nil {
 		return
 	}
@@ -381,7 +465,7 @@ func (d *decoder) decodeDepth(n *yaml.Node, dp *Depth, path string) {
 			if c = d.resolve(c, p); c == nil {
 				continue
 			}
-			d.pos[p] = c.Line
+			d.pos[p] = d.line(c)
 			if c.Kind != yaml.ScalarNode || c.ShortTag() != "!!int" {
 				d.addAt(c.Line, p, "%s; got %s", depthHelp, describe(c))
 				continue
@@ -406,8 +490,8 @@ func (d *decoder) decodeImages(n *yaml.Node, im *Images, path string) {
 	}
 	*im = Images{}
 	for _, p := range d.pairs(n, path) {
-		img := Image{Name: p.key, Line: p.k.Line}
-		d.decodeValue(p.v, reflect.ValueOf(&img.Top).Elem(), p.path, p.k.Line, false)
+		img := Image{Name: p.key, Line: d.line(p.k)}
+		d.decodeValue(p.v, reflect.ValueOf(&img.Top).Elem(), p.path, d.line(p.k), false)
 		*im = append(*im, img)
 	}
 }
@@ -446,8 +530,8 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 			d.addAt(k.Line, p, "duplicate key (first at line %d): keep one", first)
 			continue
 		}
-		seen[k.Value] = k.Line
-		d.pos[p] = k.Line
+		seen[k.Value] = d.line(k)
+		d.pos[p] = d.line(k)
 		out = append(out, pair{key: k.Value, path: p, k: k, v: n.Content[i+1]})
 	}
 	return out
@@ -465,7 +549,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	m := reflect.MakeMap(v.Type())
 	for _, p := range d.pairs(n, path) {
 		e := reflect.New(v.Type().Elem()).Elem()
-		d.decodeValue(p.v, e, p.path, p.k.Line, false)
+		d.decodeValue(p.v, e, p.path, d.line(p.k), false)
 		m.SetMapIndex(reflect.ValueOf(p.key).Convert(v.Type().Key()), e)
 	}
 	v.Set(m)
@@ -490,9 +574,9 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string, scalar
 		if n.Kind == yaml.ScalarNode {
 			p = path // a single scalar: its errors name the field, not an element
 		} else {
-			d.pos[p] = c.Line
+			d.pos[p] = d.line(c)
 		}
-		d.decodeValue(c, s.Index(i), p, c.Line, false)
+		d.decodeValue(c, s.Index(i), p, d.line(c), false)
 	}
 	v.Set(s)
 }
@@ -546,7 +630,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, line 
 			d.addAt(p.k.Line, p.path, "unknown key %q%s: the keys here are %s", p.key, suggest(p.key, f.keys), strings.Join(f.keys, ", "))
 			continue
 		}
-		d.decodeValue(p.v, v.Field(i), p.path, p.k.Line, scalarOrList[t.Name()+"."+p.key])
+		d.decodeValue(p.v, v.Field(i), p.path, d.line(p.k), scalarOrList[t.Name()+"."+p.key])
 	}
 }
 

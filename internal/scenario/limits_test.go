@@ -37,6 +37,12 @@ func TestLimits(t *testing.T) {
 	}
 	b.WriteString("]\nimages: {app: a}\n")
 	wantErr(t, b.String(), "", "expands to more than")
+	// Past the budget nothing more is reported: the two unknown keys before it, and it.
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	var bomb *Errors
+	if !errors.As(err, &bomb) || len(*bomb) != 3 || !strings.Contains((*bomb)[2].Msg, "expands to more than") {
+		t.Errorf("after the node budget: %v", err)
+	}
 
 	// However many problems, the report stays readable.
 	b.Reset()
@@ -45,7 +51,7 @@ func TestLimits(t *testing.T) {
 		b.WriteString("      - {path: /a}\n")
 	}
 	b.WriteString("images: {app: a}\n")
-	_, err := Parse("many.yaml", []byte(b.String()))
+	_, err = Parse("many.yaml", []byte(b.String()))
 	var errs *Errors
 	if !errors.As(err, &errs) || len(*errs) != maxErrors+1 || !strings.Contains((*errs)[maxErrors].Msg, "1500 more problems") {
 		t.Errorf("got %d problems, want %d and a count of the rest", len(*errs), maxErrors+1)

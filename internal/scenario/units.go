@@ -59,7 +59,7 @@ func parseExact(s string) (Size, error) {
 	intPart, frac, _ := strings.Cut(num, ".")
 	v, ok := new(big.Int).SetString(intPart, 10)
 	if !ok {
-		return 0, fmt.Errorf("invalid size %q: write a number and a unit, e.g. 4KiB (%s)", s, unitHelp)
+		return 0, fmt.Errorf("invalid size %q: write a number and a unit, e.g. 4KiB (%s)", cut(s), unitHelp)
 	}
 	v.Mul(v, big.NewInt(int64(mult)))
 	if frac != "" {
@@ -68,12 +68,12 @@ func parseExact(s string) (Size, error) {
 		den := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(frac))), nil)
 		q, r := new(big.Int).QuoRem(f, den, new(big.Int))
 		if r.Sign() != 0 {
-			return 0, fmt.Errorf("size %q is not a whole number of bytes: write it in a smaller unit (%s)", s, unitHelp)
+			return 0, fmt.Errorf("size %q is not a whole number of bytes: write it in a smaller unit (%s)", cut(s), unitHelp)
 		}
 		v.Add(v, q)
 	}
 	if !v.IsInt64() {
-		return 0, fmt.Errorf("size %q is too large (%s)", s, unitHelp)
+		return 0, fmt.Errorf("size %q is too large (%s)", cut(s), unitHelp)
 	}
 	return Size(v.Int64()), nil
 }
@@ -85,36 +85,36 @@ func sizeError(s string) error {
 	}
 	if squeezed := strings.Join(strings.Fields(s), ""); squeezed != s {
 		if _, err := ParseSize(squeezed); err == nil {
-			return fmt.Errorf("size %q contains spaces: write %s (%s)", s, squeezed, unitHelp)
+			return fmt.Errorf("size %q contains spaces: write %s (%s)", cut(s), squeezed, unitHelp)
 		}
 	}
 	m := looseRE.FindStringSubmatch(s)
 	if m == nil || m[2] == "" || m[2] == "." {
-		return fmt.Errorf("invalid size %q: write a number and a unit, e.g. 4KiB (%s)", s, unitHelp)
+		return fmt.Errorf("invalid size %q: write a number and a unit, e.g. 4KiB (%s)", cut(s), unitHelp)
 	}
 	sign, num, unit := m[1], m[2], m[3]
 	switch {
 	case sign == "-":
-		return fmt.Errorf("size %q is negative: sizes are byte counts, e.g. 4KiB (%s)", s, unitHelp)
+		return fmt.Errorf("size %q is negative: sizes are byte counts, e.g. 4KiB (%s)", cut(s), unitHelp)
 	case sign == "+":
-		return fmt.Errorf("invalid size %q: write %s (%s)", s, strings.TrimSpace(s)[1:], unitHelp)
+		return fmt.Errorf("invalid size %q: write %s (%s)", cut(s), strings.TrimSpace(s)[1:], unitHelp)
 	case unit == "" && !bareNumR.MatchString(num):
-		return fmt.Errorf("size %q has no unit: add one, e.g. %sMiB (%s)", s, num, unitHelp)
+		return fmt.Errorf("size %q has no unit: add one, e.g. %sMiB (%s)", cut(s), num, unitHelp)
 	case unit == "":
 		if n, err := strconv.ParseInt(num, 10, 64); err == nil && Size(n).String() != num+"B" {
-			return fmt.Errorf("size %q has no unit: write %sB or %s (%s)", s, num, Size(n), unitHelp)
+			return fmt.Errorf("size %q has no unit: write %sB or %s (%s)", cut(s), num, Size(n), unitHelp)
 		}
-		return fmt.Errorf("size %q has no unit: write %sB (%s)", s, num, unitHelp)
+		return fmt.Errorf("size %q has no unit: write %sB (%s)", cut(s), num, unitHelp)
 	}
 	iec := map[byte]string{'b': "B", 'k': "KiB", 'm': "MiB", 'g': "GiB", 't': "TiB"}
 	name, ok := iec[strings.ToLower(unit)[0]]
 	suffix := strings.ToLower(unit[1:])
 	if !ok || (suffix != "" && suffix != "b" && suffix != "i" && suffix != "ib") || (name == "B" && suffix != "") {
-		return fmt.Errorf("size %q has an unknown unit %q: write e.g. 4KiB (%s)", s, unit, unitHelp)
+		return fmt.Errorf("size %q has an unknown unit %q: write e.g. 4KiB (%s)", cut(s), unit, unitHelp)
 	}
 	fix := num + name
 	if unit == name || !sizeRE.MatchString(fix) {
-		return fmt.Errorf("invalid size %q: write digits and a unit, e.g. 4KiB or 1.5MiB (%s)", s, unitHelp)
+		return fmt.Errorf("invalid size %q: write digits and a unit, e.g. 4KiB or 1.5MiB (%s)", cut(s), unitHelp)
 	}
 	if _, err := parseExact(fix); err != nil {
 		return err
@@ -123,7 +123,7 @@ func sizeError(s string) error {
 	if suffix == "b" {
 		what = "decimal"
 	}
-	return fmt.Errorf("size %q uses the %s unit %q: write %s (%s)", s, what, unit, fix, unitHelp)
+	return fmt.Errorf("size %q uses the %s unit %q: write %s (%s)", cut(s), what, unit, fix, unitHelp)
 }
 
 // String prints the shortest exact IEC form: 16B, 4KiB, 64MiB, 1536KiB.

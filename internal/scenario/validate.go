@@ -31,7 +31,8 @@ const (
 	maxWarmup     = 1000
 	maxGenDepth   = 32
 	maxFanout     = 1024
-	maxPathLen    = 4096
+	maxPathLen    = 3072 // a run prefixes < 256 bytes of its own (bench.MaxWorkDir and its dirs): the whole fits PATH_MAX
+	maxPathDepth  = 64
 	maxNameLen    = 255  // one path component
 	maxIdentLen   = 63   // scenario, layer, image and driver names
 	maxChain      = 128  // layers in one image (docker stops at 125)
@@ -218,6 +219,12 @@ func pathProblem(p string) (problem, fix string) {
 	case len(p) > maxPathLen:
 		return fmt.Sprintf("is %d bytes long, more than %d", len(p), maxPathLen), ""
 	}
+	if p == "." {
+		return "must name an entry below the image root", ""
+	}
+	if n := strings.Count(p, "/") + 1; n > maxPathDepth {
+		return fmt.Sprintf("has %d components, more than %d", n, maxPathDepth), ""
+	}
 	for _, c := range strings.Split(p, "/") {
 		if c == ".." {
 			return "must not contain '..': paths name entries inside the image, relative to its root", ""
@@ -249,11 +256,11 @@ func (v *validator) checkPath(p, what, val string) bool {
 		return false
 	}
 	if problem, fix := pathProblem(val); problem != "" {
-		msg := fmt.Sprintf("%s %q %s", what, val, problem)
 		if fix != "" {
-			msg += fmt.Sprintf(": write %q", fix)
+			v.addf(p, "%s %q %s: write %q", what, val, problem, fix)
+		} else {
+			v.addf(p, "%s %q %s", what, val, problem)
 		}
-		v.addf(p, "%s", msg)
 		return false
 	}
 	if val == WorkloadDir || strings.HasPrefix(val, WorkloadDir+"/") {
@@ -268,7 +275,7 @@ var modeRE = regexp.MustCompile(`^0?[0-7]{1,4}$`)
 // ParseMode parses a File mode: an octal string of at most 07777 ("0755", "644").
 func ParseMode(s string) (uint32, error) {
 	if !modeRE.MatchString(s) {
-		return 0, fmt.Errorf("mode %q must be an octal number up to 07777: write e.g. \"0755\"", s)
+		return 0, fmt.Errorf("mode %q must be an octal number up to 07777: write e.g. \"0755\"", cut(s))
 	}
 	m, err := strconv.ParseUint(s, 8, 32)
 	return uint32(m), err
@@ -480,14 +487,24 @@ func (v *validator) layerContent(i int) {
 			}
 		}
 	}
-	// An entry cannot live inside a non-directory of the same layer.
+	// An entry cannot live inside a non-directory of the same layer. written maps each path the
+	// files write, and each directory above one, to the first entry that writes it.
+	written := make(map[string]int, len(l.Files))
 	for j, f := range l.Files {
-		for d := path.Dir(f.Path); d != "." && d != "/" && d != ""; d = path.Dir(d) {
+		if _, ok := written[f.Path]; !ok {
+			written[f.Path] = j
+		}
+		ancestors(f.Path, func(d string) bool {
 			if s, ok := seen[d]; ok && s.typ != "dir" {
 				v.addf(join(index(join(lp, "files"), j), "path"), "%q is inside %q, which is a %s (line %d): make that a dir or move this entry", f.Path, d, s.typ, s.line)
-				break
+				return false
 			}
-		}
+			if _, ok := written[d]; ok {
+				return false // its ancestors are recorded already
+			}
+			written[d] = j
+			return true
+		})
 	}
 	gone := map[string]string{}
 	for _, key := range []string{"delete", "opaque"} {
@@ -506,11 +523,8 @@ func (v *validator) layerContent(i int) {
 			}
 			gone[x] = key
 			if key == "delete" {
-				for j, f := range l.Files {
-					if f.Path == x || strings.HasPrefix(f.Path, x+"/") {
-						v.addf(xp, "%q is deleted and also written by files (line %d) in the same layer: to replace a directory's contents use opaque", x, v.pos.line(index(join(lp, "files"), j)))
-						break
-					}
+				if j, ok := written[x]; ok {
+					v.addf(xp, "%q is deleted and also written by files (line %d) in the same layer: to replace a directory's contents use opaque", x, v.pos.line(index(join(lp, "files"), j)))
 				}
 			} else if s, ok := seen[x]; ok && s.typ != "dir" {
 				v.addf(xp, "%q is made opaque but files (line %d) writes it as a %s in the same layer", x, s.line, s.typ)
@@ -619,14 +633,18 @@ const (
 // visibility follows the explicit entries through the DAG, so delete and opaque name something a
 // lower layer has and hardlinks point at a regular file of this layer or below. Generated trees are
 // opaque to it: their roots (and the directories above) are known, their contents are not.
+//
+// Each layer keeps only what it adds and hides (layerView), and a lookup walks down the chain: a
+// layer's view is never copied, so the cost is linear in the entries, times the chain's length
+// (at most maxChain) and a path's depth (at most maxPathDepth) per lookup.
 func (v *validator) visibility(st *stack) {
 	sc := v.sc
-	vis := make([]map[string]int, len(sc.Layers))
+	vis := make([]*layerView, len(sc.Layers))
 	var total Size
 	for _, i := range st.order {
 		l := sc.Layers[i]
 		lp := index("layers", i)
-		lower := map[string]int{}
+		var lower *layerView
 		if p := st.parent[i]; p >= 0 {
 			lower = vis[p]
 		}
@@ -634,9 +652,9 @@ func (v *validator) visibility(st *stack) {
 			if problem, _ := pathProblem(x); problem != "" {
 				return false
 			}
-			k, ok := lower[x]
-			if !ok {
-				if g := insideGenerated(lower, x); g != "" {
+			k := lower.lookup(x)
+			if k == 0 {
+				if g := lower.insideGenerated(x); g != "" {
 					v.addf(xp, "%q is inside the generated tree %s, whose names only the generator knows: list the path under files in a lower layer", x, g)
 				} else {
 					v.addf(xp, "no lower layer of %s has %q (explicit files, their directories and generate roots count): add it to a lower layer's files", l.Name, x)
@@ -649,24 +667,21 @@ func (v *validator) visibility(st *stack) {
 			}
 			return true
 		}
-		m := make(map[string]int, len(lower))
-		for k, x := range lower {
-			m[k] = x
-		}
+		cur := &layerView{parent: lower, added: map[string]int{}, deleted: map[string]bool{}, opaque: map[string]bool{}}
 		for j, x := range l.Opaque {
 			if check(index(join(lp, "opaque"), j), x, "opaque") {
-				removeUnder(m, x, false)
+				cur.opaque[x] = true
 			}
 		}
 		for j, x := range l.Delete {
 			if check(index(join(lp, "delete"), j), x, "delete") {
-				removeUnder(m, x, true)
+				cur.deleted[x] = true
 			}
 		}
 		if l.Generate != nil {
 			r := resolveGenerate(l.Name, l.Generate, 1)
 			if problem, _ := pathProblem(r.Root); problem == "" {
-				addWithParents(m, r.Root, kGenRoot)
+				cur.add(r.Root, kGenRoot)
 			}
 			if r.Files <= maxGenFiles && r.Total <= maxBytes {
 				total = SatAdd(total, r.Total) // absurd values are reported where they are written
@@ -678,11 +693,11 @@ func (v *validator) visibility(st *stack) {
 			}
 			switch f.Type {
 			case "dir":
-				addWithParents(m, f.Path, kDir)
+				cur.add(f.Path, kDir)
 			case "symlink":
-				addWithParents(m, f.Path, kSymlink)
+				cur.add(f.Path, kSymlink)
 			default:
-				addWithParents(m, f.Path, kFile)
+				cur.add(f.Path, kFile)
 			}
 			if f.Type == "" || f.Type == "file" {
 				total = SatAdd(total, min(max(f.Size, 0), maxBytes))
@@ -695,42 +710,90 @@ func (v *validator) visibility(st *stack) {
 			if problem, _ := pathProblem(f.Target); problem != "" {
 				continue
 			}
-			if m[f.Target] != kFile {
+			if cur.lookup(f.Target) != kFile {
 				v.addf(join(index(join(lp, "files"), j), "target"), "hardlink target %q is not a regular file listed in %s or its lower layers: add it to files", f.Target, l.Name)
 			}
 		}
-		vis[i] = m
+		vis[i] = cur
 	}
 	if total > maxBytes {
 		v.addf("layers", "the layers hold %s in all, more than %s: shrink the generated totals or the files", total.approx(), maxBytes)
 	}
 }
 
-func addWithParents(m map[string]int, p string, kind int) {
-	m[p] = kind
-	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
-		if k, ok := m[d]; ok && (k == kDir || k == kGenRoot) {
-			break
-		}
-		m[d] = kDir
-	}
+// layerView is one layer's part of the explicit entries: what it adds (with the directories above
+// them), what it deletes and which directories it makes opaque, over its parent's view (nil: the
+// empty one of scratch).
+type layerView struct {
+	parent  *layerView
+	added   map[string]int
+	deleted map[string]bool
+	opaque  map[string]bool
 }
 
-func removeUnder(m map[string]int, p string, self bool) {
-	for k := range m {
-		if strings.HasPrefix(k, p+"/") || (self && k == p) {
-			delete(m, k)
+// lookup returns the kind of p in the view, 0 when it is absent.
+func (lv *layerView) lookup(p string) int {
+	for l := lv; l != nil; l = l.parent {
+		if k, ok := l.added[p]; ok {
+			return k
+		}
+		if l.hides(p) {
+			return 0
 		}
 	}
+	return 0
 }
 
-func insideGenerated(m map[string]int, p string) string {
-	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
-		if m[d] == kGenRoot {
-			return d
+// hides reports whether the layer hides the lower p: it deletes p or a directory above it, or makes
+// a directory above it opaque.
+func (lv *layerView) hides(p string) bool {
+	if len(lv.deleted) == 0 && len(lv.opaque) == 0 {
+		return false
+	}
+	if lv.deleted[p] {
+		return true
+	}
+	hidden := false
+	ancestors(p, func(d string) bool {
+		hidden = lv.deleted[d] || lv.opaque[d]
+		return !hidden
+	})
+	return hidden
+}
+
+// add records p of kind in the layer, with the directories above it that the view lacks as
+// directories (a generated root keeps its kind).
+func (lv *layerView) add(p string, kind int) {
+	lv.added[p] = kind
+	ancestors(p, func(d string) bool {
+		if k := lv.lookup(d); k == kDir || k == kGenRoot {
+			return false
+		}
+		lv.added[d] = kDir
+		return true
+	})
+}
+
+// insideGenerated returns the generated root p lies under in the view, or "".
+func (lv *layerView) insideGenerated(p string) string {
+	root := ""
+	ancestors(p, func(d string) bool {
+		if lv.lookup(d) == kGenRoot {
+			root = d
+		}
+		return root == ""
+	})
+	return root
+}
+
+// ancestors calls fn with each directory above the clean relative path p, deepest first, as
+// slices of p (no allocation), until fn returns false.
+func ancestors(p string, fn func(dir string) bool) {
+	for i := strings.LastIndexByte(p, '/'); i > 0; i = strings.LastIndexByte(p[:i], '/') {
+		if !fn(p[:i]) {
+			return
 		}
 	}
-	return ""
 }
 
 func (v *validator) images() {
@@ -1098,9 +1161,16 @@ func linesFromStructs(sc *Scenario) positions {
 }
 
 // nameList lists names for a message.
+// nameList lists names for a message, the first maxListed of them.
 func nameList(xs []string) string {
 	if len(xs) == 0 {
 		return "none valid"
 	}
+	if len(xs) > maxListed {
+		return strings.Join(xs[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(xs)-maxListed)
+	}
 	return strings.Join(xs, ", ")
 }
+
+// maxListed is how many names a message lists.
+const maxListed = 20

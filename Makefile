@@ -25,7 +25,8 @@ setup: need-root
 	$(SUDO) bash scripts/setup-host.sh
 
 build:
-	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/seedbench
+	@echo "go build -o $(BIN) ./cmd/seedbench ($(VERSION))"
+	@CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/seedbench
 
 # Exit 4 means some requested drivers could not run here (each is listed with its reason): the
 # others ran, so `make run` still succeeds.

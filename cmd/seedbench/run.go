@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/seedbench/seedbench/internal/bench"
 	"github.com/seedbench/seedbench/internal/report"
@@ -124,13 +125,20 @@ func render(r bench.Run, o runOptions, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "\nresult: %s\n", r.Path)
 		if !o.details {
-			fmt.Fprintf(stdout, "every table (each metric family, the fits, the run time): seedbench report %s\n", r.Path)
+			fmt.Fprintf(stdout, "every table: seedbench report %s\n", r.Path)
 		}
 	}
+	var lost []string
 	for _, d := range res.Drivers {
 		if d.Status != result.StatusOK {
-			fmt.Fprintf(stderr, "seedbench: driver %s %s: %s\n", d.Name, d.Status, d.Reason)
+			lost = append(lost, d.Name+" "+d.Status)
+			if o.format != "table" { // the table's drivers section says why
+				fmt.Fprintf(stderr, "seedbench: driver %s %s: %s\n", d.Name, d.Status, d.Reason)
+			}
 		}
+	}
+	if len(lost) > 0 && o.format == "table" {
+		fmt.Fprintf(stderr, "seedbench: %d drivers did not run (%s): their reasons are under drivers\n", len(lost), strings.Join(lost, ", "))
 	}
 	return nil
 }

@@ -18,9 +18,9 @@ func TestFitCell(t *testing.T) {
 		want string
 	}{
 		{result.Fit{Name: metric.FitCopyup, Alpha: 1.95e6, Beta: 1 / 1.02, R2: 0.991, N: 24, BetaCILo: 0.9, BetaCIHi: 1.1},
-			"1.95 ms + 1.02 GB/s (R² 0.99)"},
+			"1.95 ms + 1.02 GB/s [0.91, 1.11] (R² 0.99)"},
 		{result.Fit{Name: metric.FitCopyup, Alpha: 3.03e6, Beta: 1.271, R2: 0.569, N: 24, BetaCILo: 0.78, BetaCIHi: 1.76},
-			"3.03 ms + 787 MB/s (R² 0.57)"},
+			"3.03 ms + 787 MB/s [568, 1282] (R² 0.57)"},
 		{result.Fit{Name: metric.FitCopyup, Alpha: 91253, Beta: -0.0005, R2: 0.015, N: 24, BetaCILo: -0.002, BetaCIHi: 0.001},
 			"91.3 µs, flat in size (R² 0.01)"},
 		{result.Fit{Name: metric.FitCopyup, Alpha: 5000, Beta: 0.0001, R2: 0.2, N: 24, BetaCILo: -0.001, BetaCIHi: 0.001},
@@ -38,6 +38,13 @@ func TestFitCell(t *testing.T) {
 		{result.Fit{Name: metric.FitLookup, Beta: 1000, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
 			"+1.00 µs/layer (R² 1.00)"},
 		{result.Fit{Name: metric.FitLookup, Beta: nan}, "-"},
+		// Robust fits: flat says it, and no rate is quoted; without a small size, no fixed cost.
+		{result.Fit{Name: metric.FitCopyup, Alpha: 40e3, Beta: 0.01, R2: 0.9, N: 24, BetaCILo: 0.008, BetaCIHi: 0.012, Flat: true, Method: "m"},
+			"40.0 µs, flat in size"},
+		{result.Fit{Name: metric.FitCopyup, Alpha: nan, Beta: 1, R2: 0.99, N: 24, BetaCILo: 0.9, BetaCIHi: 1.1, Method: "m"},
+			"1.00 GB/s [0.91, 1.11] (R² 0.99)"},
+		{result.Fit{Name: metric.FitLookup, Beta: 205, R2: 0.07, N: 18, BetaCILo: 92, BetaCIHi: 319, Flat: true, Method: "m"},
+			"+205 ns/layer [92.0, 319] flat"},
 	} {
 		if got := FitCell(&tc.f); got != tc.want {
 			t.Errorf("FitCell(%+v) = %q, want %q", tc.f, got, tc.want)
@@ -69,7 +76,7 @@ func TestReportFits(t *testing.T) {
 		"\n### fits\n\n| fit ",
 		"| fit.copyup | how=append cache=warm ",
 		"1.50 ms + 1.33 GB/s (R² 1.00)",
-		"+3.72 µs/layer [3.55, 3.89] (R² 1.00) grows",
+		"+3.71 µs/layer (R² 1.00) [",
 		"\n- fit.lookup: ",
 	} {
 		if !strings.Contains(md.String(), want) {

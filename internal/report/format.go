@@ -96,27 +96,46 @@ func sig3(v float64) string {
 	return strconv.FormatFloat(v, 'f', 0, 64)
 }
 
-// FormatCI formats the half-width of a summary's confidence interval from its samples (SampleCI: the
-// run's drift left out, as every driver of the run saw it) relative to its median:
-// "±3.2%", "±12%". It is "" when there is no interval to show (fewer than 2 samples, or a zero
-// median with a non-zero interval).
-func FormatCI(s result.Summary) string {
+// FormatCI formats a summary's confidence interval from its samples (SampleCI) as [lo, hi] in the
+// unit and scale its median is shown in: "[1.98, 2.10]" beside "2.01 µs". Intervals of medians are
+// asymmetric, so they are never shown as a ± of half their width. It is "" when there is no
+// interval to show (fewer than 2 samples). The level is the summary's Confidence: 95% from 6
+// samples on, less below (a note says how much).
+func FormatCI(unit string, s result.Summary) string {
 	if s.N < 2 {
 		return ""
 	}
 	lo, hi := s.SampleCI()
-	half := (hi - lo) / 2
-	if half == 0 {
-		return "±0%"
-	}
-	if s.Median == 0 || math.IsInf(half, 0) || math.IsNaN(half) {
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
 		return ""
 	}
-	pct := 100 * half / math.Abs(s.Median)
-	if pct < 9.95 {
-		return "±" + strconv.FormatFloat(pct, 'f', 1, 64) + "%"
+	scale := unitScale(unit, s.Median)
+	return "[" + sig3(lo/scale) + ", " + sig3(hi/scale) + "]"
+}
+
+// unitScale is the factor FormatValue divides v by to show it in unit (1 for plain numbers).
+func unitScale(unit string, v float64) float64 {
+	a := math.Abs(v)
+	switch unit {
+	case "ns", "fixed_ns":
+		scale := 1.0
+		for _, s := range []float64{1e3, 1e6, 1e9} {
+			if a >= 999.5*scale {
+				scale = s
+			}
+		}
+		return scale
+	case "bytes", "B":
+		scale := 1.0
+		if a < 1024 {
+			return 1
+		}
+		for a/scale >= 1023.5 && scale < 1<<60 {
+			scale *= 1024
+		}
+		return scale
 	}
-	return "±" + strconv.FormatFloat(pct, 'f', 0, 64) + "%"
+	return 1
 }
 
 // FormatParams lists params compactly as key=value in a stable order: the usual keys in paramOrder

@@ -126,17 +126,21 @@ func TestFormatBytes(t *testing.T) {
 
 func TestFormatCI(t *testing.T) {
 	for _, tc := range []struct {
+		unit string
 		s    result.Summary
 		want string
 	}{
-		{result.Summary{N: 10, Median: 100, CILo: 98, CIHi: 102}, "±2.0%"},
-		{result.Summary{N: 10, Median: 100, CILo: 80, CIHi: 130}, "±25%"},
-		{result.Summary{N: 10, Median: 100, CILo: 100, CIHi: 100}, "±0%"},
-		{result.Summary{N: 1, Median: 100, CILo: 100, CIHi: 100}, ""},
-		{result.Summary{N: 5, Median: 0, CILo: -1, CIHi: 1}, ""},
+		{"ns", result.Summary{N: 10, Median: 2010, CILo: 1980, CIHi: 2100}, "[1.98, 2.10]"},
+		{"ns", result.Summary{N: 6, Median: 998e3, CILo: 950e3, CIHi: 1.2e6}, "[950, 1200]"},
+		{"ns", result.Summary{N: 4, Median: 29.4e3, CILo: 3e3, CIHi: 900e3}, "[3.00, 900]"},
+		{"bytes", result.Summary{N: 3, Median: 256 << 20, CILo: 255 << 20, CIHi: 257 << 20}, "[255, 257]"},
+		{"ratio", result.Summary{N: 3, Median: 0.5, CILo: 0.4, CIHi: 0.55}, "[0.40, 0.55]"},
+		// An old file whose interval held the run's drift: the samples' own is shown.
+		{"ns", result.Summary{N: 10, Median: 100, CILo: 50, CIHi: 200, SampleCILo: 98, SampleCIHi: 103}, "[98.0, 103]"},
+		{"ns", result.Summary{N: 1, Median: 100, CILo: 100, CIHi: 100}, ""},
 	} {
-		if got := FormatCI(tc.s); got != tc.want {
-			t.Errorf("FormatCI(%+v) = %q, want %q", tc.s, got, tc.want)
+		if got := FormatCI(tc.unit, tc.s); got != tc.want {
+			t.Errorf("FormatCI(%s, %+v) = %q, want %q", tc.unit, tc.s, got, tc.want)
 		}
 	}
 }

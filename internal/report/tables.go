@@ -116,7 +116,7 @@ func Build(r *result.Result) *Doc {
 
 // Reference is the driver other drivers' cells are compared with: each cell of another driver shows
 // its median as a multiple of the reference's ("×33.5"), so a row reads at a glance.
-const Reference = "overlayfs"
+const Reference = stats.Reference
 
 // ratio formats m's median relative to ref's: " ×0.52", or "" when either is not positive or the
 // metric is itself a ratio.
@@ -134,14 +134,14 @@ func ratio(m, ref *result.Metric) string {
 	return fmt.Sprintf(" ×%.2f", x)
 }
 
-// Cell formats a metric's median and its relative confidence interval: "2.01 µs ±3.2%"; "-" when
-// it has no samples.
+// Cell formats a metric's median and its confidence interval from the samples: "2.01 µs [1.98, 2.10]";
+// "-" when it has no samples.
 func Cell(m *result.Metric) string {
 	if m.Summary.N == 0 {
 		return "-"
 	}
 	s := FormatValue(m.Unit, m.Summary.Median)
-	if ci := FormatCI(m.Summary); ci != "" {
+	if ci := FormatCI(m.Unit, m.Summary); ci != "" {
 		s += " " + ci
 	}
 	return s
@@ -149,10 +149,11 @@ func Cell(m *result.Metric) string {
 
 // fitLegend explains each fit's cell, under the fits table.
 var fitLegend = map[string]string{
-	metric.FitCopyup: "fit.copyup: copy-up = fixed cost + size / rate, least squares over every first-write sample " +
-		"(\"flat in size\": the per-byte cost's 95% interval contains 0)",
-	metric.FitLookup: "fit.lookup: lookup cost per layer of depth [its 95% interval]: flat when the interval " +
-		"contains 0, grows when it is above 0",
+	metric.FitCopyup: "fit.copyup: copy-up = fixed cost + size / rate [the rate's 95% interval], Theil–Sen through the median at each size, " +
+		"the interval by bootstrap; the fixed cost is shown where a size of 64KiB or less was measured. \"flat in size\": the per-byte cost's " +
+		"interval contains 0, or it is below a tenth of overlayfs's: no rate to quote",
+	metric.FitLookup: "fit.lookup: lookup cost per layer of depth [its 95% interval], Theil–Sen through the median at each depth: flat when " +
+		"the interval contains 0 or the cost is below a tenth of overlayfs's, grows when it is above",
 }
 
 // fitsSection is the fits table: a row per fit name and parameter point, a column per driver, a
@@ -219,21 +220,40 @@ func fitsSection(fits []result.Fit, drivers, layerOrder []string) *Section {
 }
 
 // FitCell formats a fit. fit.copyup: the fixed cost and the copy rate (1/Beta, decimal bytes per
-// second), "1.95 ms + 1.02 GB/s (R² 0.99)", or "40.0 µs, flat in size (R² 0.01)" when the per-byte
-// cost is not above 0 (Beta ≤ 0, or its interval contains 0). fit.lookup: the cost per layer with
-// its 95% interval in the same unit and a verdict, "+0.37 µs/layer [0.21, 0.52] (R² 0.91) grows"
-// (flat when the interval contains 0; shrinks when it is below 0). Other fits: "α + β unit".
+// second) with the rate's interval, "2.48 ms + 912 MB/s [880, 940] (R² 0.99)", or "2.48 ms, flat in
+// size (R² 0.01)" when the fit is flat (no rate is quoted for a flat cost). fit.lookup: the cost per
+// layer with its interval and a verdict, "+370 ns/layer [350, 390] (R² 0.91) grows", "flat",
+// "shrinks". Other fits: "α + β unit".
 func FitCell(f *result.Fit) string {
 	if f.N == 0 || math.IsNaN(f.Beta) {
 		return "-"
 	}
-	r2 := " (R² " + strconv.FormatFloat(f.R2, 'f', 2, 64) + ")"
+	r2 := ""
+	if !math.IsNaN(f.R2) && !f.Flat { // a flat cost's R² says nothing: its interval says it
+		r2 = " (R² " + strconv.FormatFloat(f.R2, 'f', 2, 64) + ")"
+	}
+	fixed := ""
+	if !math.IsNaN(f.Alpha) {
+		fixed = FormatNanos(f.Alpha)
+	}
 	switch f.Name {
 	case metric.FitCopyup:
-		if f.Beta <= 0 || f.BetaCILo <= 0 { // a NaN interval (2 points) compares false: the rate shows
-			return FormatNanos(f.Alpha) + ", flat in size" + r2
+		flat := f.Flat || f.Beta <= 0 || (f.Method == "" && f.BetaCILo <= 0) // files before Method: flat when the interval reaches 0
+		if flat {
+			if fixed == "" {
+				return "flat in size" + r2
+			}
+			return fixed + ", flat in size" + r2
 		}
-		return FormatNanos(f.Alpha) + " + " + FormatRate(1e9/f.Beta) + r2
+		rate := FormatRate(1e9 / f.Beta)
+		if f.BetaCILo > 0 && f.BetaCIHi > 0 {
+			scale, _ := rateScale(1e9 / f.Beta)
+			rate += " [" + sig3(1e9/f.BetaCIHi/scale) + ", " + sig3(1e9/f.BetaCILo/scale) + "]"
+		}
+		if fixed == "" {
+			return rate + r2
+		}
+		return fixed + " + " + rate + r2
 	case metric.FitLookup:
 		s, scale, unit := signedNanos(f.Beta)
 		s += unit + "/layer"
@@ -242,6 +262,8 @@ func FitCell(f *result.Fit) string {
 		}
 		s += r2
 		switch {
+		case f.Flat:
+			s += " flat"
 		case math.IsNaN(f.BetaCILo) || math.IsNaN(f.BetaCIHi):
 		case f.BetaCILo > 0:
 			s += " grows"
@@ -252,7 +274,7 @@ func FitCell(f *result.Fit) string {
 		}
 		return s
 	}
-	return FormatNanos(f.Alpha) + " + " + sig3(f.Beta) + " " + f.Unit + r2
+	return fixed + " + " + sig3(f.Beta) + " " + f.Unit + r2
 }
 
 // signedNanos formats ns as FormatNanos does, with an explicit sign, and returns the scale and unit
@@ -280,13 +302,19 @@ func FormatRate(bps float64) string {
 	if math.IsInf(bps, 0) || math.IsNaN(bps) {
 		return FormatValue("", bps) + " B/s"
 	}
+	scale, unit := rateScale(bps)
+	return sig3(bps/scale) + " " + unit
+}
+
+// rateScale is the decimal unit FormatRate shows bps in.
+func rateScale(bps float64) (float64, string) {
 	units := []string{"B/s", "kB/s", "MB/s", "GB/s", "TB/s"}
-	i := 0
-	for i < len(units)-1 && math.Abs(bps) >= 999.5 {
-		bps /= 1000
+	scale, i := 1.0, 0
+	for i < len(units)-1 && math.Abs(bps/scale) >= 999.5 {
+		scale *= 1000
 		i++
 	}
-	return sig3(bps) + " " + units[i]
+	return scale, units[i]
 }
 
 // summarized returns copies of the metrics in which a metric stored without a summary (hand-made

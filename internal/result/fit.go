@@ -5,11 +5,13 @@ import (
 	"math"
 )
 
-// Fit is a derived metric: a least-squares line y = Alpha + Beta·x through the raw samples of one
-// driver's metric at one parameter point (every sample a point), e.g. copy-up latency against file
-// size. Alpha is in ns (the fixed cost); Beta in Unit; BetaCILo..BetaCIHi is Beta's 95% confidence
-// interval. A fit of 2 points has no interval: non-finite fields are written as JSON null and read
-// back as NaN. Fits are recomputable from the samples (stats.Fits).
+// Fit is a derived metric: a line y = Alpha + Beta·x through one driver's metric at one parameter
+// point, e.g. copy-up latency against file size (stats.Fits: Method says how). Alpha is in ns (the
+// fixed cost; null when it is not shown); Beta in Unit; BetaCILo..BetaCIHi is Beta's 95% confidence
+// interval; Flat says the cost does not grow with x (then Beta is no rate to quote). N counts the
+// samples, Points the distinct x. A fit of 2 points has no interval: non-finite fields are written
+// as JSON null and read back as NaN. Fits are recomputable from the samples (stats.Fits); files
+// written before Method was recorded hold least-squares fits over every sample.
 type Fit struct {
 	Driver   string            `json:"driver"`
 	Name     string            `json:"name"` // metric.FitCopyup | metric.FitLookup
@@ -21,7 +23,10 @@ type Fit struct {
 	BetaCILo float64           `json:"beta_ci_lo"`
 	BetaCIHi float64           `json:"beta_ci_hi"`
 	Unit     string            `json:"unit"`               // of Beta: "ns/byte", "ns/layer"
-	Excluded int               `json:"excluded,omitempty"` // outlying samples left out (see Warnings)
+	Excluded int               `json:"excluded,omitempty"` // outlying samples left out (older files)
+	Points   int               `json:"points,omitempty"`
+	Flat     bool              `json:"flat,omitempty"`
+	Method   string            `json:"method,omitempty"`
 	Warnings []string          `json:"warnings,omitempty"`
 }
 
@@ -38,6 +43,9 @@ type fitJSON struct {
 	BetaCIHi *float64          `json:"beta_ci_hi"`
 	Unit     string            `json:"unit"`
 	Excluded int               `json:"excluded,omitempty"`
+	Points   int               `json:"points,omitempty"`
+	Flat     bool              `json:"flat,omitempty"`
+	Method   string            `json:"method,omitempty"`
 	Warnings []string          `json:"warnings,omitempty"`
 }
 
@@ -61,7 +69,7 @@ func (f Fit) MarshalJSON() ([]byte, error) {
 		Driver: f.Driver, Name: f.Name, Params: f.Params,
 		Alpha: finiteOrNil(f.Alpha), Beta: finiteOrNil(f.Beta), R2: finiteOrNil(f.R2), N: f.N,
 		BetaCILo: finiteOrNil(f.BetaCILo), BetaCIHi: finiteOrNil(f.BetaCIHi),
-		Unit: f.Unit, Excluded: f.Excluded, Warnings: f.Warnings,
+		Unit: f.Unit, Excluded: f.Excluded, Points: f.Points, Flat: f.Flat, Method: f.Method, Warnings: f.Warnings,
 	})
 }
 
@@ -75,7 +83,7 @@ func (f *Fit) UnmarshalJSON(b []byte) error {
 		Driver: j.Driver, Name: j.Name, Params: j.Params,
 		Alpha: nilAsNaN(j.Alpha), Beta: nilAsNaN(j.Beta), R2: nilAsNaN(j.R2), N: j.N,
 		BetaCILo: nilAsNaN(j.BetaCILo), BetaCIHi: nilAsNaN(j.BetaCIHi),
-		Unit: j.Unit, Excluded: j.Excluded, Warnings: j.Warnings,
+		Unit: j.Unit, Excluded: j.Excluded, Points: j.Points, Flat: j.Flat, Method: j.Method, Warnings: j.Warnings,
 	}
 	return nil
 }

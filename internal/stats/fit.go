@@ -1,57 +1,119 @@
 package stats
 
 import (
+	"hash/fnv"
 	"math"
+	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// FitResult is a least-squares line y = Alpha + Beta·x over N points, its coefficient of
-// determination, and the 95% confidence interval of the slope. Fields that need more points than
-// given are NaN (a line needs 2, the interval 3).
+// FitResult is a line y = Alpha + Beta·x through the medians of N points (distinct x), fitted by
+// Theil–Sen: Beta is the median of the slopes between every two points, robust to an outlying point
+// where least squares is not, and the medians make each point one observation however many samples
+// it has, so the large sizes' wider spread does not weigh in. Beta's 95% interval is a percentile
+// bootstrap (the samples of every point resampled, the medians and the line recomputed). R2 is the
+// share of the medians' variance the line explains. Alpha is the line's value at the smallest x
+// less its per-x part: the fixed cost where the smallest x is small, by the caller's judgement.
+// Fields that need more points than given are NaN (a line needs 2, the interval 3).
 type FitResult struct {
 	Alpha, Beta        float64
 	R2                 float64
-	N                  int
+	N                  int // points (distinct x)
+	Samples            int
 	BetaCILo, BetaCIHi float64
+	MinX               float64
 }
 
-// Fit regresses y on x (ordinary least squares, gonum's stat.LinearRegression). The slope's interval
-// is Beta ± t(0.975, N−2)·SE, with SE = sqrt(Σresidual²/(N−2) / Σ(x−x̄)²) (Student's t, gonum's
-// distuv). Used for the derived metrics: copy-up = fixed + size × rate; lookup = base + depth × cost.
-// Mismatched lengths give N = 0 and NaNs.
-func Fit(x, y []float64) FitResult {
+// bootstrapRounds resamples a fit's points this many times for the slope's interval.
+const bootstrapRounds = 2000
+
+// Fit fits y against x as FitResult describes; ys[i] are the samples at xs[i] (distinct). seed makes
+// the bootstrap reproducible.
+func Fit(xs []float64, ys [][]float64, seed uint64) FitResult {
 	nan := math.NaN()
-	r := FitResult{Alpha: nan, Beta: nan, R2: nan, BetaCILo: nan, BetaCIHi: nan}
-	if len(x) != len(y) {
+	r := FitResult{Alpha: nan, Beta: nan, R2: nan, BetaCILo: nan, BetaCIHi: nan, MinX: nan}
+	if len(xs) != len(ys) {
 		return r
 	}
-	r.N = len(x)
-	if r.N < 2 {
+	if len(xs) < 2 {
+		r.N = len(xs)
 		return r
 	}
-	r.Alpha, r.Beta = stat.LinearRegression(x, y, nil, false)
+	r.N = len(xs)
+	med := make([]float64, len(xs))
+	for i, s := range ys {
+		med[i] = median(s)
+		r.Samples += len(s)
+	}
+	r.Beta = theilSen(xs, med)
+	i0 := slices.Index(xs, slices.Min(xs))
+	r.MinX = xs[i0]
+	r.Alpha = med[i0] - r.Beta*xs[i0]
 	var ssRes float64
-	for i := range x {
-		d := y[i] - (r.Alpha + r.Beta*x[i])
+	for i := range xs {
+		d := med[i] - (r.Alpha + r.Beta*xs[i])
 		ssRes += d * d
 	}
-	r.R2 = stat.RSquared(x, y, nil, r.Alpha, r.Beta)
-	if math.IsNaN(r.R2) && ssRes == 0 {
-		r.R2 = 1 // constant y, fitted exactly (RSquared divides 0 by 0)
+	if v := stat.Variance(med, nil) * float64(len(med)-1); v > 0 {
+		r.R2 = 1 - ssRes/v
+	} else if ssRes == 0 {
+		r.R2 = 1
 	}
 	if r.N < 3 {
 		return r
 	}
-	mx := stat.Mean(x, nil)
-	var sxx float64
-	for _, v := range x {
-		sxx += (v - mx) * (v - mx)
+	rng := rand.New(rand.NewPCG(seed, 0xf17))
+	slopes := make([]float64, 0, bootstrapRounds)
+	re := make([]float64, len(xs))
+	buf := []float64{}
+	for range bootstrapRounds {
+		for i, s := range ys {
+			buf = buf[:0]
+			for range s {
+				buf = append(buf, s[rng.IntN(len(s))])
+			}
+			re[i] = median(buf)
+		}
+		slopes = append(slopes, theilSen(xs, re))
 	}
-	df := float64(r.N - 2)
-	se := math.Sqrt(ssRes / df / sxx)
-	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(0.975)
-	r.BetaCILo, r.BetaCIHi = r.Beta-t*se, r.Beta+t*se
+	slices.Sort(slopes)
+	r.BetaCILo = stat.Quantile(0.025, stat.Empirical, slopes, nil)
+	r.BetaCIHi = stat.Quantile(0.975, stat.Empirical, slopes, nil)
 	return r
+}
+
+// theilSen is the median of the slopes between every two points of distinct x.
+func theilSen(x, y []float64) float64 {
+	var s []float64
+	for i := range x {
+		for j := i + 1; j < len(x); j++ {
+			if x[j] != x[i] {
+				s = append(s, (y[j]-y[i])/(x[j]-x[i]))
+			}
+		}
+	}
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	return median(s)
+}
+
+// median of xs (a sorted copy's middle; NaN for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	return (s[(n-1)/2] + s[n/2]) / 2
+}
+
+// seedOf derives a bootstrap seed from a fit's identity, so a report recomputes the same interval.
+func seedOf(key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return h.Sum64()
 }

@@ -2,14 +2,12 @@ package stats
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-
-	"gonum.org/v1/gonum/stat"
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
@@ -20,6 +18,13 @@ import (
 // the samples are not a fixed part plus a per-byte part.
 const MinCopyupR2 = 0.9
 
+// Reference is the driver others are judged against: ratios in reports, and "flat" in fits.
+const Reference = "overlayfs"
+
+// FlatShare is the share of the reference driver's slope below which a fit is called flat, whatever
+// its interval: a cost per byte or per layer a tenth of overlayfs over ext4's is not the same shape.
+const FlatShare = 0.10
+
 // fitSpec says which samples a derived fit regresses: those of metric whose point passes keep, with x
 // read from the xParam parameter; the other parameters (less drop) make the fit's parameter point.
 type fitSpec struct {
@@ -29,6 +34,9 @@ type fitSpec struct {
 	parseX                     func(string) (float64, bool)
 	minR2                      float64 // warn below it; 0 = never
 	linearIn                   string  // "size": for the warning
+	// smallX: a fixed cost (Alpha) is reported only when the smallest x measured is at most this,
+	// so that it is read off a measured point, not extrapolated across decades.
+	smallX float64
 }
 
 var fitSpecs = []fitSpec{
@@ -39,12 +47,12 @@ var fitSpecs = []fitSpec{
 		// Files from before the second write was timed have no write parameter: all first writes.
 		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == "first" },
 		parseX: parseSizeBytes,
-		minR2:  MinCopyupR2, linearIn: "size",
+		minR2:  MinCopyupR2, linearIn: "size", smallX: 64 << 10,
 	},
 	{
 		name: metric.FitLookup, metric: metric.OpLookup, xParam: metric.PDepth, unit: metric.NsPerLayer,
 		keep:   func(p map[string]string) bool { return p[metric.PKind] == "hit" },
-		parseX: parseDepth,
+		parseX: parseDepth, smallX: 1,
 	},
 }
 
@@ -55,29 +63,28 @@ func parseDepth(s string) (float64, bool) {
 	return float64(d), err == nil && d >= 1
 }
 
-// Fits derives the fits of r from its raw samples (every sample is a point; x repeats):
+// Fits derives the fits of r from its raw samples, one per driver and point of the other
+// parameters (FitResult: Theil–Sen through the medians at each x, a bootstrap interval for the
+// slope):
 //
-//   - fit.copyup, per driver and point of the other parameters (how, cache, image, …): copy-up
-//     latency (copyup.latency, write=first) against file size in bytes. Alpha is the fixed cost in
-//     ns, Beta the cost per byte (1/Beta is the copy rate). Warned when R² < MinCopyupR2 while the
-//     per-byte cost is significant: not linear in size, or outliers (see linearityWarning). A cost
-//     flat in size (metadata-only copy-up, a driver that copied at prepare) is not warned about.
-//   - fit.lookup, per driver and point of the other parameters (kind=hit, layers, cache, image, …):
-//     lookup latency (op.lookup) against the depth at which the path is found. Beta is the cost per
-//     layer; its 95% interval tells a lookup flat in depth (the interval contains 0) from one that
-//     grows per layer (the interval is above 0).
+//   - fit.copyup: copy-up latency (copyup.latency, write=first) against file size in bytes. Beta is
+//     the cost per byte (1/Beta the copy rate); Alpha the fixed cost, shown only when a size of 64 KiB
+//     or less was measured and never below 0.
+//   - fit.lookup: lookup latency (op.lookup, kind=hit) against the depth the path is found at. Beta
+//     is the cost per layer.
 //
-// A fit needs samples at two distinct x at least; with only two points it has no interval (NaN) and
-// says so in its warnings. Non-finite samples and unreadable x values are left out, with a warning.
-// Fits are ordered by driver (as r lists them), name, then parameters.
+// A fit is flat (Fit.Flat) when its slope's interval contains 0, or when the slope is below
+// FlatShare of the reference driver's at the same point: then it has no rate. Every sample counts:
+// nothing is left out. A fit needs two distinct x; its interval three. Non-finite samples and
+// unreadable x values are left out with a warning. Fits are ordered by driver (as r lists them),
+// name, then parameters.
 func Fits(r *result.Result) []result.Fit {
 	type group struct {
-		fit      result.Fit
-		spec     *fitSpec
-		xs, ys   []float64
-		nonFin   int
-		badX     []string
-		distinct map[float64]bool
+		fit    result.Fit
+		spec   *fitSpec
+		byX    map[float64][]float64
+		nonFin int
+		badX   []string
 	}
 	groups := map[string]*group{}
 	var order []*group
@@ -97,11 +104,8 @@ func Fits(r *result.Result) []result.Fit {
 			key := result.MetricKey(m.Driver, spec.name, params)
 			g := groups[key]
 			if g == nil {
-				g = &group{
-					fit:      result.Fit{Driver: m.Driver, Name: spec.name, Params: params, Unit: spec.unit},
-					spec:     spec,
-					distinct: map[float64]bool{},
-				}
+				g = &group{fit: result.Fit{Driver: m.Driver, Name: spec.name, Params: params, Unit: spec.unit, Method: FitMethod},
+					spec: spec, byX: map[float64][]float64{}}
 				groups[key] = g
 				order = append(order, g)
 			}
@@ -115,43 +119,47 @@ func Fits(r *result.Result) []result.Fit {
 					g.nonFin++
 					continue
 				}
-				g.xs = append(g.xs, x)
-				g.ys = append(g.ys, y)
-				g.distinct[x] = true
+				g.byX[x] = append(g.byX[x], y)
 			}
 		}
 	}
 
 	var fits []result.Fit
 	for _, g := range order {
-		if len(g.distinct) < 2 {
+		if len(g.byX) < 2 {
 			continue
 		}
+		xs := slices.Sorted(maps.Keys(g.byX))
+		ys := make([][]float64, len(xs))
+		for i, x := range xs {
+			ys[i] = g.byX[x]
+		}
 		f := g.fit
-		xs, ys, out := fenceOutliers(g.xs, g.ys)
-		fr := Fit(xs, ys)
-		f.Alpha, f.Beta, f.R2, f.N = fr.Alpha, fr.Beta, fr.R2, fr.N
-		f.Excluded = len(out)
+		fr := Fit(xs, ys, seedOf(result.MetricKey(f.Driver, f.Name, f.Params)))
+		f.Alpha, f.Beta, f.R2, f.N = fr.Alpha, fr.Beta, fr.R2, fr.Samples
+		f.Points = fr.N
 		f.BetaCILo, f.BetaCIHi = fr.BetaCILo, fr.BetaCIHi
+		if !(fr.MinX <= g.spec.smallX) {
+			f.Alpha = math.NaN()
+			f.Warnings = append(f.Warnings, fmt.Sprintf("no %s at or below %s measured: no fixed cost", g.spec.xParam, xLabel(g.spec, g.spec.smallX)))
+		} else if f.Alpha < 0 {
+			f.Alpha = 0 // the line passes below 0 at the smallest x: its fixed part is within noise of none
+		}
 		if g.nonFin > 0 {
 			f.Warnings = append(f.Warnings, fmt.Sprintf("%d non-finite samples ignored", g.nonFin))
 		}
 		if len(g.badX) > 0 {
 			f.Warnings = append(f.Warnings, fmt.Sprintf("series with unreadable %s left out: %s", g.spec.xParam, strings.Join(g.badX, ", ")))
 		}
-		if f.N < 3 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("only %d points: no confidence interval for the slope", f.N))
-		}
-		if len(out) > 0 {
-			all := Fit(g.xs, g.ys)
-			f.Warnings = append(f.Warnings, fmt.Sprintf("%d of %d samples left out as outliers (far out at their %s, R² %.2f with them): %s",
-				len(out), len(g.xs), g.spec.xParam, all.R2, outlierList(out, g.spec)))
+		if fr.N < 3 {
+			f.Warnings = append(f.Warnings, fmt.Sprintf("only %d points: no confidence interval for the slope", fr.N))
 		}
 		if w := linearityWarning(g.spec, fr, xs, ys); w != "" {
 			f.Warnings = append(f.Warnings, w)
 		}
 		fits = append(fits, f)
 	}
+	markFlat(fits)
 
 	drivers := driverRanks(r)
 	specRank := func(name string) int {
@@ -170,110 +178,49 @@ func Fits(r *result.Result) []result.Fit {
 	return fits
 }
 
-// linearityWarning warns about a fit whose R² is below spec.minR2 while its slope is significant
-// (interval above or below 0): the line does not explain the samples. A cost flat in x (the
-// slope's interval contains 0) has a low R² by nature and is not warned about: the slope says it.
-// When the medians per x lie on a line (R² ≥ minR2 over 3 distinct x or more) the low R² comes from
-// scattered samples (outliers), not from a cost that is not linear, and the warning says that.
-func linearityWarning(spec *fitSpec, fr FitResult, xs, ys []float64) string {
+// FitMethod names how Fits fits, in every fit it makes.
+const FitMethod = "theil-sen over medians, bootstrap 95% interval"
+
+// markFlat sets Flat on the fits whose slope's interval contains 0, or whose slope is below
+// FlatShare of the reference driver's at the same point.
+func markFlat(fits []result.Fit) {
+	ref := map[string]float64{}
+	for _, f := range fits {
+		if f.Driver == Reference {
+			ref[result.PointKey(f.Name, f.Params)] = f.Beta
+		}
+	}
+	for i := range fits {
+		f := &fits[i]
+		switch rb, ok := ref[result.PointKey(f.Name, f.Params)]; {
+		case math.IsNaN(f.Beta):
+		case !math.IsNaN(f.BetaCILo) && f.BetaCILo <= 0 && 0 <= f.BetaCIHi:
+			f.Flat = true
+		case ok && rb > 0 && f.Driver != Reference && math.Abs(f.Beta) < FlatShare*rb:
+			f.Flat = true
+		}
+	}
+}
+
+// xLabel formats x as its parameter is written.
+func xLabel(spec *fitSpec, x float64) string {
+	if spec.xParam == metric.PSize {
+		return scenario.Size(x).String()
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// linearityWarning warns about a fit whose R² (over the medians) is below spec.minR2 while its slope
+// is significant: the cost is not a fixed part plus a part per x. A flat cost has a low R² by nature
+// and is not warned about: its interval says it.
+func linearityWarning(spec *fitSpec, fr FitResult, xs []float64, ys [][]float64) string {
 	if spec.minR2 == 0 || !(fr.R2 < spec.minR2) {
 		return ""
 	}
 	if fr.BetaCILo <= 0 && 0 <= fr.BetaCIHi {
 		return ""
 	}
-	mx, my := mediansByX(xs, ys)
-	if len(mx) >= 3 {
-		if m := Fit(mx, my); m.R2 >= spec.minR2 {
-			return fmt.Sprintf("low R² %.2f: samples scattered about the line (the median per %s fits it with R² %.2f): outliers", fr.R2, spec.xParam, m.R2)
-		}
-	}
-	return fmt.Sprintf("low R² %.2f: the cost is not linear in %s", fr.R2, spec.linearIn)
-}
-
-// outlierRatio is how far from the median at its x (as a factor) a sample beyond the fence must also
-// be to be left out of a fit.
-const outlierRatio = 2.0
-
-// outlier is a sample left out of a fit.
-type outlier struct{ x, y, median float64 }
-
-// fenceOutliers splits the points into those a fit uses and the outliers it leaves out. A sample is
-// an outlier when it lies beyond the far-out fence of the samples at its own x (Tukey: Q3 + 3·IQR
-// above, Q1 − 3·IQR below, quartiles by gonum) and also more than twice (or under half) their median:
-// a stall of the device or the machine, such as a 136 ms fsync during a 2 ms copy-up, not part of
-// the cost's shape. The fence needs 4 samples at an x; the factor 2 keeps a tight group (a few ns of
-// spread) from losing ordinary samples. The samples stay in the result; the fit counts what it left
-// out (Fit.Excluded) and names them in a warning.
-func fenceOutliers(xs, ys []float64) (kx, ky []float64, out []outlier) {
-	byX := map[float64][]float64{}
-	for i, x := range xs {
-		byX[x] = append(byX[x], ys[i])
-	}
-	type fence struct{ lo, hi, median float64 }
-	fences := map[float64]fence{}
-	for x, v := range byX {
-		if len(v) < 4 {
-			continue
-		}
-		v = slices.Clone(v)
-		slices.Sort(v)
-		q1 := stat.Quantile(0.25, stat.Empirical, v, nil)
-		q3 := stat.Quantile(0.75, stat.Empirical, v, nil)
-		med := (v[(len(v)-1)/2] + v[len(v)/2]) / 2
-		iqr := q3 - q1
-		fences[x] = fence{lo: min(q1-3*iqr, med/outlierRatio), hi: max(q3+3*iqr, outlierRatio*med), median: med}
-	}
-	for i, x := range xs {
-		y := ys[i]
-		if f, ok := fences[x]; ok && (y > f.hi || y < f.lo) {
-			out = append(out, outlier{x: x, y: y, median: f.median})
-			continue
-		}
-		kx, ky = append(kx, x), append(ky, y)
-	}
-	return kx, ky, out
-}
-
-// outlierList names up to three outliers as "136ms at 4KiB (median 2.4ms)".
-func outlierList(out []outlier, spec *fitSpec) string {
-	var parts []string
-	for i, o := range out {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(out)-3))
-			break
-		}
-		at := strconv.FormatFloat(o.x, 'g', -1, 64)
-		if spec.xParam == "size" {
-			at = scenario.Size(o.x).String()
-		}
-		parts = append(parts, fmt.Sprintf("%s at %s %s (median %s)", fmtNs(o.y), spec.xParam, at, fmtNs(o.median)))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// fmtNs formats a duration in ns with a unit, three significant digits.
-func fmtNs(ns float64) string {
-	return time.Duration(ns).Round(time.Duration(math.Pow(10, math.Max(0, math.Floor(math.Log10(math.Abs(ns)))-2)))).String()
-}
-
-// mediansByX returns the distinct xs, ascending, and the median of the ys at each.
-func mediansByX(xs, ys []float64) (mx, my []float64) {
-	byX := map[float64][]float64{}
-	for i, x := range xs {
-		byX[x] = append(byX[x], ys[i])
-	}
-	for x := range byX {
-		mx = append(mx, x)
-	}
-	slices.Sort(mx)
-	for _, x := range mx {
-		v := byX[x]
-		slices.Sort(v)
-		n := len(v)
-		my = append(my, (v[(n-1)/2]+v[n/2])/2)
-	}
-	return mx, my
+	return fmt.Sprintf("low R² %.2f over the medians: the cost is not linear in %s", fr.R2, spec.linearIn)
 }
 
 // driverRanks numbers drivers as r lists them, then as they first appear in its metrics.

@@ -16,7 +16,6 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
 
-	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -123,15 +122,7 @@ func Warnings(samples []float64, s result.Summary) []string {
 // Annotate recomputes m's Summary from its samples and adds the statistical warnings it does not
 // already carry (warnings from the engine, e.g. an incomplete eviction, are kept).
 func Annotate(m *result.Metric) {
-	annotate(m, 0)
-}
-
-// annotate is Annotate with the run's drift folded into the interval of a time metric (WithDrift).
-func annotate(m *result.Metric, drift float64) {
 	m.Summary = Summarize(m.Samples)
-	if metric.IsTime(m.Name, m.Unit) && m.Summary.N > 1 {
-		m.Summary = WithDrift(m.Summary, drift)
-	}
 	for _, w := range Warnings(m.Samples, m.Summary) {
 		if !slices.Contains(m.Warnings, w) {
 			m.Warnings = append(m.Warnings, w)
@@ -139,12 +130,11 @@ func annotate(m *result.Metric, drift float64) {
 	}
 }
 
-// AnnotateAll computes r's drift from its calibration readings (Drift) and annotates every metric
-// of r, with the drift (DriftFor) folded into the interval of every time metric of 2 samples or
-// more (a single sample shows no interval).
+// AnnotateAll computes r's drift from its calibration readings (Drift: a figure for the header) and
+// annotates every metric of r: its interval is the samples' own, at the level their number allows.
 func AnnotateAll(r *result.Result) {
 	r.Drift = Drift(r.Noise)
 	for i := range r.Metrics {
-		annotate(&r.Metrics[i], DriftFor(r.Drift, r.Metrics[i].Name))
+		Annotate(&r.Metrics[i])
 	}
 }

@@ -118,14 +118,15 @@ func TestAnnotate(t *testing.T) {
 }
 
 func TestFitExact(t *testing.T) {
-	// copy-up = 1.4 ms + 0.73 ns/B × size
+	// copy-up = 1.4 ms + 0.73 ns/B × size, three samples a size.
 	x := []float64{4096, 1 << 20, 64 << 20, 256 << 20, 1 << 30}
-	y := make([]float64, len(x))
+	y := make([][]float64, len(x))
 	for i, v := range x {
-		y[i] = 1.4e6 + 0.73*v
+		c := 1.4e6 + 0.73*v
+		y[i] = []float64{c, c, c}
 	}
-	f := Fit(x, y)
-	if f.N != 5 || !near(f.Alpha, 1.4e6, 1e-3) || !near(f.Beta, 0.73, 1e-12) || !near(f.R2, 1, 1e-12) {
+	f := Fit(x, y, 1)
+	if f.N != 5 || f.Samples != 15 || !near(f.Alpha, 1.4e6, 1e-3) || !near(f.Beta, 0.73, 1e-12) || !near(f.R2, 1, 1e-12) || f.MinX != 4096 {
 		t.Errorf("Fit = %+v", f)
 	}
 	if !(f.BetaCILo <= 0.73 && 0.73 <= f.BetaCIHi) || f.BetaCIHi-f.BetaCILo > 1e-9 {
@@ -133,51 +134,58 @@ func TestFitExact(t *testing.T) {
 	}
 }
 
-func TestFitNoisy(t *testing.T) {
-	// lookup = 13 µs + 0.37 µs × depth, with noise; the CI must contain the true slope and be narrow
-	// enough to mean something.
+func TestFitRobust(t *testing.T) {
+	// lookup = 13 µs + 0.37 µs × depth, with noise and one stalled point: Theil–Sen through the
+	// medians keeps the slope; the bootstrap interval contains it and means something.
 	rng := rand.New(rand.NewPCG(3, 4))
-	var x, y []float64
+	var x []float64
+	var y [][]float64
 	for depth := 1; depth <= 128; depth *= 2 {
+		var s []float64
 		for range 10 {
-			x = append(x, float64(depth))
-			y = append(y, 13000+370*float64(depth)+500*rng.NormFloat64())
+			s = append(s, 13000+370*float64(depth)+500*rng.NormFloat64())
 		}
+		if depth == 4 {
+			s = []float64{5e6, 5e6, 5e6, 5e6, 5e6, 5e6, 5e6, 5e6, 5e6, 5e6} // a point that stalled throughout
+		}
+		x, y = append(x, float64(depth)), append(y, s)
 	}
-	f := Fit(x, y)
-	if !(f.BetaCILo < 370 && 370 < f.BetaCIHi) {
-		t.Errorf("slope CI [%v, %v] misses 370", f.BetaCILo, f.BetaCIHi)
+	f := Fit(x, y, 7)
+	if !(f.BetaCILo < 370 && 370 < f.BetaCIHi) || f.BetaCIHi-f.BetaCILo > 100 {
+		t.Errorf("slope %v [%v, %v], want ∋ 370 and narrow despite the stalled point", f.Beta, f.BetaCILo, f.BetaCIHi)
 	}
-	if f.BetaCIHi-f.BetaCILo > 40 || f.R2 < 0.95 || f.R2 > 1 {
-		t.Errorf("Fit = %+v", f)
+	if g := Fit(x, y, 7); g != f {
+		t.Errorf("the same seed gave %+v then %+v", f, g)
 	}
-	// Coverage: ~95% of repetitions contain the true slope.
+	// Coverage: most repetitions contain the true slope.
 	covered := 0
-	const trials = 300
-	for range trials {
-		for i := range y {
-			y[i] = 13000 + 370*x[i] + 2000*rng.NormFloat64()
+	const trials = 100
+	for i := range trials {
+		for j := range y {
+			for k := range y[j] {
+				y[j][k] = 13000 + 370*x[j] + 2000*rng.NormFloat64()
+			}
 		}
-		if f := Fit(x, y); f.BetaCILo <= 370 && 370 <= f.BetaCIHi {
+		if f := Fit(x, y, uint64(i)); f.BetaCILo <= 370 && 370 <= f.BetaCIHi {
 			covered++
 		}
 	}
-	if rate := float64(covered) / trials; rate < 0.91 || rate > 0.99 {
-		t.Errorf("slope CI coverage %.1f%%, want ≈ 95%%", 100*rate)
+	if rate := float64(covered) / trials; rate < 0.85 {
+		t.Errorf("slope CI coverage %.0f%%, want ≈ 95%%", 100*rate)
 	}
 }
 
 func TestFitDegenerate(t *testing.T) {
-	if f := Fit([]float64{1, 2}, []float64{1}); f.N != 0 || !math.IsNaN(f.Beta) {
+	if f := Fit([]float64{1, 2}, [][]float64{{1}}, 0); f.N != 0 || !math.IsNaN(f.Beta) {
 		t.Errorf("mismatched: %+v", f)
 	}
-	if f := Fit([]float64{1}, []float64{1}); f.N != 1 || !math.IsNaN(f.Beta) {
+	if f := Fit([]float64{1}, [][]float64{{1}}, 0); f.N != 1 || !math.IsNaN(f.Beta) {
 		t.Errorf("one point: %+v", f)
 	}
-	if f := Fit([]float64{1, 3}, []float64{2, 6}); f.Beta != 2 || f.R2 != 1 || !math.IsNaN(f.BetaCILo) {
+	if f := Fit([]float64{1, 3}, [][]float64{{2}, {6}}, 0); f.Beta != 2 || f.R2 != 1 || !math.IsNaN(f.BetaCILo) {
 		t.Errorf("two points: %+v", f)
 	}
-	if f := Fit([]float64{1, 2, 3}, []float64{5, 5, 5}); f.Beta != 0 || f.Alpha != 5 || f.R2 != 1 || f.BetaCILo != 0 || f.BetaCIHi != 0 {
+	if f := Fit([]float64{1, 2, 3}, [][]float64{{5}, {5}, {5}}, 0); f.Beta != 0 || f.Alpha != 5 || f.R2 != 1 || f.BetaCILo != 0 || f.BetaCIHi != 0 {
 		t.Errorf("flat: %+v", f)
 	}
 }

@@ -3,7 +3,7 @@
 // file is first copied up, a deleted file is hidden by a whiteout — by replaying a scenario through
 // containerd's snapshotters.
 //
-//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR]
+//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--inject-fault SPEC]
 //	seedbench validate SCENARIO.yaml...
 //	seedbench show SCENARIO.yaml [--quick] [--samples N]
 //	seedbench drivers [--json]

@@ -10,15 +10,19 @@ import (
 	"strings"
 
 	"github.com/seedbench/seedbench/internal/bench"
+	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/report"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
 )
 
-// Set by the Makefile with -ldflags -X.
+// Set by the Makefile with -ldflags -X. measureCode identifies the measuring code (a hash of the
+// sources under internal/replay, internal/measure, internal/backing and drivers): compare refuses to
+// judge runs of two different ones.
 var (
-	version = "dev"
-	commit  = ""
+	version     = "dev"
+	commit      = ""
+	measureCode = ""
 )
 
 type runOptions struct {
@@ -31,11 +35,26 @@ type runOptions struct {
 	workdir string
 	results string
 	details bool
+	faults  faultFlags
+}
+
+// faultFlags collects --inject-fault values.
+type faultFlags []replay.Fault
+
+func (f *faultFlags) String() string { return fmt.Sprint(len(*f)) }
+
+func (f *faultFlags) Set(s string) error {
+	fault, err := replay.ParseFault(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, fault)
+	return nil
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--inject-fault SPEC]", stderr)
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
@@ -43,6 +62,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.format, "format", "table", "what to print on stdout: table | json | gobench (Go benchmark format, for benchstat)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
 	fs.BoolVar(&o.details, "details", false, "print every table (each metric family, the fits, the run time), not only the summary")
+	fs.Var(&o.faults, "inject-fault", "inject a fault on purpose, to measure the regression gate (repeatable): slow:METRIC[,KEY=VALUE]:+N% or write:STEP:+SIZE")
 	fs.StringVar(&o.workdir, "workdir", rundir.DefaultBase, "base directory for run state (mounts, loop images)")
 	fs.StringVar(&o.results, "results", "results", "directory for result files when --out is not given")
 	files, err := parse(fs, args)
@@ -82,8 +102,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				fmt.Fprintf(stderr, "seedbench: %s\n", w)
 			}
 		},
-		Done: func(r bench.Run) error { return render(r, o, stdout, stderr) },
-		Args: os.Args, Version: version, Commit: commit,
+		Done:   func(r bench.Run) error { return render(r, o, stdout, stderr) },
+		Faults: o.faults, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
 	})
 	prog.done()
 	if outcome == bench.Interrupted {

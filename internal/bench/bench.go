@@ -49,9 +49,12 @@ type Request struct {
 	// Done receives each scenario's run as soon as its result is written (nil = none), so a front
 	// end can show it while the next one runs.
 	Done func(Run) error
-	// Stamped into each result: the command line and the tool's version and commit.
-	Args            []string
-	Version, Commit string
+	// Faults are injected on purpose, to measure the regression gate (none: a real run).
+	Faults []replay.Fault
+	// Stamped into each result: the command line, the tool's version and commit, and the identity
+	// of its measuring code (result.Run.MeasureCode).
+	Args                         []string
+	Version, Commit, MeasureCode string
 }
 
 // Outcome is how a run ended, for the front end's exit code.
@@ -314,13 +317,14 @@ func execute(ctx context.Context, req Request, r *Run, ds []drivers.Driver) (Out
 	}
 	defer wd.Close()
 
-	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress})
+	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress, Faults: req.Faults})
 	if res == nil {
 		return OK, runErr
 	}
 	res.Run.ID = id
 	res.Run.ToolVersion = req.Version
 	res.Run.Commit = req.Commit
+	res.Run.MeasureCode = req.MeasureCode
 	res.Run.Args = req.Args
 	r.Result = res
 

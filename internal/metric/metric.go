@@ -52,7 +52,25 @@ const (
 
 	FitCopyup ID = "fit.copyup"
 	FitLookup ID = "fit.lookup"
+
+	IOReadBytes  ID = "io.read_bytes"
+	IOWriteBytes ID = "io.write_bytes"
+	IOFlushes    ID = "io.flushes"
+
+	FloorCreate ID = "floor.create"
+	FloorStat   ID = "floor.stat"
+	FloorRead   ID = "floor.read"
+	FloorCopy   ID = "floor.copy"
+	FloorWrite  ID = "floor.write"
+	FloorUnlink ID = "floor.unlink"
+	FloorRmdir  ID = "floor.rmdir"
+	FloorRename ID = "floor.rename"
+	FloorFlush  ID = "floor.flush"
 )
+
+// FloorDriver is the name floor metrics are recorded under: not a driver, the plain filesystem the
+// floors are measured on.
+const FloorDriver = "floor"
 
 // Unit of a metric's samples.
 type Unit = string
@@ -63,6 +81,7 @@ const (
 	Bytes      Unit = "bytes"
 	Ratio      Unit = "ratio"
 	Inodes     Unit = "inodes"
+	Count      Unit = "count"
 	NsPerByte  Unit = "ns/byte"
 	NsPerLayer Unit = "ns/layer"
 )
@@ -103,39 +122,59 @@ type Def struct {
 	// Params are the parameter keys that may identify a point, in display order (a Keys entry each).
 	Params []string
 	Doc    string
+	// Floor is the floor metric measured in the same rounds with the same syscall pattern on a plain
+	// filesystem (no snapshotter), which this metric is divided by to cancel the machine's own speed;
+	// FloorBy, when set, picks it by a parameter's value instead (copy-up: write=first is a copy,
+	// write=second a write). "" = none.
+	Floor   ID
+	FloorBy map[string]map[string]ID
+}
+
+// FloorOf returns the floor of metric id at params ("" = none).
+func FloorOf(id ID, params map[string]string) ID {
+	d := Get(id)
+	if d == nil {
+		return ""
+	}
+	for k, by := range d.FloorBy {
+		if f, ok := by[params[k]]; ok {
+			return f
+		}
+	}
+	return d.Floor
 }
 
 // Catalogue is every metric seedbench records or derives, in report order: lifecycle first, then the
 // four rules, then disk and page cache, then the derived fits.
 var Catalogue = []Def{
 	{ID: LayerApply, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "layer", Params: []string{PLayer},
-		Doc: "writing a layer's tree into its active snapshot (no fsync, as a build step)"},
+		Floor: FloorFlush, Doc: "writing a layer's tree into its active snapshot (no fsync, as a build step)"},
 	{ID: LayerDiff, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "layer", Params: []string{PLayer},
-		Doc: "exporting the committed layer as an uncompressed tar with containerd's walking differ"},
+		Floor: FloorFlush, Doc: "exporting the committed layer as an uncompressed tar with containerd's walking differ"},
 	{ID: LayerDiffBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "layer", Params: []string{PLayer},
 		Doc: "size of that tar"},
 	{ID: SnapshotPrepare, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
-		Doc: "Prepare of an active snapshot: a build step's (layer) or a container's (container = its image)"},
+		Floor: FloorFlush, Doc: "Prepare of an active snapshot: a build step's (layer) or a container's (container = its image)"},
 	{ID: SnapshotMount, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
-		Doc: "mounting the active snapshot's mounts"},
+		Floor: FloorFlush, Doc: "mounting the active snapshot's mounts"},
 	{ID: SnapshotUnmount, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
-		Doc: "unmounting it"},
+		Floor: FloorFlush, Doc: "unmounting it"},
 	{ID: SnapshotCommit, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
-		Doc: "Commit of a build step's snapshot into a layer"},
+		Floor: FloorFlush, Doc: "Commit of a build step's snapshot into a layer"},
 	{ID: SnapshotRemove, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
-		Doc: "Remove of a container's snapshot or a committed layer"},
+		Floor: FloorFlush, Doc: "Remove of a container's snapshot or a committed layer"},
 	{ID: OpCreate, Unit: NS, Better: Lower, Kind: Time, Family: "create", Params: []string{PImage, PSize},
-		Doc: "open(O_CREAT|O_EXCL) + write + close of a new file in the container layer"},
+		Floor: FloorCreate, Doc: "open(O_CREAT|O_EXCL) + write + close of a new file in the container layer"},
 	{ID: OpLookup, Unit: NS, Better: Lower, Kind: Time, Family: "lookup", Params: []string{PImage, PDepth, PLayers, PKind, PCache},
-		Doc: "stat of a path at `depth` (1 = top image layer) of `layers`, or missing (kind=miss), parent dir already resolved"},
+		Floor: FloorStat, Doc: "stat of a path at `depth` (1 = top image layer) of `layers`, or missing (kind=miss), parent dir already resolved"},
 	{ID: OpRead, Unit: NS, Better: Lower, Kind: Time, Family: "read", Params: []string{PImage, PSize, PCache},
-		Doc: "open + read to the end + close through the container"},
+		Floor: FloorRead, Doc: "open + read to the end + close through the container"},
 	{ID: CopyupLatency, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "copyup", Params: []string{PImage, PSize, PHow, PCache, PWrite},
-		Doc: "first modification of a lower file (write=first: the copy-up) and the second one (write=second: the write alone)"},
+		FloorBy: map[string]map[string]ID{PWrite: {"first": FloorCopy, "second": FloorWrite}}, Doc: "first modification of a lower file (write=first: the copy-up) and the second one (write=second: the write alone)"},
 	{ID: OpDelete, Unit: NS, Better: Lower, Kind: Time, Family: "delete", Params: []string{PImage, PKind},
-		Doc: "unlink / rmdir of a lower entry (a whiteout)"},
+		FloorBy: map[string]map[string]ID{PKind: {"file": FloorUnlink, "dir": FloorRmdir}}, Doc: "unlink / rmdir of a lower entry (a whiteout)"},
 	{ID: OpRename, Unit: NS, Better: Lower, Kind: Time, Family: "rename", Params: []string{PImage, PResult},
-		Doc: "rename of a lower directory (result=exdev: the snapshotter refused, the caller must copy)"},
+		Floor: FloorRename, Doc: "rename of a lower directory (result=exdev: the snapshotter refused, the caller must copy)"},
 	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
 		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
 	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
@@ -148,6 +187,30 @@ var Catalogue = []Def{
 		Doc: "page cache held by the backing files after N containers read the working set (per-inode residency)"},
 	{ID: PagecacheSharedSavings, Unit: Ratio, Better: Higher, Kind: Quantity, Family: "pagecache", Params: []string{PImage, PContainers, PWorkingSet},
 		Doc: "1 − resident / (N × working set)"},
+	{ID: IOReadBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "io", Params: []string{PStep},
+		Doc: "bytes the driver's backing device read during a step of the run (after a sync on each side)"},
+	{ID: IOWriteBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "io", Params: []string{PStep},
+		Doc: "bytes the driver's backing device wrote during the step"},
+	{ID: IOFlushes, Unit: Count, Better: Lower, Kind: Quantity, Family: "io", Params: []string{PStep},
+		Doc: "flushes (cache flush requests: fsync, journal commits) the backing device completed during the step"},
+	{ID: FloorCreate, Unit: NS, Better: Lower, Kind: Time, Flushes: false, Family: "floor", Params: []string{PSize},
+		Doc: "floor of op.create: open(O_CREAT|O_EXCL) + write + close on a plain filesystem, in the same rounds"},
+	{ID: FloorStat, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: []string{PKind, PCache},
+		Doc: "floor of op.lookup: stat of a path on a plain filesystem (cold: after the same eviction)"},
+	{ID: FloorRead, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: []string{PSize, PCache},
+		Doc: "floor of op.read: open + read to the end + close of a file of the same size on a plain filesystem"},
+	{ID: FloorCopy, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "floor", Params: []string{PSize, PCache},
+		Doc: "floor of a copy-up: a new file filled by copy_file_range from one of the same size, fsynced, on a plain filesystem"},
+	{ID: FloorWrite, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: []string{PSize, PCache},
+		Doc: "floor of a second write: open(O_APPEND) + write 1 byte + close of that copy"},
+	{ID: FloorUnlink, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: nil,
+		Doc: "floor of op.delete kind=file: unlink of a file on a plain filesystem"},
+	{ID: FloorRmdir, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: nil,
+		Doc: "floor of op.delete kind=dir: rmdir of an empty directory on a plain filesystem"},
+	{ID: FloorRename, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: nil,
+		Doc: "floor of op.rename: rename of a directory on a plain filesystem"},
+	{ID: FloorFlush, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "floor", Params: []string{PStep},
+		Doc: "floor of the snapshot and layer calls: a 4 KiB file created, written and fsynced on a plain filesystem"},
 	{ID: FitCopyup, Unit: NsPerByte, Better: Lower, Kind: Derived, Family: "fit", Params: []string{PImage, PHow, PCache},
 		Doc: "derived: copy-up = fixed cost + size / rate, from copyup.latency write=first"},
 	{ID: FitLookup, Unit: NsPerLayer, Better: Lower, Kind: Derived, Family: "fit", Params: []string{PImage, PLayers, PKind, PCache},
@@ -172,6 +235,8 @@ var Families = []Family{
 	{"rename", "op.rename"},
 	{"disk", "disk.*"},
 	{"pagecache", "pagecache.*"},
+	{"io", "io.*"},
+	{"floor", "floor.*"},
 	{"fit", "fit.*"},
 }
 
@@ -266,6 +331,7 @@ const (
 	PKind       = "kind"
 	PHow        = "how"
 	PWrite      = "write"
+	PStep       = "step"
 	PResult     = "result"
 	PCache      = "cache"
 )
@@ -312,6 +378,7 @@ var Keys = []KeyDef{
 	{Key: PCache, Type: EnumValue, Values: []string{"warm", "mount", "cold"}, Doc: "cache state before the call"},
 	{Key: PResult, Type: EnumValue, Values: []string{"ok", "exdev"}, Doc: "what a rename returned"},
 	{Key: PWrite, Type: EnumValue, Values: []string{"first", "second"}, Doc: "the first modification (the copy-up) or the second"},
+	{Key: PStep, Type: NameValue, Doc: "a step of the run: build, containers, a workload op, teardown"},
 }
 
 // KeyRank is a key's display position; unknown keys sort after every known one.

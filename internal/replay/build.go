@@ -27,6 +27,27 @@ func (e *engine) each(ctx context.Context, fn func(d *driverRun) error) error {
 	return e.eachOf(ctx, e.active(), fn)
 }
 
+// eachFloor is each with the floor's turn (floorFn) at a random place among the drivers, so the
+// floor shares the round's moment of the machine. A floor that fails stops the floors, not the run.
+func (e *engine) eachFloor(ctx context.Context, floorFn func() error, fn func(d *driverRun) error) error {
+	return e.eachOfFloor(ctx, e.active(), floorFn, fn)
+}
+
+// eachOfFloor is eachFloor over ds.
+func (e *engine) eachOfFloor(ctx context.Context, ds []*driverRun, floorFn func() error, fn func(d *driverRun) error) error {
+	if e.floor == nil || floorFn == nil || len(ds) == 0 {
+		return e.eachOf(ctx, ds, fn)
+	}
+	at := e.rng.IntN(len(ds) + 1)
+	if err := e.eachOf(ctx, ds[:at], fn); err != nil {
+		return err
+	}
+	if err := floorFn(); err != nil {
+		e.floorFail(e.phase, err)
+	}
+	return e.eachOf(ctx, ds[at:], fn)
+}
+
 // eachOf is each over ds.
 func (e *engine) eachOf(ctx context.Context, ds []*driverRun, fn func(d *driverRun) error) error {
 	for _, d := range ds {
@@ -65,7 +86,7 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		if len(receivers) > 0 {
 			diff = &ocispec.Descriptor{}
 		}
-		err := e.eachOf(ctx, writers, func(d *driverRun) error {
+		err := e.eachOfFloor(ctx, writers, e.floorFlushFn("build"), func(d *driverRun) error {
 			e.progress(d.info.Name, "build", "layer "+pl.Name, i, len(e.plan.Layers))
 			if err := e.buildLayer(ctx, d, pl.Name, parent, tree, expect, diff); err != nil {
 				return fmt.Errorf("layer %s: %w", pl.Name, err)

@@ -35,7 +35,7 @@ func (e *engine) startContainers(ctx context.Context) error {
 				continue
 			}
 			e.progress("", "containers", img.Name, c, maxC)
-			err := e.each(ctx, func(d *driverRun) error {
+			err := e.eachFloor(ctx, e.floorFlushFn("containers"), func(d *driverRun) error {
 				ct, err := e.startContainer(ctx, d, img, fmt.Sprintf("ctr/%s/%d", img.Name, c), p(metric.PContainer, img.Name))
 				if err != nil {
 					return err

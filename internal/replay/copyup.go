@@ -100,7 +100,7 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 			}
 			err := e.sampleRounds(ctx, "modify "+cache, op, metric.CopyupLatency, points, func(d *driverRun, r int) error {
 				return round(d, r, true)
-			})
+			}, e.floorCopies(op, cache))
 			if err != nil {
 				return err
 			}
@@ -117,6 +117,39 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 		}
 	}
 	return nil
+}
+
+// floorCopies is the floor of a round of copy-ups: a copy of a plain file of each size the op
+// modifies (its first write), then an append to the copy (its second).
+func (e *engine) floorCopies(op *scenario.PlanOp, cache string) func(int) error {
+	f := e.floor
+	if f == nil {
+		return nil
+	}
+	srcs := map[scenario.Size]string{}
+	for _, s := range op.Sizes {
+		srcs[s] = fmt.Sprintf("copy-src-%d-%s", op.Index, s)
+		if _, err := os.Stat(filepath.Join(f.b.Path, srcs[s])); err == nil {
+			continue // made for another cache mode
+		}
+		if err := f.file(srcs[s], int64(s)); err != nil {
+			e.floorFail("modify", err)
+			return nil
+		}
+	}
+	if err := measure.Sync(f.b.Path); err != nil {
+		e.floorFail("modify", err)
+		return nil
+	}
+	return func(int) error {
+		for _, i := range e.rng.Perm(len(op.Sizes)) {
+			s := op.Sizes[i]
+			if err := e.floorCopy(srcs[s], s, cache); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // modifyRound modifies every target once and again on ct, recording the times when record is set.

@@ -43,7 +43,7 @@ func (e *engine) openTargets(ct *container, rels []string) (*dirTargets, error) 
 
 // targetRounds opens rels (lower entries of one directory) in the first container of img on every
 // active driver, runs one round per entry (round i handles rels[i]) and closes them again.
-func (e *engine) targetRounds(ctx context.Context, img, phase string, rels []string, fn func(d *driverRun, t *dirTargets, i int) error) error {
+func (e *engine) targetRounds(ctx context.Context, img, phase string, rels []string, fn func(d *driverRun, t *dirTargets, i int) error, floorFn func(int) error) error {
 	tg := map[*driverRun]*dirTargets{}
 	defer func() {
 		for _, t := range tg {
@@ -64,7 +64,7 @@ func (e *engine) targetRounds(ctx context.Context, img, phase string, rels []str
 	if err != nil {
 		return err
 	}
-	return e.rounds(ctx, phase, len(rels), func(d *driverRun, i int) error { return fn(d, tg[d], i) })
+	return e.rounds(ctx, phase, len(rels), func(d *driverRun, i int) error { return fn(d, tg[d], i) }, floorFn)
 }
 
 // opDelete times unlink (kind=file) or rmdir (kind=dir) of lower entries in the first container of
@@ -80,6 +80,14 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 				continue
 			}
 			params := p(metric.PKind, kind, metric.PImage, img)
+			var floorFn func(int) error
+			if e.floor != nil {
+				entries, err := e.floorEntries("del-", len(rels), kind == "dir")
+				if err != nil {
+					e.floorFail("delete", err)
+				}
+				floorFn = func(i int) error { return e.floorRemove(entries[i], kind == "dir") }
+			}
 			err := e.targetRounds(ctx, img, "delete "+kind, rels, func(d *driverRun, t *dirTargets, i int) error {
 				t0 := time.Now()
 				en := unlinkat(t.dirfd, t.names[i], flags)
@@ -90,7 +98,7 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 				e.rec.ns(d.info.Name, metric.OpDelete, params, el)
 				ct, _ := d.first(img)
 				return ct.view.Removed(t.rels[i])
-			})
+			}, floorFn)
 			if err != nil {
 				return err
 			}
@@ -143,6 +151,14 @@ func (e *engine) opRename(ctx context.Context, op *scenario.PlanOp) error {
 		for i, r := range rels {
 			to[i] = mustPtr(path.Base(r) + ".renamed")
 		}
+		var floorFn func(int) error
+		if e.floor != nil {
+			entries, err := e.floorEntries("ren-", len(rels), true)
+			if err != nil {
+				e.floorFail("rename", err)
+			}
+			floorFn = func(i int) error { return e.floorRename(entries[i]) }
+		}
 		err := e.targetRounds(ctx, img, "rename", rels, func(d *driverRun, t *dirTargets, i int) error {
 			t0 := time.Now()
 			en := renameat(t.dirfd, t.names[i], to[i])
@@ -161,7 +177,7 @@ func (e *engine) opRename(ctx context.Context, op *scenario.PlanOp) error {
 			}
 			e.rec.ns(d.info.Name, metric.OpRename, p(metric.PImage, img, metric.PResult, outcome), el)
 			return nil
-		})
+		}, floorFn)
 		if err != nil {
 			return err
 		}

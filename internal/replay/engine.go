@@ -38,6 +38,8 @@ type Options struct {
 	Progress Progress
 	// Now is the clock for run timestamps (nil = time.Now); timers always use the monotonic clock.
 	Now func() time.Time
+	// Faults are injected on purpose, to measure the regression gate (off: none).
+	Faults []Fault
 }
 
 // Run replays plan on every driver in ds and returns the result. Drivers that cannot run here are
@@ -46,6 +48,7 @@ type Options struct {
 // interrupted: then the result holds what was measured, marked partial).
 func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Options) (*result.Result, error) {
 	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed)}
+	e.rec.faults = opt.Faults
 	if e.opt.Progress == nil {
 		e.opt.Progress = nopProgress{}
 	}
@@ -69,6 +72,7 @@ type engine struct {
 	droppedOnce bool                // the first cold eviction is recorded as a check
 	phase       string              // what the drivers' time is charged to (result phase_seconds)
 	cal         *measure.Calibrator // machine-speed readings for the drift (probeNoise)
+	floor       *floor              // the plain filesystem the floors are measured on (nil: none)
 }
 
 // driverRun is one driver's state through the run.
@@ -130,7 +134,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 	started := e.opt.Now()
 	e.res = &result.Result{
 		Schema:   result.Schema,
-		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick},
+		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Faults: faultSpecs(e.opt.Faults)},
 		Scenario: result.ScenarioRef{Name: e.plan.Name, File: e.plan.File, SHA256: e.plan.SHA256},
 		Env:      measure.Env(ctx),
 	}
@@ -177,6 +181,11 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 	if len(e.active()) == 0 {
 		return e.res, nil
 	}
+	// A run that cannot make the floors' filesystem (no loop device: the rootless test fakes) goes
+	// on without them, and says so.
+	if err := e.openFloor(ctx); err != nil {
+		e.floorFail("open", err)
+	}
 	phases := []struct {
 		name string
 		fn   func(context.Context) error
@@ -197,8 +206,15 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 		runtime.GC()
 		e.phase = ph.name
 		e.probeNoise(ph.name, 0)
+		var marks map[*driverRun]measure.DeviceIO
+		if ph.name != "workload" && ph.name != "verify" { // the workload's ops are steps of their own
+			marks = e.ioMark()
+		}
 		if err := ph.fn(ctx); err != nil {
 			return e.res, fmt.Errorf("%s: %w", ph.name, err)
+		}
+		if marks != nil {
+			e.ioStep(ph.name, marks)
 		}
 		if e.rec.err != nil {
 			return e.res, fmt.Errorf("%s: %w", ph.name, e.rec.err)
@@ -376,4 +392,12 @@ func (d *driverRun) charge(phase string, t0 time.Time) {
 
 func (d *driverRun) check(what string, ok bool, detail string) {
 	d.checks = append(d.checks, result.Check{Driver: d.info.Name, What: what, OK: ok, Detail: detail})
+}
+
+func faultSpecs(fs []Fault) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Spec)
+	}
+	return out
 }

@@ -76,8 +76,31 @@ func TestEngineFake(t *testing.T) {
 			lastSeq = max(lastSeq, o)
 		}
 		names[m.Name] = true
+		if m.Driver == metric.FloorDriver {
+			continue
+		}
 		k := result.PointKey(m.Name, m.Params)
 		byPoint[k] = append(byPoint[k], len(m.Samples))
+	}
+	// The floors, measured in the same rounds on a plain filesystem: as root, one per op's syscall
+	// pattern; without root (no loop device for their filesystem), none, and the run says so.
+	if os.Geteuid() == 0 {
+		for _, want := range []metric.ID{metric.FloorCreate, metric.FloorStat, metric.FloorRead, metric.FloorCopy,
+			metric.FloorWrite, metric.FloorUnlink, metric.FloorRmdir, metric.FloorRename, metric.FloorFlush} {
+			if !names[want] {
+				t.Errorf("no %s recorded", want)
+			}
+		}
+		if len(res.Warnings) > 0 {
+			t.Errorf("run warnings: %q", res.Warnings)
+		}
+		for _, m := range res.Find(metric.FloorDriver, metric.FloorStat, map[string]string{metric.PCache: "warm", metric.PKind: "hit"}) {
+			if m.Summary.N < plan.Samples {
+				t.Errorf("warm stat floor: n %d", m.Summary.N)
+			}
+		}
+	} else if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "floors stopped at open") {
+		t.Errorf("run warnings without root: %q", res.Warnings)
 	}
 	for k, ns := range byPoint {
 		if len(ns) != 2 || ns[0] != ns[1] {
@@ -188,19 +211,19 @@ func TestRecorderRefuses(t *testing.T) {
 	}
 }
 
-// TestMarkNoisy: a metric with samples taken while a probe saw the machine busier than its CPUs gets
-// one warning per probed stretch, naming it; samples outside it get none.
+// TestMarkNoisy: a metric with samples taken while a probe saw the CPUs under pressure gets one
+// warning per probed stretch, naming it; samples outside it get none, whatever the load average.
 func TestMarkNoisy(t *testing.T) {
 	e := &engine{rec: newRecorder(), res: &result.Result{}}
 	e.rec.ns("d", metric.OpCreate, p(metric.PSize, "4KiB"), 1) // seq 1
-	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: "lookup", Load1: 1000})
+	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: "lookup", Load1: 0, CPUSomeAvg10: 60})
 	e.rec.ns("d", metric.OpLookup, p(metric.PDepth, "1"), 1) // seq 2
 	e.rec.ns("d", metric.OpLookup, p(metric.PDepth, "1"), 1) // seq 3
-	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: "modify", Load1: 0})
+	e.res.Noise = append(e.res.Noise, result.NoiseSample{Seq: e.rec.seq, What: "modify", Load1: 1000, CPUSomeAvg10: 3})
 	e.rec.ns("d", metric.CopyupLatency, p(metric.PSize, "4KiB"), 1) // seq 4
 	e.markNoisy()
 	for _, m := range e.rec.list() {
-		noisy := slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.HasPrefix(w, "noisy machine: load 1000.0") })
+		noisy := slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.HasPrefix(w, "busy machine: CPU pressure 60%") })
 		if noisy != (m.Name == metric.OpLookup) || len(m.Warnings) > 1 {
 			t.Errorf("%s: warnings %q", m.Name, m.Warnings)
 		}

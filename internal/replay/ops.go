@@ -39,12 +39,13 @@ func (e *engine) runWorkload(ctx context.Context) error {
 		}
 		e.progress("", "workload", string(op.Op), i, len(e.plan.Ops))
 		e.phase = "workload/" + string(op.Op)
-		e.quiesce()
+		marks := e.ioMark()
 		e.probeNoise(fmt.Sprintf("workload[%d] %s", op.Index, op.Op), 0)
 		runtime.GC()
 		if err := run(e, ctx, op); err != nil {
 			return err
 		}
+		e.ioStep(fmt.Sprintf("%s/%d", op.Op, op.Index), marks)
 	}
 	return nil
 }
@@ -58,15 +59,24 @@ func (d *driverRun) first(image string) (*container, error) {
 	return cs[0], nil
 }
 
-// rounds runs n sample rounds; each round visits the active drivers in a fresh random order.
-func (e *engine) rounds(ctx context.Context, phase string, n int, fn func(d *driverRun, round int) error) error {
+// rounds runs n sample rounds; each round visits the active drivers in a fresh random order, with
+// the floor's turn (floorFn, nil = none) among them.
+func (e *engine) rounds(ctx context.Context, phase string, n int, fn func(d *driverRun, round int) error, floorFn func(round int) error) error {
 	for r := 0; r < n; r++ {
 		e.progress("", "workload", phase, r, n)
-		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
+		if err := e.eachFloor(ctx, floorAt(floorFn, r), func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// floorAt binds a round to a floor function (nil stays nil).
+func floorAt(fn func(round int) error, r int) func() error {
+	if fn == nil {
+		return nil
+	}
+	return func() error { return fn(r) }
 }
 
 // createID is the content identity of a file the workload creates.
@@ -114,28 +124,41 @@ func (e *engine) opCreate(ctx context.Context, op *scenario.PlanOp) error {
 			if err != nil {
 				return err
 			}
+			floorFd, floorFn := -1, (func(int) error)(nil)
+			if f := e.floor; f != nil {
+				fdir := fmt.Sprintf("create-%d-%s-%s", op.Index, img, size)
+				if err := f.root.mkdirAll(fdir); err != nil {
+					e.floorFail("create", err)
+				} else if floorFd, err = f.root.open(fdir, unix.O_PATH|unix.O_DIRECTORY, 0); err != nil {
+					e.floorFail("create", err)
+				} else {
+					floorFn = func(i int) error {
+						el, en := createFile(floorFd, names[i], bufs[i])
+						if en != 0 {
+							return fmt.Errorf("create %s/c%05d: %w", fdir, i, en)
+						}
+						e.recordFloor(metric.FloorCreate, p(metric.PSize, size.String()), el)
+						return nil
+					}
+				}
+			}
 			err = e.rounds(ctx, "create "+size.String(), op.Count, func(d *driverRun, i int) error {
 				s := st[d]
 				if s == nil {
 					return nil
 				}
-				t0 := time.Now()
-				fd, en := openat(s.dirfd, names[i], unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY, 0o644)
-				if en == 0 {
-					_, en = write(fd, bufs[i])
-					if cerr := closefd(fd); en == 0 {
-						en = cerr
-					}
-				}
-				el := time.Since(t0)
+				el, en := createFile(s.dirfd, names[i], bufs[i])
 				if en != 0 {
 					return fmt.Errorf("create %s/c%05d: %w", dir, i, en)
 				}
 				e.rec.ns(d.info.Name, metric.OpCreate, params, el)
 				return s.ct.view.Created(fmt.Sprintf("%s/c%05d", dir, i), int64(size), createID(op.Index, i, size))
-			})
+			}, floorFn)
 			for _, s := range st {
 				unix.Close(s.dirfd)
+			}
+			if floorFd >= 0 {
+				unix.Close(floorFd)
 			}
 			if err != nil {
 				return err
@@ -143,6 +166,19 @@ func (e *engine) opCreate(ctx context.Context, op *scenario.PlanOp) error {
 		}
 	}
 	return nil
+}
+
+// createFile times open(O_CREAT|O_EXCL) + write + close of name in dirfd.
+func createFile(dirfd int, name *byte, buf []byte) (time.Duration, unix.Errno) {
+	t0 := time.Now()
+	fd, en := openat(dirfd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY, 0o644)
+	if en == 0 {
+		_, en = write(fd, buf)
+		if cerr := closefd(fd); en == 0 {
+			en = cerr
+		}
+	}
+	return time.Since(t0), en
 }
 
 // lookupPoint is one (kind, depth) of a lookup op with its probe paths.
@@ -273,7 +309,26 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 			e.rec.ns(d.info.Name, metric.OpLookup, params[i], per)
 		}
 		return nil
-	})
+	}, e.floorLookups(points, "warm", warmReps))
+}
+
+// floorLookups is the floor of a round of lookups of points: a stat of as many plain files (or
+// missing names) per kind the points look up.
+func (e *engine) floorLookups(points []lookupPoint, cache string, reps int) func(int) error {
+	return func(int) error {
+		done := map[string]bool{}
+		for _, pt := range points {
+			kind := pt.params[metric.PKind]
+			if done[kind] {
+				continue
+			}
+			done[kind] = true
+			if err := e.floorStats(kind, cache, len(pt.paths), reps); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img string, points []lookupPoint, probeDir *byte, cache string) error {
@@ -319,7 +374,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 					return err
 				}
 			}
-			err := e.each(ctx, func(d *driverRun) error {
+			err := e.eachFloor(ctx, floorAt(e.floorLookups(g, cache, 1), r), func(d *driverRun) error {
 				ct, err := d.first(img)
 				if err != nil {
 					return err

@@ -105,8 +105,15 @@ func (e *engine) evictMetadata(ctx context.Context, ds []*driverRun) error {
 			break
 		}
 	}
+	devs := []string{}
 	for _, d := range ds {
-		if dev := d.inst.Backing().Device; dev != "" {
+		devs = append(devs, d.inst.Backing().Device)
+	}
+	if e.floor != nil {
+		devs = append(devs, e.floor.b.Device)
+	}
+	for _, dev := range devs {
+		if dev != "" {
 			if err := flushBlockDevice(dev); err != nil {
 				return fmt.Errorf("cold: flush %s: %w", dev, err)
 			}
@@ -242,6 +249,13 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 		}
 		// Read latency.
 		sets := map[fileSetKey]*measure.FileSet{}
+		floorFile := ""
+		if f := e.floor; f != nil {
+			floorFile = fmt.Sprintf("read-%d", op.Index)
+			if err := f.file(floorFile, int64(op.WorkingSet/scenario.Size(len(ptrs)))); err != nil {
+				e.floorFail("read", err)
+			}
+		}
 		for _, cache := range op.Caches {
 			for i := range ptrs {
 				size := op.WorkingSet / scenario.Size(len(ptrs))
@@ -275,7 +289,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 					}
 					e.rec.ns(d.info.Name, metric.OpRead, params, el)
 					return nil
-				})
+				}, func(int) error { return e.floorRead(floorFile, size, cache) })
 				if err != nil {
 					return err
 				}

@@ -19,6 +19,7 @@ type recorder struct {
 	metrics map[string]*result.Metric
 	order   []string
 	err     error
+	faults  []Fault // injected on purpose (Options.Faults)
 }
 
 func newRecorder() *recorder { return &recorder{metrics: map[string]*result.Metric{}} }
@@ -68,8 +69,18 @@ func (r *recorder) add(driver string, id metric.ID, params map[string]string, v 
 	r.sample(driver, id, params, "", v)
 }
 
-// ns records a duration.
+// ns records a duration. An injected slow fault that matches lengthens it, really: the time is
+// spent (spin) before it is recorded.
 func (r *recorder) ns(driver string, id metric.ID, params map[string]string, d time.Duration) {
+	if driver != metric.FloorDriver {
+		for i := range r.faults {
+			if f := r.faults[i].slows(id, params); f > 0 {
+				extra := time.Duration(float64(d) * f)
+				spin(extra)
+				d += extra
+			}
+		}
+	}
 	r.sample(driver, id, params, metric.NS, float64(d.Nanoseconds()))
 }
 

@@ -3,21 +3,22 @@ package replay
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/stats"
 )
 
-// sampleRounds runs rounds of fn over the active drivers, each round in a fresh random driver order:
+// sampleRounds runs rounds of fn over the active drivers (and floorFn, nil = none, at a random place
+// among them), each round in a fresh random driver order:
 // at least op.Samples rounds, then more while some driver's median of metric name at one of points
 // has a 95% confidence interval wider than the plan's target, up to op.MaxSamples. Every round
 // visits every driver, so all drivers end with the same n.
-func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name string, points []map[string]string, fn func(d *driverRun, round int) error) error {
+func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name string, points []map[string]string, fn func(d *driverRun, round int) error, floorFn func(round int) error) error {
 	for r := 0; r < op.MaxSamples; r++ {
 		if r >= op.Samples && e.converged(name, points) {
 			break
@@ -25,7 +26,7 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 		e.progress("", "workload", phase, r, op.Samples)
 		e.quiesce()
 		e.probeNoise(phase, r+1)
-		if err := e.each(ctx, func(d *driverRun) error { return fn(d, r) }); err != nil {
+		if err := e.eachFloor(ctx, floorAt(floorFn, r), func(d *driverRun) error { return fn(d, r) }); err != nil {
 			return err
 		}
 	}
@@ -78,26 +79,31 @@ func (e *engine) probeNoise(what string, round int) {
 	e.res.Noise = append(e.res.Noise, ns)
 }
 
+// BusyCPUPressure is the CPU pressure (PSI "some" avg10: the share of the last 10 s in which a
+// runnable task waited for a CPU) above which the machine is too busy for its samples to be trusted.
+// The run's own timed work is one thread on a machine of several CPUs: it makes no such waits, where
+// a load average counts the run's own tasks blocked on I/O and lags by a minute.
+const BusyCPUPressure = 20.0
+
 // markNoisy warns on every metric with samples taken in a stretch (from one probe to the next) that
-// began with the machine busier than its CPUs.
+// began with the CPUs under pressure (BusyCPUPressure): once per stretch, naming it.
 func (e *engine) markNoisy() {
-	cpus := float64(runtime.NumCPU())
 	for i, ns := range e.res.Noise {
-		if ns.Load1 <= cpus {
+		if ns.CPUSomeAvg10 <= BusyCPUPressure {
 			continue
 		}
 		end := e.rec.seq
 		if i+1 < len(e.res.Noise) {
 			end = e.res.Noise[i+1].Seq
 		}
-		msg := fmt.Sprintf("noisy machine: load %.1f on %.0f CPUs during %s", ns.Load1, cpus, ns.What)
+		msg := fmt.Sprintf("busy machine: CPU pressure %.0f%% (PSI some avg10) during %s", ns.CPUSomeAvg10, ns.What)
 		for _, k := range e.rec.order {
 			m := e.rec.metrics[k]
 			for _, o := range m.Order {
 				if o > ns.Seq && o <= end {
 					if !slices.ContainsFunc(m.Warnings, func(w string) bool {
 						// one warning per op, not per round
-						return strings.HasPrefix(w, "noisy machine: ") && strings.HasSuffix(w, " during "+ns.What)
+						return strings.HasPrefix(w, "busy machine: ") && strings.HasSuffix(w, " during "+ns.What)
 					}) {
 						m.Warnings = append(m.Warnings, msg)
 					}
@@ -105,5 +111,44 @@ func (e *engine) markNoisy() {
 				}
 			}
 		}
+	}
+}
+
+// ioMark reads the counters of every active driver's backing device, after writing back what the
+// backings hold dirty: the start of a step (ioStep records the end).
+func (e *engine) ioMark() map[*driverRun]measure.DeviceIO {
+	e.quiesce()
+	marks := map[*driverRun]measure.DeviceIO{}
+	for _, d := range e.active() {
+		if dev := d.inst.Backing().Device; dev != "" {
+			if io, err := measure.ReadDeviceIO(dev); err == nil {
+				marks[d] = io
+			}
+		}
+	}
+	return marks
+}
+
+// ioStep records what each driver's backing device read, wrote and flushed since marks, once what
+// the step left dirty is written back: io.read_bytes, io.write_bytes and io.flushes of the step. Bytes
+// and flushes at the device repeat on the same plan, where times wander with the machine: a change in
+// them is a change in the snapshotter or the kernel.
+func (e *engine) ioStep(step string, marks map[*driverRun]measure.DeviceIO) {
+	e.injectWrites(step)
+	e.quiesce()
+	params := p(metric.PStep, step)
+	for _, d := range e.active() {
+		before, ok := marks[d]
+		if !ok {
+			continue
+		}
+		now, err := measure.ReadDeviceIO(d.inst.Backing().Device)
+		if err != nil {
+			continue
+		}
+		io := now.Sub(before)
+		e.rec.add(d.info.Name, metric.IOReadBytes, params, float64(io.ReadBytes))
+		e.rec.add(d.info.Name, metric.IOWriteBytes, params, float64(io.WriteBytes))
+		e.rec.add(d.info.Name, metric.IOFlushes, params, float64(io.Flushes))
 	}
 }

@@ -36,6 +36,8 @@ var causes = []struct {
 }{
 	{regexp.MustCompile(`^noisy machine: load ([0-9.]+) on`), "noisy",
 		"noisy machine: the load average was above the CPU count while these were measured", 1, "load "},
+	{regexp.MustCompile(`^busy machine: CPU pressure ([0-9]+)%`), "busy",
+		"busy machine: tasks waited for a CPU while these were measured (PSI some avg10 above 20%)", 1, "%"},
 	{regexp.MustCompile(`^high variance: CV ([0-9]+)%`), "cv",
 		"high variance: the samples' coefficient of variation is above 20%", 1, "CV %"},
 	{regexp.MustCompile(`^need >= [0-9]+ samples for confidence interval.*\(interval shown is min\.\.max, ([0-9]+)% confidence\)`), "few",

@@ -25,6 +25,8 @@ type Result struct {
 	Partial  bool           `json:"partial,omitempty"` // interrupted or failed before the end
 	Noise    []NoiseSample  `json:"noise,omitempty"`   // machine-noise probes through the run
 	Drift    *Drift         `json:"drift,omitempty"`   // the machine's drift over the run, from Noise
+	// Warnings are about the run as a whole (a reference that stopped being measured, …).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Run identifies the run.
@@ -37,6 +39,13 @@ type Run struct {
 	Args        []string  `json:"args"`
 	Seed        int64     `json:"seed"`
 	Quick       bool      `json:"quick,omitempty"`
+	// Faults injected on purpose to measure the regression gate: such a run is no measurement of its
+	// drivers, and compare says so.
+	Faults []string `json:"faults,omitempty"`
+	// MeasureCode identifies the measuring code the binary was built from (a hash of the engine,
+	// measurement, backing and driver sources; "" for a build that could not tell): two runs are
+	// comparable only when it is the same.
+	MeasureCode string `json:"measure_code,omitempty"`
 }
 
 // ScenarioRef identifies the scenario file.

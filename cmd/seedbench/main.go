@@ -3,12 +3,13 @@
 // file is first copied up, a deleted file is hidden by a whiteout — by replaying a scenario through
 // containerd's snapshotters.
 //
-//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--inject-fault SPEC]
+//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC]
 //	seedbench validate SCENARIO.yaml...
 //	seedbench show SCENARIO.yaml [--quick] [--samples N]
 //	seedbench drivers [--json]
 //	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench]
-//	seedbench compare BASE.json NEW.json [--format table|markdown|json] [--all]
+//	seedbench compare BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]
+//	seedbench noise RESULT.json... [-o FILE]
 //	seedbench cleanup [--workdir DIR]
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
@@ -79,7 +80,8 @@ func commands() []command {
 		{"show", "print the resolved plan of a scenario", cmdShow},
 		{"drivers", "list every driver: available, or why not and the fix", cmdDrivers},
 		{"report", "render result files as tables", cmdReport},
-		{"compare", "compare two result files; exit 3 on a significant regression", cmdCompare},
+		{"compare", "judge a result against a base one; exit 3 on a regression", cmdCompare},
+		{"noise", "learn the noise floors compare judges by, from A/A runs", cmdNoise},
 		{"cleanup", "undo what a killed run left: FUSE daemons, mounts, loop devices, work dirs", cmdCleanup},
 	}
 }

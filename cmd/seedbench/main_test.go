@@ -399,11 +399,14 @@ func TestCompareExit(t *testing.T) {
 		return p
 	}
 	a, b, slow := write("a.json", 1), write("b.json", 1), write("slow.json", 3)
-	if o := run(t, "compare", a, b); o.code != 0 || !strings.Contains(o.stdout, "no significant change") {
+	if o := run(t, "compare", a, b); o.code != 0 || !strings.Contains(o.stdout, "every class unchanged") {
 		t.Errorf("same runs: exit %d\n%s%s", o.code, o.stdout, o.stderr)
 	}
-	if o := run(t, "compare", a, slow); o.code != 3 || !strings.Contains(o.stdout, "worse") {
+	if o := run(t, "compare", a, slow); o.code != 3 || !strings.Contains(o.stdout, "regression") {
 		t.Errorf("3× slower: exit %d, want 3\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := run(t, "compare", a, slow, "--format", "json"); o.code != 3 || !strings.Contains(o.stdout, `"verdict": "regression"`) {
+		t.Errorf("json: exit %d\n%s%s", o.code, o.stdout, o.stderr)
 	}
 	if o := run(t, "compare", a); o.code != 2 {
 		t.Errorf("one file: exit %d, want 2", o.code)

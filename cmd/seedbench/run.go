@@ -36,6 +36,7 @@ type runOptions struct {
 	results string
 	details bool
 	faults  faultFlags
+	repeat  int
 }
 
 // faultFlags collects --inject-fault values.
@@ -54,7 +55,7 @@ func (f *faultFlags) Set(s string) error {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--inject-fault SPEC]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC]", stderr)
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
@@ -62,6 +63,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&o.format, "format", "table", "what to print on stdout: table | json | gobench (Go benchmark format, for benchstat)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress on stderr")
 	fs.BoolVar(&o.details, "details", false, "print every table (each metric family, the fits, the run time), not only the summary")
+	fs.IntVar(&o.repeat, "repeat", 1, "run each scenario N times, each with a result of its own (A/A runs for seedbench noise)")
 	fs.Var(&o.faults, "inject-fault", "inject a fault on purpose, to measure the regression gate (repeatable): slow:METRIC[,KEY=VALUE]:+N% or write:STEP:+SIZE")
 	fs.StringVar(&o.workdir, "workdir", rundir.DefaultBase, "base directory for run state (mounts, loop images)")
 	fs.StringVar(&o.results, "results", "results", "directory for result files when --out is not given")
@@ -77,6 +79,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if o.samples < 0 {
 		return usagef("run: --samples must be positive")
+	}
+	if o.repeat < 1 || o.repeat > 1000 {
+		return usagef("run: --repeat must be between 1 and 1000")
 	}
 	if o.out != "" && len(files) > 1 {
 		return usagef("run: --out takes one scenario; run several without --out to get one file each")
@@ -103,7 +108,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		},
 		Done:   func(r bench.Run) error { return render(r, o, stdout, stderr) },
-		Faults: o.faults, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
+		Faults: o.faults, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
 	})
 	prog.done()
 	if outcome == bench.Interrupted {

@@ -51,6 +51,9 @@ type Request struct {
 	Done func(Run) error
 	// Faults are injected on purpose, to measure the regression gate (none: a real run).
 	Faults []replay.Fault
+	// Repeat runs every scenario this many times, one after the other, each with a result of its
+	// own: A/A runs, for the noise floors compare judges by (0 = 1).
+	Repeat int
 	// Stamped into each result: the command line, the tool's version and commit, and the identity
 	// of its measuring code (result.Run.MeasureCode).
 	Args                         []string
@@ -152,8 +155,8 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	if req.Out != "" && len(req.Scenarios) > 1 {
-		return nil, OK, errors.New("an output file takes one scenario")
+	if req.Out != "" && (len(req.Scenarios) > 1 || req.Repeat > 1) {
+		return nil, OK, errors.New("an output file takes one scenario, run once")
 	}
 	if err := CheckWorkDir(req.WorkDir); err != nil {
 		return nil, OK, err
@@ -222,16 +225,21 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 	}
 
 	outcome := OK
-	for i := range runs {
-		r := &runs[i]
-		o, err := execute(ctx, req, r, sets[r.Plan])
-		outcome = max(outcome, o)
-		if err != nil {
-			return runs[:i+1], outcome, err
-		}
-		if req.Done != nil {
-			if err := req.Done(*r); err != nil {
-				return runs[:i+1], outcome, err
+	plansRun := runs
+	runs = nil
+	for range max(req.Repeat, 1) {
+		for _, pr := range plansRun {
+			runs = append(runs, Run{Plan: pr.Plan})
+			r := &runs[len(runs)-1]
+			o, err := execute(ctx, req, r, sets[r.Plan])
+			outcome = max(outcome, o)
+			if err != nil {
+				return runs, outcome, err
+			}
+			if req.Done != nil {
+				if err := req.Done(*r); err != nil {
+					return runs, outcome, err
+				}
 			}
 		}
 	}

@@ -359,7 +359,8 @@ func (e *engine) finish() {
 	e.res.Run.Finished = e.opt.Now().UTC()
 	e.res.Drivers = e.res.Drivers[:0]
 	for _, d := range e.drvs {
-		dr := result.DriverResult{Name: d.info.Name, Status: d.status, Options: d.info.Options, Capabilities: result.Capabilities(d.info.Capabilities)}
+		dr := result.DriverResult{Name: d.info.Name, Status: d.status, Version: d.info.Version, Options: d.info.Options,
+			Capabilities: result.Capabilities(d.info.Capabilities)}
 		if d.err != nil {
 			dr.Reason = d.err.Error()
 		}

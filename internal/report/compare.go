@@ -5,191 +5,100 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
-	"golang.org/x/perf/benchmath"
-
-	"github.com/seedbench/seedbench/internal/result"
-	"github.com/seedbench/seedbench/internal/stats"
+	"github.com/seedbench/seedbench/internal/gate"
 )
 
-// Verdicts of a comparison.
-const (
-	VerdictSame   = "~"      // no significant difference
-	VerdictBetter = "better" // significantly better
-	VerdictWorse  = "worse"  // significantly worse: a regression
-	VerdictNoTest = ""       // too few samples on one side to test (a single measurement)
-)
-
-// CompareAlpha is the significance level of the Mann-Whitney U test (benchstat's default).
-const CompareAlpha = 0.05
-
-// Comparison is one metric measured in two runs.
-type Comparison struct {
-	Driver  string            `json:"driver"`
-	Name    string            `json:"name"`
-	Unit    string            `json:"unit"`
-	Params  map[string]string `json:"params"`
-	Better  string            `json:"better"`
-	Base    result.Summary    `json:"base"`
-	New     result.Summary    `json:"new"`
-	Ratio   float64           `json:"ratio"`  // new median / base median (NaN when base's is 0)
-	P       float64           `json:"p"`      // Mann-Whitney U (benchmath AssumeNothing); 1 when untested
-	Inside  bool              `json:"inside"` // one run's median lies inside the other's CI
-	Verdict string            `json:"verdict"`
-	Note    string            `json:"note,omitempty"`
-}
-
-// CompareSummary counts a comparison's verdicts over the metrics with 2 samples or more in both runs.
-type CompareSummary struct {
-	Tested  int  `json:"tested"`
-	Inside  int  `json:"inside"`
-	Same    int  `json:"same"`
-	Better  int  `json:"better"`
-	Worse   int  `json:"worse"`
-	OnlyOne int  `json:"only_in_one"` // metrics measured in one run only
-	SameEnv bool `json:"same_env"`    // both runs on one kind of machine (env fingerprint)
-}
-
-// Compare matches the metrics of base and next by driver, name and parameters. A metric is
-// significantly better or worse when the U test rejects "same distribution" at CompareAlpha AND
-// neither run's median lies inside the other's 95% CI (which holds the run's drift): a shift the
-// test sees but that the machine's own wandering explains is not called a change. Comparisons are
-// in base's metric order, then next's new metrics.
-func Compare(base, next *result.Result) ([]Comparison, CompareSummary) {
-	key := func(m *result.Metric) string { return m.Driver + "\x00" + m.Name + "\x00" + result.ParamsKey(m.Params) }
-	nextBy := map[string]*result.Metric{}
-	for i := range next.Metrics {
-		nextBy[key(&next.Metrics[i])] = &next.Metrics[i]
-	}
-	sum := CompareSummary{SameEnv: base.Env.Fingerprint != "" && base.Env.Fingerprint == next.Env.Fingerprint}
-	var cs []Comparison
-	seen := map[string]bool{}
-	for i := range base.Metrics {
-		b := &base.Metrics[i]
-		k := key(b)
-		seen[k] = true
-		n := nextBy[k]
-		if n == nil || n.Summary.N == 0 || b.Summary.N == 0 {
-			sum.OnlyOne++
-			continue
-		}
-		c := compareMetric(b, n)
-		if c.Verdict != VerdictNoTest {
-			sum.Tested++
-			if c.Inside {
-				sum.Inside++
-			}
-			switch c.Verdict {
-			case VerdictSame:
-				sum.Same++
-			case VerdictBetter:
-				sum.Better++
-			case VerdictWorse:
-				sum.Worse++
-			}
-		}
-		cs = append(cs, c)
-	}
-	for i := range next.Metrics {
-		if !seen[key(&next.Metrics[i])] {
-			sum.OnlyOne++
-		}
-	}
-	return cs, sum
-}
-
-func compareMetric(b, n *result.Metric) Comparison {
-	c := Comparison{Driver: b.Driver, Name: b.Name, Unit: b.Unit, Params: b.Params, Better: b.Better,
-		Base: b.Summary, New: n.Summary, Ratio: math.NaN(), P: 1}
-	if b.Summary.Median != 0 {
-		c.Ratio = n.Summary.Median / b.Summary.Median
-	}
-	if b.Summary.N < 2 || n.Summary.N < 2 {
-		c.Verdict = VerdictNoTest
-		return c
-	}
-	in := func(v float64, s result.Summary) bool { return s.CILo <= v && v <= s.CIHi }
-	c.Inside = in(n.Summary.Median, b.Summary) || in(b.Summary.Median, n.Summary)
-	th := benchmath.DefaultThresholds
-	cmp := benchmath.AssumeNothing.Compare(benchmath.NewSample(stats.Finite(b.Samples), &th), benchmath.NewSample(stats.Finite(n.Samples), &th))
-	c.P = cmp.P
-	if len(cmp.Warnings) > 0 {
-		c.Note = cmp.Warnings[0].Error()
-	}
-	c.Verdict = VerdictSame
-	if cmp.P < CompareAlpha && !c.Inside {
-		higher := n.Summary.Median > b.Summary.Median
-		if higher == (b.Better != "higher") {
-			c.Verdict = VerdictWorse
-		} else {
-			c.Verdict = VerdictBetter
-		}
-	}
-	return c
-}
-
-// CompareDoc is a comparison as a report: a warning when the machines differ, a row per metric whose
-// verdict is not "~" when changesOnly (else every metric), and the summary line.
-func CompareDoc(cs []Comparison, sum CompareSummary, changesOnly bool) *Doc {
+// CompareDoc is a comparison as a report: what the environments differ in, what the times were
+// judged by, then a row per class of times and per quantity whose verdict is not "unchanged" (all
+// of them with all), and the counts.
+func CompareDoc(rep *gate.Report, all bool) *Doc {
 	d := &Doc{}
-	if !sum.SameEnv {
-		d.Sections = append(d.Sections, &Section{Lines: []string{"warning: the runs come from different kinds of machine (env fingerprints differ): differences may be the machine's"}})
+	head := &Section{Title: fmt.Sprintf("compare %s (base) with %s (new)", rep.Base.ID, rep.New.ID), Level: 1, Bullets: true}
+	for _, e := range rep.Tested {
+		head.Lines = append(head.Lines, fmt.Sprintf("tested: %s %s → %s", e.Field, e.Base, e.New))
 	}
-	t := &Table{Header: []string{"metric", "params", "driver", "base", "new", "new/base", "verdict"}, Key: 3}
-	for _, c := range cs {
-		if changesOnly && (c.Verdict == VerdictSame || c.Verdict == VerdictNoTest) {
+	for _, e := range rep.Incomparable {
+		head.Lines = append(head.Lines, fmt.Sprintf("NOT COMPARABLE (forced): %s %s → %s", e.Field, e.Base, e.New))
+	}
+	for _, f := range rep.Faults {
+		head.Lines = append(head.Lines, "fault injected on purpose (a trial of the gate, not a measurement): "+f)
+	}
+	basis := "times judged against the floors measured in the same rounds (the same stack: a shift of the whole machine cancels)"
+	if rep.Basis == "absolute" {
+		basis = "times judged as they are (the stack differs, or a run has no floors: the floors' own ratio is shown beside)"
+	}
+	head.Lines = append(head.Lines, basis,
+		fmt.Sprintf("noise floors: %s; a regression needs a Benjamini–Hochberg q < %.2f over the classes and a move above %.0f%%",
+			rep.NoiseFrom, rep.Alpha, 100*rep.MinEffect))
+	d.Sections = append(d.Sections, head)
+
+	t := &Table{Header: []string{"driver", "class", "points", "new/base", "absolute", "floor", "noise", "q", "verdict"}, Key: 2}
+	for _, c := range rep.Classes {
+		if !all && c.Verdict == gate.Unchanged {
 			continue
 		}
-		ratio := "-"
-		if !math.IsNaN(c.Ratio) && !math.IsInf(c.Ratio, 0) && c.Unit != "ratio" {
-			ratio = fmt.Sprintf("×%.2f", c.Ratio)
+		floor := "-"
+		if c.Floor > 0 {
+			floor = ratioText(c.Floor)
 		}
-		verdict := c.Verdict
-		if verdict != VerdictNoTest {
-			verdict += fmt.Sprintf(" (p=%.3f)", c.P)
+		verdict := string(c.Verdict)
+		if c.Note != "" {
+			verdict += " (" + c.Note + ")"
 		}
-		bm := &result.Metric{Unit: c.Unit, Summary: c.Base}
-		nm := &result.Metric{Unit: c.Unit, Summary: c.New}
-		t.Rows = append(t.Rows, []string{c.Name, FormatParams(c.Params), c.Driver, Cell(bm), Cell(nm), ratio, verdict})
+		t.Rows = append(t.Rows, []string{c.Driver, c.Class, fmt.Sprint(c.Points), ratioText(c.Ratio), ratioText(c.Absolute), floor,
+			fmt.Sprintf("±%.1f%%", 100*math.Expm1(c.Sigma)), fmt.Sprintf("%.3g", c.Q), verdict})
 	}
-	s := &Section{}
+	ts := &Section{Title: "times, by class", Level: 2}
 	if len(t.Rows) > 0 {
-		s.Table = t
-	} else if changesOnly {
-		s.Lines = append(s.Lines, "no significant change")
+		ts.Table = t
+	} else {
+		ts.Lines = []string{"every class unchanged"}
 	}
-	pct := 0.0
-	if sum.Tested > 0 {
-		pct = 100 * float64(sum.Inside) / float64(sum.Tested)
+	d.Sections = append(d.Sections, ts)
+
+	q := &Table{Header: []string{"driver", "metric", "params", "base", "new", "change", "verdict"}, Key: 3}
+	for _, v := range rep.Quantities {
+		if !all && v.Verdict == gate.Unchanged {
+			continue
+		}
+		q.Rows = append(q.Rows, []string{v.Driver, v.Name, FormatParams(v.Params), FormatValue(v.Unit, v.Base), FormatValue(v.Unit, v.New),
+			fmt.Sprintf("%+.2f%%", 100*v.Change), string(v.Verdict)})
 	}
-	line := fmt.Sprintf("%d metrics with 2+ samples in both runs: %d (%.0f%%) with one run's median inside the other's 95%% CI; "+
-		"%d unchanged, %d better, %d worse (Mann-Whitney U p < %.2f and outside both CIs)",
-		sum.Tested, sum.Inside, pct, sum.Same, sum.Better, sum.Worse, CompareAlpha)
-	if sum.OnlyOne > 0 {
-		line += fmt.Sprintf("; %d metrics in one run only", sum.OnlyOne)
+	qs := &Section{Title: "quantities (exact, within the A/A tolerance)", Level: 2}
+	if len(q.Rows) > 0 {
+		qs.Table = q
+	} else {
+		qs.Lines = []string{"every quantity unchanged"}
 	}
-	d.Sections = append(d.Sections, s, &Section{Lines: []string{line}})
+	d.Sections = append(d.Sections, qs)
+
+	var counts []string
+	for _, v := range []gate.Verdict{gate.Regression, gate.Noisy, gate.Improvement, gate.Inconclusive, gate.Unchanged} {
+		counts = append(counts, fmt.Sprintf("%d %s", rep.Counts[v], v))
+	}
+	line := fmt.Sprintf("%d classes of times and %d quantities: %s", len(rep.Classes), len(rep.Quantities), strings.Join(counts, ", "))
+	if rep.OnlyOne > 0 {
+		line += fmt.Sprintf("; %d metrics in one run only", rep.OnlyOne)
+	}
+	d.Sections = append(d.Sections, &Section{Lines: []string{line}})
 	return d
 }
 
-// WriteCompareJSON writes the comparisons and their summary as JSON.
-func WriteCompareJSON(w io.Writer, cs []Comparison, sum CompareSummary) error {
-	type cmpJSON struct {
-		Comparison
-		Ratio *float64 `json:"ratio"`
+func ratioText(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return "-"
 	}
-	out := struct {
-		Summary     CompareSummary `json:"summary"`
-		Comparisons []cmpJSON      `json:"comparisons"`
-	}{Summary: sum, Comparisons: []cmpJSON{}}
-	for _, c := range cs {
-		var r *float64
-		if !math.IsNaN(c.Ratio) && !math.IsInf(c.Ratio, 0) {
-			r = &c.Ratio
-		}
-		out.Comparisons = append(out.Comparisons, cmpJSON{Comparison: c, Ratio: r})
+	return fmt.Sprintf("×%.3f", r)
+}
+
+// WriteCompareJSON writes a comparison as JSON (non-finite numbers as null).
+func WriteCompareJSON(w io.Writer, rep *gate.Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

@@ -89,7 +89,8 @@ type Env struct {
 // DriverResult is one driver's status in this run.
 type DriverResult struct {
 	Name         string            `json:"name"`
-	Status       string            `json:"status"` // ok | skipped | failed
+	Status       string            `json:"status"`            // ok | skipped | failed
+	Version      string            `json:"version,omitempty"` // the snapshotter module's
 	Reason       string            `json:"reason,omitempty"`
 	Options      map[string]string `json:"options,omitempty"`
 	Capabilities Capabilities      `json:"capabilities"`

@@ -1,0 +1,323 @@
+package gate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// Verdicts, per class of times and per quantity.
+type Verdict string
+
+const (
+	// Regression: significant after the false-discovery control, above the class's noise floor
+	// and above the minimum effect, in the bad direction. The only verdict that fails a build.
+	Regression Verdict = "regression"
+	// Improvement: the same in the good direction.
+	Improvement Verdict = "improvement"
+	// Unchanged: within the minimum effect, or within the noise floor.
+	Unchanged Verdict = "unchanged"
+	// Inconclusive: a move larger than the minimum effect that the noise floor cannot tell from
+	// noise (or a class no A/A runs measured).
+	Inconclusive Verdict = "inconclusive"
+	// Noisy: it would be a regression, but either run measured it on a busy machine.
+	Noisy Verdict = "noisy"
+)
+
+// Defaults of Options.
+const (
+	// DefaultAlpha is the false discovery rate the Benjamini–Hochberg procedure holds the time
+	// classes of one comparison to; under A/A (no change anywhere) it bounds the chance of any
+	// false alarm.
+	DefaultAlpha = 0.05
+	// DefaultMinEffect is the smallest slowdown a build fails on, however significant: 5%.
+	DefaultMinEffect = 0.05
+	// DefaultTol is a quantity's tolerance when no A/A runs learnt one: 0.5%.
+	DefaultTol = 0.005
+	// defaultSigma is a class's noise floor when no A/A runs learnt one: 15% on a log scale, the
+	// upper end of what consecutive runs of the flagship moved by on these machines (lookups 2–7%,
+	// copy-ups 10–15%, creates 8–33%). Classes judged with it say so.
+	defaultSigma = 0.15
+)
+
+// Options tune Compare.
+type Options struct {
+	Noise     *Noise // learnt from A/A runs of the same plan (nil: defaults, said in the report)
+	Alpha     float64
+	MinEffect float64
+	// Force compares runs the environment check calls incomparable.
+	Force bool
+}
+
+// Report is a comparison of a new run with a base run.
+type Report struct {
+	Base RunID `json:"base"`
+	New  RunID `json:"new"`
+	// Tested are the environment fields that differ and are what a comparison tests (a kernel, a
+	// containerd, a snapshotter, a driver's options); Incomparable those that make two runs not
+	// comparable (a machine, a backing, a plan, the measuring code): Compare refuses them without
+	// Force.
+	Tested       []EnvDiff `json:"tested,omitempty"`
+	Incomparable []EnvDiff `json:"incomparable,omitempty"`
+	// Faults injected into either run (a trial of the gate, not a measurement).
+	Faults []string `json:"faults,omitempty"`
+	// Basis is what times are judged by: "floor-relative" (the same stack: a shift of the machine
+	// cancels against the floors) or "absolute" (the stack differs, or a run has no floors).
+	Basis      string            `json:"basis"`
+	NoiseFrom  string            `json:"noise_from"`
+	Alpha      float64           `json:"alpha"`
+	MinEffect  float64           `json:"min_effect"`
+	Classes    []ClassVerdict    `json:"classes"`
+	Quantities []QuantityVerdict `json:"quantities"`
+	Counts     map[Verdict]int   `json:"counts"`
+	OnlyOne    int               `json:"only_in_one"` // metrics in one run only
+}
+
+// RunID names a run in a report.
+type RunID struct {
+	ID      string `json:"id"`
+	Started string `json:"started"`
+}
+
+// EnvDiff is one environment field that differs between the runs.
+type EnvDiff struct {
+	Field string `json:"field"`
+	Base  string `json:"base"`
+	New   string `json:"new"`
+}
+
+// ClassVerdict is one driver's class of times.
+type ClassVerdict struct {
+	Driver string `json:"driver"`
+	Class  string `json:"class"`
+	Better string `json:"better"`
+	Points int    `json:"points"`
+	// Ratio is exp of the class statistic on the basis judged (the median over the points of
+	// new ÷ base, against the floor when floor-relative); Absolute and Floor are the plain ratio
+	// and the floors' own.
+	Ratio    float64 `json:"ratio"`
+	Absolute float64 `json:"absolute"`
+	Floor    float64 `json:"floor,omitempty"`
+	// Sigma is the noise floor used (on a log scale), Df its degrees of freedom (0: the default).
+	Sigma   float64 `json:"sigma"`
+	Df      int     `json:"df"`
+	P       float64 `json:"p"`
+	Q       float64 `json:"q"` // the Benjamini–Hochberg adjusted p
+	Verdict Verdict `json:"verdict"`
+	Note    string  `json:"note,omitempty"`
+}
+
+// QuantityVerdict is one deterministic quantity.
+type QuantityVerdict struct {
+	Driver  string            `json:"driver"`
+	Name    string            `json:"name"`
+	Params  map[string]string `json:"params"`
+	Unit    string            `json:"unit"`
+	Better  string            `json:"better"`
+	Base    float64           `json:"base"`
+	New     float64           `json:"new"`
+	Change  float64           `json:"change"` // relative
+	Tol     float64           `json:"tol"`
+	Verdict Verdict           `json:"verdict"`
+}
+
+// Regressions counts the regressions.
+func (r *Report) Regressions() int { return r.Counts[Regression] }
+
+// Compare judges next against base (see the package doc). It refuses, with an error naming the
+// fields, runs the environment check calls incomparable, unless opt.Force.
+func Compare(base, next *result.Result, opt Options) (*Report, error) {
+	if opt.Alpha == 0 {
+		opt.Alpha = DefaultAlpha
+	}
+	if opt.MinEffect == 0 {
+		opt.MinEffect = DefaultMinEffect
+	}
+	rep := &Report{Base: runID(base), New: runID(next), Alpha: opt.Alpha, MinEffect: opt.MinEffect, Counts: map[Verdict]int{}}
+	rep.Tested, rep.Incomparable = envDiff(base, next)
+	if len(rep.Incomparable) > 0 && !opt.Force {
+		var fs []string
+		for _, d := range rep.Incomparable {
+			fs = append(fs, fmt.Sprintf("%s (%s against %s)", d.Field, d.Base, d.New))
+		}
+		return rep, fmt.Errorf("the runs are not comparable: %s differ: run both on one kind of machine, with one plan and one build, or pass --force", strings.Join(fs, "; "))
+	}
+	for _, r := range []*result.Result{base, next} {
+		for _, f := range r.Run.Faults {
+			rep.Faults = append(rep.Faults, fmt.Sprintf("%s: %s", r.Run.ID, f))
+		}
+	}
+	noise := opt.Noise
+	switch {
+	case noise == nil:
+		rep.NoiseFrom = fmt.Sprintf("no A/A runs: every class at the default floor of %.0f%%", 100*math.Expm1(defaultSigma))
+	case noise.Plan != planOf(next) || noise.Fingerprint != next.Env.Fingerprint:
+		rep.NoiseFrom = "the noise file is of another plan or machine: ignored, every class at the default floor"
+		noise = nil
+	default:
+		rep.NoiseFrom = fmt.Sprintf("%d A/A runs (%s)", len(noise.Runs), noise.Fingerprint)
+	}
+	rep.Basis = "absolute"
+	if len(rep.Tested) == 0 {
+		rep.Basis = "floor-relative"
+	}
+
+	for _, c := range classStats(base, next) {
+		if !c.time {
+			rep.Quantities = append(rep.Quantities, quantityVerdicts(c, noise)...)
+			continue
+		}
+		v := ClassVerdict{Driver: c.Driver, Class: c.Class, Points: len(c.points), Better: c.metrics[0][0].Better,
+			Absolute: math.Exp(c.Stat), Ratio: math.Exp(c.Stat)}
+		stat := c.Stat
+		nc := noise.class(c.Driver, c.Class)
+		v.Sigma, v.Df = defaultSigma, 0
+		if nc != nil {
+			v.Sigma, v.Df = nc.Sigma, nc.Runs-1
+		}
+		if c.hasFloor {
+			v.Floor = math.Exp(c.Stat - c.RelStat)
+			if rep.Basis == "floor-relative" {
+				stat, v.Ratio = c.RelStat, math.Exp(c.RelStat)
+				if nc != nil && nc.RelSigma > 0 {
+					v.Sigma = nc.RelSigma
+				}
+			}
+		}
+		if nc == nil {
+			v.Note = "no A/A runs measured this class: judged at the default floor"
+		}
+		v.P = pValue(stat, v.Sigma, v.Df)
+		if c.busy {
+			v.Note = strings.TrimPrefix(v.Note+"; a busy machine measured it", "; ")
+		}
+		rep.Classes = append(rep.Classes, v)
+	}
+	benjaminiHochberg(rep.Classes)
+	for i := range rep.Classes {
+		v := &rep.Classes[i]
+		worse := (v.Ratio > 1) == (v.Better != metric.Higher)
+		effect := math.Abs(v.Ratio - 1)
+		if v.Ratio < 1 {
+			effect = math.Abs(1/v.Ratio - 1)
+		}
+		busy := strings.Contains(v.Note, "busy machine")
+		switch {
+		case effect <= opt.MinEffect:
+			v.Verdict = Unchanged
+		case v.Q >= opt.Alpha:
+			v.Verdict = Inconclusive
+		case worse && busy:
+			v.Verdict = Noisy
+		case worse:
+			v.Verdict = Regression
+		default:
+			v.Verdict = Improvement
+		}
+		rep.Counts[v.Verdict]++
+	}
+	for _, q := range rep.Quantities {
+		rep.Counts[q.Verdict]++
+	}
+	seen := map[string]bool{}
+	for i := range base.Metrics {
+		seen[base.Metrics[i].Key()] = true
+	}
+	for i := range next.Metrics {
+		if k := next.Metrics[i].Key(); !seen[k] {
+			rep.OnlyOne++
+		} else {
+			delete(seen, k)
+		}
+	}
+	rep.OnlyOne += len(seen)
+	sort.SliceStable(rep.Classes, func(i, j int) bool { return verdictRank(rep.Classes[i].Verdict) < verdictRank(rep.Classes[j].Verdict) })
+	sort.SliceStable(rep.Quantities, func(i, j int) bool {
+		return verdictRank(rep.Quantities[i].Verdict) < verdictRank(rep.Quantities[j].Verdict)
+	})
+	return rep, nil
+}
+
+func verdictRank(v Verdict) int {
+	return slices.Index([]Verdict{Regression, Noisy, Improvement, Inconclusive, Unchanged}, v)
+}
+
+// pValue is the two-sided p of a class statistic under the noise floor: Student's t with df degrees
+// of freedom (the A/A runs less one; a normal when df is 0, the default floor).
+func pValue(stat, sigma float64, df int) float64 {
+	if !(sigma > 0) {
+		if stat == 0 {
+			return 1
+		}
+		return 0
+	}
+	z := math.Abs(stat) / sigma
+	if df <= 0 {
+		return 2 * distuv.UnitNormal.Survival(z)
+	}
+	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Survival(z)
+}
+
+// benjaminiHochberg sets each class's Q: its p adjusted by the Benjamini–Hochberg step-up procedure
+// over all the classes of the comparison.
+//
+// Why BH: under A/A no class changed, and then BH bounds the chance of any false alarm by alpha, as
+// Holm does; when something does change, it moves a family of classes together (every driver's
+// copy-ups, say), and BH's threshold grows with each discovery where Holm's shrinks, so it finds
+// the family with far fewer runs. The classes are positively dependent (a machine that slows slows
+// them all), which BH tolerates.
+func benjaminiHochberg(cs []ClassVerdict) {
+	m := len(cs)
+	idx := make([]int, m)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return cs[idx[a]].P < cs[idx[b]].P })
+	q := 1.0
+	for r := m - 1; r >= 0; r-- {
+		i := idx[r]
+		q = math.Min(q, cs[i].P*float64(m)/float64(r+1))
+		cs[i].Q = q
+	}
+}
+
+// quantityVerdicts judges each point of a quantity exactly: beyond the tolerance A/A runs showed
+// (at least DefaultTol), a change is a regression or an improvement by the metric's direction.
+func quantityVerdicts(c *classStat, noise *Noise) []QuantityVerdict {
+	tol := DefaultTol
+	if nc := noise.class(c.Driver, c.Class); nc != nil {
+		tol = max(tol, 2*nc.Tol)
+	}
+	var out []QuantityVerdict
+	for i, pm := range c.metrics {
+		b, n := pm[0], pm[1]
+		v := QuantityVerdict{Driver: b.Driver, Name: b.Name, Params: b.Params, Unit: b.Unit, Better: b.Better, Change: c.points[i], Tol: tol}
+		if math.IsInf(v.Change, 0) {
+			v.Change = math.Copysign(1e9, v.Change) // from nothing to something: JSON holds no infinity
+		}
+		if len(b.Samples) > 0 && len(n.Samples) > 0 {
+			v.Base, v.New = b.Samples[0], n.Samples[0]
+		}
+		switch {
+		case math.Abs(v.Change) <= tol:
+			v.Verdict = Unchanged
+		case (v.Change > 0) == (v.Better != metric.Higher):
+			v.Verdict = Regression
+		default:
+			v.Verdict = Improvement
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func runID(r *result.Result) RunID {
+	return RunID{ID: r.Run.ID, Started: r.Run.Started.UTC().Format("2006-01-02T15:04:05Z")}
+}

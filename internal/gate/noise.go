@@ -1,0 +1,359 @@
+// Package gate is the regression gate: it learns how much each kind of measurement moves between two
+// runs of the same plan on the same machine when nothing changed (A/A runs: the noise floors), and
+// judges a new run against a base run with those floors (Compare).
+//
+// A time is judged by class: a driver's metric at one mode (op.lookup of hits on a fresh mount,
+// copy-ups that append to files of 1 MiB or more, …). A class's statistic is the median, over its
+// points, of the log ratio of the two runs' medians, divided by the same ratio of the floor (the
+// same syscall pattern on a plain filesystem, measured in the same rounds) when the two runs test
+// the same stack: a shift of the whole machine moves a metric and its floor alike and cancels. The
+// noise floor of a class is the spread of that statistic over pairs of A/A runs.
+//
+// A deterministic quantity (disk and page cache bytes, inodes, a diff's bytes, the bytes and
+// flushes of a backing device) repeats on the same plan: it is judged exactly, within the deviation
+// A/A runs showed.
+package gate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
+)
+
+// NoiseSchema identifies a noise file.
+const NoiseSchema = "seedbench/noise/v1"
+
+// Noise is what A/A runs of one plan on one kind of machine showed: per driver and class, the spread
+// of the class statistic between two runs (Sigma, on a log scale; absolute and floor-relative), the
+// spread of a single point's log ratio (PointSigma, for a re-run's interval), and for quantities the
+// largest relative deviation seen (Tol).
+type Noise struct {
+	Schema      string   `json:"schema"`
+	Scenario    string   `json:"scenario"`
+	Plan        string   `json:"plan"` // the scenario file's sha256, quick or not
+	Fingerprint string   `json:"fingerprint"`
+	MeasureCode string   `json:"measure_code,omitempty"`
+	Runs        []string `json:"runs"` // the run IDs learnt from
+	Classes     []Class  `json:"classes"`
+}
+
+// Class is one driver's noise at one class.
+type Class struct {
+	Driver string `json:"driver"`
+	Class  string `json:"class"`
+	// Pairs is how many pairs of runs the figures come from; Runs how many runs (the degrees of
+	// freedom of Sigma are Runs−1).
+	Pairs int `json:"pairs"`
+	Runs  int `json:"runs"`
+	// Sigma and RelSigma are the root mean square of the class statistic over the pairs: absolute,
+	// and against the floor (0 without floors).
+	Sigma    float64 `json:"sigma,omitempty"`
+	RelSigma float64 `json:"rel_sigma,omitempty"`
+	// PointSigma is the root mean square of one point's log ratio, for a re-run's interval.
+	PointSigma float64 `json:"point_sigma,omitempty"`
+	// Tol is, for a quantity, the largest relative deviation between two runs.
+	Tol float64 `json:"tol,omitempty"`
+}
+
+// classOf names the class a metric's point belongs to: its catalogue ID and the parameters that
+// change what is measured (a cache mode, a kind, how a file is modified, which write; copy-ups
+// split at 1 MiB: below it a copy-up costs its flush, above it its bytes). Quantities are judged
+// point by point: their class is the metric's full identity.
+func classOf(m *result.Metric) string {
+	if !metric.IsTime(m.Name, m.Unit) {
+		return result.PointKey(m.Name, m.Params)
+	}
+	parts := []string{m.Name}
+	for _, k := range []string{metric.PCache, metric.PKind, metric.PHow, metric.PWrite, metric.PResult} {
+		if v, ok := m.Params[k]; ok {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	switch m.Name {
+	case metric.CopyupLatency:
+		if n, ok := metric.Number(m.Params[metric.PSize]); ok && n >= 1<<20 {
+			parts = append(parts, "size>=1MiB")
+		} else {
+			parts = append(parts, "size<1MiB")
+		}
+	case metric.SnapshotPrepare, metric.SnapshotMount, metric.SnapshotUnmount, metric.SnapshotCommit, metric.SnapshotRemove:
+		if _, ok := m.Params[metric.PContainer]; ok {
+			parts = append(parts, "container")
+		} else {
+			parts = append(parts, "layer")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// planOf identifies a result's plan: the scenario file, and quick or not.
+func planOf(r *result.Result) string {
+	if r.Run.Quick {
+		return r.Scenario.SHA256 + " quick"
+	}
+	return r.Scenario.SHA256
+}
+
+// Learn learns the noise floors from A/A results: runs of one plan on one kind of machine with one
+// measuring code, none with faults injected. Every pair of runs counts.
+func Learn(rs []*result.Result) (*Noise, error) {
+	if len(rs) < 3 {
+		return nil, fmt.Errorf("learning noise floors takes 3 runs of the same plan at least, got %d", len(rs))
+	}
+	n := &Noise{Schema: NoiseSchema, Scenario: rs[0].Scenario.Name, Plan: planOf(rs[0]), Fingerprint: rs[0].Env.Fingerprint,
+		MeasureCode: rs[0].Run.MeasureCode}
+	var errs []error
+	for _, r := range rs {
+		switch {
+		case planOf(r) != n.Plan:
+			errs = append(errs, fmt.Errorf("run %s is of another plan (%s, not %s)", r.Run.ID, planOf(r), n.Plan))
+		case r.Env.Fingerprint != n.Fingerprint:
+			errs = append(errs, fmt.Errorf("run %s is of another kind of machine (fingerprint %s, not %s)", r.Run.ID, r.Env.Fingerprint, n.Fingerprint))
+		case r.Run.MeasureCode != n.MeasureCode:
+			errs = append(errs, fmt.Errorf("run %s was measured by other code (%s, not %s)", r.Run.ID, r.Run.MeasureCode, n.MeasureCode))
+		case len(r.Run.Faults) > 0:
+			errs = append(errs, fmt.Errorf("run %s had faults injected (%s): it is no A/A run", r.Run.ID, strings.Join(r.Run.Faults, ", ")))
+		}
+		n.Runs = append(n.Runs, r.Run.ID)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	type acc struct {
+		stat, rel, point []float64
+		tol              float64
+		pairs            int
+		time             bool
+	}
+	accs := map[[2]string]*acc{}
+	for i := range rs {
+		for j := i + 1; j < len(rs); j++ {
+			for _, c := range classStats(rs[i], rs[j]) {
+				k := [2]string{c.Driver, c.Class}
+				a := accs[k]
+				if a == nil {
+					a = &acc{time: c.time}
+					accs[k] = a
+				}
+				a.pairs++
+				if c.time {
+					a.stat = append(a.stat, c.Stat)
+					if c.hasFloor {
+						a.rel = append(a.rel, c.RelStat)
+					}
+					a.point = append(a.point, c.points...)
+				} else {
+					a.tol = max(a.tol, math.Abs(c.Stat))
+				}
+			}
+		}
+	}
+	for k, a := range accs {
+		c := Class{Driver: k[0], Class: k[1], Pairs: a.pairs, Runs: len(rs)}
+		if a.time {
+			c.Sigma, c.RelSigma, c.PointSigma = rms(a.stat), rms(a.rel), rms(a.point)
+		} else {
+			c.Tol = a.tol
+		}
+		n.Classes = append(n.Classes, c)
+	}
+	sort.Slice(n.Classes, func(i, j int) bool {
+		a, b := n.Classes[i], n.Classes[j]
+		if a.Driver != b.Driver {
+			return a.Driver < b.Driver
+		}
+		return a.Class < b.Class
+	})
+	return n, nil
+}
+
+func rms(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x * x
+	}
+	return math.Sqrt(s / float64(len(xs)))
+}
+
+// classStat is one driver's class in a comparison of two runs.
+type classStat struct {
+	Driver, Class string
+	// Stat is the median over the points of ln(new/base); RelStat the same of each point's ratio to
+	// its floor's ratio.
+	Stat, RelStat float64
+	hasFloor      bool
+	time          bool
+	points        []float64 // each point's ln(new/base) (a quantity's: its relative deviation)
+	rel           []float64 // each point's log ratio against its floor's
+	metrics       [][2]*result.Metric
+	busy          bool // a point's samples were taken on a busy machine in either run
+}
+
+// classStats pairs base's and next's metrics point by point and gathers them by driver and class.
+func classStats(base, next *result.Result) []*classStat {
+	nextBy := map[string]*result.Metric{}
+	for i := range next.Metrics {
+		nextBy[next.Metrics[i].Key()] = &next.Metrics[i]
+	}
+	bf, nf := floors(base), floors(next)
+	by := map[[2]string]*classStat{}
+	var order []*classStat
+	for i := range base.Metrics {
+		b := &base.Metrics[i]
+		n := nextBy[b.Key()]
+		if n == nil || b.Driver == metric.FloorDriver || metric.Get(b.Name) == nil || metric.Get(b.Name).Kind == metric.Derived {
+			continue
+		}
+		mb, mn := stats.Summarize(b.Samples).Median, stats.Summarize(n.Samples).Median
+		isTime := metric.IsTime(b.Name, b.Unit)
+		var l float64
+		switch {
+		case isTime && (!(mb > 0) || !(mn > 0)):
+			continue
+		case isTime:
+			l = math.Log(mn / mb)
+		case mb == mn:
+			l = 0
+		case mb == 0:
+			l = math.Copysign(math.Inf(1), mn) // from nothing to something
+		default:
+			l = (mn - mb) / math.Abs(mb) // a quantity: its relative deviation
+		}
+		k := [2]string{b.Driver, classOf(b)}
+		c := by[k]
+		if c == nil {
+			c = &classStat{Driver: b.Driver, Class: k[1], time: isTime, hasFloor: true}
+			by[k] = c
+			order = append(order, c)
+		}
+		c.points = append(c.points, l)
+		c.metrics = append(c.metrics, [2]*result.Metric{b, n})
+		if busy(b) || busy(n) {
+			c.busy = true
+		}
+		if c.time {
+			fb, fn := bf.of(b), nf.of(n)
+			if fb > 0 && fn > 0 {
+				c.rel = append(c.rel, l-math.Log(fn/fb))
+			} else {
+				c.hasFloor = false
+			}
+		}
+	}
+	for _, c := range order {
+		c.Stat = median(c.points)
+		if c.time && c.hasFloor && len(c.rel) == len(c.points) {
+			c.RelStat = median(c.rel)
+		} else {
+			c.hasFloor = false
+		}
+	}
+	return order
+}
+
+// busy reports whether a metric's samples were taken while the machine was busy (the engine's
+// warning).
+func busy(m *result.Metric) bool {
+	return slices.ContainsFunc(m.Warnings, func(w string) bool {
+		return strings.HasPrefix(w, "busy machine:") || strings.HasPrefix(w, "noisy machine:")
+	})
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	return (s[(n-1)/2] + s[n/2]) / 2
+}
+
+// floorSet holds a run's floor medians by floor metric.
+type floorSet map[string][]*result.Metric
+
+func floors(r *result.Result) floorSet {
+	fs := floorSet{}
+	for i := range r.Metrics {
+		m := &r.Metrics[i]
+		if m.Driver == metric.FloorDriver {
+			fs[m.Name] = append(fs[m.Name], m)
+		}
+	}
+	return fs
+}
+
+// of returns the median of m's floor: the floor metric's samples at the points that agree with m on
+// every parameter both have (0 when the run has none).
+func (fs floorSet) of(m *result.Metric) float64 {
+	id := metric.FloorOf(m.Name, m.Params)
+	if id == "" {
+		return 0
+	}
+	var samples []float64
+	for _, f := range fs[id] {
+		agree := true
+		for k, v := range f.Params {
+			if mv, ok := m.Params[k]; ok && mv != v {
+				agree = false
+				break
+			}
+		}
+		if agree {
+			samples = append(samples, f.Samples...)
+		}
+	}
+	return stats.Summarize(samples).Median
+}
+
+// ReadNoise reads a noise file.
+func ReadNoise(path string) (*Noise, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("noise: %w", err)
+	}
+	var n Noise
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil, fmt.Errorf("noise: %s: %w", path, err)
+	}
+	if n.Schema != NoiseSchema {
+		return nil, fmt.Errorf("noise: %s: schema %q, want %q", path, n.Schema, NoiseSchema)
+	}
+	return &n, nil
+}
+
+// WriteNoise writes n to path as indented JSON.
+func WriteNoise(path string, n *Noise) error {
+	b, err := json.MarshalIndent(n, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// class returns the noise of driver's class, or nil.
+func (n *Noise) class(driver, class string) *Class {
+	if n == nil {
+		return nil
+	}
+	i := sort.Search(len(n.Classes), func(i int) bool {
+		c := n.Classes[i]
+		return c.Driver > driver || c.Driver == driver && c.Class >= class
+	})
+	if i < len(n.Classes) && n.Classes[i].Driver == driver && n.Classes[i].Class == class {
+		return &n.Classes[i]
+	}
+	return nil
+}

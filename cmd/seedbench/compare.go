@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/seedbench/seedbench/internal/gate"
 	"github.com/seedbench/seedbench/internal/report"
@@ -114,4 +116,63 @@ func cmdNoise(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return !errors.Is(err, os.ErrNotExist)
+}
+
+// cmdTrials measures the gate on this machine (scripts/gate-trials.sh runs it): A/A pairs and runs
+// with faults injected, judged under noise floors learnt from other runs.
+func cmdTrials(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("trials", "--noise FILE --aa DIR --faulted DIR [-o FILE]", stderr)
+	noiseFile := fs.String("noise", "", "noise floors learnt from A/A runs other than the trials")
+	aaDir := fs.String("aa", "", "directory of the A/A trial runs' results")
+	faultedDir := fs.String("faulted", "", "directory of the faulted runs' results: the i-th is compared with the i-th A/A run")
+	out := fs.String("o", "", "where to write the trials (default: stdout)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *noiseFile == "" || *aaDir == "" {
+		return usagef("trials: --noise and --aa are required")
+	}
+	noise, err := gate.ReadNoise(*noiseFile)
+	if err != nil {
+		return err
+	}
+	aa, err := readDir(*aaDir)
+	if err != nil {
+		return err
+	}
+	var faulted []*result.Result
+	if *faultedDir != "" {
+		if faulted, err = readDir(*faultedDir); err != nil {
+			return err
+		}
+	}
+	tr, err := gate.MeasureTrials(noise, aa, faulted, gate.Options{})
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return json.NewEncoder(stdout).Encode(tr)
+	}
+	return gate.WriteTrials(*out, tr)
+}
+
+// readDir reads every result file of dir, in the order the runs started.
+func readDir(dir string) ([]*result.Result, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var rs []*result.Result
+	for _, f := range files {
+		if filepath.Base(f) == "noise.json" {
+			continue
+		}
+		r, err := result.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Run.Started.Before(rs[j].Run.Started) })
+	return rs, nil
 }

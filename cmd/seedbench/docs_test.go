@@ -33,10 +33,10 @@ func usageOf(t *testing.T, name string) (string, []string) {
 	return usage, flags
 }
 
-// flagsIn lists the flags a usage line names ([--quick], [-o FILE], …).
+// flagsIn lists the flags a usage line names ([--quick], [-o FILE], --noise FILE, …).
 func flagsIn(usage string) []string {
 	var out []string
-	for _, m := range regexp.MustCompile(`\[--?([a-z][a-z0-9-]*)`).FindAllStringSubmatch(usage, -1) {
+	for _, m := range regexp.MustCompile(`(?:^|[\s\[])--?([a-z][a-z0-9-]*)`).FindAllStringSubmatch(usage, -1) {
 		out = append(out, m[1])
 	}
 	return out

@@ -10,6 +10,7 @@
 //	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench]
 //	seedbench compare BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]
 //	seedbench noise RESULT.json... [-o FILE]
+//	seedbench trials --noise FILE --aa DIR --faulted DIR [-o FILE]
 //	seedbench cleanup [--workdir DIR]
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
@@ -82,6 +83,7 @@ func commands() []command {
 		{"report", "render result files as tables", cmdReport},
 		{"compare", "judge a result against a base one; exit 3 on a regression", cmdCompare},
 		{"noise", "learn the noise floors compare judges by, from A/A runs", cmdNoise},
+		{"trials", "measure the regression gate: false alarms and detection power", cmdTrials},
 		{"cleanup", "undo what a killed run left: FUSE daemons, mounts, loop devices, work dirs", cmdCleanup},
 	}
 }

@@ -17,17 +17,19 @@ import (
 // asked for (`run --inject-fault`), recorded in the result (Run.Faults), and flagged by compare.
 //
 //	slow:METRIC[,KEY=VALUE…]:+N%   every sample of METRIC (a catalogue ID, or a family as
-//	                               "snapshot.*") at the points matching KEY=VALUE takes N% longer:
-//	                               the engine spins for that long after the call, and records it
+//	                               "snapshot.*") at the points matching KEY=VALUE (or size>=SIZE)
+//	                               takes N% longer: the engine spins that long after the call, and
+//	                               records it
 //	write:STEP:+SIZE               each driver's backing writes SIZE more bytes (fsynced) in every
 //	                               step whose name starts with STEP (build, containers, modify, …)
 type Fault struct {
-	Spec   string
-	Metric string
-	Params map[string]string
-	Slow   float64
-	Step   string
-	Bytes  int64
+	Spec    string
+	Metric  string
+	Params  map[string]string
+	MinSize float64 // size>=: the points of that size and more
+	Slow    float64
+	Step    string
+	Bytes   int64
 }
 
 // ParseFault parses a fault spec.
@@ -51,6 +53,14 @@ func ParseFault(spec string) (Fault, error) {
 			return f, fmt.Errorf("fault %q: %q is not a time metric of the catalogue", spec, f.Metric)
 		}
 		for _, kv := range parts[1:] {
+			if k, v, ok := strings.Cut(kv, ">="); ok {
+				n, err := scenario.ParseSize(v)
+				if k != metric.PSize || err != nil {
+					return f, fmt.Errorf("fault %q: a bound is size>=SIZE, e.g. size>=1MiB", spec)
+				}
+				f.MinSize = float64(n)
+				continue
+			}
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
 				return f, fmt.Errorf("fault %q: %q is not KEY=VALUE", spec, kv)
@@ -93,6 +103,11 @@ func (f *Fault) slows(id metric.ID, params map[string]string) float64 {
 	}
 	for k, v := range f.Params {
 		if params[k] != v {
+			return 0
+		}
+	}
+	if f.MinSize > 0 {
+		if n, ok := metric.Number(params[metric.PSize]); !ok || n < f.MinSize {
 			return 0
 		}
 	}

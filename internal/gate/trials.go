@@ -1,0 +1,344 @@
+package gate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// TrialsSchema identifies a trials file: what the gate did on this machine, measured.
+const TrialsSchema = "seedbench/trials/v1"
+
+// Trials is the gate measured on one machine: noise floors learnt from some A/A runs, then other
+// A/A runs compared pair by pair (false alarms, and how often a point's re-run interval covered the
+// next run's median), then runs with faults injected compared with the A/A run before each
+// (detection power), and each family's minimum detectable effect from its floors.
+type Trials struct {
+	Schema    string   `json:"schema"`
+	Scenario  string   `json:"scenario"`
+	Command   string   `json:"command"`
+	LearnRuns []string `json:"learn_runs"`
+	// AA: consecutive A/A pairs compared; FalseAlarms: those that would have failed a build.
+	AAPairs     int      `json:"aa_pairs"`
+	FalseAlarms int      `json:"false_alarms"`
+	AlarmDetail []string `json:"alarm_detail,omitempty"`
+	Families    []Family `json:"families"`
+	Faults      []Power  `json:"faults"`
+}
+
+// Family is one family of classes (a metric and mode over every driver).
+type Family struct {
+	Family string `json:"family"`
+	// Coverage: of the points, how often the next A/A run's median fell within this run's 95%
+	// re-run interval (median × e^(±1.96·PointSigma)).
+	Covered int `json:"covered"`
+	Points  int `json:"points"`
+	// MDE is the median over the family's classes of the smallest change the gate flags: the
+	// noise floor times the t quantile at alpha over the classes (Bonferroni's worst case: a
+	// change in that class alone), or the minimum effect when that is larger.
+	MDE float64 `json:"mde"`
+	// Sigma is the median of its classes' floors (floor-relative where learnt).
+	Sigma float64 `json:"sigma"`
+}
+
+// Power is one injected fault over its trials.
+type Power struct {
+	Fault    string `json:"fault"`
+	Trials   int    `json:"trials"`
+	Flagged  int    `json:"flagged"`  // trials in which the faulted family was a regression
+	Classes  int    `json:"classes"`  // faulted classes over the trials
+	Caught   int    `json:"caught"`   // of those, found as regressions
+	Spurious int    `json:"spurious"` // regressions elsewhere
+}
+
+// familyOf names a class's family: its metric and mode, without the driver.
+func familyOf(class string) string {
+	parts := strings.Fields(class)
+	var keep []string
+	for _, p := range parts {
+		if strings.HasPrefix(p, "how=") || strings.HasPrefix(p, "result=") {
+			continue
+		}
+		keep = append(keep, p)
+	}
+	return strings.Join(keep, " ")
+}
+
+// MeasureTrials compares aa's consecutive pairs and each faulted run with the A/A run before it
+// (faulted[i] is compared with aa[i]), under the noise floors learnt.
+func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Trials, error) {
+	opt.Noise = noise
+	tr := &Trials{Schema: TrialsSchema, LearnRuns: noise.Runs}
+	if len(aa) > 0 {
+		tr.Scenario = aa[0].Scenario.Name
+		tr.Command = strings.Join(aa[0].Run.Args, " ")
+	}
+	for _, r := range aa {
+		if slices.Contains(noise.Runs, r.Run.ID) {
+			return nil, fmt.Errorf("run %s taught the noise floors: a trial must be another run", r.Run.ID)
+		}
+	}
+	fams := map[string]*Family{}
+	fam := func(name string) *Family {
+		if fams[name] == nil {
+			fams[name] = &Family{Family: name}
+		}
+		return fams[name]
+	}
+	for i := 0; i+1 < len(aa); i++ {
+		rep, err := Compare(aa[i], aa[i+1], opt)
+		if err != nil {
+			return nil, err
+		}
+		tr.AAPairs++
+		if rep.Regressions() > 0 {
+			tr.FalseAlarms++
+			for _, c := range rep.Classes {
+				if c.Verdict == Regression {
+					tr.AlarmDetail = append(tr.AlarmDetail, fmt.Sprintf("%s→%s: %s %s ×%.3f", aa[i].Run.ID, aa[i+1].Run.ID, c.Driver, c.Class, c.Ratio))
+				}
+			}
+			for _, q := range rep.Quantities {
+				if q.Verdict == Regression {
+					tr.AlarmDetail = append(tr.AlarmDetail, fmt.Sprintf("%s→%s: %s %s %v %+.2f%%", aa[i].Run.ID, aa[i+1].Run.ID, q.Driver, q.Name, q.Params, 100*q.Change))
+				}
+			}
+		}
+		// Coverage of a re-run's interval, point by point.
+		for _, c := range classStats(aa[i], aa[i+1]) {
+			nc := noise.class(c.Driver, c.Class)
+			if !c.time || nc == nil {
+				continue
+			}
+			f := fam(familyOf(c.Class))
+			for _, l := range c.points {
+				f.Points++
+				if math.Abs(l) <= 1.96*nc.PointSigma {
+					f.Covered++
+				}
+			}
+		}
+	}
+	// The minimum detectable effect of each family, from its floors.
+	m := 0
+	for _, c := range noise.Classes {
+		if c.Sigma > 0 {
+			m++
+		}
+	}
+	sig := map[string][]float64{}
+	mde := map[string][]float64{}
+	for _, c := range noise.Classes {
+		if !(c.Sigma > 0) {
+			continue
+		}
+		s := c.Sigma
+		if c.RelSigma > 0 {
+			s = c.RelSigma
+		}
+		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(max(c.Runs-1, 1))}.Quantile(1 - opt.alpha()/float64(2*max(m, 1)))
+		name := familyOf(c.Class)
+		sig[name] = append(sig[name], s)
+		mde[name] = append(mde[name], max(math.Expm1(t*s), opt.minEffect()))
+	}
+	for name := range sig {
+		f := fam(name)
+		f.Sigma, f.MDE = median(sig[name]), median(mde[name])
+	}
+	for _, f := range fams {
+		tr.Families = append(tr.Families, *f)
+	}
+	sort.Slice(tr.Families, func(i, j int) bool {
+		a, b := tr.Families[i].Family, tr.Families[j].Family
+		if ra, rb := metric.Rank(strings.Fields(a)[0]), metric.Rank(strings.Fields(b)[0]); ra != rb {
+			return ra < rb
+		}
+		return a < b
+	})
+	// Power.
+	byFault := map[string]*Power{}
+	var order []string
+	for i, r := range faulted {
+		if i >= len(aa) {
+			return nil, fmt.Errorf("faulted run %s has no A/A run to be compared with (%d A/A runs)", r.Run.ID, len(aa))
+		}
+		if len(r.Run.Faults) == 0 {
+			return nil, fmt.Errorf("run %s has no fault injected", r.Run.ID)
+		}
+		rep, err := Compare(aa[i], r, opt)
+		if err != nil {
+			return nil, err
+		}
+		var faults []Fault
+		for _, spec := range r.Run.Faults {
+			f, err := parseFaultSpec(spec)
+			if err != nil {
+				return nil, err
+			}
+			faults = append(faults, f)
+		}
+		for _, f := range faults {
+			p := byFault[f.spec]
+			if p == nil {
+				p = &Power{Fault: f.spec}
+				byFault[f.spec] = p
+				order = append(order, f.spec)
+			}
+			p.Trials++
+			flagged := false
+			for _, c := range rep.Classes {
+				if f.hits(c) {
+					p.Classes++
+					if c.Verdict == Regression {
+						p.Caught++
+						flagged = true
+					}
+				} else if c.Verdict == Regression && !anyHits(faults, c) {
+					p.Spurious++
+				}
+			}
+			for _, q := range rep.Quantities {
+				if f.hitsQuantity(q) {
+					p.Classes++
+					if q.Verdict == Regression {
+						p.Caught++
+						flagged = true
+					}
+				}
+			}
+			if flagged {
+				p.Flagged++
+			}
+		}
+	}
+	for _, k := range order {
+		tr.Faults = append(tr.Faults, *byFault[k])
+	}
+	return tr, nil
+}
+
+func (o Options) alpha() float64 {
+	if o.Alpha == 0 {
+		return DefaultAlpha
+	}
+	return o.Alpha
+}
+
+func (o Options) minEffect() float64 {
+	if o.MinEffect == 0 {
+		return DefaultMinEffect
+	}
+	return o.MinEffect
+}
+
+// Fault is what a trial knows of a fault spec (replay.Fault's grammar): which classes or
+// quantities it should move.
+type Fault struct {
+	spec    string
+	metric  string
+	params  map[string]string
+	minSize float64
+	step    string
+}
+
+// parseFaultSpec reads a fault spec as the engine wrote it into a result. A slow fault's
+// "size>=N" parameter (a trial's way to name the copy-ups of N and more) is kept as a bound.
+func parseFaultSpec(spec string) (Fault, error) {
+	f := Fault{spec: spec}
+	kind, rest, _ := strings.Cut(spec, ":")
+	target, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return f, fmt.Errorf("fault %q: not slow:… or write:…", spec)
+	}
+	switch kind {
+	case "slow":
+		parts := strings.Split(target, ",")
+		f.metric = parts[0]
+		for _, kv := range parts[1:] {
+			if k, v, ok := strings.Cut(kv, ">="); ok && k == metric.PSize {
+				f.minSize, _ = metric.Number(v)
+				continue
+			}
+			k, v, _ := strings.Cut(kv, "=")
+			if f.params == nil {
+				f.params = map[string]string{}
+			}
+			f.params[k] = v
+		}
+	case "write":
+		f.step = target
+	default:
+		return f, fmt.Errorf("fault %q: not slow:… or write:…", spec)
+	}
+	return f, nil
+}
+
+// hits reports whether a class is one the fault slows: its metric, and every parameter the fault
+// names among the class's (a fault naming write=first hits the copy-up classes of first writes).
+func (f Fault) hits(c ClassVerdict) bool {
+	if f.metric == "" {
+		return false
+	}
+	fields := strings.Fields(c.Class)
+	name := fields[0]
+	if family, ok := strings.CutSuffix(f.metric, ".*"); ok {
+		if metric.FamilyOf(name) != family {
+			return false
+		}
+	} else if name != f.metric {
+		return false
+	}
+	for k, v := range f.params {
+		if !slices.Contains(fields, k+"="+v) {
+			return false
+		}
+	}
+	// A fault on the copy-ups of 1 MiB and more moves the classes of that size bucket.
+	if f.minSize >= 1<<20 && !slices.Contains(fields, "size>=1MiB") {
+		return false
+	}
+	return true
+}
+
+// hitsQuantity reports whether a write fault moves q: the bytes its step writes.
+func (f Fault) hitsQuantity(q QuantityVerdict) bool {
+	return f.step != "" && q.Name == metric.IOWriteBytes && strings.HasPrefix(q.Params[metric.PStep], f.step)
+}
+
+func anyHits(fs []Fault, c ClassVerdict) bool {
+	return slices.ContainsFunc(fs, func(f Fault) bool { return f.hits(c) })
+}
+
+// ReadTrials reads a trials file.
+func ReadTrials(path string) (*Trials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var t Trials
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if t.Schema != TrialsSchema {
+		return nil, fmt.Errorf("%s: schema %q, want %q", path, t.Schema, TrialsSchema)
+	}
+	return &t, nil
+}
+
+// WriteTrials writes t as indented JSON.
+func WriteTrials(path string, t *Trials) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

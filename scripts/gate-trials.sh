@@ -21,7 +21,7 @@ FAULTS=(
   --inject-fault 'slow:snapshot.*:+25%'
   --inject-fault 'write:lookup:+4MiB'
 )
-mkdir -p "$WORK/learn" "$WORK/aa" "$WORK/faulted"
+mkdir -p "$WORK/learn" "$WORK/aa" "$WORK/faulted" results/gate
 run() { "$BIN" run "${PLAN[@]}" --results "$1" "${@:2}" > /dev/null; }
 for i in $(seq "$LEARN"); do echo "learn $i/$LEARN" >&2; run "$WORK/learn"; done
 "$BIN" noise "$WORK"/learn/*/*.json -o "$WORK/noise.json"

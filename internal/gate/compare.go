@@ -41,6 +41,9 @@ const (
 	DefaultMinEffect = 0.05
 	// DefaultTol is a quantity's tolerance when no A/A runs learnt one: 0.5%.
 	DefaultTol = 0.005
+	// maxExactTol is the largest tolerance a quantity is gated with: one that varies more between A/A
+	// runs (bytes a device reads, which follow what the page cache held) is reported, not gated.
+	maxExactTol = 0.10
 	// defaultSigma is a class's noise floor when no A/A runs learnt one: 15% on a log scale, the
 	// upper end of what consecutive runs of the flagship moved by on these machines (lookups 2–7%,
 	// copy-ups 10–15%, creates 8–33%). Classes judged with it say so.
@@ -126,6 +129,7 @@ type QuantityVerdict struct {
 	Change  float64           `json:"change"` // relative
 	Tol     float64           `json:"tol"`
 	Verdict Verdict           `json:"verdict"`
+	Note    string            `json:"note,omitempty"`
 }
 
 // Regressions counts the regressions.
@@ -308,6 +312,9 @@ func quantityVerdicts(c *classStat, noise *Noise) []QuantityVerdict {
 		switch {
 		case math.Abs(v.Change) <= tol:
 			v.Verdict = Unchanged
+		case tol > maxExactTol:
+			v.Verdict = Inconclusive
+			v.Note = fmt.Sprintf("varies by up to %.0f%% between A/A runs: not gated", 100*tol/2)
 		case (v.Change > 0) == (v.Better != metric.Higher):
 			v.Verdict = Regression
 		default:

@@ -63,8 +63,12 @@ func CompareDoc(rep *gate.Report, all bool) *Doc {
 		if !all && v.Verdict == gate.Unchanged {
 			continue
 		}
+		verdict := string(v.Verdict)
+		if v.Note != "" {
+			verdict += " (" + v.Note + ")"
+		}
 		q.Rows = append(q.Rows, []string{v.Driver, v.Name, FormatParams(v.Params), FormatValue(v.Unit, v.Base), FormatValue(v.Unit, v.New),
-			fmt.Sprintf("%+.2f%%", 100*v.Change), string(v.Verdict)})
+			fmt.Sprintf("%+.2f%%", 100*v.Change), verdict})
 	}
 	qs := &Section{Title: "quantities (exact, within the A/A tolerance)", Level: 2}
 	if len(q.Rows) > 0 {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/gate"
 	"github.com/seedbench/seedbench/internal/report"
 	"github.com/seedbench/seedbench/internal/result"
 )
@@ -28,7 +29,13 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("report: --format must be table, markdown or gobench, not %q", *format)
 	}
 	var results []*result.Result
+	trials := map[int]*gate.Trials{} // a trials file among the results: the gate, measured
 	for _, f := range files {
+		if t, err := gate.ReadTrials(f); err == nil {
+			trials[len(results)] = t
+			results = append(results, nil)
+			continue
+		}
 		r, err := result.ReadFile(f)
 		if err != nil {
 			return err
@@ -60,6 +67,12 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		var err error
 		switch {
+		case r == nil && md:
+			err = report.TrialsDoc(trials[i]).Markdown(w)
+		case r == nil && *format == "gobench":
+			continue
+		case r == nil:
+			err = report.TrialsDoc(trials[i]).Text(w, report.TextOptions{Width: termWidth(w), Details: true})
 		case *format == "gobench":
 			err = report.GoBench(w, r)
 		case md:
@@ -70,7 +83,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		if md && *out != "" {
+		if md && *out != "" && r != nil {
 			if err := writePlots(w, filepath.Dir(*out), r); err != nil {
 				return err
 			}

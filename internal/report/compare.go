@@ -106,3 +106,47 @@ func WriteCompareJSON(w io.Writer, rep *gate.Report) error {
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
+
+// TrialsDoc is the gate measured on a machine, as a report: false alarms over A/A pairs, each
+// injected fault's detection, and each family's floor, minimum detectable effect and the coverage
+// of a re-run's interval.
+func TrialsDoc(t *gate.Trials) *Doc {
+	head := &Section{Title: "the regression gate, measured: " + t.Scenario, Level: 1, Bullets: true, Lines: []string{
+		fmt.Sprintf("plan: `%s`", t.Command),
+		fmt.Sprintf("noise floors learnt from %d A/A runs; the trials are other runs", len(t.LearnRuns)),
+		fmt.Sprintf("false alarms: %d of %d A/A pairs would have failed a build (exit 3)", t.FalseAlarms, t.AAPairs),
+	}}
+	head.Lines = append(head.Lines, t.AlarmDetail...)
+	pw := &Table{Header: []string{"fault injected", "trials flagged", "classes caught", "regressions elsewhere"}, Key: 1}
+	for _, p := range t.Faults {
+		pw.Rows = append(pw.Rows, []string{"`" + p.Fault + "`", fmt.Sprintf("%d of %d (%.0f%%)", p.Flagged, p.Trials, pct100(p.Flagged, p.Trials)),
+			fmt.Sprintf("%d of %d", p.Caught, p.Classes), fmt.Sprint(p.Spurious)})
+	}
+	power := &Section{Title: "detection power", Level: 2, Table: pw,
+		After: []string{"a trial is flagged when a class the fault slows (or the quantity it grows) is a regression; classes caught counts them over every driver"}}
+	ft := &Table{Header: []string{"family", "noise floor (1σ)", "smallest change flagged", "re-run interval coverage"}, Key: 1}
+	for _, f := range t.Families {
+		cov := "-"
+		if f.Points > 0 {
+			cov = fmt.Sprintf("%.0f%% of %d", pct100(f.Covered, f.Points), f.Points)
+		}
+		floor, mde := "-", "-"
+		if f.Sigma > 0 {
+			floor, mde = fmt.Sprintf("%.1f%%", 100*math.Expm1(f.Sigma)), fmt.Sprintf("%.0f%%", 100*f.MDE)
+		}
+		ft.Rows = append(ft.Rows, []string{f.Family, floor, mde, cov})
+	}
+	fams := &Section{Title: "noise floors by family", Level: 2, Table: ft, After: []string{
+		"noise floor: the median over the family's drivers of the class statistic's spread between A/A runs (against the floors where they were measured)",
+		"smallest change flagged: in one class alone, at the false discovery rate over every class (a family moving together is found sooner)",
+		"re-run interval coverage: how often the next A/A run's median fell within a point's 95% interval for a re-run (aim: 90–98%)",
+	}}
+	return &Doc{Sections: []*Section{head, power, fams}}
+}
+
+func pct100(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}

@@ -15,6 +15,9 @@ func MarkdownTable() string {
 		if d.Flushes {
 			kind += ", flushes"
 		}
+		if d.Series {
+			kind += ", series"
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", d.ID, d.Unit, d.Better, kind,
 			strings.Join(d.Params, ", "), strings.ReplaceAll(d.Doc, "|", `\|`))
 	}

@@ -122,6 +122,10 @@ type Def struct {
 	// Params are the parameter keys that may identify a point, in display order (a Keys entry each).
 	Params []string
 	Doc    string
+	// Series: the samples are taken one after another in one container (a hundred creates in one
+	// directory, fifty unlinks of one layer's files), so they are not independent: each changes
+	// the state the next one meets. Their interval is computed from batches (stats.Summarize).
+	Series bool
 	// Floor is the floor metric measured in the same rounds with the same syscall pattern on a plain
 	// filesystem (no snapshotter), which this metric is divided by to cancel the machine's own speed;
 	// FloorBy, when set, picks it by a parameter's value instead (copy-up: write=first is a copy,
@@ -164,7 +168,7 @@ var Catalogue = []Def{
 	{ID: SnapshotRemove, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "snapshot", Params: []string{PLayer, PContainer},
 		Floor: FloorFlush, Doc: "Remove of a container's snapshot or a committed layer"},
 	{ID: OpCreate, Unit: NS, Better: Lower, Kind: Time, Family: "create", Params: []string{PImage, PSize},
-		Floor: FloorCreate, Doc: "open(O_CREAT|O_EXCL) + write + close of a new file in the container layer"},
+		Floor: FloorCreate, Series: true, Doc: "open(O_CREAT|O_EXCL) + write + close of a new file in the container layer"},
 	{ID: OpLookup, Unit: NS, Better: Lower, Kind: Time, Family: "lookup", Params: []string{PImage, PDepth, PLayers, PKind, PCache},
 		Floor: FloorStat, Doc: "stat of a path at `depth` (1 = top image layer) of `layers`, or missing (kind=miss), parent dir already resolved"},
 	{ID: OpRead, Unit: NS, Better: Lower, Kind: Time, Family: "read", Params: []string{PImage, PSize, PCache},
@@ -172,9 +176,9 @@ var Catalogue = []Def{
 	{ID: CopyupLatency, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "copyup", Params: []string{PImage, PSize, PHow, PCache, PWrite},
 		FloorBy: map[string]map[string]ID{PWrite: {"first": FloorCopy, "second": FloorWrite}}, Doc: "first modification of a lower file (write=first: the copy-up) and the second one (write=second: the write alone)"},
 	{ID: OpDelete, Unit: NS, Better: Lower, Kind: Time, Family: "delete", Params: []string{PImage, PKind},
-		FloorBy: map[string]map[string]ID{PKind: {"file": FloorUnlink, "dir": FloorRmdir}}, Doc: "unlink / rmdir of a lower entry (a whiteout)"},
+		FloorBy: map[string]map[string]ID{PKind: {"file": FloorUnlink, "dir": FloorRmdir}}, Series: true, Doc: "unlink / rmdir of a lower entry (a whiteout)"},
 	{ID: OpRename, Unit: NS, Better: Lower, Kind: Time, Family: "rename", Params: []string{PImage, PResult},
-		Floor: FloorRename, Doc: "rename of a lower directory (result=exdev: the snapshotter refused, the caller must copy)"},
+		Floor: FloorRename, Series: true, Doc: "rename of a lower directory (result=exdev: the snapshotter refused, the caller must copy)"},
 	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
 		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
 	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
@@ -194,7 +198,7 @@ var Catalogue = []Def{
 	{ID: IOFlushes, Unit: Count, Better: Lower, Kind: Quantity, Family: "io", Params: []string{PStep},
 		Doc: "flushes (cache flush requests: fsync, journal commits) the backing device completed during the step"},
 	{ID: FloorCreate, Unit: NS, Better: Lower, Kind: Time, Flushes: false, Family: "floor", Params: []string{PSize},
-		Doc: "floor of op.create: open(O_CREAT|O_EXCL) + write + close on a plain filesystem, in the same rounds"},
+		Series: true, Doc: "floor of op.create: open(O_CREAT|O_EXCL) + write + close on a plain filesystem, in the same rounds"},
 	{ID: FloorStat, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: []string{PKind, PCache},
 		Doc: "floor of op.lookup: stat of a path on a plain filesystem (cold: after the same eviction)"},
 	{ID: FloorRead, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: []string{PSize, PCache},
@@ -204,11 +208,11 @@ var Catalogue = []Def{
 	{ID: FloorWrite, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: []string{PSize, PCache},
 		Doc: "floor of a second write: open(O_APPEND) + write 1 byte + close of that copy"},
 	{ID: FloorUnlink, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: nil,
-		Doc: "floor of op.delete kind=file: unlink of a file on a plain filesystem"},
+		Series: true, Doc: "floor of op.delete kind=file: unlink of a file on a plain filesystem"},
 	{ID: FloorRmdir, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: nil,
-		Doc: "floor of op.delete kind=dir: rmdir of an empty directory on a plain filesystem"},
+		Series: true, Doc: "floor of op.delete kind=dir: rmdir of an empty directory on a plain filesystem"},
 	{ID: FloorRename, Unit: NS, Better: Lower, Kind: Time, Family: "floor", Params: nil,
-		Doc: "floor of op.rename: rename of a directory on a plain filesystem"},
+		Series: true, Doc: "floor of op.rename: rename of a directory on a plain filesystem"},
 	{ID: FloorFlush, Unit: NS, Better: Lower, Kind: Time, Flushes: true, Family: "floor", Params: []string{PStep},
 		Doc: "floor of the snapshot and layer calls: a 4 KiB file created, written and fsynced on a plain filesystem"},
 	{ID: FitCopyup, Unit: NsPerByte, Better: Lower, Kind: Derived, Family: "fit", Params: []string{PImage, PHow, PCache},

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -73,6 +74,37 @@ func Summarize(samples []float64) result.Summary {
 	return s
 }
 
+// seriesBatches is how many consecutive batches a series' samples are cut into.
+const seriesBatches = 10
+
+// SummarizeSeries summarizes samples taken one after another, each changing what the next one meets
+// (not independent): as Summarize does, except the interval, which is the order-statistics interval
+// of the medians of k consecutive batches of the samples, in their order. Batch medians are far
+// closer to independent than the samples, so the interval is honest where the samples' own would
+// be too narrow; with fewer than 2k samples it is Summarize's.
+func SummarizeSeries(samples []float64, k int) result.Summary {
+	s := Summarize(samples)
+	var finite []float64
+	for _, v := range samples {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			finite = append(finite, v)
+		}
+	}
+	if len(finite) < 2*k {
+		return s
+	}
+	meds := make([]float64, k)
+	for b := range k {
+		lo, hi := b*len(finite)/k, (b+1)*len(finite)/k
+		batch := slices.Clone(finite[lo:hi])
+		slices.Sort(batch)
+		meds[b] = (batch[(len(batch)-1)/2] + batch[len(batch)/2]) / 2
+	}
+	bs := Summarize(meds)
+	s.CILo, s.CIHi, s.Confidence = min(bs.CILo, s.Median), max(bs.CIHi, s.Median), bs.Confidence
+	return s
+}
+
 // rangeConfidence is the probability that the population median lies between the smallest and the
 // largest of n samples: all n on one side of it has probability 2·0.5ⁿ.
 func rangeConfidence(n int) float64 {
@@ -120,9 +152,14 @@ func Warnings(samples []float64, s result.Summary) []string {
 }
 
 // Annotate recomputes m's Summary from its samples and adds the statistical warnings it does not
-// already carry (warnings from the engine, e.g. an incomplete eviction, are kept).
+// already carry (warnings from the engine, e.g. an incomplete eviction, are kept). A metric whose
+// samples are a series (metric.Def.Series) gets its interval from batches (SummarizeSeries).
 func Annotate(m *result.Metric) {
-	m.Summary = Summarize(m.Samples)
+	if d := metric.Get(m.Name); d != nil && d.Series {
+		m.Summary = SummarizeSeries(m.Samples, seriesBatches)
+	} else {
+		m.Summary = Summarize(m.Samples)
+	}
 	for _, w := range Warnings(m.Samples, m.Summary) {
 		if !slices.Contains(m.Warnings, w) {
 			m.Warnings = append(m.Warnings, w)

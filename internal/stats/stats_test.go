@@ -189,3 +189,27 @@ func TestFitDegenerate(t *testing.T) {
 		t.Errorf("flat: %+v", f)
 	}
 }
+
+// TestSummarizeSeries: a series whose samples drift (each create meets a fuller directory) gets an
+// interval from its batches' medians, wider than the samples' own would claim, and still around
+// the median.
+func TestSummarizeSeries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var xs []float64
+	level := 1000.0
+	for range 100 {
+		level += 20 * rng.NormFloat64() // a random walk: successive samples depend on each other
+		xs = append(xs, level+5*rng.NormFloat64())
+	}
+	iid, ser := Summarize(xs), SummarizeSeries(xs, 10)
+	if ser.Median != iid.Median || ser.N != 100 {
+		t.Errorf("series %+v, samples %+v: the same median and n", ser, iid)
+	}
+	if !(ser.CIHi-ser.CILo > iid.CIHi-iid.CILo) || !(ser.CILo <= ser.Median && ser.Median <= ser.CIHi) || ser.Confidence < 0.95 {
+		t.Errorf("series interval [%v, %v] (%.3f), samples' [%v, %v]: want wider, around the median, 95%%",
+			ser.CILo, ser.CIHi, ser.Confidence, iid.CILo, iid.CIHi)
+	}
+	if s := SummarizeSeries(xs[:15], 10); s != Summarize(xs[:15]) {
+		t.Errorf("too few for batches: %+v", s)
+	}
+}

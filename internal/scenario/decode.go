@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"unicode/utf8"
 
 	"github.com/seedbench/seedbench/internal/spell"
@@ -31,28 +30,14 @@ const MaxFileSize = 16 << 20
 // a device is refused before anything is read from it, a FIFO without waiting for a writer) of at
 // most MaxFileSize bytes.
 func Load(path string) (*Scenario, error) {
-	// O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	data, err := readBounded(path, MaxFileSize)
 	if err != nil {
+		if strings.Contains(err.Error(), "more than") {
+			err = fmt.Errorf("%w: a scenario file may be no larger; put large file lists in a manifest", err)
+		} else if strings.Contains(err.Error(), "not a regular file") {
+			err = fmt.Errorf("%w: name a scenario file (.yaml)", err)
+		}
 		return nil, fmt.Errorf("scenario: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("scenario: %s is %s, not a regular file: name a scenario file (.yaml)", path, fileKind(fi.Mode()))
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("scenario: %s is %s, more than a scenario file may be (%s): put large file lists in a manifest", path, Size(fi.Size()).approx(), Size(MaxFileSize))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("scenario: %s grew past %s while it was read", path, Size(MaxFileSize))
 	}
 	return Parse(path, data)
 }
@@ -89,6 +74,9 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	d.pos[""] = root.Line
 	d.decodeValue(root, reflect.ValueOf(sc).Elem(), "", root.Line, false)
 	sc.pos = d.pos
+	if d.limitAt == 0 {
+		d.loadManifests(sc)
+	}
 	if d.limitAt > 0 {
 		// The document expands past the budget: what follows the limit is its consequence, not
 		// more problems of the file.

@@ -31,7 +31,7 @@ func TestLoadRefuses(t *testing.T) {
 		{fifo, "is a FIFO, not a regular file"},
 		{"/dev/zero", "is a character device, not a regular file"},
 		{dir, "is a directory, not a regular file"},
-		{big, "more than a scenario file may be (16MiB)"},
+		{big, "more than 16MiB: a scenario file may be no larger"},
 	} {
 		start := time.Now()
 		_, err := Load(c.path)

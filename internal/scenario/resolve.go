@@ -221,7 +221,13 @@ func (r *resolver) plan() *Plan {
 		if l.Generate != nil {
 			pl.Generate = resolveGenerate(l.Name, l.Generate, scale)
 		}
+		dropped := map[string]bool{} // manifest entries a --quick plan leaves out
 		for _, f := range l.Files {
+			if r.opt.Quick && f.fromManifest && f.Type != "dir" &&
+				(!keepInQuick(f.Path, scale) || f.Type == "hardlink" && dropped[f.Target]) {
+				dropped[f.Path] = true
+				continue
+			}
 			f = resolveFile(f)
 			f.Size = r.capSize(f.Size)
 			pl.Files = append(pl.Files, f)

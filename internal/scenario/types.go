@@ -75,6 +75,9 @@ type Layer struct {
 	Delete []string `yaml:"delete,omitempty"`
 	// Opaque makes directories of lower layers opaque in this layer (their lower contents hidden).
 	Opaque []string `yaml:"opaque,omitempty"`
+	// Manifest names a file (relative to the scenario) listing entries captured from a real layer —
+	// paths, types, sizes, modes, link targets — rebuilt with synthetic contents (manifest.go).
+	Manifest string `yaml:"manifest,omitempty"`
 
 	Line int `yaml:"-"`
 }
@@ -118,6 +121,9 @@ type File struct {
 	Mode string `yaml:"mode,omitempty"`
 	// Target of a symlink (any string) or a hardlink (a path in this layer or below).
 	Target string `yaml:"target,omitempty"`
+
+	// fromManifest: the entry came from the layer's manifest (a --quick plan keeps a sample of those).
+	fromManifest bool
 
 	Line int `yaml:"-"`
 }

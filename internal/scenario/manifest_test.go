@@ -2,8 +2,8 @@ package scenario
 
 import (
 	"bytes"
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -74,4 +74,3 @@ func TestManifestQuick(t *testing.T) {
 		t.Errorf("kept %d of 2000 at scale 0.1", kept)
 	}
 }
-

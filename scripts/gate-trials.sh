@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/seedbench}
 LEARN=${LEARN:-10}
 TRIALS=${TRIALS:-21}
+SAMPLES=${SAMPLES:-15}
 WORK=${WORK:-results/gate/runs}
-PLAN=(scenarios/debian-emacs-apache.yaml --quick --drivers "${GATE_DRIVERS:-overlayfs,overlayfs-metacopy,native,btrfs,fuse-overlayfs}" -q --format json)
+PLAN=(scenarios/debian-emacs-apache.yaml --quick --samples "$SAMPLES" --drivers "${GATE_DRIVERS:-overlayfs,overlayfs-metacopy,native,btrfs,fuse-overlayfs}" -q --format json)
 FAULTS=(
   --inject-fault 'slow:copyup.latency,write=first,size>=1MiB:+10%'
   --inject-fault 'slow:op.lookup,cache=warm:+10%'

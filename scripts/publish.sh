@@ -24,5 +24,7 @@ for entry in "${published[@]}"; do
 	"$bin" run "$scenario" $flags --out "$out" -q >/dev/null || [ $? -eq 4 ]
 	echo "$out" >> "$list"
 done
+# The regression gate's own measurement (scripts/gate-trials.sh), when this machine has one.
+[ -f results/gate/trials.json ] && echo results/gate/trials.json >> "$list"
 mv "$list" results/published
 "$bin" report -o RESULTS.md $(grep -v '^#' results/published)

@@ -13,7 +13,7 @@ import (
 // containerd, each snapshotter's version, each driver's options — may differ: that difference is
 // the point of the comparison, and it is listed (tested). What makes two runs incomparable — the
 // machine (CPU model and count, memory), a driver's backing (filesystem, loop device, its direct
-// I/O and write cache), the plan (the scenario file, quick or not), the measuring code — is listed
+// I/O and write cache), the plan (the scenario file, quick or not, the samples per point), the measuring code — is listed
 // as incomparable. A field one run does not record (an older file) is not judged.
 func envDiff(base, next *result.Result) (tested, incomparable []EnvDiff) {
 	add := func(to *[]EnvDiff, field, b, n string) {
@@ -29,6 +29,9 @@ func envDiff(base, next *result.Result) (tested, incomparable []EnvDiff) {
 	add(&incomparable, "memory", itoa64(base.Env.MemoryBytes), itoa64(next.Env.MemoryBytes))
 	add(&incomparable, "scenario file (sha256)", base.Scenario.SHA256, next.Scenario.SHA256)
 	add(&incomparable, "quick", strconv.FormatBool(base.Run.Quick), strconv.FormatBool(next.Run.Quick))
+	if base.Run.Samples > 0 && next.Run.Samples > 0 {
+		add(&incomparable, "samples per point", itoa(base.Run.Samples), itoa(next.Run.Samples))
+	}
 	add(&incomparable, "measuring code", base.Run.MeasureCode, next.Run.MeasureCode)
 	nextDrv := map[string]*result.DriverResult{}
 	for i := range next.Drivers {

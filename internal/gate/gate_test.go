@@ -174,3 +174,44 @@ func TestBenjaminiHochberg(t *testing.T) {
 		}
 	}
 }
+
+// A quantity that is nothing in one A/A run and something in another (a device's writes during a
+// step the journal happened to flush in) is learnt as varying by 100%: not gated, and the noise file
+// still writes (JSON holds no infinity).
+func TestLearnFromNothing(t *testing.T) {
+	var rs []*result.Result
+	for i := range 3 {
+		r := synth("z"+strconv.Itoa(i), uint64(i), 1, 1, 1)
+		for j := range r.Metrics {
+			if r.Metrics[j].Name == metric.DiskUsed && r.Metrics[j].Driver == "native" && i == 0 {
+				r.Metrics[j].Samples = []float64{0}
+			}
+		}
+		rs = append(rs, r)
+	}
+	n, err := Learn(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *Class
+	for i := range n.Classes {
+		if n.Classes[i].Driver == "native" && strings.HasPrefix(n.Classes[i].Class, metric.DiskUsed) {
+			c = &n.Classes[i]
+		}
+	}
+	if c == nil || c.Tol != 1 {
+		t.Fatalf("disk.used of native: %+v, want a tolerance of 1", c)
+	}
+	if err := WriteNoise(t.TempDir()+"/noise.json", n); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Compare(rs[0], rs[1], Options{Noise: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range rep.Quantities {
+		if q.Driver == "native" && q.Name == metric.DiskUsed && q.Verdict != Inconclusive {
+			t.Errorf("disk.used of native: %s, want inconclusive (not gated)", q.Verdict)
+		}
+	}
+}

@@ -60,7 +60,8 @@ type Class struct {
 	RelSigma float64 `json:"rel_sigma,omitempty"`
 	// PointSigma is the root mean square of one point's log ratio, for a re-run's interval.
 	PointSigma float64 `json:"point_sigma,omitempty"`
-	// Tol is, for a quantity, the largest relative deviation between two runs.
+	// Tol is, for a quantity, the largest relative deviation between two runs (at most 1: from nothing
+	// to something counts as 100%).
 	Tol float64 `json:"tol,omitempty"`
 }
 
@@ -95,12 +96,16 @@ func classOf(m *result.Metric) string {
 	return strings.Join(parts, " ")
 }
 
-// planOf identifies a result's plan: the scenario file, and quick or not.
+// planOf identifies a result's plan: the scenario file, quick or not, and the samples per point.
 func planOf(r *result.Result) string {
+	p := r.Scenario.SHA256
 	if r.Run.Quick {
-		return r.Scenario.SHA256 + " quick"
+		p += " quick"
 	}
-	return r.Scenario.SHA256
+	if r.Run.Samples > 0 {
+		p += fmt.Sprintf(" samples=%d", r.Run.Samples)
+	}
+	return p
 }
 
 // Learn learns the noise floors from A/A results: runs of one plan on one kind of machine with one
@@ -152,7 +157,9 @@ func Learn(rs []*result.Result) (*Noise, error) {
 					}
 					a.point = append(a.point, c.points...)
 				} else {
-					a.tol = max(a.tol, math.Abs(c.Stat))
+					// From nothing to something is an unbounded deviation: it counts as 100%,
+					// far beyond what is gated (JSON holds no infinity).
+					a.tol = max(a.tol, min(math.Abs(c.Stat), 1))
 				}
 			}
 		}

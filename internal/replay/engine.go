@@ -134,7 +134,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 	started := e.opt.Now()
 	e.res = &result.Result{
 		Schema:   result.Schema,
-		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Faults: faultSpecs(e.opt.Faults)},
+		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Samples: e.plan.Samples, Faults: faultSpecs(e.opt.Faults)},
 		Scenario: result.ScenarioRef{Name: e.plan.Name, File: e.plan.File, SHA256: e.plan.SHA256},
 		Env:      measure.Env(ctx),
 	}

@@ -39,6 +39,9 @@ type Run struct {
 	Args        []string  `json:"args"`
 	Seed        int64     `json:"seed"`
 	Quick       bool      `json:"quick,omitempty"`
+	// Samples is the samples per parameter point the plan asked for (the scenario's, or --samples):
+	// part of what makes two runs the same plan.
+	Samples int `json:"samples,omitempty"`
 	// Faults injected on purpose to measure the regression gate: such a run is no measurement of its
 	// drivers, and compare says so.
 	Faults []string `json:"faults,omitempty"`

@@ -14,6 +14,8 @@ packages=(
 	gcc          # cgo (btrfs snapshotter)
 	libc6-dev
 	make
+	debootstrap  # scripts/realstack: the real Debian seed stack
+	strace       # seedbench trace: the files a program touches
 )
 
 missing=()

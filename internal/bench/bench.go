@@ -97,7 +97,7 @@ func Load(ctx context.Context, file string, opt scenario.ResolveOptions, names [
 	}
 	done := make(chan loaded, 1)
 	go func() {
-		plan, ds, err := load(file, opt, names)
+		plan, ds, err := load(ctx, file, opt, names)
 		done <- loaded{plan, ds, err}
 	}()
 	select {
@@ -108,10 +108,13 @@ func Load(ctx context.Context, file string, opt scenario.ResolveOptions, names [
 	}
 }
 
-func load(file string, opt scenario.ResolveOptions, names []string) (*scenario.Plan, []drivers.Driver, error) {
+func load(ctx context.Context, file string, opt scenario.ResolveOptions, names []string) (*scenario.Plan, []drivers.Driver, error) {
 	sc, err := scenario.Load(file)
 	if err != nil {
 		return nil, nil, err
+	}
+	if opt.Images == nil {
+		opt.Images = Images(ctx, "")
 	}
 	reg := all.Registry()
 	opt.CheckDriver = func(s scenario.DriverSpec) (string, error) {
@@ -166,7 +169,7 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 	sets := map[*scenario.Plan][]drivers.Driver{}
 	var errs []error
 	for _, f := range req.Scenarios {
-		plan, ds, err := Load(ctx, f, scenario.ResolveOptions{Quick: req.Quick, Samples: req.Samples}, req.Drivers)
+		plan, ds, err := Load(ctx, f, scenario.ResolveOptions{Quick: req.Quick, Samples: req.Samples, Images: Images(ctx, req.WorkDir)}, req.Drivers)
 		if ctx.Err() != nil {
 			return nil, Interrupted, ctx.Err()
 		}

@@ -65,6 +65,9 @@ func (t *Tree) Apply(ctx context.Context, root string, opt ApplyOptions) error {
 				return wrap(e, err)
 			}
 		case File, Symlink:
+			if e.Real != nil {
+				return wrap(e, fmt.Errorf("content from an image layer: apply the layer's tar"))
+			}
 			writes = append(writes, i)
 		case Hardlink:
 			links = append(links, i)

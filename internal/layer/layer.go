@@ -40,9 +40,10 @@ const (
 	Hardlink                 // another name for the file at Target (a path in this layer or below)
 	Whiteout                 // Path and everything below it removed from the lower layers
 	Opaque                   // directory whose lower contents are hidden (rm -rf + mkdir)
+	Node                     // a device node or FIFO from an image layer (Mode holds its type bits)
 )
 
-var kindNames = [...]string{"invalid", "file", "dir", "symlink", "hardlink", "whiteout", "opaque"}
+var kindNames = [...]string{"invalid", "file", "dir", "symlink", "hardlink", "whiteout", "opaque", "node"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -56,7 +57,7 @@ type Entry struct {
 	Path   string
 	Kind   Kind
 	Size   int64       // File (and Hardlink in a View): content length
-	Mode   fs.FileMode // permission bits only (0777)
+	Mode   fs.FileMode // permission bits only (0777); a Node's also its type bits
 	Target string      // Symlink: link text; Hardlink: path of the linked file
 	// ID is the content identity of a File (see Content). A Hardlink carries its file's ID once
 	// known (always in a View; in a Tree only when the target is in the same layer).
@@ -64,6 +65,9 @@ type Entry struct {
 	// Implicit marks a directory that exists only as a parent (mkdir -p): applying it keeps an
 	// existing directory and its mode; only a missing one is created, with Mode.
 	Implicit bool
+	// Real identifies the content of a file that came from an image layer's tar (its ID is then
+	// derived from Real, and its bytes cannot be synthesised).
+	Real *Real
 	// Edit is set in a View for a file the workload changed after the image was built; its content
 	// is then described by Edit (see Edit), and Verify checks every byte of it.
 	Edit *Edit

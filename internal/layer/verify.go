@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -254,6 +256,15 @@ func (w *walker) entry(dfd int, name string, e *Entry, st *unix.Stat_t, b *bufs)
 		want = unix.S_IFREG
 	case Symlink:
 		want = unix.S_IFLNK
+	case Node:
+		switch {
+		case e.Mode&fs.ModeNamedPipe != 0:
+			want = unix.S_IFIFO
+		case e.Mode&fs.ModeCharDevice != 0:
+			want = unix.S_IFCHR
+		default:
+			want = unix.S_IFBLK
+		}
 	}
 	if st.Mode&unix.S_IFMT != want {
 		w.problem(e.Path, "is a %s, want %s", describe(st), e.Kind)
@@ -285,6 +296,12 @@ func (w *walker) entry(dfd int, name string, e *Entry, st *unix.Stat_t, b *bufs)
 			return true // an unresolved hardlink: reported once, after the walk
 		}
 		full := w.all || e.Edit != nil || w.full[e.Path]
+		if e.Real != nil {
+			if e.Edit == nil {
+				w.realContent(dfd, name, e, full)
+			}
+			return true // a real file the workload edited: its size was checked
+		}
 		if e.Size > 0 || full {
 			w.content(dfd, name, e, full, b)
 		}
@@ -349,6 +366,34 @@ func (w *walker) content(dfd int, name string, e *Entry, full bool, b *bufs) {
 			return
 		}
 		off += int64(n)
+	}
+}
+
+// realContent compares a real file's content (its first HeadSize bytes, or if full every byte) with
+// the hash its layer's tar gave.
+func (w *walker) realContent(dfd int, name string, e *Entry, full bool) {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		w.problem(e.Path, "open: %v", err)
+		return
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	n, want := min(e.Size, HeadSize), e.Real.Head
+	if full {
+		n, want = e.Size, e.Real.All
+	}
+	got, err := RealOf(io.LimitReader(f, n), n)
+	if err != nil {
+		w.problem(e.Path, "read: %v", err)
+		return
+	}
+	if got.All != want {
+		what := "its first 4 KiB differ"
+		if full {
+			what = "its content differs"
+		}
+		w.problem(e.Path, "%s from the image layer's (sha256 %016x…, want %016x…)", what, got.All, want)
 	}
 }
 

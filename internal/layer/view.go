@@ -64,7 +64,7 @@ func Merge(chain []*Tree) *View {
 				v.removeTree(e.Path)
 				e.Implicit = false
 				v.m[e.Path] = e
-			case File, Symlink:
+			case File, Symlink, Node:
 				v.removeTree(e.Path)
 				e.Edit = nil
 				v.m[e.Path] = e
@@ -98,7 +98,7 @@ func (v *View) link(e Entry) {
 	}
 	switch {
 	case ok && t.Kind == File:
-		e.ID, e.Size, e.Mode, e.Edit = t.ID, t.Size, t.Mode, t.Edit
+		e.ID, e.Size, e.Mode, e.Edit, e.Real = t.ID, t.Size, t.Mode, t.Edit, t.Real
 		v.m[e.Path] = e
 		v.links[e.Target] = insertSorted(v.links[e.Target], e.Path)
 	case ok && t.Kind == Symlink:

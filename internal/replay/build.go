@@ -16,6 +16,7 @@ import (
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/scenario"
 )
 
 // Snapshot names. Committed layers are "layer/<name>"; active ones carry their purpose.
@@ -88,7 +89,7 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		}
 		err := e.eachOfFloor(ctx, writers, e.floorFlushFn("build"), func(d *driverRun) error {
 			e.progress(d.info.Name, "build", "layer "+pl.Name, i, len(e.plan.Layers))
-			if err := e.buildLayer(ctx, d, pl.Name, parent, tree, expect, diff); err != nil {
+			if err := e.buildLayer(ctx, d, pl, parent, tree, expect, diff); err != nil {
 				return fmt.Errorf("layer %s: %w", pl.Name, err)
 			}
 			return nil
@@ -148,7 +149,8 @@ func (e *engine) layerView(l string) *layer.View {
 
 // buildLayer builds layer name on d. When keep is not nil and still empty, the exported diff is kept
 // in the content store and described there (for the drivers that receive layers).
-func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent string, tree *layer.Tree, expect *layer.View, keep *ocispec.Descriptor) error {
+func (e *engine) buildLayer(ctx context.Context, d *driverRun, pl scenario.PlanLayer, parent string, tree *layer.Tree, expect *layer.View, keep *ocispec.Descriptor) error {
+	name := pl.Name
 	key := "build/" + name
 	params := p(metric.PLayer, name)
 	mnt := filepath.Join(d.dir, "mnt", "build-"+name)
@@ -174,7 +176,7 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 	e.rec.ns(d.info.Name, metric.SnapshotMount, params, el)
 
 	t0 = time.Now()
-	err = tree.Apply(ctx, mnt, layer.ApplyOptions{})
+	err = e.apply(ctx, pl, tree, mnt)
 	el = time.Since(t0)
 	if err == nil {
 		e.rec.ns(d.info.Name, metric.LayerApply, params, el)
@@ -210,6 +212,30 @@ func (e *engine) buildLayer(ctx context.Context, d *driverRun, name, parent stri
 	d.snapKeys = append(d.snapKeys, layerName(name))
 
 	return e.exportDiff(ctx, d, name, parent, params, keep)
+}
+
+// apply writes a layer into mnt, its mounted active snapshot: a synthetic tree entry by entry; a layer
+// from an image with containerd's archive applier from its tar (decompressed, and checked against
+// its diff ID, as containerd's differ applies), then the entries the workload adds to it.
+func (e *engine) apply(ctx context.Context, pl scenario.PlanLayer, tree *layer.Tree, mnt string) error {
+	if pl.Image == nil {
+		return tree.Apply(ctx, mnt, layer.ApplyOptions{})
+	}
+	rc, err := pl.Image.Tar(ctx)
+	if err != nil {
+		return err
+	}
+	err = layer.ApplyTar(ctx, mnt, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s layer %d: %w", pl.Image.Source, pl.Image.Index, err)
+	}
+	if x := e.extras[pl.Name]; x != nil {
+		return x.Apply(ctx, mnt, layer.ApplyOptions{})
+	}
+	return nil
 }
 
 // byDelivery splits the active drivers into those the engine writes layers into and those that

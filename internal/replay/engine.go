@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -59,12 +60,14 @@ func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Opti
 }
 
 type engine struct {
-	plan        *scenario.Plan
-	opt         Options
-	rec         *recorder
-	rng         *rand.Rand
-	undo        cleanup.Stack
-	trees       map[string]*layer.Tree // layer name → tree
+	plan  *scenario.Plan
+	opt   Options
+	rec   *recorder
+	rng   *rand.Rand
+	undo  cleanup.Stack
+	trees map[string]*layer.Tree // layer name → tree
+	// extras are, for a layer from an image, the entries written after its tar (the workload's).
+	extras      map[string]*layer.Tree
 	views       map[string]*layer.View // image name → expected merged view of its chain
 	store       content.Store          // for exported diffs
 	drvs        []*driverRun
@@ -170,7 +173,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 		}
 	}()
 
-	if err := e.buildTrees(); err != nil {
+	if err := e.buildTrees(ctx); err != nil {
 		return nil, err
 	}
 	if err := e.openStore(); err != nil {
@@ -238,20 +241,32 @@ func (e *engine) openStore() error {
 }
 
 // buildTrees realises every layer's tree and the expected view of every image.
-func (e *engine) buildTrees() error {
+func (e *engine) buildTrees(ctx context.Context) error {
 	e.trees = map[string]*layer.Tree{}
+	e.extras = map[string]*layer.Tree{}
 	for _, pl := range e.plan.Layers {
 		t, err := layer.Build(pl, e.plan.Seed)
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", pl.Name, err)
 		}
+		rl := result.Layer{Name: pl.Name, Parent: pl.Parent, Source: layerSource(pl)}
+		if il := pl.Image; il != nil {
+			// The image's tar, then what the workload adds (t): both make the layer.
+			tt, err := e.imageTree(ctx, pl)
+			if err != nil {
+				return err
+			}
+			if len(t.Entries) > 0 {
+				e.extras[pl.Name] = t
+			}
+			t = layer.WithExtra(tt, t)
+			rl.Image, rl.Digest, rl.DiffID = fmt.Sprintf("%s, layer %d of %d", il.Source, il.Index, il.Count), il.Digest, il.DiffID
+		}
 		e.trees[pl.Name] = t
 		st := t.Stats()
-		e.res.Layers = append(e.res.Layers, result.Layer{
-			Name: pl.Name, Parent: pl.Parent, Source: layerSource(pl),
-			Files: st.Files, Dirs: st.Dirs, Symlinks: st.Symlinks, Hardlinks: st.Hardlinks,
-			Whiteouts: st.Whiteouts, Opaques: st.Opaques, Bytes: st.Bytes, DiskBytes: st.DiskBytes,
-		})
+		rl.Files, rl.Dirs, rl.Symlinks, rl.Hardlinks = st.Files, st.Dirs, st.Symlinks, st.Hardlinks
+		rl.Whiteouts, rl.Opaques, rl.Bytes, rl.DiskBytes = st.Whiteouts, st.Opaques, st.Bytes, st.DiskBytes
+		e.res.Layers = append(e.res.Layers, rl)
 	}
 	e.views = map[string]*layer.View{}
 	for i := range e.plan.Images {
@@ -268,8 +283,35 @@ func (e *engine) chainView(chain []string) *layer.View {
 	return layer.Merge(ts)
 }
 
+// imageTree reads the tree of a layer from an image (its tar, read to the end: the blob checked
+// against its diff ID) and refuses one that writes through a lower layer's symlink.
+func (e *engine) imageTree(ctx context.Context, pl scenario.PlanLayer) (*layer.Tree, error) {
+	rc, err := pl.Image.Tar(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", pl.Name, err)
+	}
+	defer rc.Close()
+	t, err := layer.FromTar(pl.Name, rc)
+	if err == nil {
+		_, err = io.Copy(io.Discard, rc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", pl.Name, err)
+	}
+	if pl.Parent != "" {
+		if err := layer.CheckThrough(e.layerView(pl.Parent), t); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
 func layerSource(pl scenario.PlanLayer) string {
 	switch {
+	case pl.Image != nil && len(pl.Files) > 0:
+		return "image+files"
+	case pl.Image != nil:
+		return "image"
 	case pl.Generate != nil && len(pl.Files) > 0:
 		return "generate+files"
 	case pl.Generate != nil:

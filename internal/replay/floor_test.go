@@ -199,7 +199,7 @@ func floorEngine(b *testing.B, ctx context.Context) (*engine, *driverRun) {
 	if err := os.MkdirAll(e.opt.WorkDir, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	if err := e.buildTrees(); err != nil {
+	if err := e.buildTrees(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	if err := e.openStore(); err != nil {

@@ -44,6 +44,9 @@ func PlanLayerSizes(plan *scenario.Plan) map[string]LayerSize {
 	out := map[string]LayerSize{}
 	for _, pl := range plan.Layers {
 		var s LayerSize
+		if il := pl.Image; il != nil {
+			s.DiskBytes, s.Entries = il.DiskBytes, il.Entries
+		}
 		if g := pl.Generate; g != nil {
 			symlinks := 0.0
 			if g.Symlinks != nil {

@@ -71,6 +71,11 @@ type Layer struct {
 	Opaques   int    `json:"opaques,omitempty"`
 	Bytes     int64  `json:"bytes"`      // sum of regular file sizes
 	DiskBytes int64  `json:"disk_bytes"` // block-rounded estimate (4 KiB per dir, sizes rounded up)
+	// Image is, for a layer from an image, the image and the layer's place in it; Digest its blob's
+	// digest and DiffID its tar's.
+	Image  string `json:"image,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	DiffID string `json:"diff_id,omitempty"`
 }
 
 // Env is the environment fingerprint.

@@ -1,5 +1,10 @@
 package scenario
 
+import (
+	"context"
+	"io"
+)
+
 // Plan is a resolved, valid scenario: every default applied, --quick and --samples folded in, layers
 // in build order, and the files the workload needs (lookup probes, copy-up targets, delete targets,
 // the read working set) added to the layers that carry them. The replay engine executes a Plan and
@@ -37,7 +42,33 @@ type PlanLayer struct {
 	Files  []File
 	Delete []string
 	Opaque []string
-	Line   int
+	// Image is set for a layer that comes from an image: its tar is applied first, then Files (the
+	// ones the workload added).
+	Image *ImageLayer
+	Line  int
+}
+
+// ImageLayer is one layer of an image a scenario names (oci: or image:).
+type ImageLayer struct {
+	Source       string // the image, as opened: "oci PATH (REF)" or "image REF"
+	Index, Count int    // 1-based position in the image, bottom first, and the image's layer count
+	Digest       string // the blob's digest
+	DiffID       string // the uncompressed tar's digest
+	MediaType    string
+	Size         int64 // the blob's bytes
+	// DiskBytes and Entries are the layer's footprint, as layer.Stats counts it, from a scan of its
+	// tar when the image was opened.
+	DiskBytes, Entries int64
+	// Tar opens the uncompressed tar; reading it to the end checks it against DiffID.
+	Tar func(ctx context.Context) (io.ReadCloser, error) `json:"-"`
+}
+
+// ImageSource is an image a scenario's layer names: OCI (a path, relative to Dir) and Ref, or Image
+// (a registry reference).
+type ImageSource struct {
+	OCI, Ref, Image string
+	Dir             string // the scenario file's directory
+	Line            int
 }
 
 // PlanImage is a named image and the chain of layers under it.

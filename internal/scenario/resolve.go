@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 )
 
@@ -53,6 +54,9 @@ type ResolveOptions struct {
 	// "backing_size"; "" = the entry) and the problem with its fix. Validation reports it at that
 	// key's line, like every other problem.
 	CheckDriver func(DriverSpec) (key string, err error)
+	// Images opens the image a layer entry names (oci: or image:) and returns its layers, bottom
+	// first; nil refuses such scenarios.
+	Images func(ImageSource) ([]ImageLayer, error)
 }
 
 // Resolve validates sc and turns it into a Plan: every default applied, --quick and --samples folded
@@ -75,7 +79,7 @@ func Resolve(sc *Scenario, opt ResolveOptions) (*Plan, error) {
 		return nil, fmt.Errorf("scenario %s: layers do not form a DAG", sc.Name) // unreachable after validate
 	}
 	r := &resolver{sc: sc, opt: opt, st: st, q: quickOf(sc), paths: map[string]map[string]bool{}, probePaths: map[string][]string{}}
-	return r.plan(), nil
+	return r.plan()
 }
 
 // quickOf returns the quick overrides with defaults applied.
@@ -183,7 +187,7 @@ type resolver struct {
 	probePaths map[string][]string
 }
 
-func (r *resolver) plan() *Plan {
+func (r *resolver) plan() (*Plan, error) {
 	sc := r.sc
 	p := &Plan{
 		Name: sc.Name, Description: sc.Description, File: sc.File, SHA256: sc.SHA256,
@@ -212,11 +216,23 @@ func (r *resolver) plan() *Plan {
 	if r.opt.Quick {
 		scale = r.q.Scale
 	}
+	expanded := map[string][]string{} // an image entry's name → its layers' names, bottom first
 	for _, i := range r.st.order {
 		l := sc.Layers[i]
 		pl := PlanLayer{Name: l.Name, Delete: slices.Clone(l.Delete), Opaque: slices.Clone(l.Opaque), Line: l.Line}
 		if j := r.st.parent[i]; j >= 0 {
 			pl.Parent = sc.Layers[j].Name
+		}
+		if l.FromImage() {
+			pls, err := r.imageLayers(i, pl.Parent)
+			if err != nil {
+				return nil, err
+			}
+			for _, x := range pls {
+				expanded[l.Name] = append(expanded[l.Name], x.Name)
+			}
+			p.Layers = append(p.Layers, pls...)
+			continue
 		}
 		if l.Generate != nil {
 			pl.Generate = resolveGenerate(l.Name, l.Generate, scale)
@@ -245,7 +261,15 @@ func (r *resolver) plan() *Plan {
 			n = c
 		}
 		most = max(most, n)
-		p.Images = append(p.Images, PlanImage{Name: im.Name, Top: im.Top, Chain: r.st.chains[im.Name], Containers: n})
+		var chain []string
+		for _, l := range r.st.chains[im.Name] {
+			if x, ok := expanded[l]; ok {
+				chain = append(chain, x...)
+			} else {
+				chain = append(chain, l)
+			}
+		}
+		p.Images = append(p.Images, PlanImage{Name: im.Name, Top: im.Top, Chain: chain, Containers: n})
 	}
 	if sc.Sweep != nil {
 		p.ImageSweep = slices.Clone(sc.Sweep.Images)
@@ -258,7 +282,44 @@ func (r *resolver) plan() *Plan {
 	for i := range sc.Workload {
 		p.Ops = append(p.Ops, r.op(i))
 	}
-	return p
+	return p, nil
+}
+
+// imageLayers opens the image layer entry i names and returns its layers as plan layers, bottom
+// first, the bottom one on parent.
+func (r *resolver) imageLayers(i int, parent string) ([]PlanLayer, error) {
+	l := r.sc.Layers[i]
+	at := fmt.Sprintf("%s:%d: layer %s", r.sc.File, l.Line, l.Name)
+	if r.opt.Images == nil {
+		return nil, fmt.Errorf("%s: layers from images cannot be opened here", at)
+	}
+	src := ImageSource{OCI: l.OCI, Ref: l.Ref, Image: l.Image, Dir: filepath.Dir(r.sc.File), Line: l.Line}
+	ils, err := r.opt.Images(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	names := l.Names
+	if len(names) == 0 {
+		for k := 1; k < len(ils); k++ {
+			names = append(names, fmt.Sprintf("%s-%d", l.Name, k))
+		}
+		names = append(names, l.Name)
+	} else if len(names) != len(ils) {
+		return nil, fmt.Errorf("%s: names lists %d layers, the image has %d: list %d names, bottom first, or leave names out", at, len(names), len(ils), len(ils))
+	}
+	if len(ils) > maxChain {
+		return nil, fmt.Errorf("%s: the image has %d layers, more than the %d a chain may have", at, len(ils), maxChain)
+	}
+	var out []PlanLayer
+	for k := range ils {
+		if _, clash := r.st.byName[names[k]]; clash && k < len(ils)-1 {
+			return nil, fmt.Errorf("%s: the image's layer %d would be named %s, as another layer of the scenario: name the image's layers with names", at, k+1, names[k])
+		}
+		il := ils[k]
+		out = append(out, PlanLayer{Name: names[k], Parent: parent, Image: &il, Line: l.Line})
+		parent = names[k]
+	}
+	return out, nil
 }
 
 func resolveFile(f File) File {

@@ -78,9 +78,21 @@ type Layer struct {
 	// Manifest names a file (relative to the scenario) listing entries captured from a real layer —
 	// paths, types, sizes, modes, link targets — rebuilt with synthetic contents (manifest.go).
 	Manifest string `yaml:"manifest,omitempty"`
+	// OCI names an OCI image layout (a directory or a tar of one) or a `docker save` tarball,
+	// relative to the scenario; Ref picks one of its images. Image names a registry reference
+	// instead. Such an entry stands for every layer of the image, bottom first, applied from the
+	// image's own tars: Name is the top one's, the ones below are Name-1, Name-2, … unless Names
+	// lists every layer's name, bottom first.
+	OCI   string   `yaml:"oci,omitempty"`
+	Ref   string   `yaml:"ref,omitempty"`
+	Image string   `yaml:"image,omitempty"`
+	Names []string `yaml:"names,omitempty"`
 
 	Line int `yaml:"-"`
 }
+
+// FromImage reports whether the layer entry stands for an image's layers.
+func (l *Layer) FromImage() bool { return l.OCI != "" || l.Image != "" }
 
 // Generate describes a synthetic tree.
 type Generate struct {

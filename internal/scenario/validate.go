@@ -426,6 +426,7 @@ func (h *intHeap) Pop() any {
 func (v *validator) layerContent(i int) {
 	l := v.sc.Layers[i]
 	lp := index("layers", i)
+	v.imageSource(i)
 	if l.Generate != nil {
 		v.generate(join(lp, "generate"), l.Name, l.Generate)
 	}
@@ -622,12 +623,57 @@ func dirCapacity(depth, fanout int) int64 {
 	return total
 }
 
+// imageSource checks the keys of a layer entry that stands for an image's layers (oci: or image:).
+func (v *validator) imageSource(i int) {
+	l := v.sc.Layers[i]
+	lp := index("layers", i)
+	switch {
+	case l.OCI != "" && l.Image != "":
+		v.addf(join(lp, "image"), "a layer comes from an OCI layout (oci) or from a registry (image), not both: keep one")
+	case !l.FromImage():
+		if l.Ref != "" {
+			v.addf(join(lp, "ref"), "ref picks an image of an OCI layout: add `oci: PATH` or remove ref")
+		}
+		if len(l.Names) > 0 {
+			v.addf(join(lp, "names"), "names name an image's layers: add `oci: PATH` or `image: REF`, or remove names")
+		}
+		return
+	}
+	if l.Image != "" && l.Ref != "" {
+		v.addf(join(lp, "ref"), "ref picks an image of an OCI layout; a registry reference names its image itself: remove ref")
+	}
+	for _, c := range []struct {
+		key string
+		set bool
+	}{{"generate", l.Generate != nil}, {"files", len(l.Files) > 0 && l.Manifest == ""}, {"delete", len(l.Delete) > 0 && l.Manifest == ""},
+		{"opaque", len(l.Opaque) > 0 && l.Manifest == ""}, {"manifest", l.Manifest != ""}} {
+		if c.set {
+			v.addf(join(lp, c.key), "a layer from an image holds the image's own content: put %s in a layer of its own on top (`parent: %s`)", c.key, l.Name)
+		}
+	}
+	seen := map[string]int{}
+	for j, n := range l.Names {
+		np := index(join(lp, "names"), j)
+		if !v.ident(np, "layer name", n, "names: [base, app]") {
+			continue
+		}
+		if k, dup := seen[n]; dup {
+			v.addf(np, "duplicate name %q (also names[%d]): rename one", n, k)
+		}
+		seen[n] = j
+	}
+	if len(l.Names) > 0 && l.Names[len(l.Names)-1] != l.Name {
+		v.addf(join(lp, "names"), "names list the image's layers bottom first, and the last is the entry's own name: end the list with %q", l.Name)
+	}
+}
+
 // entry kinds in the visibility model below.
 const (
 	kFile = iota + 1
 	kDir
 	kSymlink
 	kGenRoot // a generated tree: a directory whose contents only the generator knows
+	kImage   // below a layer from an image: content the image alone knows
 )
 
 // visibility follows the explicit entries through the DAG, so delete and opaque name something a
@@ -661,13 +707,13 @@ func (v *validator) visibility(st *stack) {
 				}
 				return false
 			}
-			if key == "opaque" && k != kDir && k != kGenRoot {
+			if key == "opaque" && k != kDir && k != kGenRoot && k != kImage {
 				v.addf(xp, "%q is not a directory in the lower layers: to remove a file use delete", x)
 				return false
 			}
 			return true
 		}
-		cur := &layerView{parent: lower, added: map[string]int{}, deleted: map[string]bool{}, opaque: map[string]bool{}}
+		cur := &layerView{parent: lower, added: map[string]int{}, deleted: map[string]bool{}, opaque: map[string]bool{}, image: l.FromImage()}
 		for j, x := range l.Opaque {
 			if check(index(join(lp, "opaque"), j), x, "opaque") {
 				cur.opaque[x] = true
@@ -710,7 +756,7 @@ func (v *validator) visibility(st *stack) {
 			if problem, _ := pathProblem(f.Target); problem != "" {
 				continue
 			}
-			if cur.lookup(f.Target) != kFile {
+			if k := cur.lookup(f.Target); k != kFile && k != kImage {
 				v.addf(join(index(join(lp, "files"), j), "target"), "hardlink target %q is not a regular file listed in %s or its lower layers: add it to files", f.Target, l.Name)
 			}
 		}
@@ -729,6 +775,9 @@ type layerView struct {
 	added   map[string]int
 	deleted map[string]bool
 	opaque  map[string]bool
+	// image: the layer comes from an image, whose entries are known once it is opened: any path
+	// may be there (checked when the layers are built).
+	image bool
 }
 
 // lookup returns the kind of p in the view, 0 when it is absent.
@@ -739,6 +788,9 @@ func (lv *layerView) lookup(p string) int {
 		}
 		if l.hides(p) {
 			return 0
+		}
+		if l.image {
+			return kImage
 		}
 	}
 	return 0

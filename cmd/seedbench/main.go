@@ -6,6 +6,7 @@
 //	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC]
 //	seedbench validate SCENARIO.yaml...
 //	seedbench show SCENARIO.yaml [--quick] [--samples N]
+//	seedbench trace SCENARIO.yaml --image NAME [-o FILE] [--timeout D] [--workdir DIR] -- COMMAND [ARG...]
 //	seedbench drivers [--json]
 //	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench]
 //	seedbench compare BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]
@@ -79,6 +80,7 @@ func commands() []command {
 		{"run", "replay scenarios on storage drivers and record the results", cmdRun},
 		{"validate", "check scenario files; errors as FILE:LINE: field: message", cmdValidate},
 		{"show", "print the resolved plan of a scenario", cmdShow},
+		{"trace", "record the files a program touches in an image, for the trace op", cmdTrace},
 		{"drivers", "list every driver: available, or why not and the fix", cmdDrivers},
 		{"report", "render result files as tables", cmdReport},
 		{"compare", "judge a result against a base one; exit 3 on a regression", cmdCompare},

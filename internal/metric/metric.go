@@ -42,6 +42,12 @@ const (
 	OpDelete      ID = "op.delete"
 	OpRename      ID = "op.rename"
 
+	TraceReplay     ID = "trace.replay"
+	TraceFiles      ID = "trace.files"
+	TraceBytes      ID = "trace.bytes"
+	TraceShareFiles ID = "trace.share_files"
+	TraceShareBytes ID = "trace.share_bytes"
+
 	DiskUsed          ID = "disk.used"
 	DiskInodes        ID = "disk.inodes"
 	DiskSharedSavings ID = "disk.shared_savings"
@@ -179,6 +185,16 @@ var Catalogue = []Def{
 		FloorBy: map[string]map[string]ID{PKind: {"file": FloorUnlink, "dir": FloorRmdir}}, Series: true, Doc: "unlink / rmdir of a lower entry (a whiteout)"},
 	{ID: OpRename, Unit: NS, Better: Lower, Kind: Time, Family: "rename", Params: []string{PImage, PResult},
 		Floor: FloorRename, Series: true, Doc: "rename of a lower directory (result=exdev: the snapshotter refused, the caller must copy)"},
+	{ID: TraceReplay, Unit: NS, Better: Lower, Kind: Time, Family: "trace", Params: []string{PImage, PTrace, PCache},
+		Doc: "a real program's file accesses (a trace) replayed in order in a container: its start's I/O"},
+	{ID: TraceFiles, Unit: Count, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "regular files the trace opened or read"},
+	{ID: TraceBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "distinct bytes of those files it read (an mmap counts whole)"},
+	{ID: TraceShareFiles, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "trace.files ÷ the image's regular files: the share of the image the program needs"},
+	{ID: TraceShareBytes, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "trace.bytes ÷ the image's bytes"},
 	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
 		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
 	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
@@ -237,6 +253,7 @@ var Families = []Family{
 	{"copyup", "copyup.latency"},
 	{"delete", "op.delete"},
 	{"rename", "op.rename"},
+	{"trace", "trace.*"},
 	{"disk", "disk.*"},
 	{"pagecache", "pagecache.*"},
 	{"io", "io.*"},

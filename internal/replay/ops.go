@@ -27,6 +27,7 @@ var runners = map[scenario.OpKind]runner{
 	scenario.OpModify: (*engine).opModify,
 	scenario.OpDelete: (*engine).opDelete,
 	scenario.OpRename: (*engine).opRename,
+	scenario.OpTrace:  (*engine).opTrace,
 }
 
 // runWorkload runs every op of the plan on every driver.

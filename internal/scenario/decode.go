@@ -76,6 +76,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	sc.pos = d.pos
 	if d.limitAt == 0 {
 		d.loadManifests(sc)
+		d.loadTraces(sc)
 	}
 	if d.limitAt > 0 {
 		// The document expands past the budget: what follows the limit is its consequence, not

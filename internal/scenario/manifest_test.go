@@ -74,3 +74,31 @@ func TestManifestQuick(t *testing.T) {
 		t.Errorf("kept %d of 2000 at scale 0.1", kept)
 	}
 }
+
+func TestParseTrace(t *testing.T) {
+	good := TraceHeader + "\n# command: cat\nstat\t/usr/bin/cat\nmiss\t/etc/ld.so.preload\nopen\t/etc/x\nread\t/etc/x\t0\t4096\nreadlink\t/bin\n"
+	tr, err := ParseTrace("traces/cat.trace", strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Name != "cat" || len(tr.Entries) != 5 || tr.Entries[3].Off != 0 || tr.Entries[3].Len != 4096 || tr.Comment[0] != "command: cat" {
+		t.Errorf("%+v", tr)
+	}
+	var b strings.Builder
+	WriteTrace(&b, tr)
+	if b.String() != good {
+		t.Errorf("written back:\n%s\nwant:\n%s", b.String(), good)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"stat\t/x\n", `t.trace:1: not a seedbench trace`},
+		{TraceHeader + "\nwrite\t/x\n", `t.trace:2: unknown access "write"`},
+		{TraceHeader + "\nread\t/x\t0\n", `t.trace:2: read takes 4 tab-separated fields, got 3`},
+		{TraceHeader + "\nread\t/x\t-1\t5\n", `t.trace:2: read /x: offset "-1"`},
+		{TraceHeader + "\nstat\tetc/x\n", `t.trace:2: path "etc/x": an absolute path`},
+		{TraceHeader + "\n# nothing\n", `the trace has no accesses`},
+	} {
+		if _, err := ParseTrace("t.trace", strings.NewReader(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.in, err, c.want)
+		}
+	}
+}

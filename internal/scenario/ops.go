@@ -18,6 +18,7 @@ const (
 	OpModify OpKind = "modify"
 	OpDelete OpKind = "delete"
 	OpRename OpKind = "rename"
+	OpTrace  OpKind = "trace"
 )
 
 // opSpec is everything the scenario package knows about one op kind: the keys it takes, how its
@@ -79,6 +80,9 @@ var opSpecs = []opSpec{
 	{
 		kind: OpRename, keys: []string{"layer", "count"}, maxCount: maxTargets, defaultCount: DefaultRenameCount,
 		targets: (*resolver).renameTargets,
+	},
+	{
+		kind: OpTrace, keys: []string{"trace"}, check: (*validator).traceOp, targets: (*resolver).traceTargets,
 	},
 }
 

@@ -109,6 +109,8 @@ type PlanOp struct {
 	// Delete: lower files (kind=file) and empty lower directories (kind=dir) to remove.
 	DeleteFiles []string
 	DeleteDirs  []string
+	// Trace: the accesses to replay.
+	Trace *Trace
 	// Read: the working-set files, WorkingSet bytes in all.
 	WorkingSet      Size
 	WorkingSetFiles []string

@@ -143,7 +143,7 @@ type File struct {
 // Op is one workload step. Which keys apply depends on Op; lists make a cross product of
 // parameter points, each measured Samples times.
 type Op struct {
-	// Op: create | lookup | read | modify | delete | rename.
+	// Op: create | lookup | read | modify | delete | rename | trace.
 	Op string `yaml:"op"`
 	// Image whose containers run the op (default: every image).
 	Image string `yaml:"image,omitempty"`
@@ -165,10 +165,14 @@ type Op struct {
 	WorkingSet Size `yaml:"working_set,omitempty"`
 	// Files: read — how many files the working set is split into (default 1).
 	Files int `yaml:"files,omitempty"`
+	// Trace: trace — a trace file (relative to the scenario) of the files a real program touched,
+	// recorded by `seedbench trace`.
+	Trace string `yaml:"trace,omitempty"`
 	// Samples overrides the scenario's samples for this op.
 	Samples int `yaml:"samples,omitempty"`
 
-	Line int `yaml:"-"`
+	trace *Trace // the loaded trace file
+	Line  int    `yaml:"-"`
 }
 
 // Depth is "all" or a list of depths.

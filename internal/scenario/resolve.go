@@ -295,6 +295,9 @@ func (r *resolver) imageLayers(i int, parent string) ([]PlanLayer, error) {
 	}
 	src := ImageSource{OCI: l.OCI, Ref: l.Ref, Image: l.Image, Dir: filepath.Dir(r.sc.File), Line: l.Line}
 	ils, err := r.opt.Images(src)
+	if err != nil && l.BuiltBy != "" {
+		return nil, fmt.Errorf("%s: %w (build the image with `%s`)", at, err, l.BuiltBy)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", at, err)
 	}

@@ -87,6 +87,8 @@ type Layer struct {
 	Ref   string   `yaml:"ref,omitempty"`
 	Image string   `yaml:"image,omitempty"`
 	Names []string `yaml:"names,omitempty"`
+	// BuiltBy is the command that builds the image a layer names, said when it cannot be opened.
+	BuiltBy string `yaml:"built_by,omitempty"`
 
 	Line int `yaml:"-"`
 }

@@ -637,6 +637,9 @@ func (v *validator) imageSource(i int) {
 		if len(l.Names) > 0 {
 			v.addf(join(lp, "names"), "names name an image's layers: add `oci: PATH` or `image: REF`, or remove names")
 		}
+		if l.BuiltBy != "" {
+			v.addf(join(lp, "built_by"), "built_by says how to build an image: add `oci: PATH` or `image: REF`, or remove built_by")
+		}
 		return
 	}
 	if l.Image != "" && l.Ref != "" {

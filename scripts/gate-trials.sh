@@ -31,5 +31,5 @@ for i in $(seq "$TRIALS"); do
   run "$WORK/aa"
   run "$WORK/faulted" "${FAULTS[@]}"
 done
-"$BIN" trials --noise "$WORK/noise.json" --aa "$WORK"/aa/debian-emacs-apache --faulted "$WORK"/faulted/debian-emacs-apache -o results/gate/trials.json
+"$BIN" trials --learn "$WORK"/learn/debian-emacs-apache --aa "$WORK"/aa/debian-emacs-apache --faulted "$WORK"/faulted/debian-emacs-apache -o results/gate/trials.json
 echo "results/gate/trials.json" >&2

@@ -121,18 +121,18 @@ func fileExists(p string) bool {
 // cmdTrials measures the gate on this machine (scripts/gate-trials.sh runs it): A/A pairs and runs
 // with faults injected, judged under noise floors learnt from other runs.
 func cmdTrials(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("trials", "--noise FILE --aa DIR --faulted DIR [-o FILE]", stderr)
-	noiseFile := fs.String("noise", "", "noise floors learnt from A/A runs other than the trials")
-	aaDir := fs.String("aa", "", "directory of the A/A trial runs' results")
+	fs := newFlags("trials", "--learn DIR --aa DIR --faulted DIR [-o FILE]", stderr)
+	learnDir := fs.String("learn", "", "directory of A/A runs that only teach the noise floors")
+	aaDir := fs.String("aa", "", "directory of the A/A trial runs' results (each pair is judged under floors learnt from the other A/A runs)")
 	faultedDir := fs.String("faulted", "", "directory of the faulted runs' results: the i-th is compared with the i-th A/A run")
 	out := fs.String("o", "", "where to write the trials (default: stdout)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *noiseFile == "" || *aaDir == "" {
-		return usagef("trials: --noise and --aa are required")
+	if *learnDir == "" || *aaDir == "" {
+		return usagef("trials: --learn and --aa are required")
 	}
-	noise, err := gate.ReadNoise(*noiseFile)
+	learn, err := readDir(*learnDir)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func cmdTrials(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	tr, err := gate.MeasureTrials(noise, aa, faulted, gate.Options{})
+	tr, err := gate.MeasureTrials(learn, aa, faulted, gate.Options{})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@
 //	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench]
 //	seedbench compare BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]
 //	seedbench noise RESULT.json... [-o FILE]
-//	seedbench trials --noise FILE --aa DIR --faulted DIR [-o FILE]
+//	seedbench trials --learn DIR --aa DIR --faulted DIR [-o FILE]
 //	seedbench cleanup [--workdir DIR]
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but

@@ -63,6 +63,41 @@ type Class struct {
 	// Tol is, for a quantity, the largest relative deviation between two runs (at most 1: from nothing
 	// to something counts as 100%).
 	Tol float64 `json:"tol,omitempty"`
+	// Largest and LargestRel are the largest moves of the class statistic (|log ratio|, absolute and
+	// against the floor) over the pairs, at most tailKeep of them, largest first: how far A/A runs
+	// moved it. A move that A/A runs made too is no evidence of a change, however many σ it is (a
+	// class whose runs now and then land ×3 off, as fuse-overlayfs's fresh-mount lookups do).
+	Largest    []float64 `json:"largest,omitempty"`
+	LargestRel []float64 `json:"largest_rel,omitempty"`
+}
+
+// tailKeep is how many of a class's largest A/A moves a noise file keeps.
+const tailKeep = 32
+
+// largest returns the n largest |x|, largest first.
+func largest(xs []float64, n int) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = math.Abs(x)
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out[:min(n, len(out))]
+}
+
+// tailP is the share of A/A pairs that moved a class at least |stat| (0 when none did): the
+// empirical chance of such a move with nothing changed. pairs is how many pairs there were.
+func tailP(stat float64, top []float64, pairs int) float64 {
+	k := 0
+	for _, x := range top {
+		if x >= math.Abs(stat) {
+			k++
+		}
+	}
+	if k == 0 || pairs == 0 {
+		return 0
+	}
+	return float64(k+1) / float64(pairs+1)
 }
 
 // classOf names the class a metric's point belongs to: its catalogue ID and the parameters that
@@ -111,27 +146,65 @@ func planOf(r *result.Result) string {
 // Learn learns the noise floors from A/A results: runs of one plan on one kind of machine with one
 // measuring code, none with faults injected. Every pair of runs counts.
 func Learn(rs []*result.Result) (*Noise, error) {
+	l, err := newLearner(rs)
+	if err != nil {
+		return nil, err
+	}
+	return l.noise(nil)
+}
+
+// learner holds the class statistics of every pair of a set of A/A runs, so that noise floors can
+// be learnt from any subset of them (leaving out the runs a trial compares) without pairing again.
+type learner struct {
+	rs    []*result.Result
+	pairs map[[2]int][]*classStat
+}
+
+func newLearner(rs []*result.Result) (*learner, error) {
 	if len(rs) < 3 {
 		return nil, fmt.Errorf("learning noise floors takes 3 runs of the same plan at least, got %d", len(rs))
 	}
-	n := &Noise{Schema: NoiseSchema, Scenario: rs[0].Scenario.Name, Plan: planOf(rs[0]), Fingerprint: rs[0].Env.Fingerprint,
-		MeasureCode: rs[0].Run.MeasureCode}
 	var errs []error
 	for _, r := range rs {
 		switch {
-		case planOf(r) != n.Plan:
-			errs = append(errs, fmt.Errorf("run %s is of another plan (%s, not %s)", r.Run.ID, planOf(r), n.Plan))
-		case r.Env.Fingerprint != n.Fingerprint:
-			errs = append(errs, fmt.Errorf("run %s is of another kind of machine (fingerprint %s, not %s)", r.Run.ID, r.Env.Fingerprint, n.Fingerprint))
-		case r.Run.MeasureCode != n.MeasureCode:
-			errs = append(errs, fmt.Errorf("run %s was measured by other code (%s, not %s)", r.Run.ID, r.Run.MeasureCode, n.MeasureCode))
+		case planOf(r) != planOf(rs[0]):
+			errs = append(errs, fmt.Errorf("run %s is of another plan (%s, not %s)", r.Run.ID, planOf(r), planOf(rs[0])))
+		case r.Env.Fingerprint != rs[0].Env.Fingerprint:
+			errs = append(errs, fmt.Errorf("run %s is of another kind of machine (fingerprint %s, not %s)", r.Run.ID, r.Env.Fingerprint, rs[0].Env.Fingerprint))
+		case r.Run.MeasureCode != rs[0].Run.MeasureCode:
+			errs = append(errs, fmt.Errorf("run %s was measured by other code (%s, not %s)", r.Run.ID, r.Run.MeasureCode, rs[0].Run.MeasureCode))
 		case len(r.Run.Faults) > 0:
 			errs = append(errs, fmt.Errorf("run %s had faults injected (%s): it is no A/A run", r.Run.ID, strings.Join(r.Run.Faults, ", ")))
 		}
-		n.Runs = append(n.Runs, r.Run.ID)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	l := &learner{rs: rs, pairs: map[[2]int][]*classStat{}}
+	for i := range rs {
+		for j := i + 1; j < len(rs); j++ {
+			l.pairs[[2]int{i, j}] = classStats(rs[i], rs[j])
+		}
+	}
+	return l, nil
+}
+
+// noise learns the floors from every run but those in leave (by run ID).
+func (l *learner) noise(leave map[string]bool) (*Noise, error) {
+	var keep []int
+	for i, r := range l.rs {
+		if !leave[r.Run.ID] {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) < 3 {
+		return nil, fmt.Errorf("learning noise floors takes 3 runs of the same plan at least, got %d", len(keep))
+	}
+	r0 := l.rs[keep[0]]
+	n := &Noise{Schema: NoiseSchema, Scenario: r0.Scenario.Name, Plan: planOf(r0), Fingerprint: r0.Env.Fingerprint,
+		MeasureCode: r0.Run.MeasureCode}
+	for _, i := range keep {
+		n.Runs = append(n.Runs, l.rs[i].Run.ID)
 	}
 	type acc struct {
 		stat, rel, point []float64
@@ -140,9 +213,9 @@ func Learn(rs []*result.Result) (*Noise, error) {
 		time             bool
 	}
 	accs := map[[2]string]*acc{}
-	for i := range rs {
-		for j := i + 1; j < len(rs); j++ {
-			for _, c := range classStats(rs[i], rs[j]) {
+	for x, i := range keep {
+		for _, j := range keep[x+1:] {
+			for _, c := range l.pairs[[2]int{i, j}] {
 				k := [2]string{c.Driver, c.Class}
 				a := accs[k]
 				if a == nil {
@@ -165,9 +238,10 @@ func Learn(rs []*result.Result) (*Noise, error) {
 		}
 	}
 	for k, a := range accs {
-		c := Class{Driver: k[0], Class: k[1], Pairs: a.pairs, Runs: len(rs)}
+		c := Class{Driver: k[0], Class: k[1], Pairs: a.pairs, Runs: len(keep)}
 		if a.time {
 			c.Sigma, c.RelSigma, c.PointSigma = rms(a.stat), rms(a.rel), rms(a.point)
+			c.Largest, c.LargestRel = largest(a.stat, tailKeep), largest(a.rel, tailKeep)
 		} else {
 			c.Tol = a.tol
 		}

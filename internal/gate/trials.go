@@ -18,15 +18,19 @@ import (
 // TrialsSchema identifies a trials file: what the gate did on this machine, measured.
 const TrialsSchema = "seedbench/trials/v1"
 
-// Trials is the gate measured on one machine: noise floors learnt from some A/A runs, then other
-// A/A runs compared pair by pair (false alarms, and how often a point's re-run interval covered the
-// next run's median), then runs with faults injected compared with the A/A run before each
-// (detection power), and each family's minimum detectable effect from its floors.
+// Trials is the gate measured on one machine: A/A runs compared pair by pair (false alarms, and how
+// often a point's re-run interval covered the next run's median), then runs with faults injected
+// compared with the A/A run before each (detection power), and each family's minimum detectable
+// effect from its floors. Each comparison is judged under noise floors learnt from every other A/A
+// run — the learning runs and the other trials — never from a run it compares (leave-out): as a
+// nightly job judges each night by what the nights before it showed.
 type Trials struct {
 	Schema    string   `json:"schema"`
 	Scenario  string   `json:"scenario"`
 	Command   string   `json:"command"`
 	LearnRuns []string `json:"learn_runs"`
+	// AARuns is how many A/A runs the floors were learnt from in all (each trial leaves its own out).
+	AARuns int `json:"aa_runs,omitempty"`
 	// AA: consecutive A/A pairs compared; FalseAlarms: those that would have failed a build.
 	AAPairs     int      `json:"aa_pairs"`
 	FalseAlarms int      `json:"false_alarms"`
@@ -55,6 +59,7 @@ type Power struct {
 	Fault    string `json:"fault"`
 	Trials   int    `json:"trials"`
 	Flagged  int    `json:"flagged"`  // trials in which the faulted family was a regression
+	Noisy    int    `json:"noisy"`    // trials in which it was not, but moved on a busy machine (noisy)
 	Classes  int    `json:"classes"`  // faulted classes over the trials
 	Caught   int    `json:"caught"`   // of those, found as regressions
 	Spurious int    `json:"spurious"` // regressions elsewhere
@@ -74,18 +79,42 @@ func familyOf(class string) string {
 }
 
 // MeasureTrials compares aa's consecutive pairs and each faulted run with the A/A run before it
-// (faulted[i] is compared with aa[i]), under the noise floors learnt.
-func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Trials, error) {
-	opt.Noise = noise
-	tr := &Trials{Schema: TrialsSchema, LearnRuns: noise.Runs}
+// (faulted[i] is compared with aa[i]), each under noise floors learnt from the A/A runs (learn and
+// aa) other than the runs it compares.
+func MeasureTrials(learn, aa, faulted []*result.Result, opt Options) (*Trials, error) {
+	all := append(slices.Clone(learn), aa...)
+	l, err := newLearner(all)
+	if err != nil {
+		return nil, err
+	}
+	noise, err := l.noise(nil)
+	if err != nil {
+		return nil, err
+	}
+	leaveOut := func(rs ...*result.Result) (Options, error) {
+		leave := map[string]bool{}
+		for _, r := range rs {
+			leave[r.Run.ID] = true
+		}
+		n, err := l.noise(leave)
+		o := opt
+		o.Noise = n
+		return o, err
+	}
+	tr := &Trials{Schema: TrialsSchema, AARuns: len(all)}
+	for _, r := range learn {
+		tr.LearnRuns = append(tr.LearnRuns, r.Run.ID)
+	}
 	if len(aa) > 0 {
 		tr.Scenario = aa[0].Scenario.Name
 		tr.Command = strings.Join(aa[0].Run.Args, " ")
 	}
-	for _, r := range aa {
-		if slices.Contains(noise.Runs, r.Run.ID) {
-			return nil, fmt.Errorf("run %s taught the noise floors: a trial must be another run", r.Run.ID)
+	ids := map[string]bool{}
+	for _, r := range all {
+		if ids[r.Run.ID] {
+			return nil, fmt.Errorf("run %s is given twice", r.Run.ID)
 		}
+		ids[r.Run.ID] = true
 	}
 	fams := map[string]*Family{}
 	fam := func(name string) *Family {
@@ -95,7 +124,11 @@ func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Tr
 		return fams[name]
 	}
 	for i := 0; i+1 < len(aa); i++ {
-		rep, err := Compare(aa[i], aa[i+1], opt)
+		o, err := leaveOut(aa[i], aa[i+1])
+		if err != nil {
+			return nil, err
+		}
+		rep, err := Compare(aa[i], aa[i+1], o)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +148,7 @@ func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Tr
 		}
 		// Coverage of a re-run's interval, point by point.
 		for _, c := range classStats(aa[i], aa[i+1]) {
-			nc := noise.class(c.Driver, c.Class)
+			nc := o.Noise.class(c.Driver, c.Class)
 			if !c.time || nc == nil {
 				continue
 			}
@@ -174,7 +207,11 @@ func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Tr
 		if len(r.Run.Faults) == 0 {
 			return nil, fmt.Errorf("run %s has no fault injected", r.Run.ID)
 		}
-		rep, err := Compare(aa[i], r, opt)
+		o, err := leaveOut(aa[i])
+		if err != nil {
+			return nil, err
+		}
+		rep, err := Compare(aa[i], r, o)
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +231,7 @@ func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Tr
 				order = append(order, f.spec)
 			}
 			p.Trials++
-			flagged := false
+			flagged, noisy := false, false
 			for _, c := range rep.Classes {
 				if f.hits(c) {
 					p.Classes++
@@ -202,6 +239,7 @@ func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Tr
 						p.Caught++
 						flagged = true
 					}
+					noisy = noisy || c.Verdict == Noisy
 				} else if c.Verdict == Regression && !anyHits(faults, c) {
 					p.Spurious++
 				}
@@ -217,6 +255,8 @@ func MeasureTrials(noise *Noise, aa, faulted []*result.Result, opt Options) (*Tr
 			}
 			if flagged {
 				p.Flagged++
+			} else if noisy {
+				p.Noisy++
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,91 +26,100 @@ type modifyTarget struct {
 
 // opModify measures the first modification of a lower file — the copy-up — and, separately, the
 // second modification of the same file, so the copy-up is isolated from the write itself. Copy-up
-// happens once per file per container, so every sample round runs on a container that has not
-// touched the op's targets: first the image's running containers, then fresh ones (prepared and
-// mounted untimed, verified, removed); each (size, how) point has its own lower file.
+// happens once per file per container, so every round (the warm-up rounds and the samples of each
+// cache mode) modifies lower files of its own, in the image's first container: each (size, how)
+// point has a lower file per round, which no earlier round touched. (A fresh container per round
+// would cost a full-copy driver a copy of the whole image, untimed, every round.)
 //
 //	append    open(O_WRONLY|O_APPEND) + write 1 byte + close
 //	rdwr      open(O_RDWR) + close, no write
 //	chmod     fchmodat (metadata only: with metacopy=on no data is copied)
 //	truncate  open(O_WRONLY) + ftruncate to half + close
 func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
+	perCache := e.plan.Warmup + op.MaxSamples
 	for _, imgName := range op.Images {
-		img := e.image(imgName)
-		var targets []modifyTarget
-		for _, size := range op.Sizes {
-			for _, how := range op.Hows {
-				rel := op.Targets[size][how]
-				if rel == "" {
-					return fmt.Errorf("modify: no target for size %s how %s", size, how)
+		// targets(k) is round k's point set: each point's k-th lower file.
+		targets := func(k int) ([]modifyTarget, error) {
+			var ts []modifyTarget
+			for _, size := range op.Sizes {
+				for _, how := range op.Hows {
+					rels := op.Targets[size][how]
+					if k >= len(rels) {
+						return nil, fmt.Errorf("modify: no lower file left for size %s how %s (round %d of %d)", size, how, k+1, len(rels))
+					}
+					ts = append(ts, modifyTarget{size: size, how: how, rel: rels[k], ptr: mustPtr(rels[k]),
+						params: p(metric.PSize, size.String(), metric.PHow, how, metric.PImage, imgName)})
 				}
-				targets = append(targets, modifyTarget{size: size, how: how, rel: rel, ptr: mustPtr(rel),
-					params: p(metric.PSize, size.String(), metric.PHow, how, metric.PImage, imgName)})
 			}
+			return ts, nil
 		}
-		// The image's running containers have never touched this op's targets: each serves one
-		// round before fresh containers are started, which saves full-copy drivers a Prepare each.
-		unused := map[*driverRun][]*container{}
-		for _, d := range e.drvs {
-			unused[d] = append([]*container(nil), d.ctrs[imgName]...)
-		}
-		for _, cache := range op.Caches {
+		for ci, cache := range op.Caches {
 			copied := map[*driverRun]map[string]int{} // how/size → rounds where the copy-up was seen
 			rounds := map[*driverRun]int{}
-			round := func(d *driverRun, r int, record bool) error {
-				ct, fresh := (*container)(nil), false
-				if len(unused[d]) > 0 {
-					ct, unused[d] = unused[d][0], unused[d][1:]
-				} else {
-					key := fmt.Sprintf("modify/%d/%s/%s/%d", op.Index, imgName, cache, r)
-					var err error
-					if ct, err = e.startContainer(ctx, d, img, key, nil); err != nil {
-						return err
-					}
-					fresh = true
+			round := func(d *driverRun, k int, record bool) error {
+				ct, err := d.first(imgName)
+				if err != nil {
+					return err
 				}
-				err := e.modifyRound(ctx, d, ct, targets, cache, fresh, record)
-				if err == nil && record {
+				ts, err := targets(ci*perCache + k)
+				if err != nil {
+					return err
+				}
+				if err := e.modifyRound(ctx, d, ct, ts, cache, false, record); err != nil {
+					return err
+				}
+				if record {
 					if copied[d] == nil {
 						copied[d] = map[string]int{}
 					}
 					rounds[d]++
-					for _, t := range targets {
+					for _, t := range ts {
 						if ok, _ := copiedUp(ct, t.rel, t.how); ok {
 							copied[d][t.how+"/"+t.size.String()]++
 						}
 					}
 				}
-				if fresh {
-					err = errors.Join(err, e.removeContainer(ctx, d, ct, nil))
-				}
-				return err
+				return nil
 			}
 			// Discarded warm-up rounds: the first copy-ups after a quiet spell (or a cold phase)
 			// also pay for the backing filesystem's evicted metadata; they are not the figure.
 			for w := 0; w < e.plan.Warmup; w++ {
-				if err := e.each(ctx, func(d *driverRun) error { return round(d, -1-w, false) }); err != nil {
+				if err := e.each(ctx, func(d *driverRun) error { return round(d, w, false) }); err != nil {
 					return err
 				}
 			}
+			ts, err := targets(0)
+			if err != nil {
+				return err
+			}
 			var points []map[string]string
-			for _, t := range targets {
+			for _, t := range ts {
 				points = append(points, withParam(withCache(t.params, cache), metric.PWrite, "first"))
 			}
-			err := e.sampleRounds(ctx, "modify "+cache, op, metric.CopyupLatency, points, func(d *driverRun, r int) error {
-				return round(d, r, true)
+			err = e.sampleRounds(ctx, "modify "+cache, op, metric.CopyupLatency, points, func(d *driverRun, r int) error {
+				return round(d, e.plan.Warmup+r, true)
 			}, e.floorCopies(op, cache))
 			if err != nil {
+				return err
+			}
+			// Every round's changes, checked once: the container's merged view.
+			if err := e.each(ctx, func(d *driverRun) error {
+				ct, err := d.first(imgName)
+				if err != nil {
+					return err
+				}
+				return e.verify(ctx, d, "modify "+cache+": merged view of "+ct.key, ct.mnt, ct.view)
+			}); err != nil {
 				return err
 			}
 			for _, d := range e.drvs {
 				if !d.ok() || !hasOverlayUpper(d) {
 					continue
 				}
-				for _, t := range targets {
+				for _, t := range ts {
 					n := copied[d][t.how+"/"+t.size.String()]
 					d.check(fmt.Sprintf("copy-up happened: %s %s (%s)", t.how, t.size, cache), n == rounds[d],
-						fmt.Sprintf("%d of %d containers had %s in their upper dir after its first modification", n, rounds[d], t.rel))
+						fmt.Sprintf("%d of %d rounds had the %s %s target in the upper dir after its first modification", n, rounds[d], t.how, t.size))
 				}
 			}
 		}

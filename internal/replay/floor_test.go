@@ -104,7 +104,7 @@ func BenchmarkFloors(b *testing.B) {
 
 	// 64 MiB copy-up: fresh containers, the same lower file, page cache warm.
 	img := e.image("app")
-	target := op.Targets[64*scenario.MiB]["append"]
+	target := op.Targets[64*scenario.MiB]["append"][0]
 	var ourCopy, cCopy []float64
 	for r := 0; r < 11; r++ {
 		for _, mine := range []bool{r%2 == 0, r%2 != 0} { // both each round, alternating who goes first

@@ -34,7 +34,7 @@ func CompareDoc(rep *gate.Report, all bool) *Doc {
 			rep.NoiseFrom, rep.Alpha, 100*rep.MinEffect))
 	d.Sections = append(d.Sections, head)
 
-	t := &Table{Header: []string{"driver", "class", "points", "new/base", "absolute", "floor", "noise", "q", "verdict"}, Key: 2}
+	t := &Table{Header: []string{"driver", "class", "points", "new/base", "absolute", "floor", "noise (1σ)", "q", "verdict"}, Key: 2}
 	for _, c := range rep.Classes {
 		if !all && c.Verdict == gate.Unchanged {
 			continue
@@ -48,7 +48,7 @@ func CompareDoc(rep *gate.Report, all bool) *Doc {
 			verdict += " (" + c.Note + ")"
 		}
 		t.Rows = append(t.Rows, []string{c.Driver, c.Class, fmt.Sprint(c.Points), ratioText(c.Ratio), ratioText(c.Absolute), floor,
-			fmt.Sprintf("±%.1f%%", 100*math.Expm1(c.Sigma)), fmt.Sprintf("%.3g", c.Q), verdict})
+			fmt.Sprintf("×/÷%.3f", math.Exp(c.Sigma)), fmt.Sprintf("%.3g", c.Q), verdict})
 	}
 	ts := &Section{Title: "times, by class", Level: 2}
 	if len(t.Rows) > 0 {
@@ -113,17 +113,17 @@ func WriteCompareJSON(w io.Writer, rep *gate.Report) error {
 func TrialsDoc(t *gate.Trials) *Doc {
 	head := &Section{Title: "the regression gate, measured: " + t.Scenario, Level: 1, Bullets: true, Lines: []string{
 		fmt.Sprintf("plan: `%s`", t.Command),
-		fmt.Sprintf("noise floors learnt from %d A/A runs; the trials are other runs", len(t.LearnRuns)),
+		trialsFloors(t),
 		fmt.Sprintf("false alarms: %d of %d A/A pairs would have failed a build (exit 3)", t.FalseAlarms, t.AAPairs),
 	}}
 	head.Lines = append(head.Lines, t.AlarmDetail...)
-	pw := &Table{Header: []string{"fault injected", "trials flagged", "classes caught", "regressions elsewhere"}, Key: 1}
+	pw := &Table{Header: []string{"fault injected", "trials flagged", "only noisy", "classes caught", "regressions elsewhere"}, Key: 1}
 	for _, p := range t.Faults {
 		pw.Rows = append(pw.Rows, []string{"`" + p.Fault + "`", fmt.Sprintf("%d of %d (%.0f%%)", p.Flagged, p.Trials, pct100(p.Flagged, p.Trials)),
-			fmt.Sprintf("%d of %d", p.Caught, p.Classes), fmt.Sprint(p.Spurious)})
+			fmt.Sprint(p.Noisy), fmt.Sprintf("%d of %d", p.Caught, p.Classes), fmt.Sprint(p.Spurious)})
 	}
 	power := &Section{Title: "detection power", Level: 2, Table: pw,
-		After: []string{"a trial is flagged when a class the fault slows (or the quantity it grows) is a regression; classes caught counts them over every driver"}}
+		After: []string{"a trial is flagged when a class the fault slows (or the quantity it grows) is a regression; only noisy: the fault's classes moved, but on a busy machine, which makes a move noisy, not a regression; classes caught counts them over every driver"}}
 	ft := &Table{Header: []string{"family", "noise floor (1σ)", "smallest change flagged", "re-run interval coverage"}, Key: 1}
 	for _, f := range t.Families {
 		cov := "-"
@@ -142,6 +142,14 @@ func TrialsDoc(t *gate.Trials) *Doc {
 		"re-run interval coverage: how often the next A/A run's median fell within a point's 95% interval for a re-run (aim: 90–98%)",
 	}}
 	return &Doc{Sections: []*Section{head, power, fams}}
+}
+
+// trialsFloors says what the trials' noise floors were learnt from.
+func trialsFloors(t *gate.Trials) string {
+	if t.AARuns == 0 {
+		return fmt.Sprintf("noise floors learnt from %d A/A runs; the trials are other runs", len(t.LearnRuns))
+	}
+	return fmt.Sprintf("each comparison judged under noise floors learnt from the other A/A runs (%d in all: %d that only teach, and the other trials), never from a run it compares", t.AARuns, len(t.LearnRuns))
 }
 
 func pct100(a, b int) float64 {

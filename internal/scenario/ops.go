@@ -70,7 +70,11 @@ var opSpecs = []opSpec{
 		kind: OpModify, keys: []string{"layer", "size", "how"}, hows: []string{"append", "rdwr", "chmod", "truncate"},
 		targets: (*resolver).modifyTargets,
 		writes: func(po *PlanOp) (int64, int64) {
-			return 0, SatMul(sizesOnDisk(po.Sizes), int64(len(po.Hows)))
+			rounds := 0
+			if len(po.Sizes) > 0 && len(po.Hows) > 0 {
+				rounds = len(po.Targets[po.Sizes[0]][po.Hows[0]])
+			}
+			return 0, SatMul(sizesOnDisk(po.Sizes), SatMul(int64(len(po.Hows)), int64(rounds)))
 		},
 	},
 	{
@@ -179,15 +183,23 @@ func (r *resolver) lookupTargets(po *PlanOp, op *Op, _ string) {
 }
 
 func (r *resolver) modifyTargets(po *PlanOp, _ *Op, dir string) {
-	po.Targets = map[Size]map[string]string{}
+	po.Targets = map[Size]map[string][]string{}
 	for _, s := range po.Sizes {
-		po.Targets[s] = map[string]string{}
+		po.Targets[s] = map[string][]string{}
 		for _, how := range po.Hows {
-			t := dir + s.String() + "-" + how
-			r.add(po.Layer, File{Path: t, Size: s})
-			po.Targets[s][how] = t
+			for k := range po.ModifyRounds(r.p.Warmup) {
+				t := fmt.Sprintf("%s%s-%s-r%d", dir, s, how, k)
+				r.add(po.Layer, File{Path: t, Size: s})
+				po.Targets[s][how] = append(po.Targets[s][how], t)
+			}
 		}
 	}
+}
+
+// ModifyRounds is how many rounds a modify op makes, each on lower files of its own: the warm-up
+// rounds and the samples, for each cache mode.
+func (o *PlanOp) ModifyRounds(warmup int) int {
+	return len(o.Caches) * (warmup + o.MaxSamples)
 }
 
 func (r *resolver) deleteTargets(po *PlanOp, _ *Op, dir string) {

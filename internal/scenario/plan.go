@@ -103,9 +103,10 @@ type PlanOp struct {
 	// keyed by image name then depth; Missing are paths present in no layer.
 	Probes  map[string]map[int][]string
 	Missing []string
-	// Modify: Targets[size][how] is the lower file a container modifies for that point (one file
-	// per point; each sample runs on a fresh container, so every sample is a first modification).
-	Targets map[Size]map[string]string
+	// Modify: Targets[size][how] are the lower files a container modifies for that point: one per
+	// round (the warm-up rounds and the samples of each cache mode, in Caches order), so each round
+	// makes a first modification in the same container.
+	Targets map[Size]map[string][]string
 	// Delete: lower files (kind=file) and empty lower directories (kind=dir) to remove.
 	DeleteFiles []string
 	DeleteDirs  []string

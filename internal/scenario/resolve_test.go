@@ -259,12 +259,17 @@ func TestWorkloadFiles(t *testing.T) {
 	}
 	for _, s := range []Size{4 * KiB, MiB, 16 * MiB, 64 * MiB} {
 		for _, how := range []string{"append", "rdwr", "chmod"} {
-			path := mod.Targets[s][how]
-			if want := fmt.Sprintf("seedbench/modify/2/%s-%s", s, how); path != want {
-				t.Errorf("target %s %s = %q, want %q", s, how, path, want)
+			paths := mod.Targets[s][how]
+			if len(paths) != mod.ModifyRounds(p.Warmup) {
+				t.Errorf("target %s %s: %d files, want one per round (%d)", s, how, len(paths), mod.ModifyRounds(p.Warmup))
 			}
-			if f, ok := fs["debian"][path]; !ok || f.Size != s {
-				t.Errorf("target %s not a %s file in debian: %+v", path, s, f)
+			for k, path := range paths {
+				if want := fmt.Sprintf("seedbench/modify/2/%s-%s-r%d", s, how, k); path != want {
+					t.Errorf("target %s %s round %d = %q, want %q", s, how, k, path, want)
+				}
+				if f, ok := fs["debian"][path]; !ok || f.Size != s {
+					t.Errorf("target %s not a %s file in debian: %+v", path, s, f)
+				}
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func TestRunImage(t *testing.T) {
 		[]tarEntry{
 			{h: tar.Header{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755}},
 			file("usr/bin/perl5.36.0", strings.Repeat("perl", 5000), 0o755),
-			{h: tar.Header{Name: "usr/bin/perl", Typeflag: tar.TypeLink, Linkname: "usr/bin/perl5.36.0"}},
+			{h: tar.Header{Name: "usr/bin/perl", Typeflag: tar.TypeLink, Linkname: "usr/bin/perl5.36.0", Mode: 0o755}},
 			{h: tar.Header{Name: "bin", Typeflag: tar.TypeSymlink, Linkname: "usr/bin"}},
 			file("etc/motd", "hello", 0o644),
 			file("var/cache/debconf/config.dat", "old", 0o644),
@@ -100,7 +100,7 @@ workload:
   - {op: create, count: 3, size: 4KiB}
   - {op: lookup, image: app, kind: [hit, miss], cache: [warm, mount]}
   - {op: modify, image: app, size: [4KiB], how: [append, chmod]}
-  - {op: delete, layer: base, count: 2, kind: [file]}
+  - {op: delete, layer: debian, count: 2, kind: [file]}
 `
 	f := filepath.Join(dir, "image.yaml")
 	if err := os.WriteFile(f, []byte(sc), 0o644); err != nil {

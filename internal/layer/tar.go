@@ -156,14 +156,28 @@ func FromTar(layerName string, r io.Reader) (*Tree, error) {
 		t.Entries = append(t.Entries, *e)
 	}
 	sortEntries(t.Entries)
-	// A hardlink to a file of this layer carries the file's identity, as Build's do.
+	// A hardlink to a file of this layer carries the file's identity, as Build's do; containerd's
+	// applier sets the inode's mode from the link's header, so the file takes it too (a tar writer
+	// gives both the same).
+	modes := map[string]fs.FileMode{}
+	for _, e := range t.Entries {
+		if e.Kind == Hardlink {
+			modes[e.Target] = e.Mode
+		}
+	}
+	for i := range t.Entries {
+		e := &t.Entries[i]
+		if md, ok := modes[e.Path]; ok && e.Kind == File {
+			e.Mode = md
+		}
+	}
 	for i := range t.Entries {
 		e := &t.Entries[i]
 		if e.Kind != Hardlink {
 			continue
 		}
 		if tgt, ok := m[e.Target]; ok && tgt.Kind == File {
-			e.ID, e.Size, e.Mode, e.Real = tgt.ID, tgt.Size, tgt.Mode, tgt.Real
+			e.ID, e.Size, e.Real = tgt.ID, tgt.Size, tgt.Real
 		}
 	}
 	return t, nil

@@ -35,7 +35,7 @@ func TestFromTar(t *testing.T) {
 	data := tarOf(t,
 		tar.Header{Name: "./usr/", Typeflag: tar.TypeDir, Mode: 0o755},
 		tar.Header{Name: "./usr/bin/perl5.36.0", Size: 5000, Mode: 0o755},
-		tar.Header{Name: "./usr/bin/perl", Typeflag: tar.TypeLink, Linkname: "./usr/bin/perl5.36.0"},
+		tar.Header{Name: "./usr/bin/perl", Typeflag: tar.TypeLink, Linkname: "./usr/bin/perl5.36.0", Mode: 0o755},
 		tar.Header{Name: "./bin", Typeflag: tar.TypeSymlink, Linkname: "usr/bin"},
 		tar.Header{Name: "etc/.wh.motd", Size: 0},
 		tar.Header{Name: "var/cache/debconf/.wh..wh..opq", Size: 0},

@@ -117,8 +117,11 @@ func TestEstimate(t *testing.T) {
 
 	// At the validation limits: 1000 containers of a huge image, a create op of 1M × 1TiB.
 	plan.Images[0].Containers = 1000
-	plan.Layers[0].Generate.Total = scenario.TiB
-	plan.Layers[0].Generate.Files = 10_000_000
+	for i := range plan.Layers {
+		if g := plan.Layers[i].Generate; g != nil {
+			g.Total, g.Files = scenario.TiB, 10_000_000
+		}
+	}
 	plan.Ops = append(plan.Ops, scenario.PlanOp{Op: "create", Images: []string{plan.Images[0].Name}, Count: 1_000_000, Sizes: []scenario.Size{scenario.TiB}})
 	ns = Estimate(plan, []drivers.Driver{ovl, nat})
 	if ns.Drivers[0].Use < int64(scenario.TiB) || ns.Drivers[1].Use < ns.Drivers[0].Use || ns.Disk() < 0 || ns.Memory < int64(scenario.TiB) {

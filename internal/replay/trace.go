@@ -61,8 +61,10 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				e.rec.add(d.info.Name, metric.TraceShareBytes, qp, float64(probe.bytes)/float64(bytes))
 			}
 			if dropped := len(t.Entries) - len(probe.kept); dropped > 0 {
-				e.rec.warn(d.info.Name, metric.TraceReplay, p(metric.PImage, img, metric.PTrace, t.Name),
-					fmt.Sprintf("%d of the trace's %d accesses left out: their outcome in this image differs from the recording", dropped, len(t.Entries)))
+				for _, cache := range op.Caches {
+					e.rec.warn(d.info.Name, metric.TraceReplay, p(metric.PImage, img, metric.PTrace, t.Name, metric.PCache, cache),
+						fmt.Sprintf("%d of the trace's %d accesses left out: their outcome in this image differs from the recording", dropped, len(t.Entries)))
+				}
 			}
 		}
 		rels := make([]string, 0, len(probe.files))

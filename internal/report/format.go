@@ -31,6 +31,9 @@ func FormatValue(unit string, v float64) string {
 	case "bytes", "B":
 		return FormatBytes(int64(math.Round(v)))
 	case "ratio":
+		if v != 0 && math.Abs(v) < 0.1 {
+			return strconv.FormatFloat(v, 'g', 3, 64) // a small share (a trace's 0.68% of an image) keeps its digits
+		}
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	case "r2":
 		return strconv.FormatFloat(v, 'f', 3, 64)

@@ -178,7 +178,7 @@ func (d *decoder) loadManifests(sc *Scenario) {
 				f := File{Path: e.Path, Type: map[byte]string{'f': "file", 'd': "dir", 'l': "symlink", 'h': "hardlink"}[e.Type],
 					Size: Size(e.Size), Target: e.Target, fromManifest: true}
 				if e.Type == 'f' || e.Type == 'd' {
-					f.Mode = fmt.Sprintf("%04o", e.Mode)
+					f.Mode = fmt.Sprintf("%04o", e.Mode&0o777) // setuid, setgid and sticky bits are not rebuilt
 				}
 				l.Files = append(l.Files, f)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -99,6 +100,48 @@ func TestParseTrace(t *testing.T) {
 	} {
 		if _, err := ParseTrace("t.trace", strings.NewReader(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want %q", c.in, err, c.want)
+		}
+	}
+}
+
+// The flagship's debian, emacs and apache2 layers are their manifests, entry for entry: the files
+// and bytes of the real layers scripts/realstack built; --quick keeps a stable tenth of the files.
+func TestFlagshipShape(t *testing.T) {
+	count := func(file string) (files int, bytes Size) {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		es, err := ParseManifest(file, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.Type == 'f' {
+				files++
+				bytes += Size(e.Size)
+			}
+		}
+		return files, bytes
+	}
+	for _, quick := range []bool{false, true} {
+		p := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{Quick: quick})
+		for _, name := range []string{"debian", "emacs", "apache2"} {
+			wantFiles, wantBytes := count("../../scenarios/manifests/" + name + ".tsv")
+			files, bytes := 0, Size(0)
+			for _, f := range p.Layer(name).Files {
+				if f.Type == "file" && !strings.HasPrefix(f.Path, WorkloadDir+"/") {
+					files++
+					bytes += f.Size
+				}
+			}
+			if !quick && (files != wantFiles || bytes != wantBytes) {
+				t.Errorf("%s: %d files, %s; its manifest %d, %s", name, files, bytes, wantFiles, wantBytes)
+			}
+			if share := float64(files) / float64(wantFiles); quick && (share < 0.08 || share > 0.12) {
+				t.Errorf("quick %s: %d of the manifest's %d files, want about a tenth", name, files, wantFiles)
+			}
 		}
 	}
 }

@@ -57,7 +57,7 @@ func TestBuildOrder(t *testing.T) {
 		t.Errorf("z-app chain %v", got)
 	}
 	// Already in order: the file's order is kept, siblings included.
-	p = mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{})
+	p = mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{})
 	if got, want := layerNames(p), []string{"debian<", "emacs<debian", "apache2<emacs", "python<debian"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("build order %v, want %v", got, want)
 	}
@@ -138,7 +138,7 @@ func TestResolveGenerateDefaultsFollowBounds(t *testing.T) {
 }
 
 func TestResolveQuick(t *testing.T) {
-	p := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{Quick: true})
+	p := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{Quick: true})
 	deb := p.Layer("debian")
 	if g := deb.Generate; g.Files != 300 || g.Dirs != 30 || g.Total != 12*MiB {
 		t.Errorf("quick debian generate %d files %d dirs %s", g.Files, g.Dirs, g.Total)
@@ -174,7 +174,7 @@ func TestResolveQuick(t *testing.T) {
 			t.Errorf("quick %s: %s, want %s", f.Path, f.Size, want)
 		}
 	}
-	full := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{})
+	full := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{})
 	for _, f := range full.Layer("debian").Files {
 		if f.Path == "usr/lib/x86_64-linux-gnu/libbig.so" && f.Size != 64*MiB {
 			t.Errorf("full run: libbig.so %s, want 64MiB", f.Size)
@@ -212,7 +212,7 @@ func files(p *Plan) map[string]map[string]File {
 }
 
 func TestWorkloadFiles(t *testing.T) {
-	p := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{})
+	p := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{})
 	fs := files(p)
 	ops := map[OpKind]*PlanOp{}
 	for i := range p.Ops {
@@ -297,7 +297,7 @@ func TestWorkloadFiles(t *testing.T) {
 	}
 
 	// The file's bytes are hashed.
-	data, _ := os.ReadFile("../../scenarios/debian-emacs-apache.yaml")
+	data, _ := os.ReadFile("testdata/valid/synthetic-stack.yaml")
 	sum := sha256.Sum256(data)
 	if p.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("sha256 %s", p.SHA256)
@@ -375,8 +375,8 @@ workload:
 
 func TestResolveDeterministic(t *testing.T) {
 	for _, quick := range []bool{false, true} {
-		a := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{Quick: quick})
-		b := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{Quick: quick})
+		a := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{Quick: quick})
+		b := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{Quick: quick})
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("two resolutions differ (quick=%v)", quick)
 		}

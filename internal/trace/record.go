@@ -31,8 +31,8 @@ type Options struct {
 }
 
 // Record builds the image's tree (its layers applied in order into one directory, as a native
-// snapshot is built), runs the command chrooted in it under strace — with /proc and /dev mounted
-// and a private /tmp and /run — and returns what it touched as a trace. The program's own writes
+// snapshot is built), runs the command chrooted in it under strace — with /proc and /dev mounted —
+// and returns what it touched as a trace. The program's own writes
 // land in the tree and go with it; every mount and process is gone when Record returns.
 func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.Trace, err error) {
 	if len(opt.Command) == 0 {
@@ -74,7 +74,7 @@ func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.
 	if err := buildTree(ctx, plan, img, root); err != nil {
 		return nil, err
 	}
-	for _, m := range []struct{ dir, fs, src string }{{"proc", "proc", "proc"}, {"dev", "", "/dev"}, {"tmp", "tmpfs", "tmpfs"}, {"run", "tmpfs", "tmpfs"}} {
+	for _, m := range []struct{ dir, fs, src string }{{"proc", "proc", "proc"}, {"dev", "", "/dev"}} {
 		dir, err := mkdirIn(root, m.dir)
 		if err != nil {
 			return nil, fmt.Errorf("trace: %s: %w", m.dir, err)
@@ -141,7 +141,7 @@ func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.
 		status = ee.String()
 	}
 	t := &scenario.Trace{Entries: entries, Comment: []string{
-		"command: " + strings.Join(opt.Command, " "),
+		"command: " + shellJoin(opt.Command) + " (started by coreutils' timeout, whose own start is in the trace too)",
 		fmt.Sprintf("image: %s of %s (scenario sha256 %s)", img.Name, filepath.Base(plan.File), plan.SHA256[:12]),
 		fmt.Sprintf("recorded: %s, strace -f, timeout %s, %s", time.Now().UTC().Format("2006-01-02"), timeout, status),
 	}}
@@ -209,4 +209,16 @@ func killIn(root string) {
 			unix.Kill(pid, unix.SIGKILL)
 		}
 	}
+}
+
+// shellJoin quotes the arguments that need it, so the command can be run again as written.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"\\$`()*?[]{}|&;<>!#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }

@@ -19,6 +19,7 @@ import (
 var Syscalls = []string{
 	"open", "openat", "openat2", "creat", "stat", "lstat", "newfstatat", "statx", "access", "faccessat", "faccessat2",
 	"readlink", "readlinkat", "execve", "execveat", "read", "pread64", "readv", "preadv", "mmap", "lseek", "close",
+	"chroot",
 }
 
 // Skipped are the parts of a root that are not the image's: the kernel's and the devices'.
@@ -27,7 +28,8 @@ var Skipped = []string{"/proc", "/sys", "/dev"}
 // Parse turns an strace log (strace -f -y -o, of a program chrooted in root — a host path) into
 // trace entries: lookups that hit (stat) and miss, read-only opens, reads at their offsets (an
 // mmap of a file as a read of what it mapped; an exec'd file as read whole, since the kernel maps
-// it), readlinks. Paths outside the image (Skipped) and writes are left out. size gives a file's
+// it), readlinks. Paths outside the image (Skipped) and writes are left out, and so is everything
+// before the first chroot into the root (the host's chroot binary loading). size gives a file's
 // size (an exec'd file's), or -1.
 func Parse(r io.Reader, root string, size func(p string) int64) ([]scenario.TraceEntry, error) {
 	p := &parser{root: strings.TrimSuffix(root, "/"), pos: map[string]int64{}, pending: map[string]string{}, size: size}
@@ -48,6 +50,7 @@ type parser struct {
 	pos     map[string]int64  // "pid fd" → file offset
 	pending map[string]string // pid → an unfinished call's start
 	size    func(string) int64
+	inRoot  bool // a chroot into the root has happened: what follows is the program's
 }
 
 func (p *parser) line(l string) {
@@ -76,6 +79,10 @@ func (p *parser) line(l string) {
 	}
 	name, args, ret, ok := split(rest)
 	if !ok {
+		return
+	}
+	if !p.inRoot {
+		p.inRoot = name == "chroot" && strings.HasPrefix(ret, "0")
 		return
 	}
 	p.call(pid, name, args, ret)

@@ -9,7 +9,10 @@ import (
 )
 
 // A log as strace -f -y -s 0 writes it for a program chrooted in /w/root.
-const log = `100 execve("/usr/bin/cat", ["cat"], 0x7ffd /* 3 vars */) = 0
+const log = `99 execve("/usr/sbin/chroot", ["chroot", "/w/root", "cat"], 0x7ffd /* 3 vars */) = 0
+99 openat(AT_FDCWD</>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>
+99 chroot("/w/root") = 0
+100 execve("/usr/bin/cat", ["cat"], 0x7ffd /* 3 vars */) = 0
 100 access("/etc/ld.so.preload", R_OK) = -1 ENOENT (No such file or directory)
 100 openat(AT_FDCWD</w/root>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</w/root/etc/ld.so.cache>
 100 mmap(NULL, 34263, PROT_READ, MAP_PRIVATE, 3</w/root/etc/ld.so.cache>, 0) = 0x7fd175e5d000

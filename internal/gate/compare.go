@@ -54,6 +54,9 @@ const (
 	maxIOTol       = 0.50
 	ioSlackBytes   = 1 << 20
 	ioSlackFlushes = 4
+	// ratioTol is a ratio's tolerance (disk or page cache saved by sharing, a trace's share of an
+	// image), which is judged by its change in points: 0.01.
+	ratioTol = 0.01
 	// defaultSigma is a class's noise floor when no A/A runs learnt one: 15% on a log scale, the
 	// upper end of what consecutive runs of the flagship moved by on these machines (lookups 2–7%,
 	// copy-ups 10–15%, creates 8–33%). Classes judged with it say so.
@@ -136,7 +139,7 @@ type QuantityVerdict struct {
 	Better  string            `json:"better"`
 	Base    float64           `json:"base"`
 	New     float64           `json:"new"`
-	Change  float64           `json:"change"` // relative
+	Change  float64           `json:"change"` // relative; a ratio's in points (new − base)
 	Tol     float64           `json:"tol"`
 	Verdict Verdict           `json:"verdict"`
 	Note    string            `json:"note,omitempty"`
@@ -327,10 +330,12 @@ func quantityVerdicts(c *classStat, noise *Noise) []QuantityVerdict {
 	for i, pm := range c.metrics {
 		b, n := pm[0], pm[1]
 		tol, most, slack := max(DefaultTol, 2*learnt), maxExactTol, 0.0
-		switch b.Name {
-		case metric.IOWriteBytes:
+		switch {
+		case b.Unit == metric.Ratio:
+			tol = max(ratioTol, 2*learnt) // in points: a ratio near 0 has no relative change
+		case b.Name == metric.IOWriteBytes:
 			tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackBytes
-		case metric.IOFlushes:
+		case b.Name == metric.IOFlushes:
 			tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackFlushes
 		}
 		v := QuantityVerdict{Driver: b.Driver, Name: b.Name, Params: b.Params, Unit: b.Unit, Better: b.Better, Change: c.points[i], Tol: tol}

@@ -307,6 +307,8 @@ func classStats(base, next *result.Result) []*classStat {
 			l = math.Log(mn / mb)
 		case mb == mn:
 			l = 0
+		case b.Unit == metric.Ratio:
+			l = mn - mb // a ratio (a share saved, a share of an image): its change in points
 		case mb == 0:
 			l = math.Copysign(math.Inf(1), mn) // from nothing to something
 		default:

@@ -68,7 +68,7 @@ func CompareDoc(rep *gate.Report, all bool) *Doc {
 			verdict += " (" + v.Note + ")"
 		}
 		q.Rows = append(q.Rows, []string{v.Driver, v.Name, FormatParams(v.Params), FormatValue(v.Unit, v.Base), FormatValue(v.Unit, v.New),
-			fmt.Sprintf("%+.2f%%", 100*v.Change), verdict})
+			changeText(v), verdict})
 	}
 	qs := &Section{Title: "quantities (exact, within the A/A tolerance)", Level: 2}
 	if len(q.Rows) > 0 {
@@ -142,6 +142,14 @@ func TrialsDoc(t *gate.Trials) *Doc {
 		"re-run interval coverage: how often the next A/A run's median fell within a point's 95% interval for a re-run (aim: 90–98%)",
 	}}
 	return &Doc{Sections: []*Section{head, power, fams}}
+}
+
+// changeText shows a quantity's change: relative, or for a ratio in points.
+func changeText(v gate.QuantityVerdict) string {
+	if v.Unit == "ratio" {
+		return fmt.Sprintf("%+.4f", v.Change)
+	}
+	return fmt.Sprintf("%+.2f%%", 100*v.Change)
 }
 
 // trialsFloors says what the trials' noise floors were learnt from.

@@ -1,6 +1,7 @@
 package layer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -279,5 +280,40 @@ func BenchmarkApplyDebian(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyHeaderShare: with a share, every structural fact is still checked, and the identity of
+// a stable sample of the files: a corrupted header is found in about that share of them.
+func TestVerifyHeaderShare(t *testing.T) {
+	tr, err := Build(scenario.PlanLayer{Name: "many", Generate: &scenario.Generate{Files: 800, Dirs: 20, Total: 800 * 64}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := tr.Apply(context.Background(), root, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, e := range tr.Entries {
+		if e.Kind == File && e.Size > 0 {
+			files++
+			if err := os.WriteFile(filepath.Join(root, e.Path), bytes.Repeat([]byte{'x'}, int(e.Size)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	v := Merge([]*Tree{tr})
+	count := func(opt VerifyOptions) int {
+		opt.MaxProblems = 10000
+		ps, err := Verify(context.Background(), root, v, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps)
+	}
+	all, some := count(VerifyOptions{}), count(VerifyOptions{HeaderShare: 1.0 / 8})
+	if all != files || some < files/16 || some > files/4 {
+		t.Errorf("%d files corrupted: %d found in full, %d with an eighth sampled", files, all, some)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -21,6 +22,10 @@ type VerifyOptions struct {
 	FullContent []string
 	// AllContent compares every byte of every file.
 	AllContent bool
+	// HeaderShare, when in (0, 1), reads the identity (header, or a real file's head) of that share
+	// of the unchanged files only — a stable sample by path — instead of every one; names, kinds,
+	// sizes, modes, link targets and changed files are always checked in full.
+	HeaderShare float64
 	// Workers walk directories in parallel (default runtime.NumCPU()).
 	Workers int
 	// MaxProblems caps the list returned (default 50); the count of all is still reported.
@@ -55,7 +60,7 @@ func Verify(ctx context.Context, root string, v *View, opt VerifyOptions) ([]Pro
 		return nil, fmt.Errorf("verify: open %s: %w", root, err)
 	}
 	defer unix.Close(rfd)
-	w := &walker{v: v, rootfd: rfd, all: opt.AllContent, kids: map[string][]string{}, full: map[string]bool{},
+	w := &walker{v: v, rootfd: rfd, all: opt.AllContent, share: opt.HeaderShare, kids: map[string][]string{}, full: map[string]bool{},
 		inodes: map[string][2]uint64{}, linked: map[string]bool{}}
 	for p, e := range v.m {
 		d := parent(p)
@@ -129,6 +134,7 @@ type walker struct {
 	v        *View
 	rootfd   int
 	all      bool
+	share    float64
 	kids     map[string][]string // directory → expected names
 	full     map[string]bool
 	linked   map[string]bool // paths whose inode is recorded
@@ -296,6 +302,9 @@ func (w *walker) entry(dfd int, name string, e *Entry, st *unix.Stat_t, b *bufs)
 			return true // an unresolved hardlink: reported once, after the walk
 		}
 		full := w.all || e.Edit != nil || w.full[e.Path]
+		if !full && w.share > 0 && w.share < 1 && !sampled(e.Path, w.share) {
+			return true
+		}
 		if e.Real != nil {
 			if e.Edit == nil {
 				w.realContent(dfd, name, e, full)
@@ -307,6 +316,13 @@ func (w *walker) entry(dfd int, name string, e *Entry, st *unix.Stat_t, b *bufs)
 		}
 	}
 	return true
+}
+
+// sampled reports whether path p is in the stable sample of the given share (by an FNV hash of p).
+func sampled(p string, share float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(p))
+	return float64(h.Sum64()%1_000_000) < share*1_000_000
 }
 
 func readlinkat(dfd int, name string) (string, error) {

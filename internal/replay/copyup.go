@@ -102,16 +102,6 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 			if err != nil {
 				return err
 			}
-			// Every round's changes, checked once: the container's merged view.
-			if err := e.each(ctx, func(d *driverRun) error {
-				ct, err := d.first(imgName)
-				if err != nil {
-					return err
-				}
-				return e.verify(ctx, d, "modify "+cache+": merged view of "+ct.key, ct.mnt, ct.view)
-			}); err != nil {
-				return err
-			}
 			for _, d := range e.drvs {
 				if !d.ok() || !hasOverlayUpper(d) {
 					continue

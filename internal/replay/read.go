@@ -29,16 +29,18 @@ func suffixMatch(rels []string) func(string) bool {
 	}
 }
 
-// evictFiles drops rels from the page cache as ct reads them: every backing copy (matched by path),
-// and — for drivers whose mounts cache on their own — the mount's copy and every backing file (their
-// data lives in images, not in files named like rels). The eviction is verified, not assumed.
+// evictFiles drops rels from the page cache as ct reads them: every backing copy (matched by path; a
+// driver of images keeps the data in its images, so there every backing file), and — for drivers
+// whose mounts cache on their own — the mount's copy. The eviction is verified, not assumed.
 //
 // The backing files are found once per op (sets) and evicted every sample: the op creates none, and
 // a full-copy driver's backing holds tens of thousands of files to walk.
 func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[fileSetKey]*measure.FileSet, id metric.ID, params map[string]string) error {
 	match, key := suffixMatch(rels), fileSetKey{d, strings.Join(rels, "\x00")}
+	if d.info.Capabilities.Block {
+		match, key.rels = notMetadata, "" // the data lives in images: every backing file
+	}
 	if d.info.Capabilities.PerMountCache {
-		match, key.rels = notMetadata, ""
 		for _, r := range rels {
 			if _, err := measure.Evict(filepath.Join(ct.mnt, r)); err != nil {
 				return fmt.Errorf("evict: %w", err)
@@ -191,10 +193,12 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 	}
 	ws := float64(op.WorkingSet)
 	for _, img := range op.Images {
-		// Page-cache sharing across containers. Every backing file is evicted first and measured
-		// after, so the figure holds whatever the reads brought in wherever the driver keeps the
-		// data (plain files, erofs images); drivers whose mounts cache on their own (FUSE, erofs)
-		// add each container's copy, read through its merged path.
+		// Page-cache sharing across containers. The backing files that can hold the working set are
+		// evicted first and measured after, so the figure holds whatever the reads brought in
+		// wherever the driver keeps the data: a driver of plain files keeps it in the files named
+		// like the working set (each snapshot's copy, an upper copy), a driver of images (blockfile,
+		// erofs) anywhere in them, so every backing file counts there. Drivers whose mounts cache on
+		// their own (FUSE, erofs) add each container's copy, read through its merged path.
 		err := e.each(ctx, func(d *driverRun) error {
 			back := d.inst.Backing().Path
 			if d.info.Capabilities.PerMountCache {
@@ -206,7 +210,11 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 					}
 				}
 			}
-			files, err := measure.ListFiles(back, notMetadata)
+			match := suffixMatch(op.WorkingSetFiles)
+			if d.info.Capabilities.Block {
+				match = notMetadata
+			}
+			files, err := measure.ListFiles(back, match)
 			if err != nil {
 				return err
 			}

@@ -74,41 +74,72 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 		slices.Sort(rels)
 		sets := map[fileSetKey]*measure.FileSet{}
 		buf := make([]byte, 1<<20)
-		for _, cache := range op.Caches {
-			params := p(metric.PImage, img, metric.PTrace, t.Name, metric.PCache, cache)
-			err := e.sampleRounds(ctx, "trace "+t.Name+" "+cache, op, metric.TraceReplay, []map[string]string{params}, func(d *driverRun, r int) error {
-				cs := d.ctrs[img]
-				if len(cs) == 0 {
-					return fmt.Errorf("no container of image %s", img)
-				}
-				ct := cs[r%len(cs)] // each container in turn: what each one's start costs
-				switch cache {
-				case "warm":
-					if _, err := chrootDo(ct.mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf) }); err != nil {
-						return err
-					}
-				default:
-					if err := e.remount(ctx, d, ct); err != nil {
-						return err
-					}
-					if cache == "cold" {
-						if err := e.evictMetadata(ctx, []*driverRun{d}); err != nil {
-							return err
-						}
-						if err := e.evictFiles(d, ct, rels, sets, metric.TraceReplay, params); err != nil {
-							return err
-						}
-					}
-				}
-				el, err := chrootDo(ct.mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf) })
-				if err != nil {
-					return fmt.Errorf("trace %s: %w", t.Name, err)
-				}
-				e.rec.ns(d.info.Name, metric.TraceReplay, params, el)
-				return nil
-			}, nil)
+		// Each round runs in the next container of the image: what each one's start costs.
+		ctrOf := func(d *driverRun, r int) (*container, error) {
+			cs := d.ctrs[img]
+			if len(cs) == 0 {
+				return nil, fmt.Errorf("no container of image %s", img)
+			}
+			return cs[r%len(cs)], nil
+		}
+		replay := func(d *driverRun, r int, record bool, params map[string]string) error {
+			ct, err := ctrOf(d, r)
 			if err != nil {
 				return err
+			}
+			el, err := chrootDo(ct.mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf) })
+			if err != nil {
+				return fmt.Errorf("trace %s: %w", t.Name, err)
+			}
+			if record {
+				e.rec.ns(d.info.Name, metric.TraceReplay, params, el)
+			}
+			return nil
+		}
+		for _, cache := range op.Caches {
+			params := p(metric.PImage, img, metric.PTrace, t.Name, metric.PCache, cache)
+			for r := 0; r < op.MaxSamples; r++ {
+				if r >= op.Samples && e.converged(metric.TraceReplay, []map[string]string{params}) {
+					break
+				}
+				e.progress("", "workload", "trace "+t.Name+" "+cache, r, op.Samples)
+				ds := e.active()
+				// Set every driver's cache state first, then time them one after another: one
+				// global eviction a round, not one per driver.
+				if err := e.eachOf(ctx, ds, func(d *driverRun) error {
+					if cache == "warm" {
+						if r < len(d.ctrs[img]) {
+							// The start before, in this container: its files cached. Later rounds
+							// come back to a container that already started here.
+							return replay(d, r, false, params)
+						}
+						return nil
+					}
+					ct, err := ctrOf(d, r)
+					if err != nil {
+						return err
+					}
+					return e.remount(ctx, d, ct)
+				}); err != nil {
+					return err
+				}
+				if cache == "cold" {
+					if err := e.evictMetadata(ctx, ds); err != nil {
+						return err
+					}
+					if err := e.eachOf(ctx, ds, func(d *driverRun) error {
+						ct, err := ctrOf(d, r)
+						if err != nil {
+							return err
+						}
+						return e.evictFiles(d, ct, rels, sets, metric.TraceReplay, params)
+					}); err != nil {
+						return err
+					}
+				}
+				if err := e.eachOf(ctx, ds, func(d *driverRun) error { return replay(d, r, true, params) }); err != nil {
+					return err
+				}
 			}
 		}
 	}

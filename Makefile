@@ -11,13 +11,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 # The measuring code's identity: the tree of the sources that decide what a run measures, "-dirty"
 # with uncommitted changes there. compare refuses to judge runs of two different ones.
-MEASURED := internal/replay internal/measure internal/backing drivers
+MEASURED := internal/replay internal/measure internal/backing internal/registry drivers
 MEASURE_CODE ?= $(shell git ls-tree -r HEAD -- $(MEASURED) 2>/dev/null | sha256sum | cut -c1-12)$(shell git status --porcelain -- $(MEASURED) 2>/dev/null | grep -q . && echo -dirty)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.measureCode=$(MEASURE_CODE)
 SCENARIO ?= scenarios/debian-emacs-apache.yaml
 RUNFLAGS ?=
 
-.PHONY: all setup build run quick test vet schema report publish cleanup clean need-root
+.PHONY: all setup build run quick test vet check schema report publish cleanup clean need-root
 
 all: build
 
@@ -46,6 +46,11 @@ test: setup
 
 vet:
 	$(GO) vet ./...
+
+# Static checks: go vet, and the nightly workflow with actionlint (fetched by the go command).
+ACTIONLINT ?= github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+check: vet
+	$(GO) run $(ACTIONLINT) .github/workflows/nightly.yml
 
 schema:
 	$(GO) test ./internal/scenario -run Schema -update

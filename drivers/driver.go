@@ -39,6 +39,8 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // ErrUnsupported is the one sentinel for "this driver cannot run on this host". Errors wrapping it
@@ -245,4 +247,28 @@ type Layer struct {
 	// Content until ReceiveLayer returns.
 	Diff    ocispec.Descriptor
 	Content content.Provider
+	// Prioritized are the layer's files a program reads first (from the scenario's traces), in the
+	// order it reads them: a lazily pulling driver puts them first, for prefetch.
+	Prioritized []string
+}
+
+// LazyPuller is a LayerReceiver that can pull the layers it received again as a node that never had
+// them would (stargz): from empty caches, through a network of a given shape. The engine's pull op
+// times it against a full pull (fetch, decompress, apply) on the drivers that write layers.
+type LazyPuller interface {
+	LayerReceiver
+	// LazyPull mounts layers (committed names, bottom first, each received before) afresh and
+	// prepares active snapshot key on the top one, fetching through a network shaped to net.
+	LazyPull(ctx context.Context, layers []string, key string, net registry.Profile) (*Pull, error)
+}
+
+// Pull is an image pulled lazily, with an active snapshot on top.
+type Pull struct {
+	Mounts []mount.Mount // the active snapshot's
+	// Fetched is the bytes the registry has sent this pull so far.
+	Fetched func() int64
+	// ImageBytes is the image's layer blobs as the driver pulls them.
+	ImageBytes int64
+	// Close unmounts and removes everything the pull made.
+	Close func(ctx context.Context) error
 }

@@ -76,5 +76,12 @@ func RemoveAll(ctx context.Context, sn snapshots.Snapshotter) error {
 			delete(parent, name)
 		}
 	}
+	// A snapshotter that removes asynchronously (stargz: a removed remote layer stays mounted until
+	// then) frees what it removed on Cleanup.
+	if c, ok := sn.(snapshots.Cleaner); ok {
+		if err := c.Cleanup(ctx); err != nil && !errdefs.IsNotFound(err) { // never held a snapshot
+			errs = append(errs, fmt.Errorf("clean up removed snapshots: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -12,7 +12,10 @@ published=(
 	"scenarios/lookup-depth.yaml --drivers overlayfs,overlayfs-metacopy,native,btrfs"
 	"scenarios/copyup-sizes.yaml --drivers overlayfs,overlayfs-metacopy,overlayfs-volatile,overlayfs-xfs,overlayfs-btrfs,btrfs,fuse-overlayfs,native"
 	"scenarios/shared-base.yaml --drivers overlayfs,fuse-overlayfs,erofs,native,btrfs"
+	"scenarios/lazy-pull.yaml --drivers overlayfs,stargz,stargz-noprefetch"
 )
+# lazy-pull pulls the real Debian image: build it once (debootstrap and apt, about a minute).
+[ -f /var/tmp/seedbench-realstack/oci/index.json ] || go run ./scripts/realstack
 list=results/published.new
 echo "# result files behind RESULTS.md (scripts/publish.sh writes this list; make report reads it)" > "$list"
 for entry in "${published[@]}"; do

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/seedbench/seedbench/internal/gate"
@@ -91,13 +92,9 @@ func cmdNoise(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(files) == 0 {
 		return usagef("noise: name the result files of A/A runs, 3 at least")
 	}
-	var rs []*result.Result
-	for _, f := range files {
-		r, err := result.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		rs = append(rs, r)
+	rs, err := readResults(files)
+	if err != nil {
+		return err
 	}
 	n, err := gate.Learn(rs)
 	if err != nil {
@@ -162,17 +159,24 @@ func readDir(dir string) ([]*result.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "noise.json" })
+	rs, err := readResults(files)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Run.Started.Before(rs[j].Run.Started) })
+	return rs, nil
+}
+
+// readResults reads result files, in order.
+func readResults(files []string) ([]*result.Result, error) {
 	var rs []*result.Result
 	for _, f := range files {
-		if filepath.Base(f) == "noise.json" {
-			continue
-		}
 		r, err := result.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
 		rs = append(rs, r)
 	}
-	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Run.Started.Before(rs[j].Run.Started) })
 	return rs, nil
 }

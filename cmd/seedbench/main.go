@@ -3,15 +3,17 @@
 // file is first copied up, a deleted file is hidden by a whiteout — by replaying a scenario through
 // containerd's snapshotters.
 //
-//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC]
+//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N]
 //	seedbench validate SCENARIO.yaml...
 //	seedbench show SCENARIO.yaml [--quick] [--samples N]
 //	seedbench trace SCENARIO.yaml --image NAME [-o FILE] [--timeout D] [--workdir DIR] -- COMMAND [ARG...]
 //	seedbench drivers [--json]
-//	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench]
+//	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench|github-smaller|github-bigger]
 //	seedbench compare BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]
 //	seedbench noise RESULT.json... [-o FILE]
 //	seedbench trials --learn DIR --aa DIR --faulted DIR [-o FILE]
+//	seedbench history DIR|RESULT.json... [--noise FILE] [--format table|markdown|json] [--all] [--plot FILE.svg] [--min-effect F] [--alpha F]
+//	seedbench merge SHARD.json... -o FILE
 //	seedbench cleanup [--workdir DIR]
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
@@ -86,6 +88,8 @@ func commands() []command {
 		{"compare", "judge a result against a base one; exit 3 on a regression", cmdCompare},
 		{"noise", "learn the noise floors compare judges by, from A/A runs", cmdNoise},
 		{"trials", "measure the regression gate: false alarms and detection power", cmdTrials},
+		{"history", "a series of results over time: each class's level and its change points", cmdHistory},
+		{"merge", "join the results of a run's shards into the whole run's", cmdMerge},
 		{"cleanup", "undo what a killed run left: FUSE daemons, mounts, loop devices, work dirs", cmdCleanup},
 	}
 }

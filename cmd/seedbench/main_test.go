@@ -200,7 +200,7 @@ func TestRunInterrupted(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			workdir := t.TempDir()
 			out := filepath.Join(t.TempDir(), "r.json")
-			cmd := exec.Command(binary, "run", "testdata/small.yaml", "--drivers", "overlayfs,native",
+			cmd := exec.Command(binary, "run", "testdata/small.yaml", "--drivers", "overlayfs,native,stargz",
 				"--workdir", workdir, "--out", out, "--samples", "50")
 			var se syncBuffer
 			cmd.Stderr = &se

@@ -37,6 +37,7 @@ type runOptions struct {
 	details bool
 	faults  faultFlags
 	repeat  int
+	shard   string
 }
 
 // faultFlags collects --inject-fault values.
@@ -55,7 +56,7 @@ func (f *faultFlags) Set(s string) error {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N]", stderr)
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
@@ -65,6 +66,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&o.details, "details", false, "print every table (each metric family, the fits, the run time), not only the summary")
 	fs.IntVar(&o.repeat, "repeat", 1, "run each scenario N times, each with a result of its own (A/A runs for seedbench noise)")
 	fs.Var(&o.faults, "inject-fault", "inject a fault on purpose, to measure the regression gate (repeatable): slow:METRIC[,KEY=VALUE]:+N% or write:STEP:+SIZE")
+	fs.StringVar(&o.shard, "shard", "", "run shard I of N (1-based) of the workload: the ops dealt round-robin, every driver in each; seedbench merge joins the N results")
 	fs.StringVar(&o.workdir, "workdir", rundir.DefaultBase, "base directory for run state (mounts, loop images)")
 	fs.StringVar(&o.results, "results", "results", "directory for result files when --out is not given")
 	files, err := parse(fs, args)
@@ -82,6 +84,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if o.repeat < 1 || o.repeat > 1000 {
 		return usagef("run: --repeat must be between 1 and 1000")
+	}
+	var shard *result.Shard
+	if o.shard != "" {
+		var i, n int
+		if _, err := fmt.Sscanf(o.shard, "%d/%d", &i, &n); err != nil || fmt.Sprintf("%d/%d", i, n) != o.shard || n < 1 || n > 64 || i < 1 || i > n {
+			return usagef("run: --shard is I/N with 1 ≤ I ≤ N ≤ 64 (e.g. 2/3), not %q", o.shard)
+		}
+		shard = &result.Shard{Index: i, Count: n}
 	}
 	if o.out != "" && len(files) > 1 {
 		return usagef("run: --out takes one scenario; run several without --out to get one file each")
@@ -108,7 +118,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		},
 		Done:   func(r bench.Run) error { return render(r, o, stdout, stderr) },
-		Faults: o.faults, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
+		Faults: o.faults, Shard: shard, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
 	})
 	prog.done()
 	if outcome == bench.Interrupted {

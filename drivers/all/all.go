@@ -15,6 +15,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
 	"github.com/seedbench/seedbench/drivers/native"
 	"github.com/seedbench/seedbench/drivers/overlayfs"
+	"github.com/seedbench/seedbench/drivers/stargz"
 	"github.com/seedbench/seedbench/drivers/zfs"
 	"github.com/seedbench/seedbench/internal/backing"
 )
@@ -37,6 +38,8 @@ func Registry() *drivers.Registry {
 		blockfile.New("blockfile-reflink", blockfile.ReflinkBacking, 0),
 		fuseoverlayfs.New("fuse-overlayfs", ""),
 		erofs.New("erofs", ""),
+		stargz.New("stargz", true),
+		stargz.New("stargz-noprefetch", false),
 		devmapper.New("devmapper"), // unavailable drivers last: listed with the reason and the fix
 		zfs.New("zfs"),
 	} {

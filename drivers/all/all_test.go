@@ -15,7 +15,7 @@ import (
 func TestRegistry(t *testing.T) {
 	r := all.Registry()
 	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "overlayfs-xfs", "overlayfs-btrfs",
-		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "devmapper", "zfs"}
+		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "stargz", "stargz-noprefetch", "devmapper", "zfs"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}

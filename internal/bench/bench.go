@@ -51,6 +51,8 @@ type Request struct {
 	Done func(Run) error
 	// Faults are injected on purpose, to measure the regression gate (none: a real run).
 	Faults []replay.Fault
+	// Shard runs one shard of each scenario's workload (nil: all of it).
+	Shard *result.Shard
 	// Repeat runs every scenario this many times, one after the other, each with a result of its
 	// own: A/A runs, for the noise floors compare judges by (0 = 1).
 	Repeat int
@@ -328,7 +330,7 @@ func execute(ctx context.Context, req Request, r *Run, ds []drivers.Driver) (Out
 	}
 	defer wd.Close()
 
-	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress, Faults: req.Faults})
+	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress, Faults: req.Faults, Shard: req.Shard})
 	if res == nil {
 		return OK, runErr
 	}

@@ -47,6 +47,13 @@ const (
 	TraceBytes      ID = "trace.bytes"
 	TraceShareFiles ID = "trace.share_files"
 	TraceShareBytes ID = "trace.share_bytes"
+	PullReady       ID = "pull.ready"
+	PullWorkload    ID = "pull.workload"
+	PullDone        ID = "pull.done"
+	PullFirstRead   ID = "pull.first_read"
+	PullFetched     ID = "pull.fetched_bytes"
+	PullImageBytes  ID = "pull.image_bytes"
+	PullShare       ID = "pull.fetched_share"
 
 	DiskUsed          ID = "disk.used"
 	DiskInodes        ID = "disk.inodes"
@@ -195,6 +202,20 @@ var Catalogue = []Def{
 		Doc: "trace.files ÷ the image's regular files: the share of the image the program needs"},
 	{ID: TraceShareBytes, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
 		Doc: "trace.bytes ÷ the image's bytes"},
+	{ID: PullReady, Unit: NS, Better: Lower, Kind: Time, Family: "pull", Params: []string{PImage, PNetwork},
+		Doc: "a node that never had the image, until a container of it is mounted: a full pull (fetch, decompress, apply, commit each layer) or a lazy one (mount each layer from the registry) + prepare + mount"},
+	{ID: PullWorkload, Unit: NS, Better: Lower, Kind: Time, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "the startup trace replayed in that container right after: what a lazy pull still fetches, it fetches here"},
+	{ID: PullDone, Unit: NS, Better: Lower, Kind: Time, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "pull.ready + pull.workload: until the program has started"},
+	{ID: PullFirstRead, Unit: NS, Better: Lower, Kind: Time, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "each file the start trace reads, its opens and reads in that first start summed: a sample per file and pull"},
+	{ID: PullFetched, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "bytes the registry sent until the startup workload was done (HTTP bodies and headers, as the proxy carried them)"},
+	{ID: PullImageBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage},
+		Doc: "the image's layer blobs in the registry as the driver pulls them (gzip; eStargz for a lazy driver)"},
+	{ID: PullShare, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "pull.fetched_bytes ÷ pull.image_bytes: the share of the image a start needed"},
 	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
 		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
 	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
@@ -254,6 +275,7 @@ var Families = []Family{
 	{"delete", "op.delete"},
 	{"rename", "op.rename"},
 	{"trace", "trace.*"},
+	{"pull", "pull.*"},
 	{"disk", "disk.*"},
 	{"pagecache", "pagecache.*"},
 	{"io", "io.*"},
@@ -355,6 +377,7 @@ const (
 	PStep       = "step"
 	PResult     = "result"
 	PCache      = "cache"
+	PNetwork    = "network"
 )
 
 // Type is how a parameter's values are read and ordered.
@@ -390,6 +413,7 @@ var Keys = []KeyDef{
 	{Key: PContainers, Type: CountValue, Doc: "how many containers are started"},
 	{Key: PWorkingSet, Type: SizeValue, Doc: "the bytes every container reads"},
 	{Key: PTrace, Type: NameValue, Doc: "a recorded program trace"},
+	{Key: PNetwork, Type: NameValue, Doc: "the network between the node and the registry: bandwidth and round-trip time"},
 	{Key: PFile, Type: NameValue, Doc: "a file of a trace or a lazily pulled image"},
 	{Key: PSize, Type: SizeValue, Doc: "a file's size"},
 	{Key: PDepth, Type: CountValue, Doc: "the layer a path is found in (1 = the image's top layer)"},

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/pkg/archive"
+	"github.com/containerd/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
@@ -83,8 +85,8 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		tree := e.trees[pl.Name]
 		expect := e.layerView(pl.Name)
 		writers, receivers := e.byDelivery()
-		var diff *ocispec.Descriptor // kept for the receivers
-		if len(receivers) > 0 {
+		var diff *ocispec.Descriptor // kept for the receivers and the pull ops
+		if len(receivers) > 0 || e.keepDiffs() {
 			diff = &ocispec.Descriptor{}
 		}
 		err := e.eachOfFloor(ctx, writers, e.floorFlushFn("build"), func(d *driverRun) error {
@@ -96,6 +98,9 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		})
 		if err == nil && len(receivers) > 0 {
 			err = e.deliverLayer(ctx, receivers, pl.Name, parent, *diff, expect)
+		}
+		if err == nil && e.keepDiffs() && diff.Digest != "" {
+			e.diffs[pl.Name] = *diff
 		}
 		if err != nil {
 			return err
@@ -273,10 +278,13 @@ func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent
 		}
 		return nil
 	}
-	defer e.store.Delete(context.WithoutCancel(ctx), diff.Digest)
+	if !e.keepDiffs() {
+		defer e.store.Delete(context.WithoutCancel(ctx), diff.Digest)
+	}
 	return e.eachOf(ctx, ds, func(d *driverRun) error {
 		e.progress(d.info.Name, "build", "layer "+name, 0, 1)
-		err := d.inst.(drivers.LayerReceiver).ReceiveLayer(ctx, drivers.Layer{Name: layerName(name), Parent: parent, Diff: diff, Content: e.store})
+		err := d.inst.(drivers.LayerReceiver).ReceiveLayer(ctx, drivers.Layer{Name: layerName(name), Parent: parent, Diff: diff, Content: e.store,
+			Prioritized: e.prioritized(name)})
 		if err != nil {
 			return fmt.Errorf("layer %s: receive: %w", name, err)
 		}
@@ -289,6 +297,49 @@ func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent
 		defer release()
 		return e.verify(ctx, d, "layer "+name+" received view", dir, expect)
 	})
+}
+
+// keepDiffs says whether the layers' diffs are kept after the build: the plan pulls images.
+func (e *engine) keepDiffs() bool {
+	for _, op := range e.plan.Ops {
+		if op.Op == scenario.OpPull {
+			if e.diffs == nil {
+				e.diffs = map[string]ocispec.Descriptor{}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// prioritized lists layer l's regular files that the scenario's traces open or read, in the order
+// the first trace touches them (each once): what a program reads first.
+func (e *engine) prioritized(l string) []string {
+	t := e.trees[l]
+	if t == nil {
+		return nil
+	}
+	files := make(map[string]bool, len(t.Entries))
+	for _, en := range t.Entries {
+		if en.Kind == layer.File {
+			files[en.Path] = true
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, op := range e.plan.Ops {
+		if op.Trace == nil {
+			continue
+		}
+		for _, en := range op.Trace.Entries {
+			p := strings.TrimPrefix(en.Path, "/")
+			if (en.Op == scenario.TraceOpen || en.Op == scenario.TraceRead) && files[p] && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // mountView mounts a read-only view of committed snapshot parent at dir (made if missing), untimed;
@@ -355,6 +406,9 @@ func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent stri
 	err = archive.WriteDiff(ctx, cw, lowerDir, upperDir)
 	if err == nil {
 		err = cw.Commit(ctx, 0, cw.Digest())
+		if errdefs.IsAlreadyExists(err) {
+			err = nil // another driver's diff, byte for byte, kept for the receivers or the pulls
+		}
 	}
 	el := time.Since(t0)
 	if err != nil {

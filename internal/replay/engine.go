@@ -15,17 +15,20 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/content/local"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/cleanup"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/stats"
@@ -41,6 +44,9 @@ type Options struct {
 	Now func() time.Time
 	// Faults are injected on purpose, to measure the regression gate (off: none).
 	Faults []Fault
+	// Shard, when set, runs the workload ops the shard holds (result.Shard.Holds); every shard builds
+	// the image and starts the containers, and only shard 1 keeps what is measured outside the ops.
+	Shard *result.Shard
 }
 
 // Run replays plan on every driver in ds and returns the result. Drivers that cannot run here are
@@ -50,6 +56,7 @@ type Options struct {
 func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Options) (*result.Result, error) {
 	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed)}
 	e.rec.faults = opt.Faults
+	e.rec.phase = func() string { return e.phase }
 	if e.opt.Progress == nil {
 		e.opt.Progress = nopProgress{}
 	}
@@ -76,6 +83,12 @@ type engine struct {
 	phase       string              // what the drivers' time is charged to (result phase_seconds)
 	cal         *measure.Calibrator // machine-speed readings for the drift (probeNoise)
 	floor       *floor              // the plain filesystem the floors are measured on (nil: none)
+	// The pull ops': every layer's diff as exported (kept when the plan pulls), the registry they
+	// are pushed to, each image as pushed, and the pulls made so far (for fresh keys).
+	diffs     map[string]ocispec.Descriptor
+	reg       *registry.Registry
+	published map[string]*published
+	pulls     int
 }
 
 // driverRun is one driver's state through the run.
@@ -137,7 +150,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 	started := e.opt.Now()
 	e.res = &result.Result{
 		Schema:   result.Schema,
-		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Samples: e.plan.Samples, Faults: faultSpecs(e.opt.Faults)},
+		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Samples: e.plan.Samples, Faults: faultSpecs(e.opt.Faults), Shard: e.opt.Shard},
 		Scenario: result.ScenarioRef{Name: e.plan.Name, File: e.plan.File, SHA256: e.plan.SHA256},
 		Env:      measure.Env(ctx),
 	}
@@ -422,6 +435,16 @@ func (e *engine) finish() {
 	}
 	e.markNoisy()
 	e.res.Metrics = e.rec.list()
+	if s := e.opt.Shard; s != nil && s.Index > 1 {
+		// Shard 1 keeps what was measured outside the workload ops; the others, only their ops'.
+		kept := e.res.Metrics[:0]
+		for _, m := range e.res.Metrics {
+			if strings.HasPrefix(e.rec.phaseOf[result.MetricKey(m.Driver, m.Name, m.Params)], "workload/") {
+				kept = append(kept, m)
+			}
+		}
+		e.res.Metrics = kept
+	}
 	stats.AnnotateAll(e.res)
 	e.res.Fits = stats.Fits(e.res)
 }

@@ -28,12 +28,16 @@ var runners = map[scenario.OpKind]runner{
 	scenario.OpDelete: (*engine).opDelete,
 	scenario.OpRename: (*engine).opRename,
 	scenario.OpTrace:  (*engine).opTrace,
+	scenario.OpPull:   (*engine).opPull,
 }
 
 // runWorkload runs every op of the plan on every driver.
 func (e *engine) runWorkload(ctx context.Context) error {
 	for i := range e.plan.Ops {
 		op := &e.plan.Ops[i]
+		if !e.opt.Shard.Holds(i) {
+			continue
+		}
 		run := runners[op.Op]
 		if run == nil {
 			return fmt.Errorf("workload[%d]: no runner for op %q", op.Index, op.Op)

@@ -20,9 +20,15 @@ type recorder struct {
 	order   []string
 	err     error
 	faults  []Fault // injected on purpose (Options.Faults)
+	// phase tells the engine's phase when a metric is first recorded (phaseOf, by key): a shard
+	// keeps its ops' metrics by it.
+	phase   func() string
+	phaseOf map[string]string
 }
 
-func newRecorder() *recorder { return &recorder{metrics: map[string]*result.Metric{}} }
+func newRecorder() *recorder {
+	return &recorder{metrics: map[string]*result.Metric{}, phaseOf: map[string]string{}}
+}
 
 // p builds a parameter map from key, value pairs (keys are metric.P* constants).
 func p(kv ...string) map[string]string {
@@ -61,6 +67,9 @@ func (r *recorder) metric(driver string, id metric.ID, params map[string]string,
 	m := &result.Metric{Driver: driver, Name: id, Unit: def.Unit, Params: params, Better: def.Better}
 	r.metrics[k] = m
 	r.order = append(r.order, k)
+	if r.phase != nil {
+		r.phaseOf[k] = r.phase()
+	}
 	return m
 }
 

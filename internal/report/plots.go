@@ -41,7 +41,9 @@ type Figure struct {
 //   - disk: disk used vs number of containers, a line per driver;
 //   - pagecache: page cache resident vs number of containers, a line per driver;
 //   - lifecycle: median snapshot calls per container and the per-layer image operations summed
-//     over the layers, grouped by operation with a bar per driver.
+//     over the layers, grouped by operation with a bar per driver;
+//   - pull: a fresh node's pull until the container is ready and until its start is done, per
+//     network, a bar per driver.
 //
 // A figure whose metrics are absent is skipped. Drivers that were skipped or failed are not
 // plotted. The SVG files are deterministic: the same result renders byte-identical files.
@@ -58,6 +60,7 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		{"disk-images", diskImagesFigure},
 		{"pagecache", pagecacheFigure},
 		{"lifecycle", lifecycleFigure},
+		{"pull", pullFigure},
 	} {
 		f := b.build(d)
 		if f == nil {
@@ -794,15 +797,83 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 	p := plot.New(title, "per container: median over the containers · Σ: summed over the image's layers", ylabel)
 	p.X.Label.TextStyle.Font = font.From(plot.SansFont, 10.5)
 	p.X.Tick.Label.Font = font.From(plot.SansFont, 10.5)
+	labels := make([]string, len(ops))
+	groups := make([]map[string]float64, len(ops))
+	for i, op := range ops {
+		labels[i], groups[i] = op.label, op.values
+	}
+	legend := addGroupedBars(p, d, drivers, labels, groups, logY, lo, hi)
+	return &plot.Figure{Title: title, Plot: p, Legend: legend}
+}
+
+// pullFigure draws, for each network of the pull ops, the median time until the container was
+// ready and until the start trace was done, a bar per driver (log scale: a full pull over a slow
+// network and a lazy one on loopback are decades apart).
+func pullFigure(d *plotData) *plot.Figure {
+	ready, done := d.named("pull.ready"), d.named("pull.done")
+	if len(ready) == 0 {
+		return nil
+	}
+	type group struct {
+		label  string
+		values map[string]float64
+	}
+	var groups []group
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, network := range paramValues(ready, "network") {
+		for _, g := range []struct {
+			what string
+			ms   []*result.Metric
+		}{{"ready", ready}, {"done", done}} {
+			vals := map[string]float64{}
+			for _, m := range filterParam(g.ms, "network", network) {
+				if m.Summary.Median > 0 {
+					vals[m.Driver] = m.Summary.Median
+					lo, hi = min(lo, m.Summary.Median), max(hi, m.Summary.Median)
+				}
+			}
+			if len(vals) > 0 {
+				groups = append(groups, group{g.what + "\n" + network, vals})
+			}
+		}
+	}
+	var drivers []string
+	for _, drv := range d.drivers {
+		for _, g := range groups {
+			if _, ok := g.values[drv]; ok {
+				drivers = append(drivers, drv)
+				break
+			}
+		}
+	}
+	if len(drivers) == 0 {
+		return nil
+	}
+	title := "Pulling an image afresh: until the container is ready, and until its start is done (median)"
+	p := plot.New(title, "full pull: fetch + decompress + apply every layer · lazy pull: mount each layer from the registry, fetch what the start reads", "median time (log scale)")
+	p.X.Tick.Label.Font = font.From(plot.SansFont, 10)
+	labels := make([]string, len(groups))
+	vals := make([]map[string]float64, len(groups))
+	for i, g := range groups {
+		labels[i], vals[i] = g.label, g.values
+	}
+	legend := addGroupedBars(p, d, drivers, labels, vals, true, lo, hi)
+	return &plot.Figure{Title: title, Plot: p, Legend: legend}
+}
+
+// addGroupedBars draws groups of bars, a bar per driver, each group labelled below, on a y axis
+// (log or linear) from the values' range lo..hi with room for the bars' labels above, and returns
+// the drivers' legend.
+func addGroupedBars(p *gplot.Plot, d *plotData, drivers, labels []string, groups []map[string]float64, logY bool, lo, hi float64) []plot.LegendEntry {
 	bars := &plot.GroupedBars{Bars: drivers, Colors: d.colors, LogY: logY, Format: FormatNanos}
 	var ticks gplot.ConstantTicks
-	for i, op := range ops {
-		bars.Groups = append(bars.Groups, op.values)
-		ticks = append(ticks, gplot.Tick{Value: float64(i), Label: op.label})
+	for i, g := range groups {
+		bars.Groups = append(bars.Groups, g)
+		ticks = append(ticks, gplot.Tick{Value: float64(i), Label: labels[i]})
 	}
 	p.Add(bars)
 	p.X.Tick.Marker = ticks
-	p.X.Min, p.X.Max = -0.5, float64(len(ops))-0.5
+	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
 	p.X.Tick.Length = 0
 	if logY {
 		p.Y.Tick.Marker = plot.LogTicks{Format: nanosLabel}
@@ -814,12 +885,11 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		p.Y.Max = hi * 1.18
 		p.Y.Tick.Marker = plot.LinearTicks{Format: nanosLabel}
 	}
-	var legend []plot.LegendEntry
-	legend = append(legend, plot.LegendEntry{Label: "driver", Header: true})
+	legend := []plot.LegendEntry{{Label: "driver", Header: true}}
 	for _, drv := range drivers {
 		legend = append(legend, plot.LegendEntry{Label: drv, Thumbs: []gplot.Thumbnailer{plot.BoxThumb{Fill: d.colors[drv]}}})
 	}
-	return &plot.Figure{Title: title, Plot: p, Legend: legend}
+	return legend
 }
 
 // --- parameters ---

@@ -513,8 +513,8 @@ func headerSection(r *result.Result) *Section {
 	}
 	if d := r.Drift; d != nil {
 		stat, flush := calibrationMedians(r.Noise)
-		w("machine over the run (%d calibration readings outside every driver): warm stat %s ±%.0f%%, 4 KiB write + fdatasync %s ±%.0f%% (medians, drift): the result's intervals (ci_lo/ci_hi) include the drift, for a re-run's median; cells and plots show the samples' own, for comparing drivers",
-			d.Probes, stat, 100*d.Stat, flush, 100*d.Sync)
+		w("machine over the run (%d calibration readings outside every driver): warm stat %s ×/÷%.2f, 4 KiB write + fdatasync %s ×/÷%.2f (medians; 95%% of the readings within the factor): how much the machine moved; no interval includes it (a re-run's spread is the noise floor that A/A runs measure)",
+			d.Probes, stat, 1+d.Stat, flush, 1+d.Sync)
 	}
 
 	title := r.Scenario.Name

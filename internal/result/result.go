@@ -5,6 +5,7 @@
 package result
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -49,7 +50,24 @@ type Run struct {
 	// measurement, backing and driver sources; "" for a build that could not tell): two runs are
 	// comparable only when it is the same.
 	MeasureCode string `json:"measure_code,omitempty"`
+	// Shard is set on a shard's result (seedbench run --shard i/n): it holds the workload ops
+	// assigned to shard i, and shard 1 also what is measured outside them (build, containers,
+	// teardown). seedbench merge makes the whole run of all n.
+	Shard *Shard `json:"shard,omitempty"`
 }
+
+// Shard is one of Count parts of a run, 1-based.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// String writes the shard as "i/n".
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
+
+// Holds reports whether shard s runs workload op number op (0-based): ops are dealt round-robin,
+// so each shard interleaves every driver on its ops as a whole run does.
+func (s *Shard) Holds(op int) bool { return s == nil || s.Count <= 1 || op%s.Count == s.Index-1 }
 
 // ScenarioRef identifies the scenario file.
 type ScenarioRef struct {

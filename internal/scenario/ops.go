@@ -19,6 +19,7 @@ const (
 	OpDelete OpKind = "delete"
 	OpRename OpKind = "rename"
 	OpTrace  OpKind = "trace"
+	OpPull   OpKind = "pull"
 )
 
 // opSpec is everything the scenario package knows about one op kind: the keys it takes, how its
@@ -87,6 +88,9 @@ var opSpecs = []opSpec{
 	},
 	{
 		kind: OpTrace, keys: []string{"trace"}, check: (*validator).traceOp, targets: (*resolver).traceTargets,
+	},
+	{
+		kind: OpPull, keys: []string{"trace", "networks"}, check: (*validator).pullOp, targets: (*resolver).pullTargets,
 	},
 }
 

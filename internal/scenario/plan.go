@@ -3,6 +3,8 @@ package scenario
 import (
 	"context"
 	"io"
+
+	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // Plan is a resolved, valid scenario: every default applied, --quick and --samples folded in, layers
@@ -110,8 +112,10 @@ type PlanOp struct {
 	// Delete: lower files (kind=file) and empty lower directories (kind=dir) to remove.
 	DeleteFiles []string
 	DeleteDirs  []string
-	// Trace: the accesses to replay.
+	// Trace: the accesses to replay (trace; pull: the startup workload).
 	Trace *Trace
+	// Pull: the networks the image is pulled over, in the order given.
+	Networks []registry.Profile
 	// Read: the working-set files, WorkingSet bytes in all.
 	WorkingSet      Size
 	WorkingSetFiles []string

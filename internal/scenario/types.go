@@ -145,7 +145,7 @@ type File struct {
 // Op is one workload step. Which keys apply depends on Op; lists make a cross product of
 // parameter points, each measured Samples times.
 type Op struct {
-	// Op: create | lookup | read | modify | delete | rename | trace.
+	// Op: create | lookup | read | modify | delete | rename | trace | pull.
 	Op string `yaml:"op"`
 	// Image whose containers run the op (default: every image).
 	Image string `yaml:"image,omitempty"`
@@ -170,6 +170,9 @@ type Op struct {
 	// Trace: trace — a trace file (relative to the scenario) of the files a real program touched,
 	// recorded by `seedbench trace`.
 	Trace string `yaml:"trace,omitempty"`
+	// Networks: pull — the networks between the node and the registry, each "BANDWIDTH RTT"
+	// ("100Mbit/s 20ms", "unlimited 0s").
+	Networks []string `yaml:"networks,omitempty"`
 	// Samples overrides the scenario's samples for this op.
 	Samples int `yaml:"samples,omitempty"`
 

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestRunPull pulls a small image afresh over two networks: overlayfs fully (it fetches every byte of
+// the gzip layers), stargz lazily (a start that reads 90 KiB of a 10 MiB image fetches a small
+// share of it); every pull is ready before it is done, and nothing is left behind.
+func TestRunPull(t *testing.T) {
+	requireRoot(t)
+	workdir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "r.json")
+	o := run(t, "run", "testdata/pull.yaml", "--drivers", "overlayfs,stargz,stargz-noprefetch", "--workdir", workdir, "--out", out, "-q")
+	if o.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", o.code, o.stdout, o.stderr)
+	}
+	assertNothingOurs(t, workdir)
+	r := readResult(t, out)
+	for _, c := range r.Checks {
+		if !c.OK {
+			t.Errorf("check failed: %s: %s: %s", c.Driver, c.What, c.Detail)
+		}
+	}
+	for _, drv := range []string{"overlayfs", "stargz", "stargz-noprefetch"} {
+		img := r.Find(drv, "pull.image_bytes", nil)
+		if len(img) != 1 || img[0].Summary.Median < 9<<20 {
+			t.Fatalf("%s: pull.image_bytes %+v: want one, of the image's 10 MiB or more", drv, img)
+		}
+		for _, network := range []string{"unlimited 0s", "100Mbit/s 5ms"} {
+			q := map[string]string{"network": network}
+			ready, done := r.Find(drv, "pull.ready", q), r.Find(drv, "pull.done", q)
+			share := r.Find(drv, "pull.fetched_share", q)
+			if len(ready) != 1 || len(done) != 1 || len(share) != 1 {
+				t.Fatalf("%s over %s: %d pull.ready, %d pull.done, %d pull.fetched_share metrics: want one each", drv, network, len(ready), len(done), len(share))
+			}
+			for k := range ready[0].Samples {
+				if done[0].Samples[k] < ready[0].Samples[k] {
+					t.Errorf("%s over %s: done %v before ready %v", drv, network, done[0].Samples[k], ready[0].Samples[k])
+				}
+			}
+			s := share[0].Summary.Median
+			switch drv {
+			case "overlayfs":
+				if s < 1 || s > 1.05 {
+					t.Errorf("overlayfs over %s fetched %.3f of the image: want all of it (and the HTTP headers)", network, s)
+				}
+			default:
+				if s <= 0 || s > 0.5 {
+					t.Errorf("%s over %s fetched %.3f of the image: want a small share", drv, network, s)
+				}
+			}
+		}
+	}
+}

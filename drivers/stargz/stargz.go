@@ -1,0 +1,369 @@
+// Package stargz is containerd's stargz snapshotter (github.com/containerd/stargz-snapshotter),
+// in process, on a backing filesystem of its own: a remote snapshotter that mounts each layer lazily
+// from a registry, through FUSE, fetching a file's chunks when they are first read.
+//
+// Its layers are received, not written (drivers.LayerReceiver): each layer, as another driver
+// exported it, is converted to eStargz (estargz.Build, the files the scenario's traces read first
+// as prioritised files, so prefetch brings them), pushed to an in-process registry on 127.0.0.1, and
+// Prepare'd with the remote-snapshot labels — the snapshotter answers "already exists" once the
+// layer is mounted lazily, as containerd's remote-snapshot protocol has it. The snapshotter reaches
+// the registry through a shaping proxy (internal/registry), whose profile the engine sets and whose
+// byte count is what the lazy mounts fetched. Background fetching of whole layers is off, so the
+// bytes fetched are those reads and prefetch asked for; prefetch is on or off by variant.
+package stargz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/reference"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/stargz-snapshotter/estargz"
+	"github.com/containerd/stargz-snapshotter/fs/config"
+	"github.com/containerd/stargz-snapshotter/service"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/internal/fsinstance"
+	"github.com/seedbench/seedbench/internal/backing"
+	"github.com/seedbench/seedbench/internal/cleanup"
+	"github.com/seedbench/seedbench/internal/registry"
+)
+
+// Family is the driver family name; Module the Go module it wraps.
+const (
+	Family = "stargz"
+	Module = "github.com/containerd/stargz-snapshotter"
+)
+
+// Labels of containerd's remote-snapshot protocol and of the stargz snapshotter.
+const (
+	labelRef        = "containerd.io/snapshot.ref"
+	labelReference  = "containerd.io/snapshot/remote/stargz.reference"
+	labelDigest     = "containerd.io/snapshot/remote/stargz.digest"
+	labelLayers     = "containerd.io/snapshot/remote/stargz.layers"
+	labelTOCDigest  = "containerd.io/snapshot/stargz/toc.digest"
+	labelUncompSize = "io.containers.estargz.uncompressed-size"
+)
+
+// Repository is where layers are pushed in the run's registry.
+const Repository = "seedbench/layers"
+
+// Driver is the stargz snapshotter with prefetch on or off.
+type Driver struct {
+	name     string
+	prefetch bool
+}
+
+// New returns a stargz driver called name.
+func New(name string, prefetch bool) drivers.Driver { return &Driver{name: name, prefetch: prefetch} }
+
+// Info describes the driver.
+func (d *Driver) Info() drivers.Info {
+	pf := "off"
+	if d.prefetch {
+		pf = "on: the prioritised files of each layer when it is mounted"
+	}
+	return drivers.Info{
+		Name:   d.name,
+		Family: Family,
+		Description: "containerd's stargz snapshotter in process: layers converted to eStargz, pushed to a registry on loopback " +
+			"(through a shaping proxy), mounted lazily with FUSE; containers overlay them with an upper dir",
+		Snapshotter:  Module + "/snapshot",
+		Version:      drivers.ModuleVersion(Module, "v0.19.1"),
+		Backing:      backing.Ext4,
+		Options:      map[string]string{"prefetch": pf, "background_fetch": "off"},
+		Capabilities: drivers.Capabilities{Remote: true, FUSE: true, Overlay: true, PerMountCache: true},
+	}
+}
+
+// Check reports whether the driver can run here: root, /dev/fuse, overlay.
+func (d *Driver) Check(ctx context.Context) error {
+	if os.Geteuid() != 0 {
+		return drivers.Unsupported(d.name, "FUSE and overlay mounts need root", "run seedbench as root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return drivers.Unsupported(d.name, "/dev/fuse is missing", "modprobe fuse")
+	}
+	for _, fs := range []string{"overlay", "fuse"} {
+		if ok, err := backing.KernelHasFS(fs); err != nil {
+			return fmt.Errorf("%s: %w", d.name, err)
+		} else if !ok {
+			return drivers.Unsupported(d.name, fs+" is not in /proc/filesystems", "modprobe "+fs)
+		}
+	}
+	return backing.Check(backing.Ext4)
+}
+
+// Variant makes a variant: stargz takes no mount options and brings its ext4 backing.
+func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
+	if err := drivers.NoChoices(spec, Family, backing.Ext4); err != nil {
+		return nil, err
+	}
+	return &Driver{name: spec.Name, prefetch: d.prefetch}, nil
+}
+
+// Open makes the backing, the registry and its proxy, and the snapshotter.
+func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
+	if len(opts.MountOptions) > 0 {
+		return nil, fmt.Errorf("%s takes no mount options", d.name)
+	}
+	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, backing.Ext4), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+		reg, err := registry.Start()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.name, err)
+		}
+		undo.Push("stop the registry", reg.Close)
+		proxy, err := registry.NewProxy(reg.Addr, registry.Profile{Name: "loopback"})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.name, err)
+		}
+		undo.Push("stop the proxy", proxy.Close)
+		sn, err := newService(ctx, filepath.Join(b.Path, Family), proxy.Addr, d.prefetch)
+		if err != nil {
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+		}
+		inner := fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo})
+		return &Instance{name: d.name, inner: inner, reg: reg, proxy: proxy, prefetch: d.prefetch,
+			root: b.Path, scratch: filepath.Join(filepath.Dir(b.Path), "estargz"), blobs: map[string]*built{}}, nil
+	})
+}
+
+// newService makes a stargz snapshotter rooted at root that reaches the registry through the proxy
+// at addr.
+func newService(ctx context.Context, root, addr string, prefetch bool) (snapshots.Snapshotter, error) {
+	cfg := &service.Config{}
+	// Background fetching of whole layers off, so what is fetched is what reads and prefetch asked
+	// for; no Prometheus metrics (they register globally, once per process).
+	// Fetched contents are cached in memory: the snapshotter keeps a layer's cache files open after
+	// the layer is unmounted and the snapshotter closed (seen with v0.19.1: an http cache file of a
+	// layer that was read stays open for the life of the process), which would keep the backing
+	// from being unmounted. Resolved layers are released a second after their last use.
+	cfg.Config = config.Config{NoPrefetch: !prefetch, NoBackgroundFetch: true, NoPrometheus: true, ResolveResultEntryTTLSec: 1,
+		HTTPCacheType: "memory", FSCacheType: "memory"}
+	// go-containerregistry's registry serves one byte range per request.
+	cfg.Config.BlobConfig.ForceSingleRangeMode = true
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	hosts := func(reference.Spec) ([]docker.RegistryHost, error) {
+		return []docker.RegistryHost{{Client: client, Host: addr, Scheme: "http", Path: "/v2",
+			Capabilities: docker.HostCapabilityPull | docker.HostCapabilityResolve}}, nil
+	}
+	return service.NewStargzSnapshotterService(ctx, root, cfg, service.WithCustomRegistryHosts(hosts))
+}
+
+// Instance is an opened stargz driver: the snapshotter, its registry and proxy.
+type Instance struct {
+	name     string
+	inner    drivers.Instance
+	reg      *registry.Registry
+	proxy    *registry.Proxy
+	prefetch bool
+	root     string // the backing's mount point
+	scratch  string // where eStargz blobs are built before they are pushed
+
+	mu     sync.Mutex
+	layers []string          // the blobs pushed so far, bottom first: the stargz.layers label
+	blobs  map[string]*built // by layer name
+	pulls  int               // LazyPull roots made so far
+}
+
+func (i *Instance) Snapshotter() snapshots.Snapshotter { return i.inner.Snapshotter() }
+func (i *Instance) Backing() drivers.Backing           { return i.inner.Backing() }
+func (i *Instance) Mount(ctx context.Context, ms []mount.Mount, target string) error {
+	return i.inner.Mount(ctx, ms, target)
+}
+func (i *Instance) Unmount(ctx context.Context, target string) error {
+	return i.inner.Unmount(ctx, target)
+}
+
+// Close removes every snapshot, closes the snapshotter (unmounting every lazily mounted layer),
+// stops the proxy and the registry and drops the backing.
+func (i *Instance) Close(ctx context.Context) error {
+	rerr := os.RemoveAll(i.scratch) // first: it sits beside the backing, in the directory Close removes
+	return errors.Join(i.inner.Close(ctx), rerr)
+}
+
+// Proxy is the shaping proxy between the snapshotter and the registry.
+func (i *Instance) Proxy() *registry.Proxy { return i.proxy }
+
+// ReceiveLayer converts l to eStargz (l.Prioritized first), pushes it and prepares it as a remote
+// snapshot: committed as l.Name, mounted lazily.
+func (i *Instance) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
+	blob, err := i.build(ctx, l)
+	if err != nil {
+		return fmt.Errorf("%s: layer %s: estargz: %w", i.name, l.Name, err)
+	}
+	defer os.Remove(blob.path)
+	blob.size = layerSize(blob.path)
+	ref, err := name.ParseReference(i.reg.Addr + "/" + Repository + ":latest")
+	if err != nil {
+		return err
+	}
+	layer, err := tarball.LayerFromFile(blob.path)
+	if err != nil {
+		return err
+	}
+	if err := remote.WriteLayer(ref.Context(), layer, remote.WithContext(ctx)); err != nil {
+		return fmt.Errorf("%s: layer %s: push: %w", i.name, l.Name, err)
+	}
+	i.mu.Lock()
+	i.layers = append(i.layers, blob.digest)
+	blob.chain = slices.Clone(i.layers)
+	i.blobs[l.Name] = blob
+	i.mu.Unlock()
+	return i.prepareRemote(ctx, i.inner.Snapshotter(), i.proxy.Addr, l.Name, l.Parent, blob)
+}
+
+// prepareRemote prepares layer name from blob as a remote snapshot of sn, which reaches the
+// registry at addr: the snapshotter mounts it lazily and commits it as name.
+func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, addr, name, parent string, blob *built) error {
+	labels := map[string]string{
+		labelRef:        name,
+		labelReference:  addr + "/" + Repository + ":latest",
+		labelDigest:     blob.digest,
+		labelLayers:     joinRecent(blob.chain, blob.digest),
+		labelTOCDigest:  blob.toc,
+		labelUncompSize: strconv.FormatInt(blob.uncompressed, 10),
+	}
+	if i.prefetch {
+		labels[config.TargetPrefetchSizeLabel] = strconv.FormatInt(blob.prefetch, 10)
+	}
+	key := "remote/" + name
+	_, err := sn.Prepare(ctx, key, parent, snapshots.WithLabels(labels))
+	switch {
+	case errdefs.IsAlreadyExists(err):
+		return nil // mounted lazily and committed as name
+	case err == nil:
+		sn.Remove(ctx, key)
+		return fmt.Errorf("%s: layer %s: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, blob.digest, addr, blob.toc)
+	default:
+		return fmt.Errorf("%s: layer %s: prepare remote snapshot: %w", i.name, name, err)
+	}
+}
+
+// LazyPull mounts layers again as a node that never had them would: a snapshotter of its own on
+// fresh caches, reaching the registry through a proxy of its own shaped to net; then prepares key on
+// top. Its Close unmounts and removes all of it.
+func (i *Instance) LazyPull(ctx context.Context, layers []string, key string, net registry.Profile) (_ *drivers.Pull, err error) {
+	i.mu.Lock()
+	i.pulls++
+	root := filepath.Join(i.root, fmt.Sprintf("pull-%d", i.pulls))
+	blobs := make([]*built, len(layers))
+	var size int64
+	for k, l := range layers {
+		if blobs[k] = i.blobs[l]; blobs[k] == nil {
+			i.mu.Unlock()
+			return nil, fmt.Errorf("%s: layer %s was not received", i.name, l)
+		}
+		size += blobs[k].size
+	}
+	i.mu.Unlock()
+	var undo cleanup.Stack
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, undo.Unwind())
+		}
+	}()
+	undo.Push("remove "+root, func() error { return os.RemoveAll(root) })
+	proxy, err := registry.NewProxy(i.reg.Addr, net)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", i.name, err)
+	}
+	undo.Push("stop the pull's proxy", proxy.Close)
+	sn, err := newService(ctx, root, proxy.Addr, i.prefetch)
+	if err != nil {
+		return nil, fmt.Errorf("%s: new snapshotter: %w", i.name, err)
+	}
+	// Closing the snapshotter unmounts every lazily mounted layer.
+	undo.Push("close the pull's snapshotter", sn.Close)
+	parent := ""
+	for k, l := range layers {
+		if err := i.prepareRemote(ctx, sn, proxy.Addr, l, parent, blobs[k]); err != nil {
+			return nil, err
+		}
+		parent = l
+	}
+	ms, err := sn.Prepare(ctx, key, parent)
+	if err != nil {
+		return nil, fmt.Errorf("%s: prepare %s: %w", i.name, key, err)
+	}
+	return &drivers.Pull{Mounts: ms, Fetched: proxy.Fetched, ImageBytes: size,
+		Close: func(context.Context) error { return undo.Unwind() }}, nil
+}
+
+// joinRecent lists the image's layers for the stargz.layers label, this one last; the label holds
+// at most 4 KiB, so older layers drop off first.
+func joinRecent(layers []string, self string) string {
+	out := self
+	for k := len(layers) - 2; k >= 0; k-- {
+		next := layers[k] + "," + out
+		if len(next) > 4000 {
+			break
+		}
+		out = next
+	}
+	return out
+}
+
+type built struct {
+	path         string
+	digest, toc  string
+	uncompressed int64
+	size         int64    // the blob's bytes
+	prefetch     int64    // the prioritised files' span: what prefetch fetches
+	chain        []string // the blobs of the layers up to this one, bottom first
+}
+
+// build converts l's tar to an eStargz blob in a scratch file.
+func (i *Instance) build(ctx context.Context, l drivers.Layer) (*built, error) {
+	ra, err := l.Content.ReaderAt(ctx, l.Diff)
+	if err != nil {
+		return nil, err
+	}
+	defer ra.Close()
+	sr := io.NewSectionReader(ra, 0, ra.Size())
+	opts := []estargz.Option{}
+	if len(l.Prioritized) > 0 {
+		var missing []string // a prioritised file not in this layer is fine: it is in another
+		opts = append(opts, estargz.WithPrioritizedFiles(l.Prioritized), estargz.WithAllowPrioritizeNotFound(&missing))
+	}
+	b, err := estargz.Build(sr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	if err := os.MkdirAll(i.scratch, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(i.scratch, "layer-")
+	if err != nil {
+		return nil, err
+	}
+	h := newDigester()
+	_, err = io.Copy(io.MultiWriter(f, h), b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	out := &built{path: f.Name(), digest: h.digest(), toc: b.TOCDigest().String(), uncompressed: ra.Size()}
+	if len(l.Prioritized) > 0 {
+		out.prefetch = prefetchSpan(f.Name())
+	}
+	return out, nil
+}

@@ -1,0 +1,146 @@
+package stargz_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/drivertest"
+	"github.com/seedbench/seedbench/drivers/stargz"
+	"github.com/seedbench/seedbench/internal/registry"
+)
+
+// TestConformance runs the snapshotter suite (the stargz snapshotter prepares local snapshots when
+// no remote labels are given: an overlay snapshotter) and the lazy path: a received layer is mounted
+// from the registry and fetched as it is read; a lazy pull starts from empty caches.
+func TestConformance(t *testing.T) {
+	drivertest.Run(t, stargz.New("stargz", true), drivertest.Config{
+		// Its local snapshots are overlay mounts without redirect_dir: renaming a lower directory
+		// gives EXDEV, which the suite expects of "overlayfs".
+		SuiteName: "overlayfs",
+		Checks:    []drivertest.Check{{Name: "lazy", Run: checkLazy}, {Name: "refuses", Run: checkRefuses}},
+	})
+}
+
+// layerBlob writes a layer tar (a small file read first, a large one, a directory) into a content
+// store and describes it.
+func layerBlob(t *testing.T, files map[string][]byte) (content.Store, ocispec.Descriptor) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "usr/", Mode: 0o755})
+	for _, name := range []string{"etc/hello", "usr/big"} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(files[name]))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(files[name])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	store, err := local.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(buf.Bytes()), Size: int64(buf.Len())}
+	if err := content.WriteBlob(context.Background(), store, "layer", bytes.NewReader(buf.Bytes()), desc); err != nil {
+		t.Fatal(err)
+	}
+	return store, desc
+}
+
+func testFiles() map[string][]byte {
+	big := make([]byte, 4<<20)
+	r := rand.NewChaCha8([32]byte{1})
+	r.Read(big)
+	return map[string][]byte{"etc/hello": []byte("hello from a lazily pulled layer\n"), "usr/big": big}
+}
+
+func checkLazy(t *testing.T, env *drivertest.Env) {
+	ctx := context.Background()
+	files := testFiles()
+	store, desc := layerBlob(t, files)
+	inst := env.Instance.(*stargz.Instance)
+	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "l0", Diff: desc, Content: store, Prioritized: []string{"etc/hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	mounted := inst.Proxy().Fetched()
+	if mounted <= 0 || mounted > desc.Size/4 {
+		t.Errorf("mounting the layer fetched %d bytes of a %d-byte layer: want its TOC and prioritised files only", mounted, desc.Size)
+	}
+	// A container on the lazily mounted layer sees its files; reading the large one fetches it.
+	sn := env.Instance.Snapshotter()
+	ms, err := sn.Prepare(ctx, "c0", "l0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := env.Mount(t, ms, "c0")
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes (%v), want %d", name, len(got), err, len(want))
+		}
+	}
+	if f := inst.Proxy().Fetched(); f < int64(len(files["usr/big"])) {
+		t.Errorf("mounting and reading the files fetched %d bytes: want at least the large file's %d (random bytes do not compress)", f, len(files["usr/big"]))
+	}
+	env.Unmount(t, dir)
+
+	// A lazy pull starts from nothing: reading the small file fetches a little, not the large one.
+	pull, err := inst.LazyPull(ctx, []string{"l0"}, "c1", registry.Profile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = env.Mount(t, pull.Mounts, "c1")
+	if got, err := os.ReadFile(filepath.Join(dir, "etc/hello")); err != nil || !bytes.Equal(got, files["etc/hello"]) {
+		t.Errorf("lazy pull: etc/hello %q (%v)", got, err)
+	}
+	if f := pull.Fetched(); f <= 0 || f > desc.Size/4 {
+		t.Errorf("lazy pull and a small read fetched %d bytes of %d: want a little, from the pull's own caches", f, desc.Size)
+	}
+	if pull.ImageBytes <= 0 {
+		t.Errorf("image bytes %d", pull.ImageBytes)
+	}
+	env.Unmount(t, dir)
+	if err := pull.Close(ctx); err != nil {
+		t.Errorf("close the pull: %v", err)
+	}
+	if err := pull.Close(ctx); err != nil {
+		t.Errorf("close the pull twice: %v", err)
+	}
+
+}
+
+// checkRefuses: a layer the engine never delivered, and a layer whose blob is not a tar, fail with
+// the layer's name, and nothing is left mounted.
+func checkRefuses(t *testing.T, env *drivertest.Env) {
+	ctx := context.Background()
+	inst := env.Instance.(*stargz.Instance)
+	if _, err := inst.LazyPull(ctx, []string{"never"}, "c", registry.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
+		t.Errorf("lazy pull of a layer never received: %v, want an error naming it", err)
+	}
+	store, err := local.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte("this is not a tar archive, and not a layer either")
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(junk), Size: int64(len(junk))}
+	if err := content.WriteBlob(ctx, store, "junk", bytes.NewReader(junk), desc); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "junk", Diff: desc, Content: store}); err == nil || !strings.Contains(err.Error(), "junk") {
+		t.Errorf("a layer that is not a tar: %v, want an error naming it", err)
+	}
+}

@@ -1,0 +1,381 @@
+package gate
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// HistorySchema identifies a history report.
+const HistorySchema = "seedbench/history/v1"
+
+// minSegment is the fewest runs on each side of a change point.
+const minSegment = 2
+
+// maxChanges bounds the change points found in one class's series.
+const maxChanges = 4
+
+// History is a series of results of one plan, ordered by run time and grouped by environment
+// fingerprint, with each class's level over the runs and the points where it changed.
+type History struct {
+	Schema    string         `json:"schema"`
+	Scenario  string         `json:"scenario"`
+	Method    string         `json:"method"`
+	NoiseFrom string         `json:"noise_from"`
+	Alpha     float64        `json:"alpha"`
+	MinEffect float64        `json:"min_effect"`
+	Groups    []HistoryGroup `json:"groups"`
+}
+
+// HistoryGroup is the runs of one environment fingerprint, oldest first.
+type HistoryGroup struct {
+	Fingerprint string          `json:"fingerprint"`
+	Runs        []HistoryRun    `json:"runs"`
+	Classes     []ClassSeries   `json:"classes"`
+	Quantities  []QuantitySteps `json:"quantities"`
+}
+
+// HistoryRun is one run of a series.
+type HistoryRun struct {
+	RunID
+	Commit string   `json:"commit,omitempty"`
+	Faults []string `json:"faults,omitempty"`
+}
+
+// ClassSeries is one driver's class of times over the runs: its level in each run against the
+// first (exp of the class statistic: the median over the points of run ÷ first run), on the basis
+// judged, and the change points found.
+type ClassSeries struct {
+	Driver string `json:"driver"`
+	Class  string `json:"class"`
+	Better string `json:"better"`
+	Basis  string `json:"basis"`
+	// Levels has 0 where a run lacks the class (Missing lists those runs).
+	Levels  []float64     `json:"levels"`
+	Missing []int         `json:"missing,omitempty"`
+	Sigma   float64       `json:"sigma"`
+	Df      int           `json:"df"`
+	Changes []ChangePoint `json:"changes,omitempty"`
+}
+
+// ChangePoint is where a series moved: the first run of the new level, the ratio of the mean level
+// after to the mean level before (within the segment it split), and its p, adjusted.
+type ChangePoint struct {
+	At      int     `json:"at"` // index into the group's runs
+	Ratio   float64 `json:"ratio"`
+	P       float64 `json:"p"`
+	Verdict Verdict `json:"verdict"` // regression or improvement, by the metric's direction
+}
+
+// QuantitySteps is a deterministic quantity's value in each run and the runs where it stepped
+// beyond its tolerance.
+type QuantitySteps struct {
+	Driver string            `json:"driver"`
+	Name   string            `json:"name"`
+	Params map[string]string `json:"params"`
+	Unit   string            `json:"unit"`
+	// Values has 0 where a run lacks the quantity (Missing lists those runs).
+	Values  []float64 `json:"values"`
+	Missing []int     `json:"missing,omitempty"`
+	Steps   []int     `json:"steps,omitempty"`
+}
+
+// HistoryMethod says how change points are found.
+const HistoryMethod = "binary segmentation: each class's level per run (the median over its points of the log ratio to the first run, against the floors where every run has them, as compare judges the same stack), split where the two segments' mean levels differ most in units of their standard error under the class's A/A noise floor (Student's t, df = A/A runs − 1); a split counts when its p, Bonferroni-adjusted over the splits tried, then Benjamini–Hochberg over the classes, is below alpha and the effect exceeds the minimum; each segment is split again (at most 4 changes, at least 2 runs a side). Quantities: any step between consecutive runs beyond the gate's tolerance."
+
+// BuildHistory analyses rs (one scenario; any order) under the A/A noise floors noise (nil: the
+// default floor).
+func BuildHistory(rs []*result.Result, noise *Noise, opt Options) (*History, error) {
+	if opt.Alpha == 0 {
+		opt.Alpha = DefaultAlpha
+	}
+	if opt.MinEffect == 0 {
+		opt.MinEffect = DefaultMinEffect
+	}
+	if len(rs) < 2 {
+		return nil, fmt.Errorf("history needs 2 results at least, got %d", len(rs))
+	}
+	var errs []string
+	for _, r := range rs[1:] {
+		if r.Scenario.Name != rs[0].Scenario.Name {
+			errs = append(errs, fmt.Sprintf("%s is of scenario %s, not %s", r.Run.ID, r.Scenario.Name, rs[0].Scenario.Name))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("history is of one scenario: %s: give the results of one", strings.Join(errs, "; "))
+	}
+	h := &History{Schema: HistorySchema, Scenario: rs[0].Scenario.Name, Method: HistoryMethod, Alpha: opt.Alpha, MinEffect: opt.MinEffect}
+	h.NoiseFrom = fmt.Sprintf("no A/A runs: every class at the default floor of %.0f%%", 100*math.Expm1(defaultSigma))
+	if noise != nil {
+		h.NoiseFrom = fmt.Sprintf("%d A/A runs (%s)", len(noise.Runs), noise.Fingerprint)
+	}
+	sorted := slices.Clone(rs)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Run.Started.Before(sorted[j].Run.Started) })
+	var fps []string
+	byFP := map[string][]*result.Result{}
+	for _, r := range sorted {
+		fp := r.Env.Fingerprint
+		if _, ok := byFP[fp]; !ok {
+			fps = append(fps, fp)
+		}
+		byFP[fp] = append(byFP[fp], r)
+	}
+	for _, fp := range fps {
+		nz := noise
+		if nz != nil && nz.Fingerprint != fp {
+			nz = nil
+		}
+		h.Groups = append(h.Groups, historyGroup(fp, byFP[fp], nz, opt))
+	}
+	return h, nil
+}
+
+func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) HistoryGroup {
+	g := HistoryGroup{Fingerprint: fp}
+	for _, r := range rs {
+		g.Runs = append(g.Runs, HistoryRun{RunID: runID(r), Commit: r.Run.Commit, Faults: r.Run.Faults})
+	}
+	n := len(rs)
+	type series struct {
+		cs       *ClassSeries
+		abs, rel []float64
+		relOK    bool
+	}
+	bySeries := map[[2]string]*series{}
+	var order []*series
+	quantities := map[string]*QuantitySteps{}
+	var qorder []string
+	for i, r := range rs {
+		var stats []*classStat
+		if i == 0 {
+			stats = classStats(r, r)
+		} else {
+			stats = classStats(rs[0], r)
+		}
+		for _, c := range stats {
+			if !c.time {
+				for _, pm := range c.metrics {
+					m := pm[1]
+					k := m.Key()
+					q := quantities[k]
+					if q == nil {
+						q = &QuantitySteps{Driver: m.Driver, Name: m.Name, Params: m.Params, Unit: m.Unit, Values: make([]float64, n)}
+						for j := range q.Values {
+							q.Values[j] = math.NaN()
+						}
+						quantities[k] = q
+						qorder = append(qorder, k)
+					}
+					if len(m.Samples) > 0 {
+						q.Values[i] = m.Samples[0]
+					}
+				}
+				continue
+			}
+			k := [2]string{c.Driver, c.Class}
+			s := bySeries[k]
+			if s == nil {
+				s = &series{cs: &ClassSeries{Driver: c.Driver, Class: c.Class, Better: c.metrics[0][0].Better}, abs: nanSlice(n), rel: nanSlice(n), relOK: true}
+				bySeries[k] = s
+				order = append(order, s)
+			}
+			s.abs[i] = c.Stat
+			if c.hasFloor {
+				s.rel[i] = c.RelStat
+			} else {
+				s.relOK = false
+			}
+		}
+	}
+	type candidate struct {
+		s  *series
+		cp ChangePoint
+		q  float64
+	}
+	var cands []*candidate
+	for _, s := range order {
+		nc := noise.class(s.cs.Driver, s.cs.Class)
+		sigma, relSigma, df := defaultSigma, defaultSigma, 0
+		if nc != nil {
+			sigma, df = nc.Sigma, nc.Runs-1
+			if nc.RelSigma > 0 {
+				relSigma = nc.RelSigma
+			}
+		}
+		// The basis a comparison of the same stack judges by: against the floors where every run has
+		// them (a machine that moved as a whole cancels), else absolute.
+		xs, sg, basis := s.abs, sigma, "absolute"
+		if s.relOK && !hasNaN(s.rel) {
+			xs, sg, basis = s.rel, relSigma, "floor-relative"
+		}
+		s.cs.Basis, s.cs.Sigma, s.cs.Df = basis, sg, df
+		for i, x := range xs {
+			if math.IsNaN(x) {
+				s.cs.Levels = append(s.cs.Levels, 0)
+				s.cs.Missing = append(s.cs.Missing, i)
+				continue
+			}
+			s.cs.Levels = append(s.cs.Levels, math.Exp(x))
+		}
+		if hasNaN(xs) {
+			continue // a class some runs lack: no series to split
+		}
+		for _, cp := range segment(xs, sg, df, 1, opt, 0, n) {
+			cands = append(cands, &candidate{s: s, cp: cp})
+		}
+	}
+	// Benjamini–Hochberg over every change point tried across the classes.
+	slices.SortFunc(cands, func(a, b *candidate) int { return cmp.Compare(a.cp.P, b.cp.P) })
+	m := float64(len(order))
+	k := -1
+	for i, c := range cands {
+		if c.cp.P*m/float64(i+1) < opt.Alpha {
+			k = i
+		}
+	}
+	for i := 0; i <= k; i++ {
+		c := cands[i]
+		effect := c.cp.Ratio - 1
+		if c.cp.Ratio < 1 {
+			effect = 1/c.cp.Ratio - 1
+		}
+		if effect <= opt.MinEffect {
+			continue
+		}
+		c.cp.Verdict = Improvement
+		if (c.cp.Ratio > 1) == (c.s.cs.Better != metric.Higher) {
+			c.cp.Verdict = Regression
+		}
+		c.s.cs.Changes = append(c.s.cs.Changes, c.cp)
+	}
+	for _, s := range order {
+		slices.SortFunc(s.cs.Changes, func(a, b ChangePoint) int { return a.At - b.At })
+		g.Classes = append(g.Classes, *s.cs)
+	}
+	for _, k := range qorder {
+		q := quantities[k]
+		nc := noise.class(q.Driver, result.PointKey(q.Name, q.Params))
+		learnt := 0.0
+		if nc != nil {
+			learnt = nc.Tol
+		}
+		for i := 1; i < n; i++ {
+			a, b := q.Values[i-1], q.Values[i]
+			if math.IsNaN(a) || math.IsNaN(b) || a == b {
+				continue
+			}
+			if stepped(q.Name, q.Unit, a, b, learnt) {
+				q.Steps = append(q.Steps, i)
+			}
+		}
+		for i, v := range q.Values {
+			if math.IsNaN(v) {
+				q.Values[i] = 0
+				q.Missing = append(q.Missing, i)
+			}
+		}
+		g.Quantities = append(g.Quantities, *q)
+	}
+	return g
+}
+
+// stepped reports whether a quantity moved from a to b beyond the gate's tolerance for it (what
+// quantityVerdicts calls a change; reads are never gated).
+func stepped(name, unit string, a, b, learnt float64) bool {
+	tol, most, slack := max(DefaultTol, 2*learnt), maxExactTol, 0.0
+	change := 0.0
+	switch {
+	case unit == metric.Ratio:
+		tol, change = max(ratioTol, 2*learnt), b-a
+	case a == 0:
+		change = math.Inf(1)
+	default:
+		change = (b - a) / math.Abs(a)
+	}
+	switch name {
+	case metric.IOReadBytes:
+		return false
+	case metric.IOWriteBytes:
+		tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackBytes
+	case metric.IOFlushes:
+		tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackFlushes
+	}
+	return math.Abs(change) > tol && math.Abs(b-a) > slack && learnt <= most
+}
+
+// segment finds change points in xs[lo:hi] by binary segmentation: the split whose two segments'
+// means differ most in units of their standard error under sigma (each run's level has variance
+// sigma²/2: sigma is the spread of a pair's statistic), if its p (Student's t with df; Bonferroni
+// over the splits tried and the bases) is below alpha; then each side again.
+func segment(xs []float64, sigma float64, df, bases int, opt Options, lo, hi int) []ChangePoint {
+	return segmentDepth(xs, sigma, df, bases, opt, lo, hi, 0)
+}
+
+func segmentDepth(xs []float64, sigma float64, df, bases int, opt Options, lo, hi, depth int) []ChangePoint {
+	if hi-lo < 2*minSegment || depth >= maxChanges || !(sigma > 0) {
+		return nil
+	}
+	best, bestT := -1, 0.0
+	var bestDiff float64
+	for k := lo + minSegment; k <= hi-minSegment; k++ {
+		a, b := mean(xs[lo:k]), mean(xs[k:hi])
+		se := sigma / math.Sqrt2 * math.Sqrt(1/float64(k-lo)+1/float64(hi-k))
+		if t := math.Abs(b-a) / se; t > bestT {
+			best, bestT, bestDiff = k, t, b-a
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	splits := hi - lo - 2*minSegment + 1
+	p := min(1, pValue(bestT, 1, df)*float64(splits*bases))
+	if p >= opt.Alpha {
+		return nil
+	}
+	out := []ChangePoint{{At: best, Ratio: math.Exp(bestDiff), P: p}}
+	out = append(out, segmentDepth(xs, sigma, df, bases, opt, lo, best, depth+1)...)
+	out = append(out, segmentDepth(xs, sigma, df, bases, opt, best, hi, depth+1)...)
+	return out
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func nanSlice(n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	return out
+}
+
+func hasNaN(xs []float64) bool { return slices.ContainsFunc(xs, math.IsNaN) }
+
+// Changes counts the change points of every group: regressions, and all.
+func (h *History) Changes() (regressions, all int) {
+	for _, g := range h.Groups {
+		for _, c := range g.Classes {
+			for _, cp := range c.Changes {
+				all++
+				if cp.Verdict == Regression {
+					regressions++
+				}
+			}
+		}
+		for _, q := range g.Quantities {
+			all += len(q.Steps)
+		}
+	}
+	return regressions, all
+}

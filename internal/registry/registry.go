@@ -1,0 +1,320 @@
+// Package registry serves images to the drivers that pull them: an OCI registry in process on
+// loopback (go-containerregistry's), and a shaping proxy in front of it that gives the connection a
+// bandwidth and a round-trip time, so a pull behaves as it would over a real network without
+// touching the host's qdiscs. The proxy counts the bytes it carries: what a pull fetched.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+// Registry is an in-process registry on 127.0.0.1.
+type Registry struct {
+	Addr string // host:port
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+}
+
+// Start serves a registry on a free port of 127.0.0.1 until Close.
+func Start() (*Registry, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("registry: listen: %w", err)
+	}
+	r := &Registry{Addr: ln.Addr().String(), ln: ln, done: make(chan struct{}),
+		srv: &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		defer close(r.done)
+		r.srv.Serve(ln)
+	}()
+	return r, nil
+}
+
+// Close stops the registry and waits for it.
+func (r *Registry) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := r.srv.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(err, r.srv.Close())
+	}
+	<-r.done
+	return err
+}
+
+// Profile is a network the proxy imitates: a bandwidth and a round-trip time.
+type Profile struct {
+	Name      string        `json:"name" yaml:"name"`
+	Bandwidth int64         `json:"bandwidth_bps"` // bits per second; 0 = unlimited
+	RTT       time.Duration `json:"rtt_ns"`
+}
+
+func (p Profile) String() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	bw := "unlimited"
+	if p.Bandwidth > 0 {
+		bw = FormatBandwidth(p.Bandwidth)
+	}
+	return fmt.Sprintf("%s %s", bw, p.RTT)
+}
+
+// FormatBandwidth writes bits per second as "100Mbit/s".
+func FormatBandwidth(bps int64) string {
+	switch {
+	case bps >= 1e9 && bps%1e9 == 0:
+		return fmt.Sprintf("%dGbit/s", bps/1e9)
+	case bps >= 1e6 && bps%1e6 == 0:
+		return fmt.Sprintf("%dMbit/s", bps/1e6)
+	case bps >= 1e3 && bps%1e3 == 0:
+		return fmt.Sprintf("%dkbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%dbit/s", bps)
+}
+
+// ParseProfile reads "100Mbit/s 20ms" (a bandwidth in bit/s, kbit/s, Mbit/s or Gbit/s, or
+// "unlimited", then a round-trip time).
+func ParseProfile(s string) (Profile, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return Profile{}, fmt.Errorf("network %q: write a bandwidth and a round-trip time, e.g. \"100Mbit/s 20ms\"", s)
+	}
+	var p Profile
+	if f[0] != "unlimited" {
+		units := []struct {
+			suffix string
+			mult   int64
+		}{{"Gbit/s", 1e9}, {"Mbit/s", 1e6}, {"kbit/s", 1e3}, {"bit/s", 1}}
+		ok := false
+		for _, u := range units {
+			if num, found := strings.CutSuffix(f[0], u.suffix); found {
+				var n int64
+				if _, err := fmt.Sscanf(num, "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != num {
+					return Profile{}, fmt.Errorf("network %q: bandwidth %q: a positive whole number of %s", s, f[0], u.suffix)
+				}
+				p.Bandwidth, ok = n*u.mult, true
+				break
+			}
+		}
+		if !ok {
+			return Profile{}, fmt.Errorf("network %q: bandwidth %q: use bit/s, kbit/s, Mbit/s or Gbit/s, or unlimited", s, f[0])
+		}
+	}
+	rtt, err := time.ParseDuration(f[1])
+	if err != nil || rtt < 0 || rtt > 10*time.Second {
+		return Profile{}, fmt.Errorf("network %q: round-trip time %q: a duration from 0s to 10s, e.g. 20ms", s, f[1])
+	}
+	p.RTT = rtt
+	p.Name = s
+	return p, nil
+}
+
+// Proxy forwards TCP connections from a port of 127.0.0.1 to a target, shaped to a Profile: every
+// byte waits half the round-trip time in each direction, and each direction is paced to the
+// bandwidth. It counts the bytes it carries towards the client.
+type Proxy struct {
+	Addr   string
+	target string
+	ln     net.Listener
+
+	mu      sync.Mutex
+	profile Profile
+	down    int64 // bytes carried from the target to clients
+	// The link's two directions, shared by every connection: parallel fetches share the bandwidth.
+	toClient, toTarget link
+	conns              map[net.Conn]bool
+	closed             bool
+	wg                 sync.WaitGroup
+}
+
+// NewProxy listens on a free port of 127.0.0.1 and forwards to target.
+func NewProxy(target string, p Profile) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("proxy: listen: %w", err)
+	}
+	x := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, profile: p, conns: map[net.Conn]bool{}}
+	x.wg.Add(1)
+	go x.accept()
+	return x, nil
+}
+
+// SetProfile changes the shaping of the connections made from now on.
+func (x *Proxy) SetProfile(p Profile) {
+	x.mu.Lock()
+	x.profile = p
+	x.mu.Unlock()
+}
+
+// Profile is the current shaping.
+func (x *Proxy) Profile() Profile {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.profile
+}
+
+// Fetched returns the bytes carried to clients so far.
+func (x *Proxy) Fetched() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.down
+}
+
+func (x *Proxy) accept() {
+	defer x.wg.Done()
+	for {
+		c, err := x.ln.Accept()
+		if err != nil {
+			return
+		}
+		x.mu.Lock()
+		if x.closed {
+			x.mu.Unlock()
+			c.Close()
+			return
+		}
+		x.conns[c] = true
+		p := x.profile
+		x.mu.Unlock()
+		x.wg.Add(1)
+		go func() {
+			defer x.wg.Done()
+			x.serve(c, p)
+		}()
+	}
+}
+
+func (x *Proxy) serve(c net.Conn, p Profile) {
+	defer func() {
+		c.Close()
+		x.mu.Lock()
+		delete(x.conns, c)
+		x.mu.Unlock()
+	}()
+	t, err := net.Dial("tcp", x.target)
+	if err != nil {
+		return
+	}
+	x.mu.Lock()
+	x.conns[t] = true
+	x.mu.Unlock()
+	defer func() {
+		t.Close()
+		x.mu.Lock()
+		delete(x.conns, t)
+		x.mu.Unlock()
+	}()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		shapedCopy(t, c, p, &x.toTarget, nil)
+		closeWrite(t)
+	}()
+	go func() {
+		defer wg.Done()
+		shapedCopy(c, t, p, &x.toClient, func(n int) {
+			x.mu.Lock()
+			x.down += int64(n)
+			x.mu.Unlock()
+		})
+		closeWrite(c)
+	}()
+	wg.Wait()
+}
+
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+}
+
+// chunk is data read at a time, released after the one-way delay.
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+// link is one direction of the modelled network: when it has carried everything sent so far.
+type link struct {
+	mu   sync.Mutex
+	free time.Time
+}
+
+// send books n bytes entering the link at t at bandwidth bps: it returns when they have left it.
+func (l *link) send(t time.Time, n int, bps int64) time.Time {
+	tx := time.Duration(float64(n) * 8 / float64(bps) * float64(time.Second))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.free.After(t) {
+		t = l.free
+	}
+	l.free = t.Add(tx)
+	return l.free
+}
+
+// shapedCopy copies src to dst over a modelled link: a chunk read at t enters the link once it is
+// free (every connection's chunks share it), takes its size over the bandwidth, and arrives half the
+// round-trip time (the propagation delay) after it left; it is written then. count sees every byte
+// written.
+func shapedCopy(dst io.Writer, src io.Reader, p Profile, l *link, count func(int)) {
+	delay := p.RTT / 2
+	q := make(chan chunk, 256)
+	go func() {
+		defer close(q)
+		for {
+			b := make([]byte, 16<<10)
+			n, err := src.Read(b)
+			if n > 0 {
+				q <- chunk{b[:n], time.Now().Add(delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for ch := range q {
+		arrive := ch.at
+		if p.Bandwidth > 0 {
+			arrive = l.send(ch.at.Add(-delay), len(ch.b), p.Bandwidth).Add(delay)
+		}
+		if d := time.Until(arrive); d > 0 {
+			time.Sleep(d)
+		}
+		n, err := dst.Write(ch.b)
+		if count != nil && n > 0 {
+			count(n)
+		}
+		if err != nil {
+			for range q { // drain, so the reader ends
+			}
+			return
+		}
+	}
+}
+
+// Close stops the proxy, cuts every connection and waits for its goroutines.
+func (x *Proxy) Close() error {
+	x.mu.Lock()
+	x.closed = true
+	for c := range x.conns {
+		c.Close()
+	}
+	x.mu.Unlock()
+	err := x.ln.Close()
+	x.wg.Wait()
+	return err
+}

@@ -1,0 +1,116 @@
+package registry
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseProfile(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		bps  int64
+		rtt  time.Duration
+		fail string
+	}{
+		{in: "100Mbit/s 20ms", bps: 100e6, rtt: 20 * time.Millisecond},
+		{in: "1Gbit/s 1ms", bps: 1e9, rtt: time.Millisecond},
+		{in: "unlimited 0s", rtt: 0},
+		{in: "512kbit/s 300ms", bps: 512e3, rtt: 300 * time.Millisecond},
+		{in: "100Mbit/s", fail: "write a bandwidth and a round-trip time"},
+		{in: "100MB/s 20ms", fail: "use bit/s, kbit/s, Mbit/s or Gbit/s"},
+		{in: "0Mbit/s 20ms", fail: "a positive whole number"},
+		{in: "1.5Gbit/s 20ms", fail: "a positive whole number"},
+		{in: "100Mbit/s -1ms", fail: "a duration from 0s to 10s"},
+		{in: "100Mbit/s 1h", fail: "a duration from 0s to 10s"},
+	} {
+		p, err := ParseProfile(tc.in)
+		if tc.fail != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.fail) {
+				t.Errorf("%q: error %v, want one saying %q", tc.in, err, tc.fail)
+			}
+			continue
+		}
+		if err != nil || p.Bandwidth != tc.bps || p.RTT != tc.rtt || p.String() != tc.in {
+			t.Errorf("%q: %+v, %v; want %d bit/s, %v", tc.in, p, err, tc.bps, tc.rtt)
+		}
+	}
+}
+
+// TestProxyShapes: a body through the proxy takes at least what the modelled link needs for it
+// (its bits over the bandwidth, and a round trip), arrives whole, and is counted.
+func TestProxyShapes(t *testing.T) {
+	body := bytes.Repeat([]byte("seedbench"), 256<<10/9) // ~256 KiB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	target := strings.TrimPrefix(srv.URL, "http://")
+	for _, prof := range []string{"unlimited 0s", "10Mbit/s 40ms"} {
+		p, err := ParseProfile(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := NewProxy(target, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := &http.Client{Transport: &http.Transport{}}
+		t0 := time.Now()
+		resp, err := client.Get("http://" + x.Addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		el := time.Since(t0)
+		client.CloseIdleConnections()
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("%s: body of %d bytes (%v), want %d", prof, len(got), err, len(body))
+		}
+		if f := x.Fetched(); f < int64(len(body)) || f > int64(len(body))+4096 {
+			t.Errorf("%s: fetched %d bytes, want the body's %d and its headers", prof, f, len(body))
+		}
+		if p.Bandwidth > 0 {
+			least := time.Duration(float64(len(body))*8/float64(p.Bandwidth)*float64(time.Second)) + p.RTT
+			if el < least {
+				t.Errorf("%s: %v for %d bytes: want at least %v (the bits over the bandwidth and a round trip)", prof, el, len(body), least)
+			}
+		}
+		if err := x.Close(); err != nil {
+			t.Errorf("%s: close: %v", prof, err)
+		}
+	}
+}
+
+// TestRegistryServes: a blob pushed to the registry comes back through the proxy, and Close stops
+// both.
+func TestRegistryServes(t *testing.T) {
+	r, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := NewProxy(r.Addr, Profile{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + x.Addr + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v2/ through the proxy: %s", resp.Status)
+	}
+	if err := x.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := http.Get("http://" + r.Addr + "/v2/"); err == nil {
+		t.Error("the registry still answers after Close")
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/backing"
@@ -116,8 +118,11 @@ func (i *instance) Close(ctx context.Context) error {
 	}
 	if !i.sn.closed.Load() {
 		// Removing snapshots one by one is not needed to free the space (the backing goes next)
-		// but proves the snapshotter can tear down what it built.
-		errs = append(errs, drivers.RemoveAll(ctx, i.sn))
+		// but proves the snapshotter can tear down what it built — except on a backing that ran
+		// out of space, where the snapshotter cannot even record a removal in its metadata.
+		if err := drivers.RemoveAll(ctx, i.sn); err != nil && !strings.Contains(err.Error(), unix.ENOSPC.Error()) {
+			errs = append(errs, err)
+		}
 		errs = append(errs, i.sn.Close())
 	}
 	errs = append(errs, i.cfg.Undo.Unwind())

@@ -280,8 +280,23 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// Everything a pull names is made before its clock starts: blob paths, snapshot keys, mount points.
+	paths, keys := make([]string, len(pub.layers)), make([]string, len(pub.layers))
+	for k := range pub.layers {
+		paths[k], keys[k] = filepath.Join(blobs, fmt.Sprint(k)), id+"/"+pi.Chain[k]
+	}
+	ref := proxy.Addr + "/" + pullRepository + ":latest"
+	applyMnt := filepath.Join(d.dir, "mnt", id+"-apply")
+	ckey := id + "/container"
+	pl.mnt = filepath.Join(d.dir, "mnt", id)
+	for _, dir := range []string{applyMnt, pl.mnt} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
 	t0 := time.Now()
-	fetcher, err := resolver.Fetcher(fctx, proxy.Addr+"/"+pullRepository+":latest")
+	fetcher, err := resolver.Fetcher(fctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +316,7 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 				return
 			}
 			defer func() { <-sem }()
-			fetched[k] <- fetchBlob(fctx, fetcher, desc, filepath.Join(blobs, fmt.Sprint(k)))
+			fetched[k] <- fetchBlob(fctx, fetcher, desc, paths[k])
 		}()
 	}
 	defer wg.Wait() // after cancel, on every path
@@ -310,23 +325,16 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 		if err := <-fetched[k]; err != nil {
 			return nil, fmt.Errorf("layer %s: fetch %s: %w", pi.Chain[k], desc.Digest, err)
 		}
-		key := fmt.Sprintf("%s/%s", id, pi.Chain[k])
-		if err := e.applyBlob(ctx, d, pl, filepath.Join(blobs, fmt.Sprint(k)), key, parent); err != nil {
+		if err := e.applyBlob(ctx, d, pl, paths[k], applyMnt, keys[k], parent); err != nil {
 			return nil, fmt.Errorf("layer %s: %w", pi.Chain[k], err)
 		}
-		os.Remove(filepath.Join(blobs, fmt.Sprint(k)))
-		parent = key
+		parent = keys[k]
 	}
-	ckey := id + "/container"
 	ms, err := d.sn.Prepare(ctx, ckey, parent)
 	if err != nil {
 		return nil, fmt.Errorf("prepare container: %w", err)
 	}
 	pl.undo.Push("remove "+ckey, func() error { return d.sn.Remove(context.Background(), ckey) })
-	pl.mnt = filepath.Join(d.dir, "mnt", id)
-	if err := os.MkdirAll(pl.mnt, 0o755); err != nil {
-		return nil, err
-	}
 	if err := d.inst.Mount(ctx, ms, pl.mnt); err != nil {
 		return nil, err
 	}
@@ -364,18 +372,13 @@ func fetchBlob(ctx context.Context, f interface {
 	return nil
 }
 
-// applyBlob applies the gzip layer at path into a fresh active snapshot key on parent and commits it
-// as key (committed names and active keys live apart: the active one is key + "-active").
-func (e *engine) applyBlob(ctx context.Context, d *driverRun, pl *pulled, path, key, parent string) error {
+// applyBlob applies the gzip layer at path into a fresh active snapshot key on parent, mounted at mnt
+// (made beforehand), and commits it as key (the active one is key + "-active").
+func (e *engine) applyBlob(ctx context.Context, d *driverRun, pl *pulled, path, mnt, key, parent string) error {
 	active := key + "-active"
 	ms, err := d.sn.Prepare(ctx, active, parent)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
-	}
-	mnt := filepath.Join(d.dir, "mnt", filepath.Base(filepath.Dir(key))+"-apply")
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
-		d.sn.Remove(ctx, active)
-		return err
 	}
 	if err := d.inst.Mount(ctx, ms, mnt); err != nil {
 		d.sn.Remove(ctx, active)

@@ -226,7 +226,7 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 		if hasNaN(xs) {
 			continue // a class some runs lack: no series to split
 		}
-		for _, cp := range segment(xs, sg, df, 1, opt, 0, n) {
+		for _, cp := range segment(xs, sg, df, opt, 0, n) {
 			cands = append(cands, &candidate{s: s, cp: cp})
 		}
 	}
@@ -312,12 +312,12 @@ func stepped(name, unit string, a, b, learnt float64) bool {
 // segment finds change points in xs[lo:hi] by binary segmentation: the split whose two segments'
 // means differ most in units of their standard error under sigma (each run's level has variance
 // sigma²/2: sigma is the spread of a pair's statistic), if its p (Student's t with df; Bonferroni
-// over the splits tried and the bases) is below alpha; then each side again.
-func segment(xs []float64, sigma float64, df, bases int, opt Options, lo, hi int) []ChangePoint {
-	return segmentDepth(xs, sigma, df, bases, opt, lo, hi, 0)
+// over the splits tried) is below alpha; then each side again.
+func segment(xs []float64, sigma float64, df int, opt Options, lo, hi int) []ChangePoint {
+	return segmentDepth(xs, sigma, df, opt, lo, hi, 0)
 }
 
-func segmentDepth(xs []float64, sigma float64, df, bases int, opt Options, lo, hi, depth int) []ChangePoint {
+func segmentDepth(xs []float64, sigma float64, df int, opt Options, lo, hi, depth int) []ChangePoint {
 	if hi-lo < 2*minSegment || depth >= maxChanges || !(sigma > 0) {
 		return nil
 	}
@@ -334,13 +334,13 @@ func segmentDepth(xs []float64, sigma float64, df, bases int, opt Options, lo, h
 		return nil
 	}
 	splits := hi - lo - 2*minSegment + 1
-	p := min(1, pValue(bestT, 1, df)*float64(splits*bases))
+	p := min(1, pValue(bestT, 1, df)*float64(splits))
 	if p >= opt.Alpha {
 		return nil
 	}
 	out := []ChangePoint{{At: best, Ratio: math.Exp(bestDiff), P: p}}
-	out = append(out, segmentDepth(xs, sigma, df, bases, opt, lo, best, depth+1)...)
-	out = append(out, segmentDepth(xs, sigma, df, bases, opt, best, hi, depth+1)...)
+	out = append(out, segmentDepth(xs, sigma, df, opt, lo, best, depth+1)...)
+	out = append(out, segmentDepth(xs, sigma, df, opt, best, hi, depth+1)...)
 	return out
 }
 

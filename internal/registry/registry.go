@@ -269,7 +269,7 @@ func (l *link) send(t time.Time, n int, bps int64) time.Time {
 // shapedCopy copies src to dst over a modelled link: a chunk read at t enters the link once it is
 // free (every connection's chunks share it), takes its size over the bandwidth, and arrives half the
 // round-trip time (the propagation delay) after it left; it is written then. count sees every byte
-// written.
+// written, before the client can read it.
 func shapedCopy(dst io.Writer, src io.Reader, p Profile, l *link, count func(int)) {
 	delay := p.RTT / 2
 	q := make(chan chunk, 256)
@@ -294,9 +294,14 @@ func shapedCopy(dst io.Writer, src io.Reader, p Profile, l *link, count func(int
 		if d := time.Until(arrive); d > 0 {
 			time.Sleep(d)
 		}
+		// Counted before the write, so a client that has read the last byte never sees a count
+		// short of it; a short write takes back what did not go.
+		if count != nil {
+			count(len(ch.b))
+		}
 		n, err := dst.Write(ch.b)
-		if count != nil && n > 0 {
-			count(n)
+		if count != nil && n < len(ch.b) {
+			count(n - len(ch.b))
 		}
 		if err != nil {
 			for range q { // drain, so the reader ends

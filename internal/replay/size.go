@@ -107,8 +107,8 @@ func uniqueLayers(layers map[string]LayerSize) (bytes, entries int64) {
 }
 
 // imageWrites is what the workload writes into one container of each image on top of the image:
-// the files an image's create ops make (in its first container) and one copy-up per size and how
-// of its modify ops (in every container that serves a round).
+// the files an image's create ops make and the lower files its modify ops copy up (a copy per size,
+// how and round), all in its first container.
 type imageWrites struct{ created, copiedUp int64 }
 
 func writesByImage(plan *scenario.Plan) map[string]imageWrites {
@@ -125,17 +125,19 @@ func writesByImage(plan *scenario.Plan) map[string]imageWrites {
 }
 
 // workloadWrites is what the workload writes into containers on top of their images: created files
-// (in each image's first container), and copy-ups (in each container, and in the fresh container a
-// round may start).
-func workloadWrites(plan *scenario.Plan) int64 {
-	by := writesByImage(plan)
-	var total int64
-	for _, img := range plan.Images {
-		w := by[img.Name]
-		total = sat(total, sat(w.created, mul(w.copiedUp, int64(img.Containers)+1)))
+// and copy-ups, both in each image's first container (a modify op's every round copies up lower
+// files of its own there, counted in its writes).
+func workloadWrites(plan *scenario.Plan) (created, copiedUp int64) {
+	for _, w := range writesByImage(plan) {
+		created, copiedUp = sat(created, w.created), sat(copiedUp, w.copiedUp)
 	}
-	return total
+	return created, copiedUp
 }
+
+// reflinks says a backing shares a copy's blocks with its source: on xfs and btrfs overlayfs
+// copies up by cloning, and a btrfs snapshot shares every block until one is written, so a copy-up
+// takes a few blocks of its own, not the file's size.
+func reflinks(backing string) bool { return backing == "xfs" || backing == "btrfs" }
 
 // containerGrowth is the most the workload adds to one container's filesystem when it writes in
 // place (a snapshot that is a whole filesystem, as blockfile's): the files it creates. A
@@ -240,7 +242,7 @@ func Estimate(plan *scenario.Plan, ds []drivers.Driver) Needs {
 	size := BackingSize(plan, layers)
 	fullBytes, fullEntries := fullCopies(plan, layers)
 	uniqueBytes, uniqueEntries := uniqueLayers(layers)
-	writes := workloadWrites(plan)
+	created, copiedUp := workloadWrites(plan)
 
 	var ns Needs
 	for _, d := range ds {
@@ -253,7 +255,10 @@ func Estimate(plan *scenario.Plan, ds []drivers.Driver) Needs {
 		if info.Capabilities.FullCopy {
 			data, entries = fullBytes, fullEntries
 		}
-		data = sat(data, writes)
+		data = sat(data, created)
+		if !reflinks(n.Backing) {
+			data = sat(data, copiedUp)
+		}
 		// A tenth more for directories' growth, the journal's churn and allocation slack.
 		n.Want = sat(sat(sat(data, data/10), snapshotterOverhead), fsOverhead(n.Backing, n.Size))
 		n.Use, n.Overflows = min(n.Size, n.Want), n.Want > n.Size

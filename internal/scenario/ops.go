@@ -49,7 +49,7 @@ type opSpec struct {
 }
 
 // commonOpKeys are the keys every op takes.
-var commonOpKeys = []string{"op", "image", "cache", "samples"}
+var commonOpKeys = []string{"op", "image", "cache", "samples", "max_samples"}
 
 // cacheModes are the values of every op's cache key (warm first: the default).
 var cacheModes = []string{"warm", "mount", "cold"}

@@ -399,6 +399,8 @@ func (r *resolver) op(i int) PlanOp {
 	switch {
 	case r.opt.Samples > 0 || r.opt.Quick:
 		po.MaxSamples = po.Samples
+	case op.MaxSamples > 0:
+		po.MaxSamples = max(po.Samples, op.MaxSamples)
 	case sc.MaxSamples > 0:
 		po.MaxSamples = max(po.Samples, sc.MaxSamples)
 	default:

@@ -450,3 +450,34 @@ func TestDescribeGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveMaxSamples: an op's own max_samples caps its adaptive sampling (never below its
+// samples); the scenario's applies to the others; --quick and --samples pin every count.
+func TestResolveMaxSamples(t *testing.T) {
+	src := `
+name: caps
+seed: 1
+samples: 5
+max_samples: 8
+layers: [{name: base, generate: {files: 10}}]
+images: {app: base}
+workload:
+  - {op: modify, size: [1MiB], max_samples: 3}
+  - {op: modify, size: [4KiB], samples: 4, max_samples: 6}
+  - {op: lookup}
+`
+	for _, c := range []struct {
+		opt  ResolveOptions
+		want [][2]int // samples, max per op
+	}{
+		{ResolveOptions{}, [][2]int{{5, 5}, {4, 6}, {5, 8}}},
+		{ResolveOptions{Samples: 2}, [][2]int{{2, 2}, {2, 2}, {2, 2}}},
+	} {
+		p := parseResolve(t, src, c.opt)
+		for i, w := range c.want {
+			if got := [2]int{p.Ops[i].Samples, p.Ops[i].MaxSamples}; got != w {
+				t.Errorf("%+v: op %d: samples, max_samples = %v, want %v", c.opt, i, got, w)
+			}
+		}
+	}
+}

@@ -147,6 +147,7 @@ func (Op) JSONSchemaExtend(s *jsonschema.Schema) {
 	setProp(s, "count", intMin(1))
 	setProp(s, "files", intMin(1))
 	setProp(s, "samples", intMin(1))
+	setProp(s, "max_samples", intMin(1))
 	for _, spec := range opSpecs {
 		name := string(spec.kind)
 		var keys []any

@@ -175,6 +175,9 @@ type Op struct {
 	Networks []string `yaml:"networks,omitempty"`
 	// Samples overrides the scenario's samples for this op.
 	Samples int `yaml:"samples,omitempty"`
+	// MaxSamples overrides the scenario's max_samples for this op: a cap on adaptive sampling for
+	// an op whose rounds are dear (a modify op's points each need a lower file per round).
+	MaxSamples int `yaml:"max_samples,omitempty"`
 
 	trace *Trace // the loaded trace file
 	Line  int    `yaml:"-"`

@@ -1046,6 +1046,9 @@ func (v *validator) op(i int) {
 	if v.given(join(wp, "samples"), op.Samples != 0) {
 		v.intRange(join(wp, "samples"), "samples", int64(op.Samples), 1, maxSamples, " (omit it for the scenario's samples)")
 	}
+	if v.given(join(wp, "max_samples"), op.MaxSamples != 0) {
+		v.intRange(join(wp, "max_samples"), "max_samples", int64(op.MaxSamples), 1, maxSamples, " (omit it for the scenario's max_samples)")
+	}
 }
 
 func (v *validator) imageExists(name string) bool {

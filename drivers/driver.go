@@ -113,6 +113,9 @@ type Options struct {
 	// MountOptions are extra overlay mount options (metacopy=on, volatile, index=on, …); drivers that
 	// are not overlay-based reject them.
 	MountOptions []string
+	// Registry is the external registry a driver that pulls layers pushes them to and pulls them
+	// from (http://HOST:PORT); "" = one of its own, in process.
+	Registry string
 }
 
 // Backing describes the filesystem a driver instance stores its snapshots on.

@@ -1,8 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/seedbench/seedbench/drivers/stargz"
+	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // TestRunPull pulls a small image afresh over two networks: overlayfs fully (it fetches every byte of
@@ -52,5 +59,46 @@ func TestRunPull(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRunPullExternalRegistry: with --registry, the pull op and stargz push to and pull from that
+// registry (here one started on loopback as a stand-in for a registry on the network), the result
+// records it, and the registry is left running; a URL seedbench cannot use is a usage error.
+func TestRunPullExternalRegistry(t *testing.T) {
+	requireRoot(t)
+	ext, err := registry.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ext.Close()
+	url := "http://" + ext.Addr
+	workdir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "r.json")
+	o := run(t, "run", "testdata/pull.yaml", "--drivers", "overlayfs,stargz", "--registry", url, "--workdir", workdir, "--out", out, "-q")
+	if o.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", o.code, o.stdout, o.stderr)
+	}
+	assertNothingOurs(t, workdir)
+	r := readResult(t, out)
+	if r.Run.Registry != url {
+		t.Errorf("result records registry %q, want %q", r.Run.Registry, url)
+	}
+	resp, err := http.Get(url + "/v2/_catalog")
+	if err != nil {
+		t.Fatalf("the registry is gone after the run: %v", err)
+	}
+	defer resp.Body.Close()
+	var cat struct{ Repositories []string }
+	if err := json.NewDecoder(resp.Body).Decode(&cat); err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"seedbench/images", stargz.Repository} {
+		if !slices.Contains(cat.Repositories, repo) {
+			t.Errorf("the external registry holds %v: no %s pushed to it", cat.Repositories, repo)
+		}
+	}
+	if o := run(t, "run", "testdata/pull.yaml", "--registry", "https://"+ext.Addr, "--workdir", workdir, "-q"); o.code != 2 || !strings.Contains(o.stderr, "https is not supported") {
+		t.Errorf("--registry https://…: exit %d, stderr %q: want a usage error saying https is not supported", o.code, o.stderr)
 	}
 }

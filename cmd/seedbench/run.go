@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/seedbench/seedbench/internal/bench"
+	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/report"
 	"github.com/seedbench/seedbench/internal/result"
@@ -26,18 +27,19 @@ var (
 )
 
 type runOptions struct {
-	drivers string
-	quick   bool
-	samples int
-	out     string
-	format  string
-	quiet   bool
-	workdir string
-	results string
-	details bool
-	faults  faultFlags
-	repeat  int
-	shard   string
+	drivers  string
+	quick    bool
+	samples  int
+	out      string
+	format   string
+	quiet    bool
+	workdir  string
+	results  string
+	details  bool
+	faults   faultFlags
+	repeat   int
+	shard    string
+	registry string
 }
 
 // faultFlags collects --inject-fault values.
@@ -56,7 +58,7 @@ func (f *faultFlags) Set(s string) error {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N] [--registry http://HOST:PORT]", stderr)
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
@@ -67,6 +69,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&o.repeat, "repeat", 1, "run each scenario N times, each with a result of its own (A/A runs for seedbench noise)")
 	fs.Var(&o.faults, "inject-fault", "inject a fault on purpose, to measure the regression gate (repeatable): slow:METRIC[,KEY=VALUE]:+N% or write:STEP:+SIZE")
 	fs.StringVar(&o.shard, "shard", "", "run shard I of N (1-based) of the workload: the ops dealt round-robin, every driver in each; seedbench merge joins the N results")
+	fs.StringVar(&o.registry, "registry", "", "an external registry for pull ops and stargz (http://HOST:PORT, anonymous push and pull; default: one in process on loopback)")
 	fs.StringVar(&o.workdir, "workdir", rundir.DefaultBase, "base directory for run state (mounts, loop images)")
 	fs.StringVar(&o.results, "results", "results", "directory for result files when --out is not given")
 	files, err := parse(fs, args)
@@ -93,6 +96,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		shard = &result.Shard{Index: i, Count: n}
 	}
+	if o.registry != "" {
+		if _, err := registry.CheckURL(o.registry); err != nil {
+			return usagef("run: --registry: %v", err)
+		}
+	}
 	if o.out != "" && len(files) > 1 {
 		return usagef("run: --out takes one scenario; run several without --out to get one file each")
 	}
@@ -118,7 +126,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		},
 		Done:   func(r bench.Run) error { return render(r, o, stdout, stderr) },
-		Faults: o.faults, Shard: shard, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
+		Faults: o.faults, Shard: shard, Registry: o.registry, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
 	})
 	prog.done()
 	if outcome == bench.Interrupted {

@@ -5,6 +5,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,9 +25,9 @@ import (
 	"github.com/seedbench/seedbench/drivers/drivertest"
 )
 
-// TestRemoteFaults: a layer whose registry is down, whose blob is not in the registry (404) or
-// whose TOC digest is wrong fails to mount with an error naming the layer, promptly, and leaves
-// nothing mounted (drivertest checks at cleanup).
+// TestRemoteFaults: a layer whose registry is down, whose blob is not in the registry (404), whose
+// blob is cut off mid-read or whose TOC digest is wrong fails to mount with an error naming the
+// layer, promptly, and leaves nothing mounted (drivertest checks at cleanup).
 func TestRemoteFaults(t *testing.T) {
 	d := New("stargz", true)
 	drivertest.RequireSupported(t, d)
@@ -47,6 +53,7 @@ func TestRemoteFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := *inst.blobs["good"]
+	cut := truncatingProxy(t, inst.reg.Addr)
 	for _, tc := range []struct {
 		name string
 		addr string
@@ -58,6 +65,7 @@ func TestRemoteFaults(t *testing.T) {
 			b.chain = []string{b.digest}
 		}},
 		{name: "wrong-toc", addr: inst.proxy.Addr, blob: func(b *built) { b.toc = digest.FromString("not the TOC").String() }},
+		{name: "blob-truncated", addr: cut, blob: func(*built) {}},
 	} {
 		b := good
 		b.chain = append([]string(nil), good.chain...)
@@ -83,3 +91,45 @@ func TestRemoteFaults(t *testing.T) {
 		}
 	}
 }
+
+// truncatingProxy forwards to the registry at addr, but cuts every blob response off halfway: the
+// connection drops after half the body its headers announced, as a registry or a network that fails
+// mid-transfer does (a fault the in-process registry cannot show by itself). It returns its
+// host:port.
+func truncatingProxy(t *testing.T, addr string) string {
+	target, err := url.Parse("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if strings.Contains(resp.Request.URL.Path, "/blobs/") && resp.Request.Method == http.MethodGet && resp.ContentLength > 1 {
+			resp.Body = &cutReader{r: resp.Body, left: resp.ContentLength / 2}
+		}
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// cutReader fails once left bytes have been read: the reverse proxy then aborts the response.
+type cutReader struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutReader) Close() error { return c.r.Close() }

@@ -122,7 +122,7 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		return nil, fmt.Errorf("%s takes no mount options", d.name)
 	}
 	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, backing.Ext4), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
-		reg, err := registry.Start()
+		reg, err := registry.Open(opts.Registry)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}

@@ -53,6 +53,8 @@ type Request struct {
 	Faults []replay.Fault
 	// Shard runs one shard of each scenario's workload (nil: all of it).
 	Shard *result.Shard
+	// Registry is an external registry for pulls (http://HOST:PORT; "" = in process).
+	Registry string
 	// Repeat runs every scenario this many times, one after the other, each with a result of its
 	// own: A/A runs, for the noise floors compare judges by (0 = 1).
 	Repeat int
@@ -330,7 +332,7 @@ func execute(ctx context.Context, req Request, r *Run, ds []drivers.Driver) (Out
 	}
 	defer wd.Close()
 
-	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress, Faults: req.Faults, Shard: req.Shard})
+	res, runErr := replay.Run(ctx, r.Plan, ds, replay.Options{WorkDir: filepath.Join(wd.Path, "w"), Progress: req.Progress, Faults: req.Faults, Shard: req.Shard, Registry: req.Registry})
 	if res == nil {
 		return OK, runErr
 	}

@@ -33,6 +33,7 @@ func envDiff(base, next *result.Result) (tested, incomparable []EnvDiff) {
 		add(&incomparable, "samples per point", itoa(base.Run.Samples), itoa(next.Run.Samples))
 	}
 	add(&incomparable, "measuring code", base.Run.MeasureCode, next.Run.MeasureCode)
+	add(&incomparable, "registry (pulls)", orInProcess(base.Run.Registry), orInProcess(next.Run.Registry))
 	nextDrv := map[string]*result.DriverResult{}
 	for i := range next.Drivers {
 		nextDrv[next.Drivers[i].Name] = &next.Drivers[i]
@@ -87,4 +88,11 @@ func deviceKind(b *result.Backing) string {
 		return fmt.Sprintf("loop, direct I/O %v", b.DirectIO)
 	}
 	return b.Device
+}
+
+func orInProcess(registry string) string {
+	if registry == "" {
+		return "in process"
+	}
+	return registry
 }

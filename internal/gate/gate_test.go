@@ -215,3 +215,34 @@ func TestLearnFromNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineWide: a kind of measurement regressing on most drivers at once is the machine's
+// (noisy); one driver's regression, or a kind that regressed on too few drivers, stands.
+func TestMachineWide(t *testing.T) {
+	cv := func(driver, class string, v Verdict) ClassVerdict {
+		return ClassVerdict{Driver: driver, Class: class, Verdict: v}
+	}
+	cs := []ClassVerdict{
+		cv("a", "op.lookup cache=cold kind=hit", Regression),
+		cv("b", "op.lookup cache=cold kind=miss", Regression), // another kind of the same metric and cache mode
+		cv("c", "op.lookup cache=cold kind=hit", Regression),
+		cv("d", "op.lookup cache=cold kind=hit", Unchanged),
+		cv("e", "op.lookup cache=cold kind=hit", Unchanged),
+		cv("a", "op.lookup cache=warm kind=hit", Regression), // warm: 2 of 5 drivers
+		cv("b", "op.lookup cache=warm kind=hit", Regression),
+		cv("c", "op.lookup cache=warm kind=hit", Unchanged),
+		cv("d", "op.lookup cache=warm kind=hit", Unchanged),
+		cv("e", "op.lookup cache=warm kind=hit", Unchanged),
+		cv("a", "snapshot.prepare layer", Regression), // 1 of 1: too few drivers
+	}
+	machineWide(cs)
+	want := []Verdict{Noisy, Noisy, Noisy, Unchanged, Unchanged, Regression, Regression, Unchanged, Unchanged, Unchanged, Regression}
+	for i, c := range cs {
+		if c.Verdict != want[i] {
+			t.Errorf("%s %s: %s, want %s (%s)", c.Driver, c.Class, c.Verdict, want[i], c.Note)
+		}
+	}
+	if !strings.Contains(cs[0].Note, "regressed on 3 of 5 drivers") {
+		t.Errorf("note %q does not say how many drivers moved", cs[0].Note)
+	}
+}

@@ -1,7 +1,8 @@
 // Package registry serves images to the drivers that pull them: an OCI registry in process on
-// loopback (go-containerregistry's), and a shaping proxy in front of it that gives the connection a
-// bandwidth and a round-trip time, so a pull behaves as it would over a real network without
-// touching the host's qdiscs. The proxy counts the bytes it carries: what a pull fetched.
+// loopback (go-containerregistry's) or an external one given by URL, and a shaping proxy in front of
+// it that gives the connection a bandwidth and a round-trip time, so a pull behaves as it would over
+// a real network without touching the host's qdiscs. The proxy counts the bytes it carries: what a
+// pull fetched.
 package registry
 
 import (
@@ -12,6 +13,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -19,12 +21,51 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 )
 
-// Registry is an in-process registry on 127.0.0.1.
+// Registry is an in-process registry on 127.0.0.1, or an external one (Open).
 type Registry struct {
 	Addr string // host:port
+	// URL is the external registry's, as given ("" for the in-process one).
+	URL  string
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{}
+}
+
+// Open returns the registry at rawURL, an external one (http://HOST:PORT, anonymous push and pull),
+// after checking that it answers the distribution API; or, for "", starts one in process. Closing an
+// external registry leaves it alone.
+func Open(rawURL string) (*Registry, error) {
+	if rawURL == "" {
+		return Start()
+	}
+	u, err := CheckURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + u.Host + "/v2/")
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w: start it, or leave --registry out for one in process", rawURL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("registry %s: GET /v2/ answered %s: seedbench pushes and pulls anonymously: give a registry that needs no login", rawURL, resp.Status)
+	}
+	return &Registry{Addr: u.Host, URL: rawURL}, nil
+}
+
+// CheckURL parses an external registry's URL: plain HTTP, a host and a port, nothing else.
+func CheckURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("registry %q: %w: write http://HOST:PORT", rawURL, err)
+	case u.Scheme == "https":
+		return nil, fmt.Errorf("registry %q: https is not supported: the shaping proxy forwards the connection from 127.0.0.1, where the registry's certificate does not hold: give a plain-HTTP registry (http://HOST:PORT)", rawURL)
+	case u.Scheme != "http" || u.Host == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+		return nil, fmt.Errorf("registry %q: write http://HOST:PORT (a plain-HTTP registry, no path or credentials)", rawURL)
+	}
+	return u, nil
 }
 
 // Start serves a registry on a free port of 127.0.0.1 until Close.
@@ -42,8 +83,11 @@ func Start() (*Registry, error) {
 	return r, nil
 }
 
-// Close stops the registry and waits for it.
+// Close stops the in-process registry and waits for it; an external one is left as it is.
 func (r *Registry) Close() error {
+	if r.srv == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := r.srv.Shutdown(ctx)

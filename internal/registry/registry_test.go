@@ -114,3 +114,50 @@ func TestRegistryServes(t *testing.T) {
 		t.Error("the registry still answers after Close")
 	}
 }
+
+// TestOpen: an external registry is used by its URL and left running at Close; a URL seedbench
+// cannot use, a registry that is down or one that wants a login is refused, saying what to give.
+func TestOpen(t *testing.T) {
+	ext, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ext.Close()
+	r, err := Open("http://" + ext.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Addr != ext.Addr || r.URL != "http://"+ext.Addr {
+		t.Errorf("opened %+v, want the registry at %s", r, ext.Addr)
+	}
+	if err := r.Close(); err != nil {
+		t.Error(err)
+	}
+	if resp, err := http.Get("http://" + ext.Addr + "/v2/"); err != nil {
+		t.Errorf("the external registry was stopped by Close: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	login := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) }))
+	defer login.Close()
+	for _, tc := range []struct{ url, want string }{
+		{"https://" + ext.Addr, "https is not supported"},
+		{"http://" + strings.Split(ext.Addr, ":")[0], "write http://HOST:PORT"},
+		{"http://" + ext.Addr + "/v2/foo", "write http://HOST:PORT"},
+		{"ftp://" + ext.Addr, "write http://HOST:PORT"},
+		{"http://127.0.0.1:1", "start it, or leave --registry out"},
+		{login.URL, "needs no login"},
+	} {
+		if _, err := Open(tc.url); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open(%q): %v, want an error saying %q", tc.url, err, tc.want)
+		}
+	}
+	// The in-process one, for "".
+	own, err := Open("")
+	if err != nil || own.URL != "" {
+		t.Fatalf("Open(\"\"): %+v, %v", own, err)
+	}
+	if err := own.Close(); err != nil {
+		t.Error(err)
+	}
+}

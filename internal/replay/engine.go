@@ -47,6 +47,9 @@ type Options struct {
 	// Shard, when set, runs the workload ops the shard holds (result.Shard.Holds); every shard builds
 	// the image and starts the containers, and only shard 1 keeps what is measured outside the ops.
 	Shard *result.Shard
+	// Registry is the external registry pull ops and the drivers that pull layers use
+	// (http://HOST:PORT); "" = in process on loopback.
+	Registry string
 }
 
 // Run replays plan on every driver in ds and returns the result. Drivers that cannot run here are
@@ -150,7 +153,7 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 	started := e.opt.Now()
 	e.res = &result.Result{
 		Schema:   result.Schema,
-		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Samples: e.plan.Samples, Faults: faultSpecs(e.opt.Faults), Shard: e.opt.Shard},
+		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Samples: e.plan.Samples, Faults: faultSpecs(e.opt.Faults), Shard: e.opt.Shard, Registry: e.opt.Registry},
 		Scenario: result.ScenarioRef{Name: e.plan.Name, File: e.plan.File, SHA256: e.plan.SHA256},
 		Env:      measure.Env(ctx),
 	}
@@ -363,7 +366,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 // openDriver opens dr's backing and snapshotter, and measures the backing's disk use before the run.
 func (e *engine) openDriver(ctx context.Context, dr *driverRun, size int64) {
 	info := dr.info
-	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, ImageSize: sat(e.largestImage(), containerGrowth(e.plan))}
+	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, Registry: e.opt.Registry, ImageSize: sat(e.largestImage(), containerGrowth(e.plan))}
 	if info.BackingSize > 0 { // the scenario fixed it (backing_size)
 		opts.BackingSize = info.BackingSize
 	}

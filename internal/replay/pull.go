@@ -152,7 +152,7 @@ func (e *engine) startRegistry() (*registry.Registry, error) {
 	if e.reg != nil {
 		return e.reg, nil
 	}
-	reg, err := registry.Start()
+	reg, err := registry.Open(e.opt.Registry)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ type Run struct {
 	// assigned to shard i, and shard 1 also what is measured outside them (build, containers,
 	// teardown). seedbench merge makes the whole run of all n.
 	Shard *Shard `json:"shard,omitempty"`
+	// Registry is the external registry the run's pulls used (http://HOST:PORT); "" = one in
+	// process on loopback.
+	Registry string `json:"registry,omitempty"`
 }
 
 // Shard is one of Count parts of a run, 1-based.

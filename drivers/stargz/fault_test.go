@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func TestRemoteFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := *inst.blobs["good"]
-	cut := truncatingProxy(t, inst.reg.Addr)
+	cut, cuts := truncatingProxy(t, inst.reg.Addr)
 	for _, tc := range []struct {
 		name string
 		addr string
@@ -90,13 +91,17 @@ func TestRemoteFaults(t *testing.T) {
 			t.Errorf("%s: close: %v", tc.name, err)
 		}
 	}
+	if cuts.Load() == 0 {
+		t.Error("blob-truncated: the snapshotter never read a blob through the truncating proxy: the case tested nothing")
+	}
 }
 
 // truncatingProxy forwards to the registry at addr, but cuts every blob response off halfway: the
 // connection drops after half the body its headers announced, as a registry or a network that fails
 // mid-transfer does (a fault the in-process registry cannot show by itself). It returns its
-// host:port.
-func truncatingProxy(t *testing.T, addr string) string {
+// host:port and a count of the responses it cut.
+func truncatingProxy(t *testing.T, addr string) (string, *atomic.Int64) {
+	cuts := new(atomic.Int64)
 	target, err := url.Parse("http://" + addr)
 	if err != nil {
 		t.Fatal(err)
@@ -106,12 +111,13 @@ func truncatingProxy(t *testing.T, addr string) string {
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if strings.Contains(resp.Request.URL.Path, "/blobs/") && resp.Request.Method == http.MethodGet && resp.ContentLength > 1 {
 			resp.Body = &cutReader{r: resp.Body, left: resp.ContentLength / 2}
+			cuts.Add(1)
 		}
 		return nil
 	}
 	srv := httptest.NewServer(rp)
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return strings.TrimPrefix(srv.URL, "http://"), cuts
 }
 
 // cutReader fails once left bytes have been read: the reverse proxy then aborts the response.

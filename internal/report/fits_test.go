@@ -32,7 +32,7 @@ func TestFitCell(t *testing.T) {
 		{result.Fit{Name: metric.FitLookup, Alpha: 5946, Beta: 3193, R2: 0.871, N: 18, BetaCILo: 2542, BetaCIHi: 3844},
 			"+3.19 µs/layer [2.54, 3.84] (R² 0.87) grows"},
 		{result.Fit{Name: metric.FitLookup, Alpha: 2498, Beta: -20.75, R2: 0.013, N: 18, BetaCILo: -118.2, BetaCIHi: 76.7},
-			"-20.8 ns/layer [-118, 76.7] (R² 0.01) flat"},
+			"flat in depth [-118, 76.7] ns/layer"},
 		{result.Fit{Name: metric.FitLookup, Beta: -500, R2: 0.9, N: 18, BetaCILo: -600, BetaCIHi: -400},
 			"-500 ns/layer [-600, -400] (R² 0.90) shrinks"},
 		{result.Fit{Name: metric.FitLookup, Beta: 1000, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
@@ -44,7 +44,7 @@ func TestFitCell(t *testing.T) {
 		{result.Fit{Name: metric.FitCopyup, Alpha: nan, Beta: 1, R2: 0.99, N: 24, BetaCILo: 0.9, BetaCIHi: 1.1, Method: "m"},
 			"1.00 GB/s [0.91, 1.11] (R² 0.99)"},
 		{result.Fit{Name: metric.FitLookup, Beta: 205, R2: 0.07, N: 18, BetaCILo: 92, BetaCIHi: 319, Flat: true, Method: "m"},
-			"+205 ns/layer [92.0, 319] flat"},
+			"flat in depth [92.0, 319] ns/layer"},
 	} {
 		if got := FitCell(&tc.f); got != tc.want {
 			t.Errorf("FitCell(%+v) = %q, want %q", tc.f, got, tc.want)
@@ -92,7 +92,7 @@ func TestReportFits(t *testing.T) {
 	}
 	out := tb.String()
 	fits := out[strings.Index(out, "\nfits\n"):]
-	m := regexp.MustCompile(`\+100 ns/layer \[-50\.0, 250\] \(R² 0\.50\) flat \[(\d+)\]`).FindStringSubmatch(fits)
+	m := regexp.MustCompile(`flat in depth \[-50\.0, 250\] ns/layer \[(\d+)\]`).FindStringSubmatch(fits)
 	if m == nil || strings.Contains(fits, "fit.copyup │") || !strings.Contains(out, "["+m[1]+"] stored warning") {
 		t.Errorf("stored fits not shown as stored:\n%s", out)
 	}

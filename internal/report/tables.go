@@ -153,7 +153,8 @@ var fitLegend = map[string]string{
 		"the interval by bootstrap; the fixed cost is shown where a size of 64KiB or less was measured. \"flat in size\": the per-byte cost's " +
 		"interval contains 0, or it is below a tenth of overlayfs's: no rate to quote",
 	metric.FitLookup: "fit.lookup: lookup cost per layer of depth [its 95% interval], Theil–Sen through the median at each depth: flat when " +
-		"the interval contains 0 or the cost is below a tenth of overlayfs's, grows when it is above",
+		"the interval contains 0 or the cost is below a tenth of overlayfs's (then only the interval is shown: no cost per layer to quote), " +
+		"grows when it is above 0",
 }
 
 // fitsSection is the fits table: a row per fit name and parameter point, a column per driver, a
@@ -222,8 +223,9 @@ func fitsSection(fits []result.Fit, drivers, layerOrder []string) *Section {
 // FitCell formats a fit. fit.copyup: the fixed cost and the copy rate (1/Beta, decimal bytes per
 // second) with the rate's interval, "2.48 ms + 912 MB/s [880, 940] (R² 0.99)", or "2.48 ms, flat in
 // size (R² 0.01)" when the fit is flat (no rate is quoted for a flat cost). fit.lookup: the cost per
-// layer with its interval and a verdict, "+370 ns/layer [350, 390] (R² 0.91) grows", "flat",
-// "shrinks". Other fits: "α + β unit".
+// layer with its interval and a verdict, "+370 ns/layer [350, 390] (R² 0.91) grows" or "shrinks",
+// or, when the fit is flat, only the interval: "flat in depth [-183, 29.6] ns/layer". Other fits:
+// "α + β unit".
 func FitCell(f *result.Fit) string {
 	if f.N == 0 || math.IsNaN(f.Beta) {
 		return "-"
@@ -255,6 +257,15 @@ func FitCell(f *result.Fit) string {
 		}
 		return fixed + " + " + rate + r2
 	case metric.FitLookup:
+		ci := !math.IsNaN(f.BetaCILo) && !math.IsNaN(f.BetaCIHi)
+		if f.Flat || ci && f.BetaCILo <= 0 && f.BetaCIHi >= 0 {
+			// No cost per layer is quoted for a flat lookup: its interval says how flat.
+			if !ci {
+				return "flat in depth"
+			}
+			_, scale, unit := signedNanos(math.Max(math.Abs(f.BetaCILo), math.Abs(f.BetaCIHi)))
+			return "flat in depth [" + sig3(f.BetaCILo/scale) + ", " + sig3(f.BetaCIHi/scale) + "]" + unit + "/layer"
+		}
 		s, scale, unit := signedNanos(f.Beta)
 		s += unit + "/layer"
 		if !math.IsNaN(f.BetaCILo) && !math.IsNaN(f.BetaCIHi) {
@@ -262,15 +273,11 @@ func FitCell(f *result.Fit) string {
 		}
 		s += r2
 		switch {
-		case f.Flat:
-			s += " flat"
-		case math.IsNaN(f.BetaCILo) || math.IsNaN(f.BetaCIHi):
+		case !ci:
 		case f.BetaCILo > 0:
 			s += " grows"
 		case f.BetaCIHi < 0:
 			s += " shrinks"
-		default:
-			s += " flat"
 		}
 		return s
 	}

@@ -38,6 +38,8 @@ func TestFitCell(t *testing.T) {
 		{result.Fit{Name: metric.FitLookup, Beta: 1000, R2: 1, N: 2, BetaCILo: nan, BetaCIHi: nan},
 			"+1.00 µs/layer (R² 1.00)"},
 		{result.Fit{Name: metric.FitLookup, Beta: nan}, "-"},
+		{result.Fit{Name: metric.FitLookup, Beta: -1040, R2: -2.07, N: 12, BetaCILo: -1280, BetaCIHi: -160, Method: "m"},
+			"not linear in depth (R² -2.07)"},
 		// Robust fits: flat says it, and no rate is quoted; without a small size, no fixed cost.
 		{result.Fit{Name: metric.FitCopyup, Alpha: 40e3, Beta: 0.01, R2: 0.9, N: 24, BetaCILo: 0.008, BetaCIHi: 0.012, Flat: true, Method: "m"},
 			"40.0 µs, flat in size"},

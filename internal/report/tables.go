@@ -224,7 +224,8 @@ func fitsSection(fits []result.Fit, drivers, layerOrder []string) *Section {
 // second) with the rate's interval, "2.48 ms + 912 MB/s [880, 940] (R² 0.99)", or "2.48 ms, flat in
 // size (R² 0.01)" when the fit is flat (no rate is quoted for a flat cost). fit.lookup: the cost per
 // layer with its interval and a verdict, "+370 ns/layer [350, 390] (R² 0.91) grows" or "shrinks",
-// or, when the fit is flat, only the interval: "flat in depth [-183, 29.6] ns/layer". Other fits:
+// or, when the fit is flat, only the interval: "flat in depth [-183, 29.6] ns/layer", and when the
+// line fits the medians worse than their mean (R² < 0), "not linear in depth". Other fits:
 // "α + β unit".
 func FitCell(f *result.Fit) string {
 	if f.N == 0 || math.IsNaN(f.Beta) {
@@ -265,6 +266,10 @@ func FitCell(f *result.Fit) string {
 			}
 			_, scale, unit := signedNanos(math.Max(math.Abs(f.BetaCILo), math.Abs(f.BetaCIHi)))
 			return "flat in depth [" + sig3(f.BetaCILo/scale) + ", " + sig3(f.BetaCIHi/scale) + "]" + unit + "/layer"
+		}
+		if !math.IsNaN(f.R2) && f.R2 < 0 {
+			// The line through the medians fits them worse than their mean: no cost per layer.
+			return "not linear in depth (R² " + strconv.FormatFloat(f.R2, 'f', 2, 64) + ")"
 		}
 		s, scale, unit := signedNanos(f.Beta)
 		s += unit + "/layer"

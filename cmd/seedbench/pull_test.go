@@ -106,6 +106,10 @@ func TestRunPullExternalRegistry(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+	if o := run(t, "run", "testdata/pull.yaml", "--registry", "http://127.0.0.1:1", "--workdir", workdir, "-q"); o.code != 1 || !strings.Contains(o.stderr, "start it, or leave --registry out") {
+		t.Errorf("--registry of a registry that is down: exit %d, stderr %q: want exit 1 saying to start it", o.code, o.stderr)
+	}
+	assertNothingOurs(t, workdir)
 	if o := run(t, "run", "testdata/pull.yaml", "--registry", "https://"+strings.TrimPrefix(url, "http://"), "--workdir", workdir, "-q"); o.code != 2 || !strings.Contains(o.stderr, "https is not supported") {
 		t.Errorf("--registry https://…: exit %d, stderr %q: want a usage error saying https is not supported", o.code, o.stderr)
 	}

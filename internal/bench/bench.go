@@ -22,6 +22,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/internal/backing"
 	"github.com/seedbench/seedbench/internal/preflight"
+	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
@@ -167,6 +168,14 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 	}
 	if err := CheckWorkDir(req.WorkDir); err != nil {
 		return nil, OK, err
+	}
+	// An external registry must answer before anything is built for it.
+	if req.Registry != "" {
+		reg, err := registry.Open(req.Registry)
+		if err != nil {
+			return nil, OK, err
+		}
+		reg.Close()
 	}
 	// Everything is validated before anything is mounted.
 	var runs []Run

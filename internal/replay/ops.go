@@ -423,11 +423,4 @@ func viewMkdirAll(v *layer.View, dir string) error {
 	return nil
 }
 
-func (e *engine) image(name string) *scenario.PlanImage {
-	for i := range e.plan.Images {
-		if e.plan.Images[i].Name == name {
-			return &e.plan.Images[i]
-		}
-	}
-	return nil
-}
+func (e *engine) image(name string) *scenario.PlanImage { return e.plan.Image(name) }

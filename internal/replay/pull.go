@@ -61,7 +61,7 @@ type published struct {
 func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 	t := op.Trace
 	for _, img := range op.Images {
-		pi := e.planImage(img)
+		pi := e.image(img)
 		if pi == nil {
 			return fmt.Errorf("pull: no image %s", img)
 		}
@@ -121,16 +121,6 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 					return err
 				}
 			}
-		}
-	}
-	return nil
-}
-
-// planImage is the plan's image called name.
-func (e *engine) planImage(name string) *scenario.PlanImage {
-	for i := range e.plan.Images {
-		if e.plan.Images[i].Name == name {
-			return &e.plan.Images[i]
 		}
 	}
 	return nil

@@ -701,16 +701,36 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
 }
 
-// lifecycleOp is a bar group: per-container snapshot calls (median over the containers of each
-// one's median) or a per-layer operation summed over the image's layers.
-type lifecycleOp struct {
+// barGroup is a group of bars, labelled below, a bar per driver: e.g. per-container snapshot calls
+// (median over the containers of each one's median) or a per-layer operation summed over the
+// image's layers.
+type barGroup struct {
 	label  string
 	values map[string]float64 // by driver
 }
 
+// barDrivers returns the drivers (in plot order) with a positive value in some group, and the
+// range of those values.
+func barDrivers(d *plotData, groups []barGroup) (drivers []string, lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, drv := range d.drivers {
+		has := false
+		for _, g := range groups {
+			if v, ok := g.values[drv]; ok && v > 0 {
+				has = true
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		if has {
+			drivers = append(drivers, drv)
+		}
+	}
+	return drivers, lo, hi
+}
+
 func lifecycleFigure(d *plotData) *plot.Figure {
 	containerCalls := []string{"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.unmount", "snapshot.remove"}
-	var ops []lifecycleOp
+	var ops []barGroup
 	for _, name := range containerCalls {
 		if name == "snapshot.unmount" || name == "snapshot.commit" {
 			// Only shown when measured for containers.
@@ -727,7 +747,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		if len(per) == 0 {
 			continue
 		}
-		op := lifecycleOp{label: strings.TrimPrefix(name, "snapshot.") + "\n(container)", values: map[string]float64{}}
+		op := barGroup{label: strings.TrimPrefix(name, "snapshot.") + "\n(container)", values: map[string]float64{}}
 		for drv, vs := range per {
 			op.values[drv] = plot.Median(vs)
 		}
@@ -756,7 +776,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		if len(union) == 0 {
 			continue
 		}
-		op := lifecycleOp{values: map[string]float64{}}
+		op := barGroup{values: map[string]float64{}}
 		short := strings.TrimPrefix(name, "snapshot.")
 		op.label = fmt.Sprintf("%s\n(Σ %d layers)", short, len(union))
 		if len(union) == 1 {
@@ -770,20 +790,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		}
 		ops = append(ops, op)
 	}
-	var drivers []string
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, drv := range d.drivers {
-		has := false
-		for _, op := range ops {
-			if v, ok := op.values[drv]; ok && v > 0 {
-				has = true
-				lo, hi = min(lo, v), max(hi, v)
-			}
-		}
-		if has {
-			drivers = append(drivers, drv)
-		}
-	}
+	drivers, lo, hi := barDrivers(d, ops)
 	if len(drivers) == 0 {
 		return nil
 	}
@@ -797,12 +804,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 	p := plot.New(title, "per container: median over the containers · Σ: summed over the image's layers", ylabel)
 	p.X.Label.TextStyle.Font = font.From(plot.SansFont, 10.5)
 	p.X.Tick.Label.Font = font.From(plot.SansFont, 10.5)
-	labels := make([]string, len(ops))
-	groups := make([]map[string]float64, len(ops))
-	for i, op := range ops {
-		labels[i], groups[i] = op.label, op.values
-	}
-	legend := addGroupedBars(p, d, drivers, labels, groups, logY, lo, hi)
+	legend := addGroupedBars(p, d, drivers, ops, logY, lo, hi)
 	return &plot.Figure{Title: title, Plot: p, Legend: legend}
 }
 
@@ -814,12 +816,7 @@ func pullFigure(d *plotData) *plot.Figure {
 	if len(ready) == 0 {
 		return nil
 	}
-	type group struct {
-		label  string
-		values map[string]float64
-	}
-	var groups []group
-	lo, hi := math.Inf(1), math.Inf(-1)
+	var groups []barGroup
 	for _, network := range paramValues(ready, "network") {
 		for _, g := range []struct {
 			what string
@@ -829,47 +826,33 @@ func pullFigure(d *plotData) *plot.Figure {
 			for _, m := range filterParam(g.ms, "network", network) {
 				if m.Summary.Median > 0 {
 					vals[m.Driver] = m.Summary.Median
-					lo, hi = min(lo, m.Summary.Median), max(hi, m.Summary.Median)
 				}
 			}
 			if len(vals) > 0 {
-				groups = append(groups, group{g.what + "\n" + network, vals})
+				groups = append(groups, barGroup{g.what + "\n" + network, vals})
 			}
 		}
 	}
-	var drivers []string
-	for _, drv := range d.drivers {
-		for _, g := range groups {
-			if _, ok := g.values[drv]; ok {
-				drivers = append(drivers, drv)
-				break
-			}
-		}
-	}
+	drivers, lo, hi := barDrivers(d, groups)
 	if len(drivers) == 0 {
 		return nil
 	}
 	title := "Pulling an image afresh: until the container is ready, and until its start is done (median)"
 	p := plot.New(title, "full pull: fetch + decompress + apply every layer · lazy pull: mount each layer from the registry, fetch what the start reads", "median time (log scale)")
 	p.X.Tick.Label.Font = font.From(plot.SansFont, 10)
-	labels := make([]string, len(groups))
-	vals := make([]map[string]float64, len(groups))
-	for i, g := range groups {
-		labels[i], vals[i] = g.label, g.values
-	}
-	legend := addGroupedBars(p, d, drivers, labels, vals, true, lo, hi)
+	legend := addGroupedBars(p, d, drivers, groups, true, lo, hi)
 	return &plot.Figure{Title: title, Plot: p, Legend: legend}
 }
 
 // addGroupedBars draws groups of bars, a bar per driver, each group labelled below, on a y axis
 // (log or linear) from the values' range lo..hi with room for the bars' labels above, and returns
 // the drivers' legend.
-func addGroupedBars(p *gplot.Plot, d *plotData, drivers, labels []string, groups []map[string]float64, logY bool, lo, hi float64) []plot.LegendEntry {
+func addGroupedBars(p *gplot.Plot, d *plotData, drivers []string, groups []barGroup, logY bool, lo, hi float64) []plot.LegendEntry {
 	bars := &plot.GroupedBars{Bars: drivers, Colors: d.colors, LogY: logY, Format: FormatNanos}
 	var ticks gplot.ConstantTicks
 	for i, g := range groups {
-		bars.Groups = append(bars.Groups, g)
-		ticks = append(ticks, gplot.Tick{Value: float64(i), Label: labels[i]})
+		bars.Groups = append(bars.Groups, g.values)
+		ticks = append(ticks, gplot.Tick{Value: float64(i), Label: g.label})
 	}
 	p.Add(bars)
 	p.X.Tick.Marker = ticks

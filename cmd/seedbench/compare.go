@@ -48,16 +48,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	opt := gate.Options{Alpha: *alpha, MinEffect: *minEffect, Force: *force}
-	path := *noiseFile
-	if path == "" {
-		if p := filepath.Join(filepath.Dir(files[0]), "noise.json"); fileExists(p) {
-			path = p
-		}
-	}
-	if path != "" {
-		if opt.Noise, err = gate.ReadNoise(path); err != nil {
-			return err
-		}
+	if opt.Noise, err = loadNoise(*noiseFile, filepath.Dir(files[0])); err != nil {
+		return err
 	}
 	rep, err := gate.Compare(base, next, opt)
 	if err != nil {
@@ -108,6 +100,20 @@ func cmdNoise(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "noise floors of %d classes from %d runs: %s\n", len(n.Classes), len(rs), *out)
 	return nil
+}
+
+// loadNoise reads the noise floors at path, or, when path is "", those kept in dir as noise.json, if
+// there are any (nil, nil when there are none).
+func loadNoise(path, dir string) (*gate.Noise, error) {
+	if path == "" {
+		if p := filepath.Join(dir, "noise.json"); fileExists(p) {
+			path = p
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	return gate.ReadNoise(path)
 }
 
 func fileExists(p string) bool {

@@ -60,16 +60,8 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	opt := gate.Options{Alpha: *alpha, MinEffect: *minEffect}
-	path := *noiseFile
-	if path == "" {
-		if p := filepath.Join(noiseDir, "noise.json"); fileExists(p) {
-			path = p
-		}
-	}
-	if path != "" {
-		if opt.Noise, err = gate.ReadNoise(path); err != nil {
-			return err
-		}
+	if opt.Noise, err = loadNoise(*noiseFile, noiseDir); err != nil {
+		return err
 	}
 	h, err := gate.BuildHistory(rs, opt.Noise, opt)
 	if err != nil {
@@ -77,19 +69,12 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *plotFile != "" {
 		if f := report.HistoryFigure(h); f != nil {
-			svg, png, err := f.Render()
-			if err != nil {
-				return fmt.Errorf("history plot: %w", err)
-			}
 			base := *plotFile
 			if ext := filepath.Ext(base); ext == ".svg" || ext == ".png" {
 				base = base[:len(base)-len(ext)]
 			}
-			if err := os.WriteFile(base+".svg", svg, 0o644); err != nil {
-				return err
-			}
-			if err := os.WriteFile(base+".png", png, 0o644); err != nil {
-				return err
+			if err := report.WriteFigure(f, base); err != nil {
+				return fmt.Errorf("history plot: %w", err)
 			}
 		}
 	}

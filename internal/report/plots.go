@@ -70,23 +70,27 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		if prefix != "" {
 			base = prefix + "-" + b.name
 		}
-		fig := Figure{Title: f.Title, SVG: base + ".svg", PNG: base + ".png"}
-		svg, png, err := f.Render()
-		if err != nil {
-			return figs, fmt.Errorf("plot %s: %w", b.name, err)
-		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return figs, fmt.Errorf("plot %s: %w", b.name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, fig.SVG), svg, 0o644); err != nil {
+		if err := WriteFigure(f, filepath.Join(dir, base)); err != nil {
 			return figs, fmt.Errorf("plot %s: %w", b.name, err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, fig.PNG), png, 0o644); err != nil {
-			return figs, fmt.Errorf("plot %s: %w", b.name, err)
-		}
-		figs = append(figs, fig)
+		figs = append(figs, Figure{Title: f.Title, SVG: base + ".svg", PNG: base + ".png"})
 	}
 	return figs, nil
+}
+
+// WriteFigure renders f to base.svg and base.png.
+func WriteFigure(f *plot.Figure, base string) error {
+	svg, png, err := f.Render()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".svg", svg, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(base+".png", png, 0o644)
 }
 
 // plotData is the part of a result the figures draw from: the metrics of the drivers that ran,

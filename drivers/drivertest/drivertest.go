@@ -19,6 +19,7 @@
 package drivertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,9 +30,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/core/snapshots/testsuite"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/drivers"
@@ -289,4 +294,19 @@ func Used(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Blob puts b, a layer's uncompressed tar, into a content store of its own and describes it: a
+// layer as the engine hands it to a LayerReceiver.
+func Blob(t *testing.T, b []byte) (content.Store, ocispec.Descriptor) {
+	t.Helper()
+	store, err := local.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	if err := content.WriteBlob(context.Background(), store, "layer", bytes.NewReader(b), desc); err != nil {
+		t.Fatal(err)
+	}
+	return store, desc
 }

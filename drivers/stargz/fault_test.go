@@ -17,10 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/core/content"
-	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/drivertest"
@@ -42,14 +39,7 @@ func TestRemoteFaults(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "hello", Mode: 0o755, Size: int64(len(body))})
 	tw.Write(body)
 	tw.Close()
-	store, err := local.NewStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(buf.Bytes()), Size: int64(buf.Len())}
-	if err := content.WriteBlob(ctx, store, "l", bytes.NewReader(buf.Bytes()), desc); err != nil {
-		t.Fatal(err)
-	}
+	store, desc := drivertest.Blob(t, buf.Bytes())
 	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "good", Diff: desc, Content: store}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/containerd/containerd/v2/core/content"
-	"github.com/containerd/containerd/v2/plugins/content/local"
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
@@ -50,15 +48,7 @@ func layerBlob(t *testing.T, files map[string][]byte) (content.Store, ocispec.De
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	store, err := local.NewStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(buf.Bytes()), Size: int64(buf.Len())}
-	if err := content.WriteBlob(context.Background(), store, "layer", bytes.NewReader(buf.Bytes()), desc); err != nil {
-		t.Fatal(err)
-	}
-	return store, desc
+	return drivertest.Blob(t, buf.Bytes())
 }
 
 func testFiles() map[string][]byte {
@@ -131,15 +121,7 @@ func checkRefuses(t *testing.T, env *drivertest.Env) {
 	if _, err := inst.LazyPull(ctx, []string{"never"}, "c", registry.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
 		t.Errorf("lazy pull of a layer never received: %v, want an error naming it", err)
 	}
-	store, err := local.NewStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	junk := []byte("this is not a tar archive, and not a layer either")
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(junk), Size: int64(len(junk))}
-	if err := content.WriteBlob(ctx, store, "junk", bytes.NewReader(junk), desc); err != nil {
-		t.Fatal(err)
-	}
+	store, desc := drivertest.Blob(t, []byte("this is not a tar archive, and not a layer either"))
 	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "junk", Diff: desc, Content: store}); err == nil || !strings.Contains(err.Error(), "junk") {
 		t.Errorf("a layer that is not a tar: %v, want an error naming it", err)
 	}

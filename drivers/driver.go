@@ -260,14 +260,17 @@ type Layer struct {
 // times it against a full pull (fetch, decompress, apply) on the drivers that write layers.
 type LazyPuller interface {
 	LayerReceiver
-	// LazyPull mounts layers (committed names, bottom first, each received before) afresh and
-	// prepares active snapshot key on the top one, fetching through a network shaped to net.
-	LazyPull(ctx context.Context, layers []string, key string, net registry.Profile) (*Pull, error)
+	// LazyPull makes what a node that never had layers (committed names, bottom first, each
+	// received before) starts a pull with: the snapshotter, on empty caches, reaching the registry
+	// through a network shaped to net. The pull itself is Pull.Prepare, which the engine times.
+	LazyPull(ctx context.Context, layers []string, net registry.Profile) (*Pull, error)
 }
 
-// Pull is an image pulled lazily, with an active snapshot on top.
+// Pull is an image to pull lazily.
 type Pull struct {
-	Mounts []mount.Mount // the active snapshot's
+	// Prepare mounts the layers from the registry and prepares active snapshot key on the top one,
+	// returning its mounts: the pull, and nothing else.
+	Prepare func(ctx context.Context, key string) ([]mount.Mount, error)
 	// Fetched is the bytes the registry has sent this pull so far.
 	Fetched func() int64
 	// ImageBytes is the image's layer blobs as the driver pulls them.

@@ -254,10 +254,10 @@ func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, 
 	}
 }
 
-// LazyPull mounts layers again as a node that never had them would: a snapshotter of its own on
-// fresh caches, reaching the registry through a proxy of its own shaped to net; then prepares key on
-// top. Its Close unmounts and removes all of it.
-func (i *Instance) LazyPull(ctx context.Context, layers []string, key string, net registry.Profile) (_ *drivers.Pull, err error) {
+// LazyPull makes a node that never had layers: a snapshotter of its own on fresh caches, reaching
+// the registry through a proxy of its own shaped to net. Its Prepare mounts the layers from the
+// registry and prepares a key on top; its Close unmounts and removes all of it.
+func (i *Instance) LazyPull(ctx context.Context, layers []string, net registry.Profile) (_ *drivers.Pull, err error) {
 	i.mu.Lock()
 	i.pulls++
 	root := filepath.Join(i.root, fmt.Sprintf("pull-%d", i.pulls))
@@ -289,18 +289,21 @@ func (i *Instance) LazyPull(ctx context.Context, layers []string, key string, ne
 	}
 	// Closing the snapshotter unmounts every lazily mounted layer.
 	undo.Push("close the pull's snapshotter", sn.Close)
-	parent := ""
-	for k, l := range layers {
-		if err := i.prepareRemote(ctx, sn, proxy.Addr, l, parent, blobs[k]); err != nil {
-			return nil, err
+	prepare := func(ctx context.Context, key string) ([]mount.Mount, error) {
+		parent := ""
+		for k, l := range layers {
+			if err := i.prepareRemote(ctx, sn, proxy.Addr, l, parent, blobs[k]); err != nil {
+				return nil, err
+			}
+			parent = l
 		}
-		parent = l
+		ms, err := sn.Prepare(ctx, key, parent)
+		if err != nil {
+			return nil, fmt.Errorf("%s: prepare %s: %w", i.name, key, err)
+		}
+		return ms, nil
 	}
-	ms, err := sn.Prepare(ctx, key, parent)
-	if err != nil {
-		return nil, fmt.Errorf("%s: prepare %s: %w", i.name, key, err)
-	}
-	return &drivers.Pull{Mounts: ms, Fetched: proxy.Fetched, ImageBytes: size,
+	return &drivers.Pull{Prepare: prepare, Fetched: proxy.Fetched, ImageBytes: size,
 		Close: func(context.Context) error { return undo.Unwind() }}, nil
 }
 

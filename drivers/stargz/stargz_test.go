@@ -89,11 +89,15 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 	env.Unmount(t, dir)
 
 	// A lazy pull starts from nothing: reading the small file fetches a little, not the large one.
-	pull, err := inst.LazyPull(ctx, []string{"l0"}, "c1", registry.Profile{})
+	pull, err := inst.LazyPull(ctx, []string{"l0"}, registry.Profile{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir = env.Mount(t, pull.Mounts, "c1")
+	ms, err = pull.Prepare(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = env.Mount(t, ms, "c1")
 	if got, err := os.ReadFile(filepath.Join(dir, "etc/hello")); err != nil || !bytes.Equal(got, files["etc/hello"]) {
 		t.Errorf("lazy pull: etc/hello %q (%v)", got, err)
 	}
@@ -118,7 +122,7 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 func checkRefuses(t *testing.T, env *drivertest.Env) {
 	ctx := context.Background()
 	inst := env.Instance.(*stargz.Instance)
-	if _, err := inst.LazyPull(ctx, []string{"never"}, "c", registry.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
+	if _, err := inst.LazyPull(ctx, []string{"never"}, registry.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
 		t.Errorf("lazy pull of a layer never received: %v, want an error naming it", err)
 	}
 	store, desc := drivertest.Blob(t, []byte("this is not a tar archive, and not a layer either"))

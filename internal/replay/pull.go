@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
+	"github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -100,8 +101,8 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 					if ip := p(metric.PImage, img); e.rec.find(d.info.Name, metric.PullImageBytes, ip) == nil {
 						e.rec.add(d.info.Name, metric.PullImageBytes, ip, float64(pl.imageBytes))
 					}
-					perFile := map[string]time.Duration{}
-					el, err := chrootDo(pl.mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf, perFile) })
+					perEntry := make([]time.Duration, len(probe.kept))
+					el, err := chrootDo(pl.mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf, perEntry) })
 					if err != nil {
 						return fmt.Errorf("pull %s over %s: trace %s: %w", img, net, t.Name, err)
 					}
@@ -109,6 +110,13 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 					e.rec.ns(d.info.Name, metric.PullReady, params, pl.ready)
 					e.rec.ns(d.info.Name, metric.PullWorkload, wparams, el)
 					e.rec.ns(d.info.Name, metric.PullDone, wparams, pl.ready+el)
+					// Each file's opens and reads, summed by path.
+					perFile := map[string]time.Duration{}
+					for i, en := range probe.kept {
+						if en.Op == scenario.TraceOpen || en.Op == scenario.TraceRead {
+							perFile[en.Path] += perEntry[i]
+						}
+					}
 					for _, f := range slices.Sorted(maps.Keys(perFile)) {
 						e.rec.ns(d.info.Name, metric.PullFirstRead, wparams, perFile[f])
 					}
@@ -270,12 +278,15 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// Everything a pull names is made before its clock starts: blob paths, snapshot keys, mount points.
-	paths, keys := make([]string, len(pub.layers)), make([]string, len(pub.layers))
+	// Everything a pull names, allocates or will undo is made before its clock starts: blob paths,
+	// snapshot keys, mount points, the fetcher, the removals of the snapshots it makes (pushed in
+	// order, so they unwind children first; a snapshot a failed pull never made is not an error).
+	n := len(pub.layers)
+	paths, keys, actives := make([]string, n), make([]string, n), make([]string, n)
 	for k := range pub.layers {
 		paths[k], keys[k] = filepath.Join(blobs, fmt.Sprint(k)), id+"/"+pi.Chain[k]
+		actives[k] = keys[k] + "-active"
 	}
-	ref := proxy.Addr + "/" + pullRepository + ":latest"
 	applyMnt := filepath.Join(d.dir, "mnt", id+"-apply")
 	ckey := id + "/container"
 	pl.mnt = filepath.Join(d.dir, "mnt", id)
@@ -284,18 +295,28 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 			return nil, err
 		}
 	}
-
-	t0 := time.Now()
-	fetcher, err := resolver.Fetcher(fctx, ref)
+	for _, key := range append(slices.Clone(keys), ckey) {
+		pl.undo.Push("remove "+key, func() error {
+			if err := d.sn.Remove(context.Background(), key); err != nil && !errdefs.IsNotFound(err) {
+				return err
+			}
+			return nil
+		})
+	}
+	fetcher, err := resolver.Fetcher(fctx, proxy.Addr+"/"+pullRepository+":latest")
 	if err != nil {
 		return nil, err
 	}
-	// Fetch every layer, a few at a time; apply each as soon as it and its parent are there.
-	fetched := make([]chan error, len(pub.layers))
+	fetched := make([]chan error, n)
+	for k := range fetched {
+		fetched[k] = make(chan error, 1)
+	}
 	sem := make(chan struct{}, maxConcurrentFetches)
 	var wg sync.WaitGroup
+
+	t0 := time.Now()
+	// Fetch every layer, a few at a time; apply each as soon as it and its parent are there.
 	for k, desc := range pub.layers {
-		fetched[k] = make(chan error, 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -315,7 +336,7 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 		if err := <-fetched[k]; err != nil {
 			return nil, fmt.Errorf("layer %s: fetch %s: %w", pi.Chain[k], desc.Digest, err)
 		}
-		if err := e.applyBlob(ctx, d, pl, paths[k], applyMnt, keys[k], parent); err != nil {
+		if err := e.applyBlob(ctx, d, paths[k], applyMnt, actives[k], keys[k], parent); err != nil {
 			return nil, fmt.Errorf("layer %s: %w", pi.Chain[k], err)
 		}
 		parent = keys[k]
@@ -324,7 +345,6 @@ func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanIm
 	if err != nil {
 		return nil, fmt.Errorf("prepare container: %w", err)
 	}
-	pl.undo.Push("remove "+ckey, func() error { return d.sn.Remove(context.Background(), ckey) })
 	if err := d.inst.Mount(ctx, ms, pl.mnt); err != nil {
 		return nil, err
 	}
@@ -362,10 +382,9 @@ func fetchBlob(ctx context.Context, f interface {
 	return nil
 }
 
-// applyBlob applies the gzip layer at path into a fresh active snapshot key on parent, mounted at mnt
-// (made beforehand), and commits it as key (the active one is key + "-active").
-func (e *engine) applyBlob(ctx context.Context, d *driverRun, pl *pulled, path, mnt, key, parent string) error {
-	active := key + "-active"
+// applyBlob applies the gzip layer at path into a fresh active snapshot on parent, mounted at mnt
+// (made beforehand), and commits it as key.
+func (e *engine) applyBlob(ctx context.Context, d *driverRun, path, mnt, active, key, parent string) error {
 	ms, err := d.sn.Prepare(ctx, active, parent)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
@@ -386,7 +405,6 @@ func (e *engine) applyBlob(ctx context.Context, d *driverRun, pl *pulled, path, 
 		d.sn.Remove(ctx, active)
 		return fmt.Errorf("commit: %w", err)
 	}
-	pl.undo.Push("remove "+key, func() error { return d.sn.Remove(context.Background(), key) })
 	return nil
 }
 
@@ -426,17 +444,25 @@ func (e *engine) lazyPull(ctx context.Context, d *driverRun, lp drivers.LazyPull
 	if err := os.MkdirAll(pl.mnt, 0o755); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	pull, err := lp.LazyPull(ctx, names, id+"/container", net)
+	key := id + "/container"
+	// The node (its snapshotter, on empty caches, and its shaped link) is made before the clock,
+	// as a full pull's proxy and resolver are: a node already runs its snapshotter.
+	pull, err := lp.LazyPull(ctx, names, net)
 	if err != nil {
 		return nil, err
 	}
 	pl.undo.Push("close the lazy pull", func() error { return pull.Close(context.Background()) })
-	if err := d.inst.Mount(ctx, pull.Mounts, pl.mnt); err != nil {
+	pl.imageBytes, pl.fetched = pull.ImageBytes, pull.Fetched
+
+	t0 := time.Now()
+	ms, err := pull.Prepare(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.inst.Mount(ctx, ms, pl.mnt); err != nil {
 		return nil, err
 	}
 	pl.ready = time.Since(t0)
 	pl.undo.Push("unmount "+pl.mnt, func() error { return d.inst.Unmount(context.Background(), pl.mnt) })
-	pl.imageBytes, pl.fetched = pull.ImageBytes, pull.Fetched
 	return pl, nil
 }

@@ -263,17 +263,17 @@ func unionLen(rs [][2]int64, size int64) int64 {
 
 // replayTrace performs the accesses (in a chrooted thread) and returns the time they took. An open
 // file stays open for the reads that follow, as in the program; every descriptor is closed at the
-// end, inside the timing. perFile, when not nil, gets each file's opens and reads timed and summed
-// by path (two clock readings per such access, ~0.1 µs each, inside the total).
-func replayTrace(entries []scenario.TraceEntry, buf []byte, perFile map[string]time.Duration) (time.Duration, error) {
+// end, inside the timing. perEntry, when not nil (as long as entries), gets each open and read timed
+// at its entry's index (two clock readings per such access, ~0.1 µs each, inside the total).
+func replayTrace(entries []scenario.TraceEntry, buf []byte, perEntry []time.Duration) (time.Duration, error) {
 	fds := map[string]int{}
 	var st unix.Stat_t
 	var first error
 	t0 := time.Now()
-	for _, en := range entries {
+	for i, en := range entries {
 		var err error
 		var te time.Time
-		if perFile != nil && (en.Op == scenario.TraceOpen || en.Op == scenario.TraceRead) {
+		if perEntry != nil && (en.Op == scenario.TraceOpen || en.Op == scenario.TraceRead) {
 			te = time.Now()
 		}
 		switch en.Op {
@@ -314,7 +314,7 @@ func replayTrace(entries []scenario.TraceEntry, buf []byte, perFile map[string]t
 			}
 		}
 		if !te.IsZero() {
-			perFile[en.Path] += time.Since(te)
+			perEntry[i] = time.Since(te)
 		}
 		if err != nil && first == nil {
 			first = fmt.Errorf("line %d: %s %s: %w", en.Line, en.Op, en.Path, err)

@@ -32,9 +32,7 @@ import (
 	"github.com/containerd/stargz-snapshotter/estargz"
 	"github.com/containerd/stargz-snapshotter/fs/config"
 	"github.com/containerd/stargz-snapshotter/service"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/internal/fsinstance"
@@ -174,10 +172,9 @@ type Instance struct {
 	root     string // the backing's mount point
 	scratch  string // where eStargz blobs are built before they are pushed
 
-	mu     sync.Mutex
-	layers []string          // the blobs pushed so far, bottom first: the stargz.layers label
-	blobs  map[string]*built // by layer name
-	pulls  int               // LazyPull roots made so far
+	mu    sync.Mutex
+	blobs map[string]*built // by layer name
+	pulls int               // LazyPull roots made so far
 }
 
 func (i *Instance) Snapshotter() snapshots.Snapshotter { return i.inner.Snapshotter() }
@@ -207,21 +204,18 @@ func (i *Instance) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
 		return fmt.Errorf("%s: layer %s: estargz: %w", i.name, l.Name, err)
 	}
 	defer os.Remove(blob.path)
-	blob.size = layerSize(blob.path)
-	ref, err := name.ParseReference(i.reg.Addr + "/" + Repository + ":latest")
+	desc, err := registry.PushLayer(ctx, i.reg.Addr, Repository, blob.path, ocispec.MediaTypeImageLayerGzip)
 	if err != nil {
-		return err
-	}
-	layer, err := tarball.LayerFromFile(blob.path)
-	if err != nil {
-		return err
-	}
-	if err := remote.WriteLayer(ref.Context(), layer, remote.WithContext(ctx)); err != nil {
 		return fmt.Errorf("%s: layer %s: push: %w", i.name, l.Name, err)
 	}
+	blob.digest, blob.size = desc.Digest.String(), desc.Size
 	i.mu.Lock()
-	i.layers = append(i.layers, blob.digest)
-	blob.chain = slices.Clone(i.layers)
+	// The stargz.layers label lists this layer's own chain: its parent's, then itself.
+	if p := i.blobs[l.Parent]; p != nil {
+		blob.chain = append(slices.Clone(p.chain), blob.digest)
+	} else {
+		blob.chain = []string{blob.digest}
+	}
 	i.blobs[l.Name] = blob
 	i.mu.Unlock()
 	return i.prepareRemote(ctx, i.inner.Snapshotter(), i.proxy.Addr, l.Name, l.Parent, blob)
@@ -355,8 +349,7 @@ func (i *Instance) build(ctx context.Context, l drivers.Layer) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := newDigester()
-	_, err = io.Copy(io.MultiWriter(f, h), b)
+	_, err = io.Copy(f, b)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -364,7 +357,7 @@ func (i *Instance) build(ctx context.Context, l drivers.Layer) (*built, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	out := &built{path: f.Name(), digest: h.digest(), toc: b.TOCDigest().String(), uncompressed: ra.Size()}
+	out := &built{path: f.Name(), toc: b.TOCDigest().String(), uncompressed: ra.Size()}
 	if len(l.Prioritized) > 0 {
 		out.prefetch = prefetchSpan(f.Name())
 	}

@@ -18,7 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Registry is an in-process registry on 127.0.0.1, or an external one (Open).
@@ -366,4 +371,29 @@ func (x *Proxy) Close() error {
 	err := x.ln.Close()
 	x.wg.Wait()
 	return err
+}
+
+// PushLayer pushes the compressed layer at path (gzip, or eStargz, which is gzip) as a blob of
+// repository repo in the registry at addr, over plain HTTP, and describes it as mediaType.
+func PushLayer(ctx context.Context, addr, repo, path, mediaType string) (ocispec.Descriptor, error) {
+	r, err := name.NewRepository(addr+"/"+repo, name.Insecure)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	l, err := tarball.LayerFromFile(path)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := remote.WriteLayer(r, l, remote.WithContext(ctx)); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	dg, err := l.Digest()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	size, err := l.Size()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return ocispec.Descriptor{MediaType: mediaType, Digest: digest.Digest(dg.String()), Size: size}, nil
 }

@@ -13,13 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
 	"github.com/containerd/errdefs"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -169,10 +167,6 @@ func (e *engine) publish(ctx context.Context, pi *scenario.PlanImage) (*publishe
 	if err != nil {
 		return nil, err
 	}
-	repo, err := name.NewRepository(reg.Addr+"/"+pullRepository, name.Insecure)
-	if err != nil {
-		return nil, err
-	}
 	dir := filepath.Join(e.opt.WorkDir, "publish")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -184,15 +178,12 @@ func (e *engine) publish(ctx context.Context, pi *scenario.PlanImage) (*publishe
 		if !ok {
 			return nil, fmt.Errorf("layer %s: no diff kept: no driver that writes layers built it", l)
 		}
-		desc, err := e.gzipLayer(ctx, diff, filepath.Join(dir, l+".tar.gz"))
-		if err != nil {
+		path := filepath.Join(dir, l+".tar.gz")
+		if err := e.gzipLayer(ctx, diff, path); err != nil {
 			return nil, fmt.Errorf("layer %s: gzip: %w", l, err)
 		}
-		gl, err := tarball.LayerFromFile(filepath.Join(dir, l+".tar.gz"))
+		desc, err := registry.PushLayer(ctx, reg.Addr, pullRepository, path, ocispec.MediaTypeImageLayerGzip)
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l, err)
-		}
-		if err := remote.WriteLayer(repo, gl, remote.WithContext(ctx)); err != nil {
 			return nil, fmt.Errorf("layer %s: push: %w", l, err)
 		}
 		pub.layers = append(pub.layers, desc)
@@ -205,43 +196,30 @@ func (e *engine) publish(ctx context.Context, pi *scenario.PlanImage) (*publishe
 	return pub, nil
 }
 
-// gzipLayer compresses the kept diff into path and describes the blob.
-func (e *engine) gzipLayer(ctx context.Context, diff ocispec.Descriptor, path string) (ocispec.Descriptor, error) {
+// gzipLayer compresses the kept diff into path (containerd's compressor).
+func (e *engine) gzipLayer(ctx context.Context, diff ocispec.Descriptor, path string) error {
 	ra, err := e.store.ReaderAt(ctx, diff)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return err
 	}
 	defer ra.Close()
 	f, err := os.Create(path)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return err
 	}
 	defer f.Close()
-	dg := digest.Canonical.Digester()
-	cw := &countWriter{w: io.MultiWriter(f, dg.Hash())}
-	zw, err := compression.CompressStream(cw, compression.Gzip)
+	zw, err := compression.CompressStream(f, compression.Gzip)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return err
 	}
-	if _, err := io.Copy(zw, io.NewSectionReader(ra, 0, ra.Size())); err != nil {
+	if _, err := io.Copy(zw, content.NewReader(ra)); err != nil {
 		zw.Close()
-		return ocispec.Descriptor{}, err
+		return err
 	}
 	if err := zw.Close(); err != nil {
-		return ocispec.Descriptor{}, err
+		return err
 	}
-	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: dg.Digest(), Size: cw.n}, f.Close()
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n += int64(n)
-	return n, err
+	return f.Close()
 }
 
 // fullPull pulls pi on d as containerd does and mounts a container of it; the returned pull's close

@@ -63,7 +63,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if opt.Noise, err = loadNoise(*noiseFile, noiseDir); err != nil {
 		return err
 	}
-	h, err := gate.BuildHistory(rs, opt.Noise, opt)
+	h, err := gate.BuildHistory(rs, opt)
 	if err != nil {
 		return err
 	}

@@ -312,18 +312,31 @@ func pValue(stat, sigma float64, df int) float64 {
 // the family with far fewer runs. The classes are positively dependent (a machine that slows slows
 // them all), which BH tolerates.
 func benjaminiHochberg(cs []ClassVerdict) {
-	m := len(cs)
-	idx := make([]int, m)
+	ps := make([]float64, len(cs))
+	for i := range cs {
+		ps[i] = cs[i].P
+	}
+	for i, q := range bhQ(ps, len(ps)) {
+		cs[i].Q = q
+	}
+}
+
+// bhQ returns each p adjusted by the Benjamini–Hochberg step-up procedure over m hypotheses (m ≥
+// len(ps): hypotheses tested without a p of their own count too).
+func bhQ(ps []float64, m int) []float64 {
+	idx := make([]int, len(ps))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.Slice(idx, func(a, b int) bool { return cs[idx[a]].P < cs[idx[b]].P })
+	sort.Slice(idx, func(a, b int) bool { return ps[idx[a]] < ps[idx[b]] })
+	qs := make([]float64, len(ps))
 	q := 1.0
-	for r := m - 1; r >= 0; r-- {
+	for r := len(ps) - 1; r >= 0; r-- {
 		i := idx[r]
-		q = math.Min(q, cs[i].P*float64(m)/float64(r+1))
-		cs[i].Q = q
+		q = math.Min(q, ps[i]*float64(m)/float64(r+1))
+		qs[i] = q
 	}
+	return qs
 }
 
 // quantityVerdicts judges each point of a quantity exactly: beyond the tolerance A/A runs showed
@@ -336,15 +349,7 @@ func quantityVerdicts(c *classStat, noise *Noise) []QuantityVerdict {
 	var out []QuantityVerdict
 	for i, pm := range c.metrics {
 		b, n := pm[0], pm[1]
-		tol, most, slack := max(DefaultTol, 2*learnt), maxExactTol, 0.0
-		switch {
-		case b.Unit == metric.Ratio:
-			tol = max(ratioTol, 2*learnt) // in points: a ratio near 0 has no relative change
-		case b.Name == metric.IOWriteBytes:
-			tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackBytes
-		case b.Name == metric.IOFlushes:
-			tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackFlushes
-		}
+		tol, most, slack := quantityTol(b.Name, b.Unit, learnt)
 		v := QuantityVerdict{Driver: b.Driver, Name: b.Name, Params: b.Params, Unit: b.Unit, Better: b.Better, Change: c.points[i], Tol: tol}
 		if math.IsInf(v.Change, 0) {
 			v.Change = math.Copysign(1e9, v.Change) // from nothing to something: JSON holds no infinity
@@ -369,6 +374,35 @@ func quantityVerdicts(c *classStat, noise *Noise) []QuantityVerdict {
 		out = append(out, v)
 	}
 	return out
+}
+
+// quantityTol is how far a quantity may move and still be unchanged: tol (relative; a ratio's in
+// points), beyond slack in its own unit, for learnt, twice the largest deviation A/A runs showed;
+// most is the largest learnt deviation a quantity is gated at.
+func quantityTol(name, unit string, learnt float64) (tol, most, slack float64) {
+	switch {
+	case unit == metric.Ratio:
+		return max(ratioTol, 2*learnt), maxExactTol, 0 // in points: a ratio near 0 has no relative change
+	case name == metric.IOWriteBytes:
+		return max(ioTol, 2*learnt), maxIOTol, ioSlackBytes
+	case name == metric.IOFlushes:
+		return max(ioTol, 2*learnt), maxIOTol, ioSlackFlushes
+	}
+	return max(DefaultTol, 2*learnt), maxExactTol, 0
+}
+
+// quantityChange is a quantity's change from a to b: in points for a ratio, relative otherwise
+// (infinite from nothing to something).
+func quantityChange(a, b float64, unit string) float64 {
+	switch {
+	case a == b:
+		return 0
+	case unit == metric.Ratio:
+		return b - a
+	case a == 0:
+		return math.Copysign(math.Inf(1), b)
+	}
+	return (b - a) / math.Abs(a)
 }
 
 func runID(r *result.Result) RunID {

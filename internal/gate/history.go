@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/stat"
 )
 
 // HistorySchema identifies a history report.
@@ -18,8 +19,8 @@ const HistorySchema = "seedbench/history/v1"
 // minSegment is the fewest runs on each side of a change point.
 const minSegment = 2
 
-// maxChanges bounds the change points found in one class's series.
-const maxChanges = 4
+// maxDepth bounds binary segmentation's levels of splitting in one class's series.
+const maxDepth = 4
 
 // History is a series of results of one plan, ordered by run time and grouped by environment
 // fingerprint, with each class's level over the runs and the points where it changed.
@@ -87,17 +88,13 @@ type QuantitySteps struct {
 }
 
 // HistoryMethod says how change points are found.
-const HistoryMethod = "binary segmentation: each class's level per run (the median over its points of the log ratio to the first run, against the floors where every run has them, as compare judges the same stack), split where the two segments' mean levels differ most in units of their standard error under the class's A/A noise floor (Student's t, df = A/A runs − 1); a split counts when its p, Bonferroni-adjusted over the splits tried, then Benjamini–Hochberg over the classes, is below alpha and the effect exceeds the minimum; each segment is split again (at most 4 changes, at least 2 runs a side). Quantities: any step between consecutive runs beyond the gate's tolerance."
+const HistoryMethod = "binary segmentation: each class's level per run (the median over its points of the log ratio to the first run, against the floors where every run has them, as compare judges the same stack), split where the two segments' mean levels differ most in units of their standard error under the class's A/A noise floor (Student's t, df = A/A runs − 1); a split counts when its p, Bonferroni-adjusted over the splits tried, then Benjamini–Hochberg over the classes, is below alpha and the effect exceeds the minimum; each segment is split again (at most 4 levels of splitting, at least 2 runs a side). Quantities: any step between consecutive runs beyond the gate's tolerance."
 
-// BuildHistory analyses rs (one scenario; any order) under the A/A noise floors noise (nil: the
+// BuildHistory analyses rs (one scenario; any order) under the A/A noise floors opt.Noise (nil: the
 // default floor).
-func BuildHistory(rs []*result.Result, noise *Noise, opt Options) (*History, error) {
-	if opt.Alpha == 0 {
-		opt.Alpha = DefaultAlpha
-	}
-	if opt.MinEffect == 0 {
-		opt.MinEffect = DefaultMinEffect
-	}
+func BuildHistory(rs []*result.Result, opt Options) (*History, error) {
+	opt.Alpha, opt.MinEffect = opt.alpha(), opt.minEffect()
+	noise := opt.Noise
 	if len(rs) < 2 {
 		return nil, fmt.Errorf("history needs 2 results at least, got %d", len(rs))
 	}
@@ -144,31 +141,21 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 	n := len(rs)
 	type series struct {
 		cs       *ClassSeries
-		abs, rel []float64
-		relOK    bool
+		abs, rel []float64 // rel stays NaN in a run without floors
 	}
 	bySeries := map[[2]string]*series{}
 	var order []*series
 	quantities := map[string]*QuantitySteps{}
 	var qorder []string
 	for i, r := range rs {
-		var stats []*classStat
-		if i == 0 {
-			stats = classStats(r, r)
-		} else {
-			stats = classStats(rs[0], r)
-		}
-		for _, c := range stats {
+		for _, c := range classStats(rs[0], r) {
 			if !c.time {
 				for _, pm := range c.metrics {
 					m := pm[1]
 					k := m.Key()
 					q := quantities[k]
 					if q == nil {
-						q = &QuantitySteps{Driver: m.Driver, Name: m.Name, Params: m.Params, Unit: m.Unit, Values: make([]float64, n)}
-						for j := range q.Values {
-							q.Values[j] = math.NaN()
-						}
+						q = &QuantitySteps{Driver: m.Driver, Name: m.Name, Params: m.Params, Unit: m.Unit, Values: nanSlice(n)}
 						quantities[k] = q
 						qorder = append(qorder, k)
 					}
@@ -181,22 +168,19 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 			k := [2]string{c.Driver, c.Class}
 			s := bySeries[k]
 			if s == nil {
-				s = &series{cs: &ClassSeries{Driver: c.Driver, Class: c.Class, Better: c.metrics[0][0].Better}, abs: nanSlice(n), rel: nanSlice(n), relOK: true}
+				s = &series{cs: &ClassSeries{Driver: c.Driver, Class: c.Class, Better: c.metrics[0][0].Better}, abs: nanSlice(n), rel: nanSlice(n)}
 				bySeries[k] = s
 				order = append(order, s)
 			}
 			s.abs[i] = c.Stat
 			if c.hasFloor {
 				s.rel[i] = c.RelStat
-			} else {
-				s.relOK = false
 			}
 		}
 	}
 	type candidate struct {
 		s  *series
 		cp ChangePoint
-		q  float64
 	}
 	var cands []*candidate
 	for _, s := range order {
@@ -211,7 +195,7 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 		// The basis a comparison of the same stack judges by: against the floors where every run has
 		// them (a machine that moved as a whole cancels), else absolute.
 		xs, sg, basis := s.abs, sigma, "absolute"
-		if s.relOK && !hasNaN(s.rel) {
+		if !floats.HasNaN(s.rel) {
 			xs, sg, basis = s.rel, relSigma, "floor-relative"
 		}
 		s.cs.Basis, s.cs.Sigma, s.cs.Df = basis, sg, df
@@ -223,24 +207,23 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 			}
 			s.cs.Levels = append(s.cs.Levels, math.Exp(x))
 		}
-		if hasNaN(xs) {
+		if floats.HasNaN(xs) {
 			continue // a class some runs lack: no series to split
 		}
-		for _, cp := range segment(xs, sg, df, opt, 0, n) {
+		for _, cp := range segment(xs, sg, df, opt, 0, n, 0) {
 			cands = append(cands, &candidate{s: s, cp: cp})
 		}
 	}
-	// Benjamini–Hochberg over every change point tried across the classes.
-	slices.SortFunc(cands, func(a, b *candidate) int { return cmp.Compare(a.cp.P, b.cp.P) })
-	m := float64(len(order))
-	k := -1
+	// Benjamini–Hochberg over the classes, every change point found a hypothesis.
+	ps := make([]float64, len(cands))
 	for i, c := range cands {
-		if c.cp.P*m/float64(i+1) < opt.Alpha {
-			k = i
-		}
+		ps[i] = c.cp.P
 	}
-	for i := 0; i <= k; i++ {
-		c := cands[i]
+	qs := bhQ(ps, len(order))
+	for i, c := range cands {
+		if qs[i] >= opt.Alpha {
+			continue
+		}
 		effect := c.cp.Ratio - 1
 		if c.cp.Ratio < 1 {
 			effect = 1/c.cp.Ratio - 1
@@ -270,7 +253,8 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 			if math.IsNaN(a) || math.IsNaN(b) || a == b {
 				continue
 			}
-			if stepped(q.Name, q.Unit, a, b, learnt) {
+			if tol, most, slack := quantityTol(q.Name, q.Unit, learnt); q.Name != metric.IOReadBytes &&
+				math.Abs(quantityChange(a, b, q.Unit)) > tol && math.Abs(b-a) > slack && learnt <= most {
 				q.Steps = append(q.Steps, i)
 			}
 		}
@@ -285,46 +269,18 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 	return g
 }
 
-// stepped reports whether a quantity moved from a to b beyond the gate's tolerance for it (what
-// quantityVerdicts calls a change; reads are never gated).
-func stepped(name, unit string, a, b, learnt float64) bool {
-	tol, most, slack := max(DefaultTol, 2*learnt), maxExactTol, 0.0
-	change := 0.0
-	switch {
-	case unit == metric.Ratio:
-		tol, change = max(ratioTol, 2*learnt), b-a
-	case a == 0:
-		change = math.Inf(1)
-	default:
-		change = (b - a) / math.Abs(a)
-	}
-	switch name {
-	case metric.IOReadBytes:
-		return false
-	case metric.IOWriteBytes:
-		tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackBytes
-	case metric.IOFlushes:
-		tol, most, slack = max(ioTol, 2*learnt), maxIOTol, ioSlackFlushes
-	}
-	return math.Abs(change) > tol && math.Abs(b-a) > slack && learnt <= most
-}
-
 // segment finds change points in xs[lo:hi] by binary segmentation: the split whose two segments'
 // means differ most in units of their standard error under sigma (each run's level has variance
 // sigma²/2: sigma is the spread of a pair's statistic), if its p (Student's t with df; Bonferroni
-// over the splits tried) is below alpha; then each side again.
-func segment(xs []float64, sigma float64, df int, opt Options, lo, hi int) []ChangePoint {
-	return segmentDepth(xs, sigma, df, opt, lo, hi, 0)
-}
-
-func segmentDepth(xs []float64, sigma float64, df int, opt Options, lo, hi, depth int) []ChangePoint {
-	if hi-lo < 2*minSegment || depth >= maxChanges || !(sigma > 0) {
+// over the splits tried) is below alpha; then each side again, to maxDepth levels.
+func segment(xs []float64, sigma float64, df int, opt Options, lo, hi, depth int) []ChangePoint {
+	if hi-lo < 2*minSegment || depth >= maxDepth || !(sigma > 0) {
 		return nil
 	}
 	best, bestT := -1, 0.0
 	var bestDiff float64
 	for k := lo + minSegment; k <= hi-minSegment; k++ {
-		a, b := mean(xs[lo:k]), mean(xs[k:hi])
+		a, b := stat.Mean(xs[lo:k], nil), stat.Mean(xs[k:hi], nil)
 		se := sigma / math.Sqrt2 * math.Sqrt(1/float64(k-lo)+1/float64(hi-k))
 		if t := math.Abs(b-a) / se; t > bestT {
 			best, bestT, bestDiff = k, t, b-a
@@ -339,17 +295,9 @@ func segmentDepth(xs []float64, sigma float64, df int, opt Options, lo, hi, dept
 		return nil
 	}
 	out := []ChangePoint{{At: best, Ratio: math.Exp(bestDiff), P: p}}
-	out = append(out, segmentDepth(xs, sigma, df, opt, lo, best, depth+1)...)
-	out = append(out, segmentDepth(xs, sigma, df, opt, best, hi, depth+1)...)
+	out = append(out, segment(xs, sigma, df, opt, lo, best, depth+1)...)
+	out = append(out, segment(xs, sigma, df, opt, best, hi, depth+1)...)
 	return out
-}
-
-func mean(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
 }
 
 func nanSlice(n int) []float64 {
@@ -359,8 +307,6 @@ func nanSlice(n int) []float64 {
 	}
 	return out
 }
-
-func hasNaN(xs []float64) bool { return slices.ContainsFunc(xs, math.IsNaN) }
 
 // Changes counts the change points of every group: regressions, and all.
 func (h *History) Changes() (regressions, all int) {

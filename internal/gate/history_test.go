@@ -34,7 +34,7 @@ func series(n, from int, seed uint64) []*result.Result {
 
 func TestHistory(t *testing.T) {
 	n := learn(t)
-	h, err := BuildHistory(series(8, 5, 7), n, Options{})
+	h, err := BuildHistory(series(8, 5, 7), Options{Noise: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestHistory(t *testing.T) {
 	}
 	// A/A: no change point.
 	for seed := uint64(10); seed < 20; seed++ {
-		h, err := BuildHistory(series(8, 0, seed), n, Options{})
+		h, err := BuildHistory(series(8, 0, seed), Options{Noise: n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,12 +72,12 @@ func TestHistory(t *testing.T) {
 			t.Errorf("A/A series %d: %d change points", seed, all)
 		}
 	}
-	if _, err := BuildHistory(series(1, 0, 1), n, Options{}); err == nil {
+	if _, err := BuildHistory(series(1, 0, 1), Options{Noise: n}); err == nil {
 		t.Error("one run: want an error")
 	}
 	rs := series(3, 0, 1)
 	rs[1].Scenario.Name = "other"
-	if _, err := BuildHistory(rs, n, Options{}); err == nil || !strings.Contains(err.Error(), "one scenario") {
+	if _, err := BuildHistory(rs, Options{Noise: n}); err == nil || !strings.Contains(err.Error(), "one scenario") {
 		t.Errorf("two scenarios: %v", err)
 	}
 }

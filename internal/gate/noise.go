@@ -305,14 +305,8 @@ func classStats(base, next *result.Result) []*classStat {
 			continue
 		case isTime:
 			l = math.Log(mn / mb)
-		case mb == mn:
-			l = 0
-		case b.Unit == metric.Ratio:
-			l = mn - mb // a ratio (a share saved, a share of an image): its change in points
-		case mb == 0:
-			l = math.Copysign(math.Inf(1), mn) // from nothing to something
 		default:
-			l = (mn - mb) / math.Abs(mb) // a quantity: its relative deviation
+			l = quantityChange(mb, mn, b.Unit) // a ratio's in points, a quantity's relative
 		}
 		k := [2]string{b.Driver, classOf(b)}
 		c := by[k]

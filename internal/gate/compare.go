@@ -130,6 +130,8 @@ type ClassVerdict struct {
 	Q       float64 `json:"q"` // the Benjamini–Hochberg adjusted p
 	Verdict Verdict `json:"verdict"`
 	Note    string  `json:"note,omitempty"`
+	kind    string  // the metric in its cache mode (kindOf)
+	busy    bool    // a busy machine measured it
 }
 
 // QuantityVerdict is one deterministic quantity.
@@ -194,7 +196,7 @@ func Compare(base, next *result.Result, opt Options) (*Report, error) {
 			continue
 		}
 		v := ClassVerdict{Driver: c.Driver, Class: c.Class, Points: len(c.points), Better: c.metrics[0][0].Better,
-			Absolute: math.Exp(c.Stat), Ratio: math.Exp(c.Stat)}
+			Absolute: math.Exp(c.Stat), Ratio: math.Exp(c.Stat), kind: kindOf(c.metrics[0][0]), busy: c.busy}
 		stat := c.Stat
 		nc := noise.class(c.Driver, c.Class)
 		v.Sigma, v.Df = defaultSigma, 0
@@ -235,25 +237,7 @@ func Compare(base, next *result.Result, opt Options) (*Report, error) {
 	}
 	benjaminiHochberg(rep.Classes)
 	for i := range rep.Classes {
-		v := &rep.Classes[i]
-		worse := (v.Ratio > 1) == (v.Better != metric.Higher)
-		effect := math.Abs(v.Ratio - 1)
-		if v.Ratio < 1 {
-			effect = math.Abs(1/v.Ratio - 1)
-		}
-		busy := strings.Contains(v.Note, "busy machine")
-		switch {
-		case effect <= opt.MinEffect:
-			v.Verdict = Unchanged
-		case v.Q >= opt.Alpha:
-			v.Verdict = Inconclusive
-		case worse && busy:
-			v.Verdict = Noisy
-		case worse:
-			v.Verdict = Regression
-		default:
-			v.Verdict = Improvement
-		}
+		rep.Classes[i].Verdict = verdictOf(&rep.Classes[i], opt)
 	}
 	if len(rep.Tested) == 0 && slices.Equal(base.Run.Faults, next.Run.Faults) {
 		machineWide(rep.Classes)
@@ -418,33 +402,49 @@ func runID(r *result.Result) RunID {
 // A change in a tested field leaves every regression standing: then a move shared by every driver
 // is what the comparison is for.
 func machineWide(classes []ClassVerdict) {
-	kind := func(c ClassVerdict) string {
-		f := strings.Fields(c.Class)
-		k := f[0]
-		for _, t := range f[1:] {
-			if strings.HasPrefix(t, metric.PCache+"=") {
-				k += " " + t
-			}
-		}
-		return k
-	}
 	measured, regressed := map[string]map[string]bool{}, map[string]map[string]bool{}
 	for _, c := range classes {
-		k := kind(c)
-		if measured[k] == nil {
-			measured[k], regressed[k] = map[string]bool{}, map[string]bool{}
+		if measured[c.kind] == nil {
+			measured[c.kind], regressed[c.kind] = map[string]bool{}, map[string]bool{}
 		}
-		measured[k][c.Driver] = true
+		measured[c.kind][c.Driver] = true
 		if c.Verdict == Regression {
-			regressed[k][c.Driver] = true
+			regressed[c.kind][c.Driver] = true
 		}
 	}
 	for i := range classes {
 		c := &classes[i]
-		k := kind(*c)
-		if n, all := len(regressed[k]), len(measured[k]); c.Verdict == Regression && n >= 3 && 2*n >= all {
+		if n, all := len(regressed[c.kind]), len(measured[c.kind]); c.Verdict == Regression && n >= 3 && 2*n >= all {
 			c.Verdict = Noisy
-			c.Note = strings.TrimPrefix(c.Note+fmt.Sprintf("; %s regressed on %d of %d drivers with nothing tested changed: the machine moved", k, n, all), "; ")
+			c.Note = strings.TrimPrefix(c.Note+fmt.Sprintf("; %s regressed on %d of %d drivers with nothing tested changed: the machine moved", c.kind, n, all), "; ")
 		}
 	}
+}
+
+// verdictOf judges a class from its ratio, its q and whether a busy machine measured it.
+func verdictOf(v *ClassVerdict, opt Options) Verdict {
+	worse := (v.Ratio > 1) == (v.Better != metric.Higher)
+	effect := math.Abs(v.Ratio - 1)
+	if v.Ratio < 1 {
+		effect = math.Abs(1/v.Ratio - 1)
+	}
+	switch {
+	case effect <= opt.MinEffect:
+		return Unchanged
+	case v.Q >= opt.Alpha:
+		return Inconclusive
+	case worse && v.busy:
+		return Noisy
+	case worse:
+		return Regression
+	}
+	return Improvement
+}
+
+// kindOf is the kind of measurement m is: its metric in its cache mode ("op.lookup cache=cold").
+func kindOf(m *result.Metric) string {
+	if c, ok := m.Params[metric.PCache]; ok {
+		return m.Name + " " + metric.PCache + "=" + c
+	}
+	return m.Name
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -112,7 +113,6 @@ func Merge(rs []*result.Result, names []string) (*result.Result, error) {
 				most = max(most, m.Order[j])
 				m.Order[j] += seq
 			}
-			m.Summary = result.Summary{}
 			k := m.Key()
 			if i, ok := metrics[k]; ok {
 				o := &out.Metrics[i]
@@ -162,7 +162,7 @@ func Merge(rs []*result.Result, names []string) (*result.Result, error) {
 				continue
 			}
 			drivers[d.Name] = len(out.Drivers)
-			d.PhaseSeconds = cloneMap(d.PhaseSeconds)
+			d.PhaseSeconds = maps.Clone(d.PhaseSeconds)
 			out.Drivers = append(out.Drivers, d)
 		}
 		out.Noise = append(out.Noise, r.Noise...)
@@ -181,15 +181,4 @@ func statusRank(s string) int {
 		return 1
 	}
 	return 0
-}
-
-func cloneMap(m map[string]float64) map[string]float64 {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]float64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

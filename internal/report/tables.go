@@ -273,18 +273,14 @@ func FitCell(f *result.Fit) string {
 		}
 		s, scale, unit := signedNanos(f.Beta)
 		s += unit + "/layer"
-		if !math.IsNaN(f.BetaCILo) && !math.IsNaN(f.BetaCIHi) {
-			s += " [" + sig3(f.BetaCILo/scale) + ", " + sig3(f.BetaCIHi/scale) + "]"
+		if !ci {
+			return s + r2
 		}
-		s += r2
-		switch {
-		case !ci:
-		case f.BetaCILo > 0:
-			s += " grows"
-		case f.BetaCIHi < 0:
-			s += " shrinks"
+		s += " [" + sig3(f.BetaCILo/scale) + ", " + sig3(f.BetaCIHi/scale) + "]" + r2
+		if f.BetaCILo > 0 { // not flat: the interval is wholly above 0 or wholly below
+			return s + " grows"
 		}
-		return s
+		return s + " shrinks"
 	}
 	return fixed + " + " + sig3(f.Beta) + " " + f.Unit + r2
 }

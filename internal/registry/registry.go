@@ -32,7 +32,6 @@ type Registry struct {
 	// URL is the external registry's, as given ("" for the in-process one).
 	URL  string
 	srv  *http.Server
-	ln   net.Listener
 	done chan struct{}
 }
 
@@ -79,7 +78,7 @@ func Start() (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: listen: %w", err)
 	}
-	r := &Registry{Addr: ln.Addr().String(), ln: ln, done: make(chan struct{}),
+	r := &Registry{Addr: ln.Addr().String(), done: make(chan struct{}),
 		srv: &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		defer close(r.done)
@@ -201,20 +200,6 @@ func NewProxy(target string, p Profile) (*Proxy, error) {
 	return x, nil
 }
 
-// SetProfile changes the shaping of the connections made from now on.
-func (x *Proxy) SetProfile(p Profile) {
-	x.mu.Lock()
-	x.profile = p
-	x.mu.Unlock()
-}
-
-// Profile is the current shaping.
-func (x *Proxy) Profile() Profile {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.profile
-}
-
 // Fetched returns the bytes carried to clients so far.
 func (x *Proxy) Fetched() int64 {
 	x.mu.Lock()
@@ -236,12 +221,11 @@ func (x *Proxy) accept() {
 			return
 		}
 		x.conns[c] = true
-		p := x.profile
 		x.mu.Unlock()
 		x.wg.Add(1)
 		go func() {
 			defer x.wg.Done()
-			x.serve(c, p)
+			x.serve(c, x.profile)
 		}()
 	}
 }
@@ -293,9 +277,13 @@ func closeWrite(c net.Conn) {
 
 // chunk is data read at a time, released after the one-way delay.
 type chunk struct {
-	b  []byte
-	at time.Time
+	buf *[]byte // from chunkBufs; b is its first bytes
+	b   []byte
+	at  time.Time
 }
+
+// chunkBufs recycles the chunks' buffers: a pull's proxy runs in the process that times it.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // link is one direction of the modelled network: when it has carried everything sent so far.
 type link struct {
@@ -325,10 +313,12 @@ func shapedCopy(dst io.Writer, src io.Reader, p Profile, l *link, count func(int
 	go func() {
 		defer close(q)
 		for {
-			b := make([]byte, 16<<10)
-			n, err := src.Read(b)
+			buf := chunkBufs.Get().(*[]byte)
+			n, err := src.Read(*buf)
 			if n > 0 {
-				q <- chunk{b[:n], time.Now().Add(delay)}
+				q <- chunk{buf, (*buf)[:n], time.Now().Add(delay)}
+			} else {
+				chunkBufs.Put(buf)
 			}
 			if err != nil {
 				return
@@ -352,8 +342,10 @@ func shapedCopy(dst io.Writer, src io.Reader, p Profile, l *link, count func(int
 		if count != nil && n < len(ch.b) {
 			count(n - len(ch.b))
 		}
+		chunkBufs.Put(ch.buf)
 		if err != nil {
-			for range q { // drain, so the reader ends
+			for ch := range q { // drain, so the reader ends
+				chunkBufs.Put(ch.buf)
 			}
 			return
 		}

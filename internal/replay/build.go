@@ -281,10 +281,11 @@ func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent
 	if !e.keepDiffs() {
 		defer e.store.Delete(context.WithoutCancel(ctx), diff.Digest)
 	}
+	prioritized := e.prioritized(name)
 	return e.eachOf(ctx, ds, func(d *driverRun) error {
 		e.progress(d.info.Name, "build", "layer "+name, 0, 1)
 		err := d.inst.(drivers.LayerReceiver).ReceiveLayer(ctx, drivers.Layer{Name: layerName(name), Parent: parent, Diff: diff, Content: e.store,
-			Prioritized: e.prioritized(name)})
+			Prioritized: prioritized})
 		if err != nil {
 			return fmt.Errorf("layer %s: receive: %w", name, err)
 		}
@@ -300,17 +301,7 @@ func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent
 }
 
 // keepDiffs says whether the layers' diffs are kept after the build: the plan pulls images.
-func (e *engine) keepDiffs() bool {
-	for _, op := range e.plan.Ops {
-		if op.Op == scenario.OpPull {
-			if e.diffs == nil {
-				e.diffs = map[string]ocispec.Descriptor{}
-			}
-			return true
-		}
-	}
-	return false
-}
+func (e *engine) keepDiffs() bool { return e.diffs != nil }
 
 // prioritized lists layer l's regular files that the scenario's traces open or read, in the order
 // the first trace touches them (each once): what a program reads first.

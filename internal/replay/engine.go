@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Opti
 	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed)}
 	e.rec.faults = opt.Faults
 	e.rec.phase = func() string { return e.phase }
+	if slices.ContainsFunc(plan.Ops, func(op scenario.PlanOp) bool { return op.Op == scenario.OpPull }) {
+		e.diffs = map[string]ocispec.Descriptor{} // the pull ops publish the layers' diffs
+	}
 	if e.opt.Progress == nil {
 		e.opt.Progress = nopProgress{}
 	}

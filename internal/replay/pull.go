@@ -72,7 +72,19 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 		if err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
+		// The image is published once, before any pull, for the drivers that pull it fully: no
+		// driver's time is charged for it. A driver it fails for fails.
 		var pub *published
+		if slices.ContainsFunc(ds, func(d *driverRun) bool { _, lazy := d.inst.(drivers.LazyPuller); return !lazy }) {
+			var perr error
+			if pub, perr = e.publish(ctx, pi); perr != nil {
+				for _, d := range ds {
+					if _, lazy := d.inst.(drivers.LazyPuller); !lazy {
+						d.fail(fmt.Errorf("pull %s: %w", img, perr))
+					}
+				}
+			}
+		}
 		buf := make([]byte, 1<<20)
 		for _, net := range op.Networks {
 			params := p(metric.PImage, img, metric.PNetwork, net.String())
@@ -85,11 +97,6 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 					if lp, ok := d.inst.(drivers.LazyPuller); ok {
 						pl, err = e.lazyPull(ctx, d, lp, pi, net)
 					} else {
-						if pub == nil {
-							if pub, err = e.publish(ctx, pi); err != nil {
-								return err
-							}
-						}
 						pl, err = e.fullPull(ctx, d, pi, pub, net)
 					}
 					if err != nil {

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // GitHubBench is one entry of github-action-benchmark's custom JSON (tool customSmallerIsBetter or
@@ -30,7 +31,7 @@ func GitHubBenchmarks(rs []*result.Result, better metric.Better) []GitHubBench {
 	out := []GitHubBench{}
 	for _, r := range rs {
 		for _, m := range summarized(r.Metrics) {
-			if metric.BetterOf(metric.ID(m.Name)) != better || m.Summary.N == 0 || math.IsNaN(m.Summary.Median) || math.IsInf(m.Summary.Median, 0) {
+			if metric.BetterOf(metric.ID(m.Name)) != better || m.Summary.N == 0 || !plot.Finite(m.Summary.Median) {
 				continue
 			}
 			name := m.Driver + "/" + m.Name
@@ -41,11 +42,11 @@ func GitHubBenchmarks(rs []*result.Result, better metric.Better) []GitHubBench {
 				name = r.Scenario.Name + "/" + name
 			}
 			b := GitHubBench{Name: name, Unit: m.Unit, Value: m.Summary.Median,
-				Extra: fmt.Sprintf("n=%d; scenario %s; run %s", m.Summary.N, r.Scenario.Name, r.Run.Started.Format("2006-01-02T15:04:05Z"))}
+				Extra: fmt.Sprintf("n=%d; scenario %s; run %s", m.Summary.N, r.Scenario.Name, r.Run.Started.UTC().Format("2006-01-02T15:04:05Z"))}
 			if lo, hi := m.Summary.SampleCI(); m.Summary.N > 1 && hi > lo {
 				level := m.Summary.Confidence
 				if level == 0 {
-					level = 0.95
+					level = stats.Confidence
 				}
 				b.Range = fmt.Sprintf("[%.4g, %.4g] at %.1f%%", lo, hi, 100*level)
 			}

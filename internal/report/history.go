@@ -26,7 +26,7 @@ func HistoryDoc(h *gate.History, all bool) *Doc {
 		"noise floors: " + h.NoiseFrom,
 		fmt.Sprintf("method: %s (alpha %.2f, minimum effect %.0f%%)", h.Method, h.Alpha, 100*h.MinEffect),
 	}})
-	for gi, g := range h.Groups {
+	for _, g := range h.Groups {
 		runs := &Table{Header: []string{"#", "run", "started", "commit", "faults injected"}, Key: 2}
 		for i, r := range g.Runs {
 			runs.Rows = append(runs.Rows, []string{fmt.Sprint(i + 1), r.ID, r.Started, r.Commit, strings.Join(r.Faults, "; ")})
@@ -79,7 +79,6 @@ func HistoryDoc(h *gate.History, all bool) *Doc {
 			}
 			doc.Sections = append(doc.Sections, &Section{Title: "every class, run by run", Level: 2, Table: lt})
 		}
-		_ = gi
 	}
 	return doc
 }

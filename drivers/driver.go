@@ -35,12 +35,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/network"
+
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // ErrUnsupported is the one sentinel for "this driver cannot run on this host". Errors wrapping it
@@ -186,7 +186,7 @@ func (s Spec) Plain() bool {
 
 // Variants is implemented by a driver that can be the base of variants: its family parses and
 // validates a spec against it (which mount options and backings it takes) and makes the variant.
-// spec.BackingSize is handled by the registry (WithBackingSize) and is 0 here.
+// spec.BackingSize is handled by the catalogue (WithBackingSize) and is 0 here.
 type Variants interface {
 	Variant(spec Spec) (Driver, error)
 }
@@ -263,7 +263,7 @@ type LazyPuller interface {
 	// LazyPull makes what a node that never had layers (committed names, bottom first, each
 	// received before) starts a pull with: the snapshotter, on empty caches, reaching the registry
 	// through a network shaped to net. The pull itself is Pull.Prepare, which the engine times.
-	LazyPull(ctx context.Context, layers []string, net registry.Profile) (*Pull, error)
+	LazyPull(ctx context.Context, layers []string, net network.Profile) (*Pull, error)
 }
 
 // Pull is an image to pull lazily.

@@ -3,7 +3,8 @@ package drivers
 import (
 	"context"
 	"maps"
-	"strconv"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // WithBackingSize returns d with its backing fixed at size bytes: Info reports it (BackingSize, and
@@ -23,24 +24,11 @@ func (s sized) Info() Info {
 	if info.Options == nil {
 		info.Options = map[string]string{}
 	}
-	info.Options["backing_size"] = iec(s.size)
+	info.Options["backing_size"] = units.Size(s.size).String()
 	return info
 }
 
 func (s sized) Open(ctx context.Context, opts Options) (Instance, error) {
 	opts.BackingSize = s.size
 	return s.Driver.Open(ctx, opts)
-}
-
-// iec prints n in the largest IEC unit that divides it exactly (32MiB, 1536KiB, 100B).
-func iec(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n != 0 && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10) + "B"
 }

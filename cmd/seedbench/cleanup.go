@@ -20,7 +20,7 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if os.Geteuid() != 0 {
 		return errors.New("cleanup needs root: it kills FUSE daemons, unmounts filesystems and detaches loop devices")
 	}
-	rep, err := rundir.Cleanup(*base, all.Registry().Reapers())
+	rep, err := rundir.Cleanup(*base, all.Catalog().Reapers())
 	for _, k := range rep.Killed {
 		fmt.Fprintf(stdout, "killed %s\n", k)
 	}

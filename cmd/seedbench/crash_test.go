@@ -24,7 +24,7 @@ import (
 func undoWorkdir(t *testing.T, workdir string) {
 	t.Helper()
 	t.Cleanup(func() {
-		if _, err := rundir.Cleanup(workdir, all.Registry().Reapers()); err != nil {
+		if _, err := rundir.Cleanup(workdir, all.Catalog().Reapers()); err != nil {
 			t.Logf("cleanup of %s: %v", workdir, err)
 		}
 		pids, _ := fuseoverlayfs.Daemons(workdir)

@@ -19,7 +19,7 @@ func cmdDrivers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	var rows []report.DriverRow
-	for _, d := range all.Registry().All() {
+	for _, d := range all.Catalog().All() {
 		row := report.DriverRow{Info: d.Info(), Available: true}
 		if err := d.Check(ctx); err != nil {
 			row.Available = false

@@ -9,9 +9,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/fault"
+
 	"github.com/seedbench/seedbench/internal/bench"
 	"github.com/seedbench/seedbench/internal/registry"
-	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/report"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
@@ -43,12 +44,12 @@ type runOptions struct {
 }
 
 // faultFlags collects --inject-fault values.
-type faultFlags []replay.Fault
+type faultFlags []fault.Fault
 
 func (f *faultFlags) String() string { return fmt.Sprint(len(*f)) }
 
 func (f *faultFlags) Set(s string) error {
-	fault, err := replay.ParseFault(s)
+	fault, err := fault.Parse(s)
 	if err != nil {
 		return err
 	}

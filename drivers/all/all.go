@@ -1,9 +1,9 @@
-// Package all builds the registry of every driver seedbench ships, explicitly (no init() magic). A
-// scenario's variants on top of them are made by each driver's family (drivers.Registry.Variant):
+// Package all builds the catalogue of every driver seedbench ships, explicitly (no init() magic). A
+// scenario's variants on top of them are made by each driver's family (drivers.Catalog.Variant):
 //
 //	drivers: [overlayfs, native, {name: overlay-nometa, driver: overlayfs, mount_options: [metacopy=off]}]
 //
-// A new driver adds one line to Registry.
+// A new driver adds one line to Catalog.
 package all
 
 import (
@@ -20,9 +20,9 @@ import (
 	"github.com/seedbench/seedbench/internal/backing"
 )
 
-// Registry returns every built-in driver, in the order reports list them.
-func Registry() *drivers.Registry {
-	r, _ := drivers.NewRegistry()
+// Catalog returns every built-in driver, in the order reports list them.
+func Catalog() *drivers.Catalog {
+	r, _ := drivers.NewCatalog()
 	for _, d := range []drivers.Driver{
 		overlayfs.New("overlayfs", nil, ""),
 		overlayfs.New("overlayfs-metacopy", overlayfs.MetacopyOptions, ""),
@@ -43,7 +43,7 @@ func Registry() *drivers.Registry {
 		devmapper.New("devmapper"), // unavailable drivers last: listed with the reason and the fix
 		zfs.New("zfs"),
 	} {
-		// The names above are distinct constants (TestRegistry checks), so Add cannot fail.
+		// The names above are distinct constants (TestCatalog checks), so Add cannot fail.
 		_ = r.Add(d)
 	}
 	return r

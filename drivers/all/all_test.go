@@ -12,8 +12,8 @@ import (
 	"github.com/seedbench/seedbench/internal/report"
 )
 
-func TestRegistry(t *testing.T) {
-	r := all.Registry()
+func TestCatalog(t *testing.T) {
+	r := all.Catalog()
 	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "overlayfs-xfs", "overlayfs-btrfs",
 		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "stargz", "stargz-noprefetch", "devmapper", "zfs"}
 	if got := r.Names(); !slices.Equal(got, want) {
@@ -64,7 +64,7 @@ func TestVariant(t *testing.T) {
 		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
 		{spec: drivers.Spec{}, err: "needs a name"},
 	} {
-		d, err := all.Registry().Variant(tc.spec)
+		d, err := all.Catalog().Variant(tc.spec)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%+v: err = %v, want %q", tc.spec, err, tc.err)
@@ -82,12 +82,12 @@ func TestVariant(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite README.md's driver table from the registry")
+var update = flag.Bool("update", false, "rewrite README.md's driver table from the catalogue")
 
-// TestREADMEDriverTable pins README.md's driver table, the only one, to the registry.
+// TestREADMEDriverTable pins README.md's driver table, the only one, to the catalogue.
 func TestREADMEDriverTable(t *testing.T) {
 	var rows []report.DriverRow
-	for _, d := range all.Registry().All() {
+	for _, d := range all.Catalog().All() {
 		rows = append(rows, report.DriverRow{Info: d.Info()})
 	}
 	begin, end := docs.Markers("drivers", "drivers/all", "go test ./drivers/all -update")

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/seedbench/seedbench/internal/network"
+
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -125,7 +127,7 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
 		undo.Push("stop the registry", reg.Close)
-		proxy, err := registry.NewProxy(reg.Addr, registry.Profile{Name: "loopback"})
+		proxy, err := registry.NewProxy(reg.Addr, network.Profile{Name: "loopback"})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
@@ -251,7 +253,7 @@ func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, 
 // LazyPull makes a node that never had layers: a snapshotter of its own on fresh caches, reaching
 // the registry through a proxy of its own shaped to net. Its Prepare mounts the layers from the
 // registry and prepares a key on top; its Close unmounts and removes all of it.
-func (i *Instance) LazyPull(ctx context.Context, layers []string, net registry.Profile) (_ *drivers.Pull, err error) {
+func (i *Instance) LazyPull(ctx context.Context, layers []string, net network.Profile) (_ *drivers.Pull, err error) {
 	i.mu.Lock()
 	i.pulls++
 	root := filepath.Join(i.root, fmt.Sprintf("pull-%d", i.pulls))

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/network"
+
 	"github.com/containerd/containerd/v2/core/content"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/drivertest"
 	"github.com/seedbench/seedbench/drivers/stargz"
-	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // TestConformance runs the snapshotter suite (the stargz snapshotter prepares local snapshots when
@@ -89,7 +90,7 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 	env.Unmount(t, dir)
 
 	// A lazy pull starts from nothing: reading the small file fetches a little, not the large one.
-	pull, err := inst.LazyPull(ctx, []string{"l0"}, registry.Profile{})
+	pull, err := inst.LazyPull(ctx, []string{"l0"}, network.Profile{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 func checkRefuses(t *testing.T, env *drivertest.Env) {
 	ctx := context.Background()
 	inst := env.Instance.(*stargz.Instance)
-	if _, err := inst.LazyPull(ctx, []string{"never"}, registry.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
+	if _, err := inst.LazyPull(ctx, []string{"never"}, network.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
 		t.Errorf("lazy pull of a layer never received: %v, want an error naming it", err)
 	}
 	store, desc := drivertest.Blob(t, []byte("this is not a tar archive, and not a layer either"))

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/fault"
+
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/internal/backing"
@@ -51,7 +53,7 @@ type Request struct {
 	// end can show it while the next one runs.
 	Done func(Run) error
 	// Faults are injected on purpose, to measure the regression gate (none: a real run).
-	Faults []replay.Fault
+	Faults []fault.Fault
 	// Shard runs one shard of each scenario's workload (nil: all of it).
 	Shard *result.Shard
 	// Registry is an external registry for pulls (http://HOST:PORT; "" = in process).
@@ -121,7 +123,7 @@ func load(ctx context.Context, file string, opt scenario.ResolveOptions, names [
 	if opt.Images == nil {
 		opt.Images = Images(ctx, "")
 	}
-	reg := all.Registry()
+	reg := all.Catalog()
 	opt.CheckDriver = func(s scenario.DriverSpec) (string, error) {
 		d, err := reg.Variant(driverSpec(s))
 		if err == nil && !driverSpec(s).Plain() {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/fault"
+
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/seedbench/seedbench/internal/metric"
@@ -215,25 +217,25 @@ func MeasureTrials(learn, aa, faulted []*result.Result, opt Options) (*Trials, e
 		if err != nil {
 			return nil, err
 		}
-		var faults []Fault
+		var faults []fault.Fault
 		for _, spec := range r.Run.Faults {
-			f, err := parseFaultSpec(spec)
+			f, err := fault.Parse(spec)
 			if err != nil {
 				return nil, err
 			}
 			faults = append(faults, f)
 		}
 		for _, f := range faults {
-			p := byFault[f.spec]
+			p := byFault[f.Spec]
 			if p == nil {
-				p = &Power{Fault: f.spec}
-				byFault[f.spec] = p
-				order = append(order, f.spec)
+				p = &Power{Fault: f.Spec}
+				byFault[f.Spec] = p
+				order = append(order, f.Spec)
 			}
 			p.Trials++
 			flagged, noisy := false, false
 			for _, c := range rep.Classes {
-				if f.hits(c) {
+				if hits(f, c) {
 					p.Classes++
 					if c.Verdict == Regression {
 						p.Caught++
@@ -245,7 +247,7 @@ func MeasureTrials(learn, aa, faulted []*result.Result, opt Options) (*Trials, e
 				}
 			}
 			for _, q := range rep.Quantities {
-				if f.hitsQuantity(q) {
+				if hitsQuantity(f, q) {
 					p.Classes++
 					if q.Verdict == Regression {
 						p.Caught++
@@ -280,82 +282,40 @@ func (o Options) minEffect() float64 {
 	return o.MinEffect
 }
 
-// Fault is what a trial knows of a fault spec (replay.Fault's grammar): which classes or
-// quantities it should move.
-type Fault struct {
-	spec    string
-	metric  string
-	params  map[string]string
-	minSize float64
-	step    string
-}
-
-// parseFaultSpec reads a fault spec as the engine wrote it into a result. A slow fault's
-// "size>=N" parameter (a trial's way to name the copy-ups of N and more) is kept as a bound.
-func parseFaultSpec(spec string) (Fault, error) {
-	f := Fault{spec: spec}
-	kind, rest, _ := strings.Cut(spec, ":")
-	target, _, ok := strings.Cut(rest, ":")
-	if !ok {
-		return f, fmt.Errorf("fault %q: not slow:… or write:…", spec)
-	}
-	switch kind {
-	case "slow":
-		parts := strings.Split(target, ",")
-		f.metric = parts[0]
-		for _, kv := range parts[1:] {
-			if k, v, ok := strings.Cut(kv, ">="); ok && k == metric.PSize {
-				f.minSize, _ = metric.Number(v)
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			if f.params == nil {
-				f.params = map[string]string{}
-			}
-			f.params[k] = v
-		}
-	case "write":
-		f.step = target
-	default:
-		return f, fmt.Errorf("fault %q: not slow:… or write:…", spec)
-	}
-	return f, nil
-}
-
-// hits reports whether a class is one the fault slows: its metric, and every parameter the fault
+// hits reports whether a class is one fault f slows: its metric, and every parameter the fault
 // names among the class's (a fault naming write=first hits the copy-up classes of first writes).
-func (f Fault) hits(c ClassVerdict) bool {
-	if f.metric == "" {
+func hits(f fault.Fault, c ClassVerdict) bool {
+	if f.Slow == 0 {
 		return false
 	}
 	fields := strings.Fields(c.Class)
 	name := fields[0]
-	if family, ok := strings.CutSuffix(f.metric, ".*"); ok {
+	if family, ok := strings.CutSuffix(f.Metric, ".*"); ok {
 		if metric.FamilyOf(name) != family {
 			return false
 		}
-	} else if name != f.metric {
+	} else if name != f.Metric {
 		return false
 	}
-	for k, v := range f.params {
+	for k, v := range f.Params {
 		if !slices.Contains(fields, k+"="+v) {
 			return false
 		}
 	}
 	// A fault on the copy-ups of 1 MiB and more moves the classes of that size bucket.
-	if f.minSize >= 1<<20 && !slices.Contains(fields, "size>=1MiB") {
+	if f.MinSize >= 1<<20 && !slices.Contains(fields, "size>=1MiB") {
 		return false
 	}
 	return true
 }
 
 // hitsQuantity reports whether a write fault moves q: the bytes its step writes.
-func (f Fault) hitsQuantity(q QuantityVerdict) bool {
-	return f.step != "" && q.Name == metric.IOWriteBytes && strings.HasPrefix(q.Params[metric.PStep], f.step)
+func hitsQuantity(f fault.Fault, q QuantityVerdict) bool {
+	return f.Bytes != 0 && q.Name == metric.IOWriteBytes && strings.HasPrefix(q.Params[metric.PStep], f.Step)
 }
 
-func anyHits(fs []Fault, c ClassVerdict) bool {
-	return slices.ContainsFunc(fs, func(f Fault) bool { return f.hits(c) })
+func anyHits(fs []fault.Fault, c ClassVerdict) bool {
+	return slices.ContainsFunc(fs, func(f fault.Fault) bool { return hits(f, c) })
 }
 
 // ReadTrials reads a trials file.

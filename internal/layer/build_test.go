@@ -11,13 +11,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
 // Helpers to write explicit entries tersely.
-func F(p string, size int64) scenario.File { return scenario.File{Path: p, Size: scenario.Size(size)} }
+func F(p string, size int64) scenario.File { return scenario.File{Path: p, Size: units.Size(size)} }
 func FM(p string, size int64, mode string) scenario.File {
-	return scenario.File{Path: p, Size: scenario.Size(size), Mode: mode}
+	return scenario.File{Path: p, Size: units.Size(size), Mode: mode}
 }
 func D(p, mode string) scenario.File { return scenario.File{Path: p, Type: "dir", Mode: mode} }
 func S(p, target string) scenario.File {

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // ID is a metric's public name: dotted, lower case ("copyup.latency").
@@ -457,7 +457,7 @@ func Number(v string) (float64, bool) {
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
 		return f, true
 	}
-	if s, err := scenario.ParseSize(v); err == nil {
+	if s, err := units.ParseSize(v); err == nil {
 		return float64(s), true
 	}
 	return 0, false

@@ -14,9 +14,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/seedbench/seedbench/internal/network"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -102,75 +103,7 @@ func (r *Registry) Close() error {
 	return err
 }
 
-// Profile is a network the proxy imitates: a bandwidth and a round-trip time.
-type Profile struct {
-	Name      string        `json:"name" yaml:"name"`
-	Bandwidth int64         `json:"bandwidth_bps"` // bits per second; 0 = unlimited
-	RTT       time.Duration `json:"rtt_ns"`
-}
-
-func (p Profile) String() string {
-	if p.Name != "" {
-		return p.Name
-	}
-	bw := "unlimited"
-	if p.Bandwidth > 0 {
-		bw = FormatBandwidth(p.Bandwidth)
-	}
-	return fmt.Sprintf("%s %s", bw, p.RTT)
-}
-
-// FormatBandwidth writes bits per second as "100Mbit/s".
-func FormatBandwidth(bps int64) string {
-	switch {
-	case bps >= 1e9 && bps%1e9 == 0:
-		return fmt.Sprintf("%dGbit/s", bps/1e9)
-	case bps >= 1e6 && bps%1e6 == 0:
-		return fmt.Sprintf("%dMbit/s", bps/1e6)
-	case bps >= 1e3 && bps%1e3 == 0:
-		return fmt.Sprintf("%dkbit/s", bps/1e3)
-	}
-	return fmt.Sprintf("%dbit/s", bps)
-}
-
-// ParseProfile reads "100Mbit/s 20ms" (a bandwidth in bit/s, kbit/s, Mbit/s or Gbit/s, or
-// "unlimited", then a round-trip time).
-func ParseProfile(s string) (Profile, error) {
-	f := strings.Fields(s)
-	if len(f) != 2 {
-		return Profile{}, fmt.Errorf("network %q: write a bandwidth and a round-trip time, e.g. \"100Mbit/s 20ms\"", s)
-	}
-	var p Profile
-	if f[0] != "unlimited" {
-		units := []struct {
-			suffix string
-			mult   int64
-		}{{"Gbit/s", 1e9}, {"Mbit/s", 1e6}, {"kbit/s", 1e3}, {"bit/s", 1}}
-		ok := false
-		for _, u := range units {
-			if num, found := strings.CutSuffix(f[0], u.suffix); found {
-				var n int64
-				if _, err := fmt.Sscanf(num, "%d", &n); err != nil || n <= 0 || fmt.Sprint(n) != num {
-					return Profile{}, fmt.Errorf("network %q: bandwidth %q: a positive whole number of %s", s, f[0], u.suffix)
-				}
-				p.Bandwidth, ok = n*u.mult, true
-				break
-			}
-		}
-		if !ok {
-			return Profile{}, fmt.Errorf("network %q: bandwidth %q: use bit/s, kbit/s, Mbit/s or Gbit/s, or unlimited", s, f[0])
-		}
-	}
-	rtt, err := time.ParseDuration(f[1])
-	if err != nil || rtt < 0 || rtt > 10*time.Second {
-		return Profile{}, fmt.Errorf("network %q: round-trip time %q: a duration from 0s to 10s, e.g. 20ms", s, f[1])
-	}
-	p.RTT = rtt
-	p.Name = s
-	return p, nil
-}
-
-// Proxy forwards TCP connections from a port of 127.0.0.1 to a target, shaped to a Profile: every
+// Proxy forwards TCP connections from a port of 127.0.0.1 to a target, shaped to a network.Profile: every
 // byte waits half the round-trip time in each direction, and each direction is paced to the
 // bandwidth. It counts the bytes it carries towards the client.
 type Proxy struct {
@@ -179,7 +112,7 @@ type Proxy struct {
 	ln     net.Listener
 
 	mu      sync.Mutex
-	profile Profile
+	profile network.Profile
 	down    int64 // bytes carried from the target to clients
 	// The link's two directions, shared by every connection: parallel fetches share the bandwidth.
 	toClient, toTarget link
@@ -189,7 +122,7 @@ type Proxy struct {
 }
 
 // NewProxy listens on a free port of 127.0.0.1 and forwards to target.
-func NewProxy(target string, p Profile) (*Proxy, error) {
+func NewProxy(target string, p network.Profile) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("proxy: listen: %w", err)
@@ -230,7 +163,7 @@ func (x *Proxy) accept() {
 	}
 }
 
-func (x *Proxy) serve(c net.Conn, p Profile) {
+func (x *Proxy) serve(c net.Conn, p network.Profile) {
 	defer func() {
 		c.Close()
 		x.mu.Lock()
@@ -307,7 +240,7 @@ func (l *link) send(t time.Time, n int, bps int64) time.Time {
 // free (every connection's chunks share it), takes its size over the bandwidth, and arrives half the
 // round-trip time (the propagation delay) after it left; it is written then. count sees every byte
 // written, before the client can read it.
-func shapedCopy(dst io.Writer, src io.Reader, p Profile, l *link, count func(int)) {
+func shapedCopy(dst io.Writer, src io.Reader, p network.Profile, l *link, count func(int)) {
 	delay := p.RTT / 2
 	q := make(chan chunk, 256)
 	go func() {

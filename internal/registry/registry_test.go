@@ -8,38 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func TestParseProfile(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		bps  int64
-		rtt  time.Duration
-		fail string
-	}{
-		{in: "100Mbit/s 20ms", bps: 100e6, rtt: 20 * time.Millisecond},
-		{in: "1Gbit/s 1ms", bps: 1e9, rtt: time.Millisecond},
-		{in: "unlimited 0s", rtt: 0},
-		{in: "512kbit/s 300ms", bps: 512e3, rtt: 300 * time.Millisecond},
-		{in: "100Mbit/s", fail: "write a bandwidth and a round-trip time"},
-		{in: "100MB/s 20ms", fail: "use bit/s, kbit/s, Mbit/s or Gbit/s"},
-		{in: "0Mbit/s 20ms", fail: "a positive whole number"},
-		{in: "1.5Gbit/s 20ms", fail: "a positive whole number"},
-		{in: "100Mbit/s -1ms", fail: "a duration from 0s to 10s"},
-		{in: "100Mbit/s 1h", fail: "a duration from 0s to 10s"},
-	} {
-		p, err := ParseProfile(tc.in)
-		if tc.fail != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.fail) {
-				t.Errorf("%q: error %v, want one saying %q", tc.in, err, tc.fail)
-			}
-			continue
-		}
-		if err != nil || p.Bandwidth != tc.bps || p.RTT != tc.rtt || p.String() != tc.in {
-			t.Errorf("%q: %+v, %v; want %d bit/s, %v", tc.in, p, err, tc.bps, tc.rtt)
-		}
-	}
-}
+	"github.com/seedbench/seedbench/internal/network"
+)
 
 // TestProxyShapes: a body through the proxy takes at least what the modelled link needs for it
 // (its bits over the bandwidth, and a round trip), arrives whole, and is counted.
@@ -49,7 +20,7 @@ func TestProxyShapes(t *testing.T) {
 	defer srv.Close()
 	target := strings.TrimPrefix(srv.URL, "http://")
 	for _, prof := range []string{"unlimited 0s", "10Mbit/s 40ms"} {
-		p, err := ParseProfile(prof)
+		p, err := network.Parse(prof)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +63,7 @@ func TestRegistryServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := NewProxy(r.Addr, Profile{})
+	x, err := NewProxy(r.Addr, network.Profile{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/measure"
@@ -17,7 +19,7 @@ import (
 
 // modifyTarget is one (size, how) point of a modify op on one container.
 type modifyTarget struct {
-	size   scenario.Size
+	size   units.Size
 	how    string
 	rel    string
 	ptr    *byte
@@ -124,7 +126,7 @@ func (e *engine) floorCopies(op *scenario.PlanOp, cache string) func(int) error 
 	if f == nil {
 		return nil
 	}
-	srcs := map[scenario.Size]string{}
+	srcs := map[units.Size]string{}
 	for _, s := range op.Sizes {
 		srcs[s] = fmt.Sprintf("copy-src-%d-%s", op.Index, s)
 		if _, err := os.Stat(filepath.Join(f.b.Path, srcs[s])); err == nil {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/fault"
+
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -44,7 +46,7 @@ type Options struct {
 	// Now is the clock for run timestamps (nil = time.Now); timers always use the monotonic clock.
 	Now func() time.Time
 	// Faults are injected on purpose, to measure the regression gate (off: none).
-	Faults []Fault
+	Faults []fault.Fault
 	// Shard, when set, runs the workload ops the shard holds (result.Shard.Holds); every shard builds
 	// the image and starts the containers, and only shard 1 keeps what is measured outside the ops.
 	Shard *result.Shard
@@ -467,7 +469,7 @@ func (d *driverRun) check(what string, ok bool, detail string) {
 	d.checks = append(d.checks, result.Check{Driver: d.info.Name, What: what, OK: ok, Detail: detail})
 }
 
-func faultSpecs(fs []Fault) []string {
+func faultSpecs(fs []fault.Fault) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Spec)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/backing"
@@ -166,7 +168,7 @@ func (e *engine) floorStats(kind, cache string, n, reps int) error {
 // floorCopy times what a copy-up does to a lower file of size bytes, on the plain filesystem: a new
 // file filled from it by copy_file_range and fsynced (the first write); then an append of one byte
 // to the copy (the second).
-func (e *engine) floorCopy(src string, size scenario.Size, cache string) error {
+func (e *engine) floorCopy(src string, size units.Size, cache string) error {
 	f := e.floor
 	if cache != "warm" {
 		if _, err := measure.Evict(filepath.Join(f.b.Path, src)); err != nil {
@@ -229,7 +231,7 @@ func (e *engine) floorCopy(src string, size scenario.Size, cache string) error {
 }
 
 // floorRead times reading a file of size bytes, warm (read once just before) or evicted first.
-func (e *engine) floorRead(rel string, size scenario.Size, cache string) error {
+func (e *engine) floorRead(rel string, size units.Size, cache string) error {
 	f := e.floor
 	full := filepath.Join(f.b.Path, rel)
 	if cache == "warm" {

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/drivers"
@@ -104,7 +106,7 @@ func BenchmarkFloors(b *testing.B) {
 
 	// 64 MiB copy-up: fresh containers, the same lower file, page cache warm.
 	img := e.image("app")
-	target := op.Targets[64*scenario.MiB]["append"][0]
+	target := op.Targets[64*units.MiB]["append"][0]
 	var ourCopy, cCopy []float64
 	for r := 0; r < 11; r++ {
 		for _, mine := range []bool{r%2 == 0, r%2 != 0} { // both each round, alternating who goes first

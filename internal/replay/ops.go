@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/layer"
@@ -85,7 +87,7 @@ func floorAt(fn func(round int) error, r int) func() error {
 }
 
 // createID is the content identity of a file the workload creates.
-func createID(op, i int, size scenario.Size) uint64 {
+func createID(op, i int, size units.Size) uint64 {
 	return 0xc0de<<48 | uint64(op)<<32 | uint64(i)<<8 ^ uint64(size)
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/network"
+
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -231,7 +233,7 @@ func (e *engine) gzipLayer(ctx context.Context, diff ocispec.Descriptor, path st
 
 // fullPull pulls pi on d as containerd does and mounts a container of it; the returned pull's close
 // unmounts and removes it all.
-func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanImage, pub *published, net registry.Profile) (_ *pulled, err error) {
+func (e *engine) fullPull(ctx context.Context, d *driverRun, pi *scenario.PlanImage, pub *published, net network.Profile) (_ *pulled, err error) {
 	e.pulls++
 	id := fmt.Sprintf("pull-%d", e.pulls)
 	pl := &pulled{imageBytes: pub.bytes}
@@ -412,7 +414,7 @@ func applyGzip(ctx context.Context, root, path string) error {
 }
 
 // lazyPull has a lazy driver mount pi afresh over net and mounts a container of it.
-func (e *engine) lazyPull(ctx context.Context, d *driverRun, lp drivers.LazyPuller, pi *scenario.PlanImage, net registry.Profile) (_ *pulled, err error) {
+func (e *engine) lazyPull(ctx context.Context, d *driverRun, lp drivers.LazyPuller, pi *scenario.PlanImage, net network.Profile) (_ *pulled, err error) {
 	e.pulls++
 	id := fmt.Sprintf("pull-%d", e.pulls)
 	pl := &pulled{}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/measure"
@@ -260,13 +262,13 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 		floorFile := ""
 		if f := e.floor; f != nil {
 			floorFile = fmt.Sprintf("read-%d", op.Index)
-			if err := f.file(floorFile, int64(op.WorkingSet/scenario.Size(len(ptrs)))); err != nil {
+			if err := f.file(floorFile, int64(op.WorkingSet/units.Size(len(ptrs)))); err != nil {
 				e.floorFail("read", err)
 			}
 		}
 		for _, cache := range op.Caches {
 			for i := range ptrs {
-				size := op.WorkingSet / scenario.Size(len(ptrs))
+				size := op.WorkingSet / units.Size(len(ptrs))
 				params := p(metric.PSize, size.String(), metric.PCache, cache, metric.PImage, img)
 				err := e.sampleRounds(ctx, "read "+cache, op, metric.OpRead, []map[string]string{params}, func(d *driverRun, r int) error {
 					ct, err := d.first(img)

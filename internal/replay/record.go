@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/fault"
+
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
@@ -19,7 +21,7 @@ type recorder struct {
 	metrics map[string]*result.Metric
 	order   []string
 	err     error
-	faults  []Fault // injected on purpose (Options.Faults)
+	faults  []fault.Fault // injected on purpose (Options.Faults)
 	// phase tells the engine's phase when a metric is first recorded (phaseOf, by key): a shard
 	// keeps its ops' metrics by it.
 	phase   func() string
@@ -83,7 +85,7 @@ func (r *recorder) add(driver string, id metric.ID, params map[string]string, v 
 func (r *recorder) ns(driver string, id metric.ID, params map[string]string, d time.Duration) {
 	if driver != metric.FloorDriver {
 		for i := range r.faults {
-			if f := r.faults[i].slows(id, params); f > 0 {
+			if f := r.faults[i].Slows(id, params); f > 0 {
 				extra := time.Duration(float64(d) * f)
 				spin(extra)
 				d += extra

@@ -3,6 +3,8 @@ package replay
 import (
 	"math"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
@@ -310,8 +312,8 @@ func fsOverhead(kind string, size int64) int64 {
 
 // Saturating arithmetic: a hostile scenario must give a huge estimate, not a wrapped negative one.
 var (
-	sat = scenario.SatAdd[int64]
-	mul = scenario.SatMul[int64]
+	sat = units.SatAdd[int64]
+	mul = units.SatMul[int64]
 )
 
 func mulDiv(a, b, c int64) int64 {

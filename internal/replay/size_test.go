@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/scenario"
@@ -119,12 +121,12 @@ func TestEstimate(t *testing.T) {
 	plan.Images[0].Containers = 1000
 	for i := range plan.Layers {
 		if g := plan.Layers[i].Generate; g != nil {
-			g.Total, g.Files = scenario.TiB, 10_000_000
+			g.Total, g.Files = units.TiB, 10_000_000
 		}
 	}
-	plan.Ops = append(plan.Ops, scenario.PlanOp{Op: "create", Images: []string{plan.Images[0].Name}, Count: 1_000_000, Sizes: []scenario.Size{scenario.TiB}})
+	plan.Ops = append(plan.Ops, scenario.PlanOp{Op: "create", Images: []string{plan.Images[0].Name}, Count: 1_000_000, Sizes: []units.Size{units.TiB}})
 	ns = Estimate(plan, []drivers.Driver{ovl, nat})
-	if ns.Drivers[0].Use < int64(scenario.TiB) || ns.Drivers[1].Use < ns.Drivers[0].Use || ns.Disk() < 0 || ns.Memory < int64(scenario.TiB) {
+	if ns.Drivers[0].Use < int64(units.TiB) || ns.Drivers[1].Use < ns.Drivers[0].Use || ns.Disk() < 0 || ns.Memory < int64(units.TiB) {
 		t.Errorf("hostile plan: %+v", ns)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -20,7 +22,6 @@ import (
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
-	"github.com/seedbench/seedbench/internal/scenario"
 )
 
 // Figure is one rendered plot: its title and the files written for it, relative to the directory
@@ -422,7 +423,7 @@ func copyupFigure(d *plotData) *plot.Figure {
 	}
 	cache, ms := pickValue(ms, "cache", "warm")
 	set := buildSeries(d, ms, func(m *result.Metric) (float64, bool) {
-		s, err := scenario.ParseSize(m.Params["size"])
+		s, err := units.ParseSize(m.Params["size"])
 		return float64(s), err == nil && s > 0
 	}, "size", "write", "cache")
 	if len(set.series) == 0 {
@@ -933,7 +934,7 @@ var (
 // digits when it is not a whole number of bytes.
 func sizeLabel(v float64) string {
 	if v >= 1 && v == math.Trunc(v) {
-		return scenario.Size(v).String()
+		return units.Size(v).String()
 	}
 	return plot.Compact(FormatBytes(int64(math.Round(v))))
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"github.com/seedbench/seedbench/internal/spell"
 	"go.yaml.in/yaml/v3"
 )
@@ -251,7 +253,7 @@ var standardTags = map[string]bool{
 }
 
 var (
-	sizeType   = reflect.TypeOf(Size(0))
+	sizeType   = reflect.TypeOf(units.Size(0))
 	depthType  = reflect.TypeOf(Depth{})
 	imagesType = reflect.TypeOf(Images(nil))
 	driverType = reflect.TypeOf(DriverSpec{})
@@ -416,10 +418,10 @@ func (d *decoder) number(n *yaml.Node, path string) (float64, bool) {
 
 func (d *decoder) decodeSize(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.ScalarNode {
-		d.addAt(n.Line, path, "expected a size such as 4KiB, got %s (%s)", describe(n), unitHelp)
+		d.addAt(n.Line, path, "expected a size such as 4KiB, got %s (%s)", describe(n), units.Help)
 		return
 	}
-	s, err := ParseSize(n.Value)
+	s, err := units.ParseSize(n.Value)
 	if err != nil {
 		d.addAt(n.Line, path, "%v", err)
 		return

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // Describe writes a readable rendering of the plan, for `seedbench show`: the layers in build order
@@ -34,7 +36,7 @@ func (p *Plan) Describe(w io.Writer) error {
 	pf("seed %d, %s run, %d samples per point, %d warm-up\n", p.Seed, mode, p.Samples, p.Warmup)
 
 	pf("\nlayers (build order)\n")
-	var stack Size
+	var stack units.Size
 	nameW, parentW := 0, 0
 	for _, l := range p.Layers {
 		nameW, parentW = max(nameW, len(l.Name)), max(parentW, len(l.Parent), len("scratch"))
@@ -47,10 +49,10 @@ func (p *Plan) Describe(w io.Writer) error {
 		own, added := l.sizes()
 		bytes := l.Bytes()
 		stack += bytes
-		pf("  %-*s  FROM %-*s  %s\n", nameW, l.Name, parentW, parent, bytes.approx())
+		pf("  %-*s  FROM %-*s  %s\n", nameW, l.Name, parentW, parent, bytes.Approx())
 		if g := l.Generate; g != nil {
 			sd := g.Size
-			pf("    generate  %d files, %d dirs, %s under %s: %s", g.Files, g.Dirs, g.Total.approx(), g.Root, sd.Dist)
+			pf("    generate  %d files, %d dirs, %s under %s: %s", g.Files, g.Dirs, g.Total.Approx(), g.Root, sd.Dist)
 			switch sd.Dist {
 			case "fixed":
 				pf(" %s each", sd.Median)
@@ -74,7 +76,7 @@ func (p *Plan) Describe(w io.Writer) error {
 			pf("    opaque    %s\n", strings.Join(l.Opaque, ", "))
 		}
 	}
-	pf("  total %s\n", stack.approx())
+	pf("  total %s\n", stack.Approx())
 
 	pf("\nimages\n")
 	nameW = 0
@@ -165,13 +167,13 @@ func (p *Plan) Describe(w io.Writer) error {
 
 type entryCount struct {
 	n, files, dirs, symlinks, hardlinks int
-	bytes                               Size
+	bytes                               units.Size
 }
 
 func (c entryCount) String() string {
 	var parts []string
 	if c.files > 0 {
-		parts = append(parts, fmt.Sprintf("%d file%s (%s)", c.files, plural(c.files), c.bytes.approx()))
+		parts = append(parts, fmt.Sprintf("%d file%s (%s)", c.files, plural(c.files), c.bytes.Approx()))
 	}
 	for _, x := range []struct {
 		n    int
@@ -208,7 +210,7 @@ func (l *PlanLayer) sizes() (own, added entryCount) {
 }
 
 // Bytes is the regular-file bytes the layer writes: its generated total and its explicit files.
-func (l *PlanLayer) Bytes() Size {
+func (l *PlanLayer) Bytes() units.Size {
 	own, added := l.sizes()
 	b := own.bytes + added.bytes
 	if l.Generate != nil {

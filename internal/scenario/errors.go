@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // Error is one problem in a scenario file, at a line, about a field path such as
@@ -125,30 +126,15 @@ func (l *errorList) addAt(line int, path, format string, args ...any) {
 	l.add(Error{File: l.file, Line: line, Field: path, Msg: fmt.Sprintf(format, shorten(args)...)})
 }
 
-// maxQuoted is the longest value a message quotes whole; a longer one is cut, with its length.
-const maxQuoted = 256
-
-// shorten cuts every string argument longer than maxQuoted: a message quotes what is wrong, it does
+// shorten cuts every string argument too long to quote whole (units.Clip): a message quotes what is wrong, it does
 // not echo a megabyte back.
 func shorten(args []any) []any {
 	for i, a := range args {
-		if s, ok := a.(string); ok && len(s) > maxQuoted {
-			args[i] = cut(s)
+		if s, ok := a.(string); ok {
+			args[i] = units.Clip(s)
 		}
 	}
 	return args
-}
-
-// cut returns s, or its first 100 bytes and its length when it is longer than maxQuoted.
-func cut(s string) string {
-	if len(s) <= maxQuoted {
-		return s
-	}
-	n := 100
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return fmt.Sprintf("%s… (%d bytes)", s[:n], len(s))
 }
 
 func (l *errorList) add(e Error) {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // A manifest lists one layer's entries as captured from a real filesystem — path, type, size, mode,
@@ -176,7 +178,7 @@ func (d *decoder) loadManifests(sc *Scenario) {
 				l.Opaque = append(l.Opaque, e.Path)
 			default:
 				f := File{Path: e.Path, Type: map[byte]string{'f': "file", 'd': "dir", 'l': "symlink", 'h': "hardlink"}[e.Type],
-					Size: Size(e.Size), Target: e.Target, fromManifest: true}
+					Size: units.Size(e.Size), Target: e.Target, fromManifest: true}
 				if e.Type == 'f' || e.Type == 'd' {
 					f.Mode = fmt.Sprintf("%04o", e.Mode&0o777) // setuid, setgid and sticky bits are not rebuilt
 				}
@@ -202,14 +204,14 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is %s, not a regular file", path, fileKind(fi.Mode()))
 	}
 	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s is %s, more than %s", path, Size(fi.Size()).approx(), Size(limit))
+		return nil, fmt.Errorf("%s is %s, more than %s", path, units.Size(fi.Size()).Approx(), units.Size(limit))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s grew past %s while it was read", path, Size(limit))
+		return nil, fmt.Errorf("%s grew past %s while it was read", path, units.Size(limit))
 	}
 	return data, nil
 }

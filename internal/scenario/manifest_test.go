@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // TestManifest: a manifest's entries join their layer (files, dirs, links; whiteouts as delete), and
@@ -107,7 +109,7 @@ func TestParseTrace(t *testing.T) {
 // The flagship's debian, emacs and apache2 layers are their manifests, entry for entry: the files
 // and bytes of the real layers scripts/realstack built; --quick keeps a stable tenth of the files.
 func TestFlagshipShape(t *testing.T) {
-	count := func(file string) (files int, bytes Size) {
+	count := func(file string) (files int, bytes units.Size) {
 		f, err := os.Open(file)
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +122,7 @@ func TestFlagshipShape(t *testing.T) {
 		for _, e := range es {
 			if e.Type == 'f' {
 				files++
-				bytes += Size(e.Size)
+				bytes += units.Size(e.Size)
 			}
 		}
 		return files, bytes
@@ -129,7 +131,7 @@ func TestFlagshipShape(t *testing.T) {
 		p := mustResolve(t, "../../scenarios/debian-emacs-apache.yaml", ResolveOptions{Quick: quick})
 		for _, name := range []string{"debian", "emacs", "apache2"} {
 			wantFiles, wantBytes := count("../../scenarios/manifests/" + name + ".tsv")
-			files, bytes := 0, Size(0)
+			files, bytes := 0, units.Size(0)
 			for _, f := range p.Layer(name).Files {
 				if f.Type == "file" && !strings.HasPrefix(f.Path, WorkloadDir+"/") {
 					files++

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // OpKind names a workload op.
@@ -57,7 +59,7 @@ var cacheModes = []string{"warm", "mount", "cold"}
 var opSpecs = []opSpec{
 	{
 		kind: OpCreate, keys: []string{"count", "size"}, maxCount: maxCount, defaultCount: DefaultCreateCount,
-		writes: func(po *PlanOp) (int64, int64) { return SatMul(int64(po.Count), sizesOnDisk(po.Sizes)), 0 },
+		writes: func(po *PlanOp) (int64, int64) { return units.SatMul(int64(po.Count), sizesOnDisk(po.Sizes)), 0 },
 	},
 	{
 		kind: OpLookup, keys: []string{"depth", "kind"}, kinds: []string{"hit", "miss"},
@@ -75,7 +77,7 @@ var opSpecs = []opSpec{
 			if len(po.Sizes) > 0 && len(po.Hows) > 0 {
 				rounds = len(po.Targets[po.Sizes[0]][po.Hows[0]])
 			}
-			return 0, SatMul(sizesOnDisk(po.Sizes), SatMul(int64(len(po.Hows)), int64(rounds)))
+			return 0, units.SatMul(sizesOnDisk(po.Sizes), units.SatMul(int64(len(po.Hows)), int64(rounds)))
 		},
 	},
 	{
@@ -138,10 +140,10 @@ func (o *PlanOp) Writes() (created, copiedUp int64) {
 }
 
 // sizesOnDisk is the block-rounded sum of sizes.
-func sizesOnDisk(sizes []Size) int64 {
+func sizesOnDisk(sizes []units.Size) int64 {
 	var n int64
 	for _, s := range sizes {
-		n = SatAdd(n, (int64(s)+4095)/4096*4096)
+		n = units.SatAdd(n, (int64(s)+4095)/4096*4096)
 	}
 	return n
 }
@@ -152,7 +154,7 @@ func (v *validator) readOp(op *Op, wp string) {
 		v.addf(wp, "read needs working_set, the bytes every container reads: add `working_set: 64MiB`")
 	case v.size(join(wp, "working_set"), "working_set", op.WorkingSet, false):
 		if v.given(join(wp, "files"), op.Files != 0) && v.intRange(join(wp, "files"), "files", int64(op.Files), 1, maxTargets, "") &&
-			Size(op.Files) > op.WorkingSet {
+			units.Size(op.Files) > op.WorkingSet {
 			v.addf(join(wp, "files"), "%d files cannot split working_set %s (at least 1 byte each): lower files", op.Files, op.WorkingSet)
 		}
 	}
@@ -187,7 +189,7 @@ func (r *resolver) lookupTargets(po *PlanOp, op *Op, _ string) {
 }
 
 func (r *resolver) modifyTargets(po *PlanOp, _ *Op, dir string) {
-	po.Targets = map[Size]map[string][]string{}
+	po.Targets = map[units.Size]map[string][]string{}
 	for _, s := range po.Sizes {
 		po.Targets[s] = map[string][]string{}
 		for _, how := range po.Hows {
@@ -225,11 +227,11 @@ func (r *resolver) deleteTargets(po *PlanOp, _ *Op, dir string) {
 func (r *resolver) readTargets(po *PlanOp, op *Op, dir string) {
 	po.WorkingSet = r.capSize(op.WorkingSet)
 	files := max(op.Files, 1)
-	files = int(min(Size(files), po.WorkingSet))
-	each, extra := po.WorkingSet/Size(files), po.WorkingSet%Size(files)
+	files = int(min(units.Size(files), po.WorkingSet))
+	each, extra := po.WorkingSet/units.Size(files), po.WorkingSet%units.Size(files)
 	for n := range files {
 		s := each
-		if Size(n) < extra {
+		if units.Size(n) < extra {
 			s++ // spread the remainder so the files add up to the working set exactly
 		}
 		t := dir + "w" + strconv.Itoa(n)

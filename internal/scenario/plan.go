@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 
-	"github.com/seedbench/seedbench/internal/registry"
+	"github.com/seedbench/seedbench/internal/network"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // Plan is a resolved, valid scenario: every default applied, --quick and --samples folded in, layers
@@ -91,7 +93,7 @@ type PlanOp struct {
 	Images  []string
 	Layer   string // modify/delete/read: the layer holding the targets
 	Count   int
-	Sizes   []Size
+	Sizes   []units.Size
 	Depths  []int
 	Kinds   []string
 	Caches  []string
@@ -108,16 +110,16 @@ type PlanOp struct {
 	// Modify: Targets[size][how] are the lower files a container modifies for that point: one per
 	// round (the warm-up rounds and the samples of each cache mode, in Caches order), so each round
 	// makes a first modification in the same container.
-	Targets map[Size]map[string][]string
+	Targets map[units.Size]map[string][]string
 	// Delete: lower files (kind=file) and empty lower directories (kind=dir) to remove.
 	DeleteFiles []string
 	DeleteDirs  []string
 	// Trace: the accesses to replay (trace; pull: the startup workload).
 	Trace *Trace
 	// Pull: the networks the image is pulled over, in the order given.
-	Networks []registry.Profile
+	Networks []network.Profile
 	// Read: the working-set files, WorkingSet bytes in all.
-	WorkingSet      Size
+	WorkingSet      units.Size
 	WorkingSetFiles []string
 	// Rename: lower directories to rename.
 	RenameDirs []string

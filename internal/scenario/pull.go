@@ -1,6 +1,8 @@
 package scenario
 
-import "github.com/seedbench/seedbench/internal/registry"
+import (
+	"github.com/seedbench/seedbench/internal/network"
+)
 
 // DefaultNetworks are a pull's networks when the op names none: the registry on loopback, unshaped.
 var DefaultNetworks = []string{"unlimited 0s"}
@@ -23,7 +25,7 @@ func (v *validator) pullOp(op *Op, wp string) {
 		if !v.pos.has(ep) {
 			ep = np
 		}
-		prof, err := registry.ParseProfile(n)
+		prof, err := network.Parse(n)
 		if err != nil {
 			v.addf(ep, "%v", err)
 			continue
@@ -42,7 +44,7 @@ func (r *resolver) pullTargets(po *PlanOp, op *Op, _ string) {
 		ns = DefaultNetworks
 	}
 	for _, n := range ns {
-		if prof, err := registry.ParseProfile(n); err == nil { // validated
+		if prof, err := network.Parse(n); err == nil { // validated
 			po.Networks = append(po.Networks, prof)
 		}
 	}

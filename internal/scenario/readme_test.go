@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 const readmeFile = "../../scenarios/README.md"
@@ -146,7 +148,7 @@ func TestREADMEDefaults(t *testing.T) {
 		"10": DefaultSamples == 10, "1": DefaultWarmup == 1, "4": DefaultGenDepth == 4, "8": DefaultFanout == 8,
 		"0.02": DefaultSymlinks == 0.02, "1.5": DefaultSigma == 1.5, "0.25": DefaultQuickScale == 0.25,
 		"3": DefaultQuickSamples == 3, "counts": DefaultCreateCount == 100 && DefaultDeleteCount == 10 && DefaultRenameCount == 10,
-		"median": DefaultMedian == 4*KiB && DefaultMaxSize == 8*MiB,
+		"median": DefaultMedian == 4*units.KiB && DefaultMaxSize == 8*units.MiB,
 	}
 	for k, ok := range consts {
 		if !ok {

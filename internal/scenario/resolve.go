@@ -6,6 +6,8 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // Defaults Resolve applies (scenarios/README.md documents each next to its key).
@@ -15,19 +17,19 @@ const (
 	DefaultWarmup       = 1
 	DefaultCITarget     = 0.05
 	DefaultQuickScale   = 0.25
-	DefaultQuickMaxSize = 16 * MiB
+	DefaultQuickMaxSize = 16 * units.MiB
 
 	DefaultGenDepth  = 4
 	DefaultFanout    = 8
 	DefaultDist      = "lognormal"
-	DefaultMedian    = 4 * KiB
-	DefaultMaxSize   = 8 * MiB
+	DefaultMedian    = 4 * units.KiB
+	DefaultMaxSize   = 8 * units.MiB
 	DefaultSigma     = 1.5
 	DefaultSymlinks  = 0.02
 	DefaultFileMode  = "0644"
 	DefaultDirMode   = "0755"
-	DefaultOpSize    = 4 * KiB // create and modify
-	DefaultContainer = 1       // containers per image
+	DefaultOpSize    = 4 * units.KiB // create and modify
+	DefaultContainer = 1             // containers per image
 
 	DefaultCreateCount = 100
 	DefaultDeleteCount = 10
@@ -36,10 +38,10 @@ const (
 	// ProbesPerLayer lookup probes are added to every layer of an image a lookup runs on, and as
 	// many missing paths are named; each probe is ProbeSize bytes.
 	ProbesPerLayer = 64
-	ProbeSize      = 16 * B
+	ProbeSize      = 16 * units.B
 	// DeleteFileSize and RenameFileSize are the sizes of the files delete and rename targets hold.
-	DeleteFileSize = 4 * KiB
-	RenameFileSize = 4 * KiB
+	DeleteFileSize = 4 * units.KiB
+	RenameFileSize = 4 * units.KiB
 )
 
 // ResolveOptions are the command-line knobs that change a Plan.
@@ -163,14 +165,14 @@ func resolveGenerate(layer string, g *Generate, scale float64) *Generate {
 	if r.Dirs == 0 {
 		r.Dirs = max(1, r.Files/10)
 	}
-	files := Size(r.Files)
+	files := units.Size(r.Files)
 	switch {
 	case sd.Dist == "fixed" || g.Total == 0:
-		r.Total = SatMul(files, sd.Median)
+		r.Total = units.SatMul(files, sd.Median)
 	case scale != 1:
-		r.Total = Size(math.Round(float64(g.Total) * scale))
+		r.Total = units.Size(math.Round(float64(g.Total) * scale))
 		// Rounding the file count must not push the total outside what the files can hold.
-		r.Total = min(max(r.Total, SatMul(files, sd.Min)), SatMul(files, sd.Max))
+		r.Total = min(max(r.Total, units.SatMul(files, sd.Min)), units.SatMul(files, sd.Max))
 	}
 	return &r
 }
@@ -370,7 +372,7 @@ func (r *resolver) probes(layer string) []string {
 }
 
 // capSize applies quick.max_size.
-func (r *resolver) capSize(s Size) Size {
+func (r *resolver) capSize(s units.Size) units.Size {
 	if r.opt.Quick {
 		return min(s, r.q.MaxSize)
 	}
@@ -415,7 +417,7 @@ func (r *resolver) op(i int) PlanOp {
 	if spec.takes("size") {
 		sizes := op.Size
 		if len(sizes) == 0 {
-			sizes = []Size{DefaultOpSize}
+			sizes = []units.Size{DefaultOpSize}
 		}
 		for _, s := range sizes {
 			if s = r.capSize(s); !slices.Contains(po.Sizes, s) {

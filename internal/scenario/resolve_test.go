@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 func mustResolve(t *testing.T, file string, opt ResolveOptions) *Plan {
@@ -83,8 +85,8 @@ workload:
   - {op: read, working_set: 1KiB}
 `, ResolveOptions{})
 	sigma, symlinks := DefaultSigma, DefaultSymlinks
-	wantGen := &Generate{Files: 100, Dirs: 10, Total: 400 * KiB, Depth: 4, Fanout: 8, Root: "usr/share/base",
-		Size: &SizeDist{Dist: "lognormal", Median: 4 * KiB, Min: 0, Max: 8 * MiB, Sigma: &sigma}, Symlinks: &symlinks, Line: 6}
+	wantGen := &Generate{Files: 100, Dirs: 10, Total: 400 * units.KiB, Depth: 4, Fanout: 8, Root: "usr/share/base",
+		Size: &SizeDist{Dist: "lognormal", Median: 4 * units.KiB, Min: 0, Max: 8 * units.MiB, Sigma: &sigma}, Symlinks: &symlinks, Line: 6}
 	if g := p.Layer("base").Generate; !reflect.DeepEqual(g, wantGen) {
 		t.Errorf("generate = %+v %+v\nwant %+v %+v", g, g.Size, wantGen, wantGen.Size)
 	}
@@ -105,12 +107,12 @@ workload:
 			t.Errorf("op %d (%s): got %v, want %v", i, o[i].Op, got, want)
 		}
 	}
-	check(0, []any{o[0].Count, o[0].Sizes, o[0].Caches, o[0].Images, o[0].Samples}, []any{100, []Size{4 * KiB}, []string{"warm"}, []string{"app", "low"}, 10})
+	check(0, []any{o[0].Count, o[0].Sizes, o[0].Caches, o[0].Images, o[0].Samples}, []any{100, []units.Size{4 * units.KiB}, []string{"warm"}, []string{"app", "low"}, 10})
 	check(1, []any{o[1].Depths, o[1].Kinds}, []any{[]int{1}, []string{"hit"}}) // shortest chain: low, 1 layer
-	check(2, []any{o[2].Sizes, o[2].Hows, o[2].Layer, o[2].Images}, []any{[]Size{4 * KiB}, []string{"append"}, "base", []string{"app"}})
+	check(2, []any{o[2].Sizes, o[2].Hows, o[2].Layer, o[2].Images}, []any{[]units.Size{4 * units.KiB}, []string{"append"}, "base", []string{"app"}})
 	check(3, []any{o[3].Count, o[3].Kinds, o[3].Layer, len(o[3].DeleteFiles), len(o[3].DeleteDirs)}, []any{10, []string{"file"}, "base", 10, 0})
 	check(4, []any{o[4].Count, o[4].Layer, len(o[4].RenameDirs)}, []any{10, "base", 10})
-	check(5, []any{o[5].WorkingSet, o[5].WorkingSetFiles}, []any{KiB, []string{"seedbench/read/5/w0"}})
+	check(5, []any{o[5].WorkingSet, o[5].WorkingSetFiles}, []any{units.KiB, []string{"seedbench/read/5/w0"}})
 	for _, op := range o {
 		if op.Op != "modify" && op.Hows != nil || op.Op != "lookup" && op.Depths != nil {
 			t.Errorf("op %s has hows %v depths %v", op.Op, op.Hows, op.Depths)
@@ -121,13 +123,13 @@ workload:
 func TestResolveGenerateDefaultsFollowBounds(t *testing.T) {
 	for _, c := range []struct {
 		in                SizeDist
-		median, min, max_ Size
+		median, min, max_ units.Size
 	}{
-		{SizeDist{Dist: "uniform", Min: 1 * KiB, Max: 3 * KiB}, 2 * KiB, KiB, 3 * KiB},
-		{SizeDist{Min: 64 * KiB}, 64 * KiB, 64 * KiB, 8 * MiB},
-		{SizeDist{Max: 1 * KiB}, 1 * KiB, 0, KiB},
-		{SizeDist{Median: 32 * MiB}, 32 * MiB, 0, 32 * MiB},
-		{SizeDist{Dist: "fixed", Median: 100}, 100, 0, 8 * MiB},
+		{SizeDist{Dist: "uniform", Min: 1 * units.KiB, Max: 3 * units.KiB}, 2 * units.KiB, units.KiB, 3 * units.KiB},
+		{SizeDist{Min: 64 * units.KiB}, 64 * units.KiB, 64 * units.KiB, 8 * units.MiB},
+		{SizeDist{Max: 1 * units.KiB}, 1 * units.KiB, 0, units.KiB},
+		{SizeDist{Median: 32 * units.MiB}, 32 * units.MiB, 0, 32 * units.MiB},
+		{SizeDist{Dist: "fixed", Median: 100}, 100, 0, 8 * units.MiB},
 	} {
 		in := c.in
 		g := resolveGenerate("x", &Generate{Files: 10, Size: &in}, 1)
@@ -140,10 +142,10 @@ func TestResolveGenerateDefaultsFollowBounds(t *testing.T) {
 func TestResolveQuick(t *testing.T) {
 	p := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{Quick: true})
 	deb := p.Layer("debian")
-	if g := deb.Generate; g.Files != 300 || g.Dirs != 30 || g.Total != 12*MiB {
+	if g := deb.Generate; g.Files != 300 || g.Dirs != 30 || g.Total != 12*units.MiB {
 		t.Errorf("quick debian generate %d files %d dirs %s", g.Files, g.Dirs, g.Total)
 	}
-	if g := p.Layer("emacs").Generate; g.Files != 100 || g.Dirs != 10 || g.Total != 11*MiB {
+	if g := p.Layer("emacs").Generate; g.Files != 100 || g.Dirs != 10 || g.Total != 11*units.MiB {
 		t.Errorf("quick emacs generate %d files %d dirs %s", g.Files, g.Dirs, g.Total)
 	}
 	if p.Samples != 3 || !p.Quick {
@@ -162,21 +164,21 @@ func TestResolveQuick(t *testing.T) {
 		}
 	}
 	// 16MiB and 64MiB are both capped to 8MiB: measured once.
-	if want := []Size{4 * KiB, MiB, 8 * MiB}; !reflect.DeepEqual(modify.Sizes, want) || len(modify.Targets) != 3 {
+	if want := []units.Size{4 * units.KiB, units.MiB, 8 * units.MiB}; !reflect.DeepEqual(modify.Sizes, want) || len(modify.Targets) != 3 {
 		t.Errorf("quick modify sizes %v targets %v", modify.Sizes, modify.Targets)
 	}
-	if read.WorkingSet != 8*MiB {
+	if read.WorkingSet != 8*units.MiB {
 		t.Errorf("quick working set %s", read.WorkingSet)
 	}
 	// Explicit files are capped too; smaller ones keep their size.
 	for _, f := range deb.Files {
-		if want := map[string]Size{"usr/lib/x86_64-linux-gnu/libbig.so": 8 * MiB, "usr/bin/bash": 1280 * KiB}[f.Path]; want != 0 && f.Size != want {
+		if want := map[string]units.Size{"usr/lib/x86_64-linux-gnu/libbig.so": 8 * units.MiB, "usr/bin/bash": 1280 * units.KiB}[f.Path]; want != 0 && f.Size != want {
 			t.Errorf("quick %s: %s, want %s", f.Path, f.Size, want)
 		}
 	}
 	full := mustResolve(t, "testdata/valid/synthetic-stack.yaml", ResolveOptions{})
 	for _, f := range full.Layer("debian").Files {
-		if f.Path == "usr/lib/x86_64-linux-gnu/libbig.so" && f.Size != 64*MiB {
+		if f.Path == "usr/lib/x86_64-linux-gnu/libbig.so" && f.Size != 64*units.MiB {
 			t.Errorf("full run: libbig.so %s, want 64MiB", f.Size)
 		}
 	}
@@ -257,7 +259,7 @@ func TestWorkloadFiles(t *testing.T) {
 	if len(mod.Targets) != 4 {
 		t.Fatalf("modify targets %v", mod.Targets)
 	}
-	for _, s := range []Size{4 * KiB, MiB, 16 * MiB, 64 * MiB} {
+	for _, s := range []units.Size{4 * units.KiB, units.MiB, 16 * units.MiB, 64 * units.MiB} {
 		for _, how := range []string{"append", "rdwr", "chmod"} {
 			paths := mod.Targets[s][how]
 			if len(paths) != mod.ModifyRounds(p.Warmup) {
@@ -289,7 +291,7 @@ func TestWorkloadFiles(t *testing.T) {
 	}
 
 	rd := ops["read"]
-	if rd.WorkingSet != 256*MiB || len(rd.WorkingSetFiles) != 1 || fs["debian"][rd.WorkingSetFiles[0]].Size != 256*MiB {
+	if rd.WorkingSet != 256*units.MiB || len(rd.WorkingSetFiles) != 1 || fs["debian"][rd.WorkingSetFiles[0]].Size != 256*units.MiB {
 		t.Errorf("read %s in %v", rd.WorkingSet, rd.WorkingSetFiles)
 	}
 	if !reflect.DeepEqual(p.Containers, []int{1, 2, 4}) || p.Image("web").Containers+p.Image("tools").Containers != 8 {
@@ -318,10 +320,10 @@ func TestWorkloadFilesAllOps(t *testing.T) {
 	p := mustResolve(t, "testdata/valid/all-ops.yaml", ResolveOptions{})
 	fs := files(p)
 	rd, ren := p.Ops[2], p.Ops[5]
-	var total Size
+	var total units.Size
 	for i, path := range rd.WorkingSetFiles {
 		f := fs["mid"][path]
-		if want := []Size{4, 3, 3}[i]; f.Size != want {
+		if want := []units.Size{4, 3, 3}[i]; f.Size != want {
 			t.Errorf("working-set file %s is %s, want %s", path, f.Size, want)
 		}
 		total += f.Size

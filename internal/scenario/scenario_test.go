@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // TestInvalid runs every testdata/invalid/NAME.yaml and compares its problems, in order, with
@@ -172,7 +174,7 @@ func checkPlan(t *testing.T, p *Plan) {
 		}
 		if p.Quick {
 			for _, s := range o.Sizes {
-				if s > DefaultQuickMaxSize && s > 16*MiB {
+				if s > DefaultQuickMaxSize && s > 16*units.MiB {
 					t.Errorf("op %d: quick size %s not capped", o.Index, s)
 				}
 			}
@@ -266,7 +268,7 @@ func TestDecodeForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := sc.Workload
-	if !reflect.DeepEqual(w[0].Size, []Size{MiB}) || !reflect.DeepEqual(w[0].Cache, []string{"cold"}) {
+	if !reflect.DeepEqual(w[0].Size, []units.Size{units.MiB}) || !reflect.DeepEqual(w[0].Cache, []string{"cold"}) {
 		t.Errorf("scalar size/cache: %v %v", w[0].Size, w[0].Cache)
 	}
 	if !reflect.DeepEqual(w[1].How, []string{"truncate"}) || !reflect.DeepEqual(w[2].Kind, []string{"dir"}) {
@@ -303,7 +305,7 @@ func TestDecodeForms(t *testing.T) {
 		{Name: "native", Line: 8},
 		{Name: "overlay-nometa", Driver: "overlayfs", MountOptions: []string{"index=off", "metacopy=off"}, Backing: "xfs", Line: 9},
 		{Name: "btrfs", Backing: "btrfs", Line: 13},
-		{Name: "small", Driver: "overlayfs", BackingSize: 64 * MiB, Line: 14},
+		{Name: "small", Driver: "overlayfs", BackingSize: 64 * units.MiB, Line: 14},
 	}
 	if !reflect.DeepEqual(sc.Drivers, want) {
 		t.Errorf("drivers = %+v\nwant %+v", sc.Drivers, want)
@@ -313,7 +315,7 @@ func TestDecodeForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Layers[1].Generate.Files != 100 || !reflect.DeepEqual(sc.Workload[1].Size, []Size{4 * KiB, 64 * KiB}) {
+	if sc.Layers[1].Generate.Files != 100 || !reflect.DeepEqual(sc.Workload[1].Size, []units.Size{4 * units.KiB, 64 * units.KiB}) {
 		t.Errorf("aliases not followed: %+v %v", sc.Layers[1].Generate, sc.Workload[1].Size)
 	}
 }

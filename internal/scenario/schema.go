@@ -2,6 +2,9 @@ package scenario
 
 import (
 	"encoding/json"
+	"reflect"
+
+	"github.com/seedbench/seedbench/internal/units"
 
 	"github.com/invopop/jsonschema"
 )
@@ -15,8 +18,14 @@ const SchemaID = "https://github.com/seedbench/seedbench/scenarios/schema.json"
 // scenarios/schema.json is this output; a test fails when it is stale (go test -update rewrites it).
 // The schema is for editors: Parse checks more (references between keys, ranges, paths).
 func JSONSchema() ([]byte, error) {
-	r := &jsonschema.Reflector{FieldNameTag: "yaml", ExpandedStruct: true}
+	r := &jsonschema.Reflector{FieldNameTag: "yaml", ExpandedStruct: true, Mapper: func(t reflect.Type) *jsonschema.Schema {
+		if t == reflect.TypeFor[units.Size]() { // one definition, referenced where a size is written
+			return &jsonschema.Schema{Ref: "#/$defs/Size"}
+		}
+		return nil
+	}}
 	s := r.Reflect(&Scenario{})
+	s.Definitions["Size"] = sizeSchema()
 	s.ID = SchemaID
 	s.Title = "seedbench scenario"
 	s.Description = "A seedbench scenario: an image stack (layers, images, containers) and a file workload. Every key is documented in scenarios/README.md."
@@ -67,11 +76,11 @@ func setProp(s *jsonschema.Schema, key string, p *jsonschema.Schema) {
 	}
 }
 
-// JSONSchema describes a Size: a string in the IEC grammar.
-func (Size) JSONSchema() *jsonschema.Schema {
+// sizeSchema describes a units.Size: a string in the IEC grammar.
+func sizeSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{
-		Type: "string", Pattern: sizePattern,
-		Description: "A byte count with an IEC unit (" + unitHelp + "), e.g. 16B, 4KiB, 1.5MiB.",
+		Type: "string", Pattern: units.Pattern,
+		Description: "A byte count with an IEC unit (" + units.Help + "), e.g. 16B, 4KiB, 1.5MiB.",
 		Examples:    []any{"4KiB", "64MiB"},
 	}
 }

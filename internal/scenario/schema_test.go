@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 var update = flag.Bool("update", false, "rewrite scenarios/schema.json and the golden files")
@@ -76,7 +78,7 @@ func TestSchemaShape(t *testing.T) {
 			t.Errorf("$defs.%s is not a strict object", name)
 		}
 	}
-	if s.Defs["Size"].Pattern != sizePattern {
+	if s.Defs["Size"].Pattern != units.Pattern {
 		t.Errorf("Size pattern %q", s.Defs["Size"].Pattern)
 	}
 	for _, k := range []string{"size", "kind", "cache", "how"} {

@@ -5,9 +5,7 @@
 // engine executes.
 package scenario
 
-// Size is a byte count written with an IEC unit: 16B, 4KiB, 1MiB, 2GiB (B, KiB, MiB, GiB, TiB).
-// A bare number or a decimal unit (4k, 4KB, 4M) is rejected with the IEC spelling as the fix.
-type Size int64
+import "github.com/seedbench/seedbench/internal/units"
 
 // Scenario is one decoded scenario file.
 type Scenario struct {
@@ -98,9 +96,9 @@ func (l *Layer) FromImage() bool { return l.OCI != "" || l.Image != "" }
 
 // Generate describes a synthetic tree.
 type Generate struct {
-	Files int  `yaml:"files"`           // regular files (required, > 0)
-	Dirs  int  `yaml:"dirs,omitempty"`  // directories (default files/10, at least 1)
-	Total Size `yaml:"total,omitempty"` // total bytes of regular files (default files × median)
+	Files int        `yaml:"files"`           // regular files (required, > 0)
+	Dirs  int        `yaml:"dirs,omitempty"`  // directories (default files/10, at least 1)
+	Total units.Size `yaml:"total,omitempty"` // total bytes of regular files (default files × median)
 	// Depth is the maximum directory depth below Root (default 4).
 	Depth int `yaml:"depth,omitempty"`
 	// Fanout is the maximum subdirectories per directory (default 8).
@@ -116,11 +114,11 @@ type Generate struct {
 
 // SizeDist is the distribution of generated file sizes; sizes are scaled so they add up to Total.
 type SizeDist struct {
-	Dist   string   `yaml:"dist,omitempty"`   // lognormal (default) | uniform | fixed
-	Median Size     `yaml:"median,omitempty"` // default 4KiB
-	Min    Size     `yaml:"min,omitempty"`    // default 0B
-	Max    Size     `yaml:"max,omitempty"`    // default 8MiB
-	Sigma  *float64 `yaml:"sigma,omitempty"`  // lognormal shape (default 1.5)
+	Dist   string     `yaml:"dist,omitempty"`   // lognormal (default) | uniform | fixed
+	Median units.Size `yaml:"median,omitempty"` // default 4KiB
+	Min    units.Size `yaml:"min,omitempty"`    // default 0B
+	Max    units.Size `yaml:"max,omitempty"`    // default 8MiB
+	Sigma  *float64   `yaml:"sigma,omitempty"`  // lognormal shape (default 1.5)
 
 	Line int `yaml:"-"`
 }
@@ -129,8 +127,8 @@ type SizeDist struct {
 type File struct {
 	Path string `yaml:"path"`
 	// Type: file (default), dir, symlink, hardlink.
-	Type string `yaml:"type,omitempty"`
-	Size Size   `yaml:"size,omitempty"`
+	Type string     `yaml:"type,omitempty"`
+	Size units.Size `yaml:"size,omitempty"`
 	// Mode in octal, e.g. "0755" (default 0644 for files, 0755 for dirs).
 	Mode string `yaml:"mode,omitempty"`
 	// Target of a symlink (any string) or a hardlink (a path in this layer or below).
@@ -152,7 +150,7 @@ type Op struct {
 	// Count: files created (create), entries deleted (delete) per container.
 	Count int `yaml:"count,omitempty"`
 	// Size: create and modify file sizes.
-	Size []Size `yaml:"size,omitempty"`
+	Size []units.Size `yaml:"size,omitempty"`
 	// Depth: lookup depths ("all", or a list of 1-based depths, 1 = the image's top layer).
 	Depth Depth `yaml:"depth,omitempty"`
 	// Kind: lookup hit|miss; delete file|dir.
@@ -164,7 +162,7 @@ type Op struct {
 	// Layer: the layer whose files are modified/deleted (default: the image's bottom layer).
 	Layer string `yaml:"layer,omitempty"`
 	// WorkingSet: read — bytes every container reads (added to Layer as files).
-	WorkingSet Size `yaml:"working_set,omitempty"`
+	WorkingSet units.Size `yaml:"working_set,omitempty"`
 	// Files: read — how many files the working set is split into (default 1).
 	Files int `yaml:"files,omitempty"`
 	// Trace: trace — a trace file (relative to the scenario) of the files a real program touched,
@@ -200,7 +198,7 @@ type DriverSpec struct {
 	// BackingSize fixes the size of the driver's backing filesystem (≥ MinBackingSize) instead of
 	// the size the engine derives from the scenario: to measure a driver on a small disk, or running
 	// out of it.
-	BackingSize Size `yaml:"backing_size,omitempty"`
+	BackingSize units.Size `yaml:"backing_size,omitempty"`
 
 	Line int `yaml:"-"`
 }
@@ -222,6 +220,6 @@ type Quick struct {
 	// Samples per point (default 3).
 	Samples int `yaml:"samples,omitempty"`
 	// MaxSize caps modify/create sizes, working sets and explicit files' sizes (default 16MiB).
-	MaxSize Size `yaml:"max_size,omitempty"`
-	Line    int  `yaml:"-"`
+	MaxSize units.Size `yaml:"max_size,omitempty"`
+	Line    int        `yaml:"-"`
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // The vocabulary of a scenario file besides the ops (ops.go). Validation, Resolve, the JSON schema and
@@ -23,7 +25,7 @@ var (
 // Limits beyond which a value is a typo, not a benchmark.
 const (
 	maxGenFiles   = 10_000_000 // generate.files, generate.dirs
-	maxBytes      = TiB        // any one size, a layer's total, the whole stack
+	maxBytes      = units.TiB  // any one size, a layer's total, the whole stack
 	maxCount      = 1_000_000  // create count, per container
 	maxTargets    = 10_000     // delete and rename counts and read files: each is an entry in a layer
 	maxContainers = 1000
@@ -44,7 +46,7 @@ const (
 
 // MinBackingSize is the smallest backing_size a driver spec may set: below it mkfs itself fails or
 // leaves no room for a snapshotter's metadata.
-const MinBackingSize = 16 * MiB
+const MinBackingSize = 16 * units.MiB
 
 var identRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
@@ -164,7 +166,7 @@ func (v *validator) intRange(p, what string, x, lo, hi int64, fix string) bool {
 	return true
 }
 
-func (v *validator) size(p, what string, s Size, allowZero bool) bool {
+func (v *validator) size(p, what string, s units.Size, allowZero bool) bool {
 	switch {
 	case s < 0 || (!allowZero && s == 0):
 		v.addf(p, "%s must be more than 0B, got %s", what, s)
@@ -275,7 +277,7 @@ var modeRE = regexp.MustCompile(`^0?[0-7]{1,4}$`)
 // ParseMode parses a File mode: an octal string of at most 07777 ("0755", "644").
 func ParseMode(s string) (uint32, error) {
 	if !modeRE.MatchString(s) {
-		return 0, fmt.Errorf("mode %q must be an octal number up to 07777: write e.g. \"0755\"", cut(s))
+		return 0, fmt.Errorf("mode %q must be an octal number up to 07777: write e.g. \"0755\"", units.Clip(s))
 	}
 	m, err := strconv.ParseUint(s, 8, 32)
 	return uint32(m), err
@@ -597,13 +599,13 @@ func (v *validator) generate(gp, layer string, g *Generate) {
 		v.addf(join(sp, "median"), "median %s is above max %s: raise max or lower median", d.Median, d.Max)
 		return
 	}
-	files := Size(r.Files)
+	files := units.Size(r.Files)
 	switch {
-	case d.Dist == "fixed" && v.given(join(gp, "total"), g.Total != 0) && g.Total != SatMul(files, d.Median):
-		v.addf(join(gp, "total"), "with dist fixed every file is median (%s) bytes, so total must be files × median = %s: omit total", d.Median, SatMul(files, d.Median))
-	case d.Dist != "fixed" && r.Total < SatMul(files, d.Min):
+	case d.Dist == "fixed" && v.given(join(gp, "total"), g.Total != 0) && g.Total != units.SatMul(files, d.Median):
+		v.addf(join(gp, "total"), "with dist fixed every file is median (%s) bytes, so total must be files × median = %s: omit total", d.Median, units.SatMul(files, d.Median))
+	case d.Dist != "fixed" && r.Total < units.SatMul(files, d.Min):
 		v.addf(join(gp, "total"), "total %s is less than files × min (%d × %s): raise total or lower min", r.Total, r.Files, d.Min)
-	case d.Dist != "fixed" && r.Total > SatMul(files, d.Max):
+	case d.Dist != "fixed" && r.Total > units.SatMul(files, d.Max):
 		v.addf(join(gp, "total"), "total %s does not fit in %d files of at most %s: raise files or size.max, or lower total", r.Total, r.Files, d.Max)
 	case r.Total > maxBytes:
 		v.addf(join(gp, "total"), "total %s is absurd: at most %s", r.Total, maxBytes)
@@ -617,8 +619,8 @@ func (v *validator) generate(gp, layer string, g *Generate) {
 func dirCapacity(depth, fanout int) int64 {
 	var total, level int64 = 0, 1
 	for range depth {
-		level = int64(SatMul(Size(level), Size(fanout)))
-		total = int64(SatAdd(Size(total), Size(level)))
+		level = int64(units.SatMul(units.Size(level), units.Size(fanout)))
+		total = int64(units.SatAdd(units.Size(total), units.Size(level)))
 	}
 	return total
 }
@@ -689,7 +691,7 @@ const (
 func (v *validator) visibility(st *stack) {
 	sc := v.sc
 	vis := make([]*layerView, len(sc.Layers))
-	var total Size
+	var total units.Size
 	for _, i := range st.order {
 		l := sc.Layers[i]
 		lp := index("layers", i)
@@ -733,7 +735,7 @@ func (v *validator) visibility(st *stack) {
 				cur.add(r.Root, kGenRoot)
 			}
 			if r.Files <= maxGenFiles && r.Total <= maxBytes {
-				total = SatAdd(total, r.Total) // absurd values are reported where they are written
+				total = units.SatAdd(total, r.Total) // absurd values are reported where they are written
 			}
 		}
 		for _, f := range l.Files {
@@ -749,7 +751,7 @@ func (v *validator) visibility(st *stack) {
 				cur.add(f.Path, kFile)
 			}
 			if f.Type == "" || f.Type == "file" {
-				total = SatAdd(total, min(max(f.Size, 0), maxBytes))
+				total = units.SatAdd(total, min(max(f.Size, 0), maxBytes))
 			}
 		}
 		for j, f := range l.Files {
@@ -766,7 +768,7 @@ func (v *validator) visibility(st *stack) {
 		vis[i] = cur
 	}
 	if total > maxBytes {
-		v.addf("layers", "the layers hold %s in all, more than %s: shrink the generated totals or the files", total.approx(), maxBytes)
+		v.addf("layers", "the layers hold %s in all, more than %s: shrink the generated totals or the files", total.Approx(), maxBytes)
 	}
 }
 
@@ -970,7 +972,7 @@ func (v *validator) op(i int) {
 		if op.Size != nil && len(op.Size) == 0 {
 			v.addf(join(wp, "size"), "empty list: omit size for the default (4KiB) or list sizes such as [4KiB, 1MiB]")
 		}
-		seen := map[Size]bool{}
+		seen := map[units.Size]bool{}
 		for j, s := range op.Size {
 			sp := index(join(wp, "size"), j)
 			if len(op.Size) == 1 && !v.pos.has(sp) {

@@ -9,9 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/units"
+
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
-	"github.com/seedbench/seedbench/internal/scenario"
 )
 
 // MinCopyupR2 is the R² below which a copy-up fit with a significant per-byte cost is warned about:
@@ -205,7 +206,7 @@ func markFlat(fits []result.Fit) {
 // xLabel formats x as its parameter is written.
 func xLabel(spec *fitSpec, x float64) string {
 	if spec.xParam == metric.PSize {
-		return scenario.Size(x).String()
+		return units.Size(x).String()
 	}
 	return strconv.FormatFloat(x, 'g', -1, 64)
 }

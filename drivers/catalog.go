@@ -9,15 +9,15 @@ import (
 	"github.com/seedbench/seedbench/internal/spell"
 )
 
-// Registry is an explicit, ordered set of drivers (built in drivers/all; no init() magic).
-type Registry struct {
+// Catalog is an explicit, ordered set of drivers (built in drivers/all; no init() magic).
+type Catalog struct {
 	order  []string
 	byName map[string]Driver
 }
 
-// NewRegistry returns a registry holding ds in the given order. Names must be unique.
-func NewRegistry(ds ...Driver) (*Registry, error) {
-	r := &Registry{byName: map[string]Driver{}}
+// NewCatalog returns a catalogue holding ds in the given order. Names must be unique.
+func NewCatalog(ds ...Driver) (*Catalog, error) {
+	r := &Catalog{byName: map[string]Driver{}}
 	for _, d := range ds {
 		if err := r.Add(d); err != nil {
 			return nil, err
@@ -27,7 +27,7 @@ func NewRegistry(ds ...Driver) (*Registry, error) {
 }
 
 // Add appends d; a duplicate name is an error.
-func (r *Registry) Add(d Driver) error {
+func (r *Catalog) Add(d Driver) error {
 	name := d.Info().Name
 	if _, dup := r.byName[name]; dup {
 		return fmt.Errorf("drivers: duplicate driver name %q", name)
@@ -38,7 +38,7 @@ func (r *Registry) Add(d Driver) error {
 }
 
 // All returns every driver in registration order.
-func (r *Registry) All() []Driver {
+func (r *Catalog) All() []Driver {
 	out := make([]Driver, 0, len(r.order))
 	for _, n := range r.order {
 		out = append(out, r.byName[n])
@@ -47,16 +47,16 @@ func (r *Registry) All() []Driver {
 }
 
 // Names lists the registered names in order.
-func (r *Registry) Names() []string { return append([]string(nil), r.order...) }
+func (r *Catalog) Names() []string { return append([]string(nil), r.order...) }
 
 // Get returns the driver called name.
-func (r *Registry) Get(name string) (Driver, bool) {
+func (r *Catalog) Get(name string) (Driver, bool) {
 	d, ok := r.byName[name]
 	return d, ok
 }
 
 // Select resolves a list of names; an unknown name is an error listing the known ones.
-func (r *Registry) Select(names []string) ([]Driver, error) {
+func (r *Catalog) Select(names []string) ([]Driver, error) {
 	var out []Driver
 	var unknown []string
 	for _, n := range names {
@@ -79,7 +79,7 @@ func (r *Registry) Select(names []string) ([]Driver, error) {
 // one, else a variant its base driver's family makes (Variants), with its backing size fixed when
 // the spec gives one. Errors say what is wrong and how to fix it; they do not name the spec (the
 // caller adds where it stands).
-func (r *Registry) Variant(spec Spec) (Driver, error) {
+func (r *Catalog) Variant(spec Spec) (Driver, error) {
 	if spec.Name == "" {
 		return nil, errors.New("a driver needs a name")
 	}
@@ -122,7 +122,7 @@ func (r *Registry) Variant(spec Spec) (Driver, error) {
 
 // Resolve adds the variants specs describe to r (specs that only name a registered driver add
 // nothing) and returns the drivers specs name, in order.
-func (r *Registry) Resolve(specs []Spec) ([]Driver, error) {
+func (r *Catalog) Resolve(specs []Spec) ([]Driver, error) {
 	var out []Driver
 	for _, s := range specs {
 		d, err := r.Variant(s)
@@ -140,7 +140,7 @@ func (r *Registry) Resolve(specs []Spec) ([]Driver, error) {
 }
 
 // Reapers returns the registered drivers that reap processes a killed run left (Reaper).
-func (r *Registry) Reapers() []Reaper {
+func (r *Catalog) Reapers() []Reaper {
 	var out []Reaper
 	for _, n := range r.order {
 		if rp, ok := r.byName[n].(Reaper); ok {

@@ -35,12 +35,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/seedbench/seedbench/internal/network"
-
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/seedbench/seedbench/internal/network"
 )
 
 // ErrUnsupported is the one sentinel for "this driver cannot run on this host". Errors wrapping it

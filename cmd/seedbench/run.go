@@ -9,9 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/seedbench/seedbench/internal/fault"
-
 	"github.com/seedbench/seedbench/internal/bench"
+	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/report"
 	"github.com/seedbench/seedbench/internal/result"

@@ -24,8 +24,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/seedbench/seedbench/internal/network"
-
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -40,6 +38,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/internal/fsinstance"
 	"github.com/seedbench/seedbench/internal/backing"
 	"github.com/seedbench/seedbench/internal/cleanup"
+	"github.com/seedbench/seedbench/internal/network"
 	"github.com/seedbench/seedbench/internal/registry"
 )
 

@@ -10,14 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seedbench/seedbench/internal/network"
-
 	"github.com/containerd/containerd/v2/core/content"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/drivertest"
 	"github.com/seedbench/seedbench/drivers/stargz"
+	"github.com/seedbench/seedbench/internal/network"
 )
 
 // TestConformance runs the snapshotter suite (the stargz snapshotter prepares local snapshots when

@@ -18,17 +18,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/fault"
-
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/internal/backing"
+	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/preflight"
 	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/replay"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/sizing"
 )
 
 // Request is one run: what to replay, on what, and where its state and results go.
@@ -218,7 +218,7 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 		return nil, OK, fmt.Errorf("pre-flight: %w", err)
 	}
 	for _, r := range runs {
-		ns := replay.Estimate(r.Plan, sets[r.Plan])
+		ns := sizing.Estimate(r.Plan, sets[r.Plan])
 		if err := preflight.Check(ns, host); err != nil {
 			errs = append(errs, fmt.Errorf("%s: this host cannot hold the run:\n%w", r.Plan.File, err))
 		}

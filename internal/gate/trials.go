@@ -9,10 +9,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/seedbench/seedbench/internal/fault"
-
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // Helpers to write explicit entries tersely.

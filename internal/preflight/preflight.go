@@ -1,9 +1,9 @@
 // Package preflight checks, before anything is built or mounted, that this host can hold what a run
 // is expected to take — disk space and inodes on the work dir's filesystem, memory, loop devices —
 // and refuses with the numbers, the drivers concerned and the fix when it cannot. The estimate is
-// the replay engine's (replay.Estimate): the same formulas that size the drivers' backings.
+// internal/sizing's (sizing.Estimate): the same formulas that size the drivers' backings.
 //
-//	ns := replay.Estimate(plan, ds)
+//	ns := sizing.Estimate(plan, ds)
 //	host, err := preflight.Probe(workdir)
 //	err = preflight.Check(ns, host)
 package preflight
@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/seedbench/seedbench/internal/replay"
+	"github.com/seedbench/seedbench/internal/sizing"
 )
 
 // Host is what this host offers a run.
@@ -90,7 +90,7 @@ func memAvailable() (int64, error) {
 
 // Check compares what a run needs with what the host offers, and returns every shortfall, each
 // with the numbers, the drivers concerned and the fix. nil means the run fits.
-func Check(ns replay.Needs, h Host) error {
+func Check(ns sizing.Needs, h Host) error {
 	var errs []error
 
 	if need := ns.Disk(); need > h.DiskFree {
@@ -156,7 +156,7 @@ func Check(ns replay.Needs, h Host) error {
 
 // Warnings are what does not stop a run but will likely fail a driver: a backing fixed smaller than
 // what the driver is expected to write in it (a scenario's backing_size) runs out of space.
-func Warnings(ns replay.Needs) []string {
+func Warnings(ns sizing.Needs) []string {
 	var out []string
 	for _, n := range ns.Drivers {
 		if n.Overflows {
@@ -167,7 +167,7 @@ func Warnings(ns replay.Needs) []string {
 	return out
 }
 
-func describe(n replay.Need) string {
+func describe(n sizing.Need) string {
 	switch n.Backing {
 	case "dir":
 		return "snapshots as files in the work dir"

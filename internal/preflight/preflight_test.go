@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/seedbench/seedbench/internal/replay"
+	"github.com/seedbench/seedbench/internal/sizing"
 )
 
 const mib = 1 << 20
 
-func needs() replay.Needs {
-	return replay.Needs{
-		Drivers: []replay.Need{
+func needs() sizing.Needs {
+	return sizing.Needs{
+		Drivers: []sizing.Need{
 			{Driver: "ovl", Backing: "ext4", Size: 2048 * mib, Use: 100 * mib, Inodes: 500, Loop: true},
 			{Driver: "nat", Backing: "ext4", Size: 2048 * mib, Use: 300 * mib, Inodes: 2000, Loop: true},
 			{Driver: "mem", Backing: "tmpfs", Size: 2048 * mib, Use: 200 * mib, Inodes: 500},

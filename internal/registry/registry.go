@@ -17,14 +17,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/network"
-
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/seedbench/seedbench/internal/network"
 )
 
 // Registry is an in-process registry on 127.0.0.1, or an external one (Open).

@@ -8,13 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // modifyTarget is one (size, how) point of a modify op on one container.

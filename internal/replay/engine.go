@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/fault"
-
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -29,11 +27,13 @@ import (
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/cleanup"
+	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/sizing"
 	"github.com/seedbench/seedbench/internal/stats"
 )
 
@@ -344,7 +344,8 @@ func layerSource(pl scenario.PlanLayer) string {
 }
 
 func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
-	size := BackingSize(e.plan, realisedSizes(e.res.Layers))
+	layers := sizing.Realised(e.res.Layers)
+	size, image := sizing.BackingSize(e.plan, layers), sizing.ImageSize(e.plan, layers)
 	for i, d := range ds {
 		info := d.Info()
 		dr := &driverRun{d: d, info: info, status: result.StatusOK, ctrs: map[string][]*container{}, phases: map[string]time.Duration{}}
@@ -361,7 +362,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 			continue
 		}
 		dr.started = time.Now()
-		e.openDriver(ctx, dr, size)
+		e.openDriver(ctx, dr, size, image)
 		dr.charge("open", dr.started)
 	}
 	if len(e.drvs) > 0 && e.drvs[0].inst != nil {
@@ -370,9 +371,9 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 }
 
 // openDriver opens dr's backing and snapshotter, and measures the backing's disk use before the run.
-func (e *engine) openDriver(ctx context.Context, dr *driverRun, size int64) {
+func (e *engine) openDriver(ctx context.Context, dr *driverRun, size, image int64) {
 	info := dr.info
-	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, Registry: e.opt.Registry, ImageSize: sat(e.largestImage(), containerGrowth(e.plan))}
+	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, Registry: e.opt.Registry, ImageSize: image}
 	if info.BackingSize > 0 { // the scenario fixed it (backing_size)
 		opts.BackingSize = info.BackingSize
 	}
@@ -399,23 +400,6 @@ func (e *engine) openDriver(ctx context.Context, dr *driverRun, size int64) {
 	if dr.base, err = measure.DiskUsed(b.Path); err != nil {
 		dr.fail(err)
 	}
-}
-
-// largestImage is the disk size of the biggest image: all its layers' trees, as files.
-func (e *engine) largestImage() int64 {
-	bytes := map[string]int64{}
-	for _, l := range e.res.Layers {
-		bytes[l.Name] = l.DiskBytes
-	}
-	var most int64
-	for _, img := range e.plan.Images {
-		var n int64
-		for _, l := range img.Chain {
-			n += bytes[l]
-		}
-		most = max(most, n)
-	}
-	return most
 }
 
 // finish fills the run's drivers, metrics and summaries.

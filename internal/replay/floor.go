@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/backing"
@@ -16,6 +14,7 @@ import (
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // floor is the plain filesystem the floors are measured on: an ext4 image of its own on a loop
@@ -44,7 +43,7 @@ func (e *engine) openFloor(ctx context.Context) error {
 		}
 		most = max(most, int64(op.WorkingSet))
 	}
-	b, err := backing.Create(ctx, backing.Spec{FS: backing.Ext4, Size: max(gib, mul(most, 4)+gib), Dir: filepath.Join(e.opt.WorkDir, "floor")})
+	b, err := backing.Create(ctx, backing.Spec{FS: backing.Ext4, Size: max(1<<30, units.SatMul(most, 4)+1<<30), Dir: filepath.Join(e.opt.WorkDir, "floor")})
 	if err != nil {
 		return err
 	}

@@ -13,14 +13,13 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/overlayfs"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // BenchmarkFloors holds seedbench's own measurements against the raw kernel floor on the same

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/containerd/log"
+
+	"github.com/seedbench/seedbench/internal/scenario"
 )
 
 func init() {
@@ -16,4 +18,17 @@ func init() {
 func TestMain(m *testing.M) {
 	log.SetLevel("error")
 	os.Exit(m.Run())
+}
+
+func loadPlan(t *testing.T, file string, quick bool) *scenario.Plan {
+	t.Helper()
+	sc, err := scenario.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := scenario.Resolve(sc, scenario.ResolveOptions{Quick: quick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

@@ -8,13 +8,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // runner runs one op of the workload on every active driver.

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/network"
-
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -28,6 +26,7 @@ import (
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/network"
 	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/scenario"
 )

@@ -9,13 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // suffixMatch matches backing-filesystem paths that are a copy of one of rels (a snapshotter keeps

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/seedbench/seedbench/internal/fault"
-
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )

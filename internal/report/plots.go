@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
@@ -22,6 +20,7 @@ import (
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // Figure is one rendered plot: its title and the files written for it, relative to the directory

@@ -17,10 +17,10 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/seedbench/seedbench/internal/units"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/seedbench/seedbench/internal/spell"
-	"go.yaml.in/yaml/v3"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // MaxFileSize is the largest scenario file Load reads. A scenario describes its layers; a real

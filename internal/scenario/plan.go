@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/seedbench/seedbench/internal/network"
-
 	"github.com/seedbench/seedbench/internal/units"
 )
 

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"reflect"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"github.com/invopop/jsonschema"
+
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // SchemaID is the $id of scenarios/schema.json.

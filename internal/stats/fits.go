@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 // MinCopyupR2 is the R² below which a copy-up fit with a significant per-byte cost is warned about:

@@ -1,19 +1,17 @@
-package replay
+// Package sizing says how large each driver's backing is made, and what a replay is expected to
+// take from the host. The same formulas serve twice: estimated from the Plan alone before anything
+// is built or mounted (Estimate, for the pre-flight check of internal/preflight), and from the
+// layers as built when the engine opens the drivers (BackingSize, ImageSize).
+package sizing
 
 import (
 	"math"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
-
-// Sizing: how large each driver's backing is made, and what a replay is expected to take from the
-// host. The same formulas serve twice: estimated from the Plan alone before anything is built or
-// mounted (Estimate, for `run`'s pre-flight check), and from the layers as built when the engine
-// opens the drivers (their backing size).
 
 const (
 	block = 4096
@@ -38,11 +36,11 @@ type LayerSize struct {
 	Entries   int64
 }
 
-// PlanLayerSizes estimates every layer's footprint from the plan alone, without building its tree
+// Plan estimates every layer's footprint from the plan alone, without building its tree
 // (a scenario too large for this host must be refused before its trees fill memory): a generated
 // tree's total, plus half a block of rounding per file and a block per directory; explicit files
 // rounded up to a block.
-func PlanLayerSizes(plan *scenario.Plan) map[string]LayerSize {
+func Plan(plan *scenario.Plan) map[string]LayerSize {
 	out := map[string]LayerSize{}
 	for _, pl := range plan.Layers {
 		var s LayerSize
@@ -72,8 +70,8 @@ func PlanLayerSizes(plan *scenario.Plan) map[string]LayerSize {
 	return out
 }
 
-// realisedSizes are the footprints of the layers as built.
-func realisedSizes(ls []result.Layer) map[string]LayerSize {
+// Realised are the footprints of the layers as built.
+func Realised(ls []result.Layer) map[string]LayerSize {
 	out := map[string]LayerSize{}
 	for _, l := range ls {
 		out[l.Name] = LayerSize{DiskBytes: l.DiskBytes,
@@ -141,15 +139,24 @@ func workloadWrites(plan *scenario.Plan) (created, copiedUp int64) {
 // takes a few blocks of its own, not the file's size.
 func reflinks(backing string) bool { return backing == "xfs" || backing == "btrfs" }
 
-// containerGrowth is the most the workload adds to one container's filesystem when it writes in
-// place (a snapshot that is a whole filesystem, as blockfile's): the files it creates. A
-// modification rewrites its file where it is — no copy-up — and grows it by a byte or two at most.
-func containerGrowth(plan *scenario.Plan) int64 {
-	var most int64
-	for _, w := range writesByImage(plan) {
-		most = max(most, w.created)
+// ImageSize is the largest container the plan makes, in bytes (drivers.Options.ImageSize): the
+// biggest image (all its layers' trees, as files) and the most the workload adds to one container's
+// filesystem when it writes in place (a snapshot that is a whole filesystem, as blockfile's): the
+// files it creates. A modification rewrites its file where it is — no copy-up — and grows it by a
+// byte or two at most.
+func ImageSize(plan *scenario.Plan, layers map[string]LayerSize) int64 {
+	var image, growth int64
+	for _, img := range plan.Images {
+		var n int64
+		for _, l := range img.Chain {
+			n = sat(n, layers[l].DiskBytes)
+		}
+		image = max(image, n)
 	}
-	return most
+	for _, w := range writesByImage(plan) {
+		growth = max(growth, w.created)
+	}
+	return sat(image, growth)
 }
 
 // BackingSize sizes a driver's dedicated filesystem from the plan and its layers' footprints: room
@@ -240,7 +247,7 @@ func (ns Needs) Disk() int64 {
 // Estimate returns what replaying plan on ds is expected to take from the host, from the plan alone
 // (nothing is built or mounted). A driver's fixed backing size (Info.BackingSize) is honoured.
 func Estimate(plan *scenario.Plan, ds []drivers.Driver) Needs {
-	layers := PlanLayerSizes(plan)
+	layers := Plan(plan)
 	size := BackingSize(plan, layers)
 	fullBytes, fullEntries := fullCopies(plan, layers)
 	uniqueBytes, uniqueEntries := uniqueLayers(layers)

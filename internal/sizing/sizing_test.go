@@ -1,4 +1,4 @@
-package replay
+package sizing
 
 import (
 	"context"
@@ -7,11 +7,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/seedbench/seedbench/internal/units"
-
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/units"
 )
 
 func loadPlan(t *testing.T, file string, quick bool) *scenario.Plan {
@@ -52,7 +51,7 @@ func TestPlanLayerSizes(t *testing.T) {
 	for _, f := range files {
 		for _, quick := range []bool{false, true} {
 			plan := loadPlan(t, f, quick)
-			est := PlanLayerSizes(plan)
+			est := Plan(plan)
 			var built []LayerSize
 			for _, pl := range plan.Layers {
 				tr, err := layer.Build(pl, plan.Seed)

@@ -11,7 +11,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 # The measuring code's identity: the tree of the sources that decide what a run measures, "-dirty"
 # with uncommitted changes there. compare refuses to judge runs of two different ones.
-MEASURED := internal/replay internal/measure internal/backing internal/registry drivers
+MEASURED := internal/replay internal/measure internal/backing internal/registry internal/pull internal/sizing drivers
 MEASURE_CODE ?= $(shell git ls-tree -r HEAD -- $(MEASURED) 2>/dev/null | sha256sum | cut -c1-12)$(shell git status --porcelain -- $(MEASURED) 2>/dev/null | grep -q . && echo -dirty)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.measureCode=$(MEASURE_CODE)
 SCENARIO ?= scenarios/debian-emacs-apache.yaml

@@ -33,9 +33,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -113,8 +114,9 @@ type Options struct {
 	// MountOptions are extra overlay mount options (metacopy=on, volatile, index=on, …); drivers that
 	// are not overlay-based reject them.
 	MountOptions []string
-	// Registry is the external registry a driver that pulls layers pushes them to and pulls them
-	// from (http://HOST:PORT); "" = one of its own, in process.
+	// Registry is the run's registry (host:port), where the engine publishes the layers of a
+	// LayerReceiver or a Puller (Published.Ref names the repository): a driver fetches them from it,
+	// through a shaping proxy of its own (internal/registry).
 	Registry string
 }
 
@@ -232,49 +234,80 @@ func NoChoices(spec Spec, family, own string) error {
 	return nil
 }
 
-// LayerReceiver is implemented by an Instance whose layers are received rather than written: a
-// remote snapshotter (stargz) prepares a committed snapshot from a layer blob it fetches (lazily)
-// from a registry, where every other driver has the engine prepare an active snapshot, write the
-// layer's tree into it and commit it. The engine type-asserts it and, for such an instance, calls
-// ReceiveLayer once per layer, in build order, with the layer exported as another driver built it;
-// it then mounts a view of the snapshot and verifies it like any other.
-type LayerReceiver interface {
-	ReceiveLayer(ctx context.Context, l Layer) error
+// Format is a form image layers are published in, for the drivers that fetch them from a registry
+// instead of having the engine write them: gzip blobs for a full pull (internal/pull), eStargz for
+// the stargz snapshotter, … The engine publishes each layer once per format its drivers name,
+// before any driver's clock starts, and hands every such driver the same blobs: two drivers of one
+// format share one conversion and one push.
+type Format interface {
+	// Name identifies the format: drivers whose formats have one name share its blobs.
+	Name() string
+	// Convert writes layer src as a blob of this format to dst, and returns the blob's media type
+	// and the annotations its descriptor carries (a TOC digest, an uncompressed size, …).
+	Convert(ctx context.Context, src LayerSource, dst *os.File) (mediaType string, annotations map[string]string, err error)
 }
 
-// Layer is one image layer handed to a LayerReceiver.
-type Layer struct {
-	// Name is the committed snapshot to make; Parent is its parent's ("" = none).
-	Name, Parent string
-	// Diff is the layer as an uncompressed tar (containerd's walking differ's output), readable from
-	// Content until ReceiveLayer returns.
-	Diff    ocispec.Descriptor
-	Content content.Provider
+// LayerSource is a layer as the engine exported it, to be converted into a Format.
+type LayerSource struct {
+	// Tar is the layer as an uncompressed tar (containerd's walking differ's output).
+	Tar *io.SectionReader
 	// Prioritized are the layer's files a program reads first (from the scenario's traces), in the
-	// order it reads them: a lazily pulling driver puts them first, for prefetch.
+	// order it reads them: a format that can order them first, for prefetch, does.
 	Prioritized []string
 }
 
-// LazyPuller is a LayerReceiver that can pull the layers it received again as a node that never had
-// them would (stargz): from empty caches, through a network of a given shape. The engine's pull op
-// times it against a full pull (fetch, decompress, apply) on the drivers that write layers.
-type LazyPuller interface {
-	LayerReceiver
-	// LazyPull makes what a node that never had layers (committed names, bottom first, each
-	// received before) starts a pull with: the snapshotter, on empty caches, reaching the registry
-	// through a network shaped to net. The pull itself is Pull.Prepare, which the engine times.
-	LazyPull(ctx context.Context, layers []string, net network.Profile) (*Pull, error)
+// Published is a chain of layers as published in one Format in the run's registry.
+type Published struct {
+	// Ref is the repository the blobs are in: host:port/name.
+	Ref string
+	// Layers are the committed snapshot names, bottom first, and Blobs their blobs in the same order.
+	Layers []string
+	Blobs  []ocispec.Descriptor
 }
 
-// Pull is an image to pull lazily.
+// Bytes is the chain's blobs' size: what a pull of all of it fetches.
+func (p Published) Bytes() int64 {
+	var n int64
+	for _, b := range p.Blobs {
+		n += b.Size
+	}
+	return n
+}
+
+// LayerReceiver is implemented by an Instance whose layers are received rather than written: a
+// remote snapshotter (stargz) prepares a committed snapshot from a layer blob it fetches (lazily)
+// from a registry, where every other driver has the engine prepare an active snapshot, write the
+// layer's tree into it and commit it. The engine type-asserts it and, for such an instance, publishes
+// each layer in its Format (as another driver exported it) and calls ReceiveLayer once per layer, in
+// build order; it then mounts a view of the snapshot and verifies it like any other.
+type LayerReceiver interface {
+	// Format is the form the driver's layers are published in.
+	Format() Format
+	// ReceiveLayer makes the committed snapshot chain.Layers[n-1], on chain.Layers[n-2] (none when
+	// n is 1), from the chain's blobs.
+	ReceiveLayer(ctx context.Context, chain Published) error
+}
+
+// Puller is implemented by an Instance that pulls images itself, as a node that never had them
+// would: a remote snapshotter mounting them lazily from the registry (stargz). Every other driver is
+// pulled into by the full pull of internal/pull (containerd's: fetch, decompress, apply and commit
+// each layer through its snapshotter), behind the same interface. The engine's pull op times both
+// the same way: Pull.Prepare and the mount of what it returns.
+type Puller interface {
+	// Format is the form the images it pulls are published in.
+	Format() Format
+	// Pull makes what a node that never had img starts a pull with: its snapshotter on empty caches,
+	// reaching the registry through a network shaped to net. Nothing is fetched before Prepare.
+	Pull(ctx context.Context, img Published, net network.Profile) (*Pull, error)
+}
+
+// Pull is an image to pull.
 type Pull struct {
-	// Prepare mounts the layers from the registry and prepares active snapshot key on the top one,
-	// returning its mounts: the pull, and nothing else.
+	// Prepare pulls the image and prepares active snapshot key on its top layer, returning its
+	// mounts: the pull, and nothing else.
 	Prepare func(ctx context.Context, key string) ([]mount.Mount, error)
 	// Fetched is the bytes the registry has sent this pull so far.
 	Fetched func() int64
-	// ImageBytes is the image's layer blobs as the driver pulls them.
-	ImageBytes int64
-	// Close unmounts and removes everything the pull made.
+	// Close unmounts and removes everything the pull made; a second call does nothing.
 	Close func(ctx context.Context) error
 }

@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
-	"github.com/seedbench/seedbench/drivers/stargz"
+
+	"github.com/seedbench/seedbench/internal/pull"
 )
 
 // TestRunPull pulls a small image afresh over two networks: overlayfs fully (it fetches every byte of
@@ -95,7 +96,7 @@ func TestRunPullExternalRegistry(t *testing.T) {
 		t.Errorf("result records registry %q, want %q", r.Run.Registry, url)
 	}
 	mu.Lock()
-	for _, want := range []string{"POST seedbench/images", "GET seedbench/images", "POST " + stargz.Repository, "GET " + stargz.Repository} {
+	for _, want := range []string{"POST " + pull.Repository, "GET " + pull.Repository} {
 		if !seen[want] {
 			t.Errorf("the external registry saw no %s/blobs/ request (it saw %v)", want, seen)
 		}

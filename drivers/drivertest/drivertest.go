@@ -23,24 +23,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/core/snapshots/testsuite"
-	"github.com/containerd/containerd/v2/plugins/content/local"
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/backing"
+	"github.com/seedbench/seedbench/internal/pull"
+	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // Keep the test binary's main goroutine on the main thread, so no other goroutine ever runs there.
@@ -102,7 +102,10 @@ type Env struct {
 	WorkDir string
 	// Targets is an empty directory for mount points, outside the instance's backing.
 	Targets string
-	root    string
+	// Registry is the registry the instance was opened with (Options.Registry): one in process,
+	// unless the options named one.
+	Registry string
+	root     string
 }
 
 // Open opens d in a fresh seedbench temp directory and registers a cleanup that closes the
@@ -119,6 +122,8 @@ func Open(t *testing.T, d drivers.Driver, opts drivers.Options) *Env {
 		opts.BackingSize = DefaultBackingSize
 	}
 	opts.WorkDir = env.WorkDir
+	opts.Registry = startRegistry(t, opts.Registry)
+	env.Registry = opts.Registry
 	inst, err := d.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", d.Info().Name, err)
@@ -134,6 +139,21 @@ func Open(t *testing.T, d drivers.Driver, opts drivers.Options) *Env {
 		}
 	})
 	return env
+}
+
+// startRegistry returns addr, or for "" the address of a registry it starts in process for the
+// test: the run's registry, which a driver that fetches layers is opened with.
+func startRegistry(t *testing.T, addr string) string {
+	t.Helper()
+	if addr != "" {
+		return addr
+	}
+	reg, err := registry.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg.Addr
 }
 
 // Target makes an empty mount point called name.
@@ -180,9 +200,11 @@ func SnapshotterSuite(t *testing.T, d drivers.Driver, cfg Config) {
 	base := tempDir(t, "seedbench-suite-"+d.Info().Name+"-")
 	t.Setenv("TMPDIR", base)
 	t.Cleanup(func() { AssertNoLeaks(t, base) })
+	opts := cfg.Options
+	opts.Registry = startRegistry(t, opts.Registry)
 
 	testsuite.SnapshotterSuite(t, name, func(ctx context.Context, root string) (snapshots.Snapshotter, func() error, error) {
-		opts := cfg.Options
+		opts := opts
 		opts.WorkDir = root
 		if opts.BackingSize == 0 {
 			opts.BackingSize = DefaultBackingSize
@@ -296,17 +318,18 @@ func Used(t *testing.T, path string) int64 {
 	return b
 }
 
-// Blob puts b, a layer's uncompressed tar, into a content store of its own and describes it: a
-// layer as the engine hands it to a LayerReceiver.
-func Blob(t *testing.T, b []byte) (content.Store, ocispec.Descriptor) {
+// Publish publishes tar, an uncompressed layer tar to be committed as name on parent (a chain
+// published before; the zero value for none), in format f into the env's registry, as the engine
+// publishes a layer for a LayerReceiver or a Puller, and returns the chain ending with it.
+// prioritized are the files a program reads first.
+func (e *Env) Publish(t *testing.T, f drivers.Format, parent drivers.Published, name string, tar []byte, prioritized ...string) (drivers.Published, error) {
 	t.Helper()
-	store, err := local.NewStore(t.TempDir())
+	pub := pull.NewPublisher(e.Registry, t.TempDir())
+	src := drivers.LayerSource{Tar: io.NewSectionReader(bytes.NewReader(tar), 0, int64(len(tar))), Prioritized: prioritized}
+	d, err := pub.Layer(context.Background(), f, name, src)
 	if err != nil {
-		t.Fatal(err)
+		return drivers.Published{}, err
 	}
-	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(b), Size: int64(len(b))}
-	if err := content.WriteBlob(context.Background(), store, "layer", bytes.NewReader(b), desc); err != nil {
-		t.Fatal(err)
-	}
-	return store, desc
+	return drivers.Published{Ref: e.Registry + "/" + pull.Repository, Layers: append(slices.Clone(parent.Layers), name),
+		Blobs: append(slices.Clone(parent.Blobs), d)}, nil
 }

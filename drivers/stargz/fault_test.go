@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/drivertest"
@@ -39,28 +41,31 @@ func TestRemoteFaults(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "hello", Mode: 0o755, Size: int64(len(body))})
 	tw.Write(body)
 	tw.Close()
-	store, desc := drivertest.Blob(t, buf.Bytes())
-	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "good", Diff: desc, Content: store}); err != nil {
+	good, err := env.Publish(t, inst.Format(), drivers.Published{}, "good", buf.Bytes())
+	if err != nil {
 		t.Fatal(err)
 	}
-	good := *inst.blobs["good"]
-	cut, cuts := truncatingProxy(t, inst.reg.Addr)
+	if err := inst.ReceiveLayer(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	cut, cuts := truncatingProxy(t, env.Registry)
 	for _, tc := range []struct {
 		name string
 		addr string
-		blob func(b *built)
+		blob func(b *ocispec.Descriptor)
 	}{
-		{name: "registry-down", addr: "127.0.0.1:1", blob: func(*built) {}},
-		{name: "blob-404", addr: inst.proxy.Addr, blob: func(b *built) {
-			b.digest = digest.FromString("not pushed").String()
-			b.chain = []string{b.digest}
+		{name: "registry-down", addr: "127.0.0.1:1", blob: func(*ocispec.Descriptor) {}},
+		{name: "blob-404", addr: inst.proxy.Addr, blob: func(b *ocispec.Descriptor) { b.Digest = digest.FromString("not pushed") }},
+		{name: "wrong-toc", addr: inst.proxy.Addr, blob: func(b *ocispec.Descriptor) {
+			b.Annotations = maps.Clone(b.Annotations)
+			b.Annotations[labelTOCDigest] = digest.FromString("not the TOC").String()
 		}},
-		{name: "wrong-toc", addr: inst.proxy.Addr, blob: func(b *built) { b.toc = digest.FromString("not the TOC").String() }},
-		{name: "blob-truncated", addr: cut, blob: func(*built) {}},
+		{name: "blob-truncated", addr: cut, blob: func(*ocispec.Descriptor) {}},
 	} {
-		b := good
-		b.chain = append([]string(nil), good.chain...)
-		tc.blob(&b)
+		chain := good
+		chain.Layers = []string{"layer-" + tc.name}
+		chain.Blobs = []ocispec.Descriptor{good.Blobs[0]}
+		tc.blob(&chain.Blobs[0])
 		// A snapshotter of its own, as a lazy pull makes: nothing resolved before, the registry at
 		// tc.addr.
 		sn, err := newService(ctx, filepath.Join(inst.root, "fault-"+tc.name), tc.addr, true)
@@ -68,7 +73,7 @@ func TestRemoteFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		t0 := time.Now()
-		err = inst.prepareRemote(ctx, sn, tc.addr, "layer-"+tc.name, "", &b)
+		err = inst.prepareRemote(ctx, sn, tc.addr, chain, 0, "")
 		el := time.Since(t0)
 		if err == nil || !strings.Contains(err.Error(), "layer-"+tc.name) {
 			t.Errorf("%s: %v, want an error naming the layer", tc.name, err)

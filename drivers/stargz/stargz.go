@@ -2,26 +2,26 @@
 // in process, on a backing filesystem of its own: a remote snapshotter that mounts each layer lazily
 // from a registry, through FUSE, fetching a file's chunks when they are first read.
 //
-// Its layers are received, not written (drivers.LayerReceiver): each layer, as another driver
-// exported it, is converted to eStargz (estargz.Build, the files the scenario's traces read first
-// as prioritised files, so prefetch brings them), pushed to an in-process registry on 127.0.0.1, and
-// Prepare'd with the remote-snapshot labels — the snapshotter answers "already exists" once the
-// layer is mounted lazily, as containerd's remote-snapshot protocol has it. The snapshotter reaches
-// the registry through a shaping proxy (internal/registry), whose profile the engine sets and whose
-// byte count is what the lazy mounts fetched. Background fetching of whole layers is off, so the
-// bytes fetched are those reads and prefetch asked for; prefetch is on or off by variant.
+// Its layers are received, not written (drivers.LayerReceiver): the engine publishes each layer,
+// as another driver exported it, in the driver's Format — eStargz (estargz.Build, the files the
+// scenario's traces read first as prioritised files, so prefetch brings them), converted and pushed
+// once to the run's registry for every stargz variant — and the driver Prepares it with the
+// remote-snapshot labels: the snapshotter answers "already exists" once the layer is mounted lazily,
+// as containerd's remote-snapshot protocol has it. The snapshotter reaches the registry through a
+// shaping proxy of its own (internal/registry), whose byte count is what the lazy mounts fetched;
+// a pull (drivers.Puller) is a node of its own, with its own snapshotter and proxy. Background
+// fetching of whole layers is off, so the bytes fetched are those reads and prefetch asked for;
+// prefetch is on or off by variant.
 package stargz
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -29,10 +29,8 @@ import (
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/reference"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/stargz-snapshotter/estargz"
 	"github.com/containerd/stargz-snapshotter/fs/config"
 	"github.com/containerd/stargz-snapshotter/service"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/internal/fsinstance"
@@ -57,9 +55,6 @@ const (
 	labelTOCDigest  = "containerd.io/snapshot/stargz/toc.digest"
 	labelUncompSize = "io.containers.estargz.uncompressed-size"
 )
-
-// Repository is where layers are pushed in the run's registry.
-const Repository = "seedbench/layers"
 
 // Driver is the stargz snapshotter with prefetch on or off.
 type Driver struct {
@@ -115,18 +110,16 @@ func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
 	return &Driver{name: spec.Name, prefetch: d.prefetch}, nil
 }
 
-// Open makes the backing, the registry and its proxy, and the snapshotter.
+// Open makes the backing, a proxy to the run's registry, and the snapshotter.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
 	if len(opts.MountOptions) > 0 {
 		return nil, fmt.Errorf("%s takes no mount options", d.name)
 	}
+	if opts.Registry == "" {
+		return nil, fmt.Errorf("%s: no registry to receive layers from (drivers.Options.Registry)", d.name)
+	}
 	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, backing.Ext4), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
-		reg, err := registry.Open(opts.Registry)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
-		}
-		undo.Push("stop the registry", reg.Close)
-		proxy, err := registry.NewProxy(reg.Addr, network.Profile{Name: "loopback"})
+		proxy, err := registry.NewProxy(opts.Registry, network.Profile{Name: "loopback"})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.name, err)
 		}
@@ -136,8 +129,7 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
 		}
 		inner := fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo})
-		return &Instance{name: d.name, inner: inner, reg: reg, proxy: proxy, prefetch: d.prefetch,
-			root: b.Path, scratch: filepath.Join(filepath.Dir(b.Path), "estargz"), blobs: map[string]*built{}}, nil
+		return &Instance{name: d.name, inner: inner, proxy: proxy, prefetch: d.prefetch, root: b.Path}, nil
 	})
 }
 
@@ -163,19 +155,16 @@ func newService(ctx context.Context, root, addr string, prefetch bool) (snapshot
 	return service.NewStargzSnapshotterService(ctx, root, cfg, service.WithCustomRegistryHosts(hosts))
 }
 
-// Instance is an opened stargz driver: the snapshotter, its registry and proxy.
+// Instance is an opened stargz driver: the snapshotter and its proxy to the run's registry.
 type Instance struct {
 	name     string
 	inner    drivers.Instance
-	reg      *registry.Registry
 	proxy    *registry.Proxy
 	prefetch bool
 	root     string // the backing's mount point
-	scratch  string // where eStargz blobs are built before they are pushed
 
 	mu    sync.Mutex
-	blobs map[string]*built // by layer name
-	pulls int               // LazyPull roots made so far
+	pulls int // Pull roots made so far
 }
 
 func (i *Instance) Snapshotter() snapshots.Snapshotter { return i.inner.Snapshotter() }
@@ -188,53 +177,48 @@ func (i *Instance) Unmount(ctx context.Context, target string) error {
 }
 
 // Close removes every snapshot, closes the snapshotter (unmounting every lazily mounted layer),
-// stops the proxy and the registry and drops the backing.
-func (i *Instance) Close(ctx context.Context) error {
-	rerr := os.RemoveAll(i.scratch) // first: it sits beside the backing, in the directory Close removes
-	return errors.Join(i.inner.Close(ctx), rerr)
-}
+// stops the proxy and drops the backing.
+func (i *Instance) Close(ctx context.Context) error { return i.inner.Close(ctx) }
 
 // Proxy is the shaping proxy between the snapshotter and the registry.
 func (i *Instance) Proxy() *registry.Proxy { return i.proxy }
 
-// ReceiveLayer converts l to eStargz (l.Prioritized first), pushes it and prepares it as a remote
-// snapshot: committed as l.Name, mounted lazily.
-func (i *Instance) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
-	blob, err := i.build(ctx, l)
-	if err != nil {
-		return fmt.Errorf("%s: layer %s: estargz: %w", i.name, l.Name, err)
+// Format is eStargz.
+func (i *Instance) Format() drivers.Format { return Format }
+
+// ReceiveLayer prepares the chain's top layer from its eStargz blob as a remote snapshot: committed
+// under its name, mounted lazily.
+func (i *Instance) ReceiveLayer(ctx context.Context, chain drivers.Published) error {
+	n := len(chain.Layers)
+	if n == 0 || len(chain.Blobs) != n {
+		return fmt.Errorf("%s: a chain of %d layers and %d blobs", i.name, n, len(chain.Blobs))
 	}
-	defer os.Remove(blob.path)
-	desc, err := registry.PushLayer(ctx, i.reg.Addr, Repository, blob.path, ocispec.MediaTypeImageLayerGzip)
-	if err != nil {
-		return fmt.Errorf("%s: layer %s: push: %w", i.name, l.Name, err)
+	parent := ""
+	if n > 1 {
+		parent = chain.Layers[n-2]
 	}
-	blob.digest, blob.size = desc.Digest.String(), desc.Size
-	i.mu.Lock()
-	// The stargz.layers label lists this layer's own chain: its parent's, then itself.
-	if p := i.blobs[l.Parent]; p != nil {
-		blob.chain = append(slices.Clone(p.chain), blob.digest)
-	} else {
-		blob.chain = []string{blob.digest}
-	}
-	i.blobs[l.Name] = blob
-	i.mu.Unlock()
-	return i.prepareRemote(ctx, i.inner.Snapshotter(), i.proxy.Addr, l.Name, l.Parent, blob)
+	return i.prepareRemote(ctx, i.inner.Snapshotter(), i.proxy.Addr, chain, n-1, parent)
 }
 
-// prepareRemote prepares layer name from blob as a remote snapshot of sn, which reaches the
-// registry at addr: the snapshotter mounts it lazily and commits it as name.
-func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, addr, name, parent string, blob *built) error {
+// prepareRemote prepares layer k of chain as a remote snapshot of sn, which reaches the registry
+// through addr: the snapshotter mounts it lazily and commits it under the layer's name.
+func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, addr string, chain drivers.Published, k int, parent string) error {
+	name, blob := chain.Layers[k], chain.Blobs[k]
+	_, repo, _ := strings.Cut(chain.Ref, "/")
+	digests := make([]string, k+1)
+	for j := range digests {
+		digests[j] = chain.Blobs[j].Digest.String()
+	}
 	labels := map[string]string{
 		labelRef:        name,
-		labelReference:  addr + "/" + Repository + ":latest",
-		labelDigest:     blob.digest,
-		labelLayers:     joinRecent(blob.chain, blob.digest),
-		labelTOCDigest:  blob.toc,
-		labelUncompSize: strconv.FormatInt(blob.uncompressed, 10),
+		labelReference:  addr + "/" + repo + ":latest",
+		labelDigest:     blob.Digest.String(),
+		labelLayers:     joinRecent(digests), // this layer's own chain: its parents', then itself
+		labelTOCDigest:  blob.Annotations[labelTOCDigest],
+		labelUncompSize: blob.Annotations[labelUncompSize],
 	}
 	if i.prefetch {
-		labels[config.TargetPrefetchSizeLabel] = strconv.FormatInt(blob.prefetch, 10)
+		labels[config.TargetPrefetchSizeLabel] = blob.Annotations[config.TargetPrefetchSizeLabel]
 	}
 	key := "remote/" + name
 	_, err := sn.Prepare(ctx, key, parent, snapshots.WithLabels(labels))
@@ -243,28 +227,23 @@ func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, 
 		return nil // mounted lazily and committed as name
 	case err == nil:
 		sn.Remove(ctx, key)
-		return fmt.Errorf("%s: layer %s: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, blob.digest, addr, blob.toc)
+		return fmt.Errorf("%s: layer %s: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, blob.Digest, addr, labels[labelTOCDigest])
 	default:
 		return fmt.Errorf("%s: layer %s: prepare remote snapshot: %w", i.name, name, err)
 	}
 }
 
-// LazyPull makes a node that never had layers: a snapshotter of its own on fresh caches, reaching
-// the registry through a proxy of its own shaped to net. Its Prepare mounts the layers from the
+// Pull makes a node that never had img: a snapshotter of its own on fresh caches, reaching the
+// registry through a proxy of its own shaped to net. Its Prepare mounts the layers from the
 // registry and prepares a key on top; its Close unmounts and removes all of it.
-func (i *Instance) LazyPull(ctx context.Context, layers []string, net network.Profile) (_ *drivers.Pull, err error) {
+func (i *Instance) Pull(ctx context.Context, img drivers.Published, net network.Profile) (_ *drivers.Pull, err error) {
+	host, _, ok := strings.Cut(img.Ref, "/")
+	if !ok || len(img.Layers) == 0 || len(img.Blobs) != len(img.Layers) {
+		return nil, fmt.Errorf("%s: pull: an image needs a host/repository reference and a blob per layer (got %q, %d blobs, %d layers)", i.name, img.Ref, len(img.Blobs), len(img.Layers))
+	}
 	i.mu.Lock()
 	i.pulls++
 	root := filepath.Join(i.root, fmt.Sprintf("pull-%d", i.pulls))
-	blobs := make([]*built, len(layers))
-	var size int64
-	for k, l := range layers {
-		if blobs[k] = i.blobs[l]; blobs[k] == nil {
-			i.mu.Unlock()
-			return nil, fmt.Errorf("%s: layer %s was not received", i.name, l)
-		}
-		size += blobs[k].size
-	}
 	i.mu.Unlock()
 	var undo cleanup.Stack
 	defer func() {
@@ -273,7 +252,7 @@ func (i *Instance) LazyPull(ctx context.Context, layers []string, net network.Pr
 		}
 	}()
 	undo.Push("remove "+root, func() error { return os.RemoveAll(root) })
-	proxy, err := registry.NewProxy(i.reg.Addr, net)
+	proxy, err := registry.NewProxy(host, net)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", i.name, err)
 	}
@@ -286,8 +265,8 @@ func (i *Instance) LazyPull(ctx context.Context, layers []string, net network.Pr
 	undo.Push("close the pull's snapshotter", sn.Close)
 	prepare := func(ctx context.Context, key string) ([]mount.Mount, error) {
 		parent := ""
-		for k, l := range layers {
-			if err := i.prepareRemote(ctx, sn, proxy.Addr, l, parent, blobs[k]); err != nil {
+		for k, l := range img.Layers {
+			if err := i.prepareRemote(ctx, sn, proxy.Addr, img, k, parent); err != nil {
 				return nil, err
 			}
 			parent = l
@@ -298,14 +277,14 @@ func (i *Instance) LazyPull(ctx context.Context, layers []string, net network.Pr
 		}
 		return ms, nil
 	}
-	return &drivers.Pull{Prepare: prepare, Fetched: proxy.Fetched, ImageBytes: size,
+	return &drivers.Pull{Prepare: prepare, Fetched: proxy.Fetched,
 		Close: func(context.Context) error { return undo.Unwind() }}, nil
 }
 
-// joinRecent lists the image's layers for the stargz.layers label, this one last; the label holds
-// at most 4 KiB, so older layers drop off first.
-func joinRecent(layers []string, self string) string {
-	out := self
+// joinRecent lists an image's layers (bottom first, this one last) for the stargz.layers label; the
+// label holds at most 4 KiB, so older layers drop off first.
+func joinRecent(layers []string) string {
+	out := layers[len(layers)-1]
 	for k := len(layers) - 2; k >= 0; k-- {
 		next := layers[k] + "," + out
 		if len(next) > 4000 {
@@ -314,53 +293,4 @@ func joinRecent(layers []string, self string) string {
 		out = next
 	}
 	return out
-}
-
-type built struct {
-	path         string
-	digest, toc  string
-	uncompressed int64
-	size         int64    // the blob's bytes
-	prefetch     int64    // the prioritised files' span: what prefetch fetches
-	chain        []string // the blobs of the layers up to this one, bottom first
-}
-
-// build converts l's tar to an eStargz blob in a scratch file.
-func (i *Instance) build(ctx context.Context, l drivers.Layer) (*built, error) {
-	ra, err := l.Content.ReaderAt(ctx, l.Diff)
-	if err != nil {
-		return nil, err
-	}
-	defer ra.Close()
-	sr := io.NewSectionReader(ra, 0, ra.Size())
-	opts := []estargz.Option{}
-	if len(l.Prioritized) > 0 {
-		var missing []string // a prioritised file not in this layer is fine: it is in another
-		opts = append(opts, estargz.WithPrioritizedFiles(l.Prioritized), estargz.WithAllowPrioritizeNotFound(&missing))
-	}
-	b, err := estargz.Build(sr, opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	if err := os.MkdirAll(i.scratch, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(i.scratch, "layer-")
-	if err != nil {
-		return nil, err
-	}
-	_, err = io.Copy(f, b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return nil, err
-	}
-	out := &built{path: f.Name(), toc: b.TOCDigest().String(), uncompressed: ra.Size()}
-	if len(l.Prioritized) > 0 {
-		out.prefetch = prefetchSpan(f.Name())
-	}
-	return out, nil
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/containerd/containerd/v2/core/content"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
@@ -31,9 +31,8 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// layerBlob writes a layer tar (a small file read first, a large one, a directory) into a content
-// store and describes it.
-func layerBlob(t *testing.T, files map[string][]byte) (content.Store, ocispec.Descriptor) {
+// layerTar is a layer tar: a small file read first, a large one, a directory.
+func layerTar(t *testing.T, files map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -48,7 +47,7 @@ func layerBlob(t *testing.T, files map[string][]byte) (content.Store, ocispec.De
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return drivertest.Blob(t, buf.Bytes())
+	return buf.Bytes()
 }
 
 func testFiles() map[string][]byte {
@@ -61,14 +60,19 @@ func testFiles() map[string][]byte {
 func checkLazy(t *testing.T, env *drivertest.Env) {
 	ctx := context.Background()
 	files := testFiles()
-	store, desc := layerBlob(t, files)
+	tar := layerTar(t, files)
 	inst := env.Instance.(*stargz.Instance)
-	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "l0", Diff: desc, Content: store, Prioritized: []string{"etc/hello"}}); err != nil {
+	chain, err := env.Publish(t, inst.Format(), drivers.Published{}, "l0", tar, "etc/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := chain.Bytes()
+	if err := inst.ReceiveLayer(ctx, chain); err != nil {
 		t.Fatal(err)
 	}
 	mounted := inst.Proxy().Fetched()
-	if mounted <= 0 || mounted > desc.Size/4 {
-		t.Errorf("mounting the layer fetched %d bytes of a %d-byte layer: want its TOC and prioritised files only", mounted, desc.Size)
+	if mounted <= 0 || mounted > size/4 {
+		t.Errorf("mounting the layer fetched %d bytes of a %d-byte layer: want its TOC and prioritised files only", mounted, size)
 	}
 	// A container on the lazily mounted layer sees its files; reading the large one fetches it.
 	sn := env.Instance.Snapshotter()
@@ -89,7 +93,7 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 	env.Unmount(t, dir)
 
 	// A lazy pull starts from nothing: reading the small file fetches a little, not the large one.
-	pull, err := inst.LazyPull(ctx, []string{"l0"}, network.Profile{})
+	pull, err := inst.Pull(ctx, chain, network.Profile{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +105,8 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 	if got, err := os.ReadFile(filepath.Join(dir, "etc/hello")); err != nil || !bytes.Equal(got, files["etc/hello"]) {
 		t.Errorf("lazy pull: etc/hello %q (%v)", got, err)
 	}
-	if f := pull.Fetched(); f <= 0 || f > desc.Size/4 {
-		t.Errorf("lazy pull and a small read fetched %d bytes of %d: want a little, from the pull's own caches", f, desc.Size)
-	}
-	if pull.ImageBytes <= 0 {
-		t.Errorf("image bytes %d", pull.ImageBytes)
+	if f := pull.Fetched(); f <= 0 || f > size/4 {
+		t.Errorf("lazy pull and a small read fetched %d bytes of %d: want a little, from the pull's own caches", f, size)
 	}
 	env.Unmount(t, dir)
 	if err := pull.Close(ctx); err != nil {
@@ -117,16 +118,24 @@ func checkLazy(t *testing.T, env *drivertest.Env) {
 
 }
 
-// checkRefuses: a layer the engine never delivered, and a layer whose blob is not a tar, fail with
-// the layer's name, and nothing is left mounted.
+// checkRefuses: a pull of a chain that was never published, and a layer whose blob is not a tar,
+// fail with the layer's name, and nothing is left mounted.
 func checkRefuses(t *testing.T, env *drivertest.Env) {
 	ctx := context.Background()
 	inst := env.Instance.(*stargz.Instance)
-	if _, err := inst.LazyPull(ctx, []string{"never"}, network.Profile{}); err == nil || !strings.Contains(err.Error(), "never") {
-		t.Errorf("lazy pull of a layer never received: %v, want an error naming it", err)
+	never := drivers.Published{Ref: env.Registry + "/seedbench/layers", Layers: []string{"never"},
+		Blobs: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromString("never pushed"), Size: 100}}}
+	pull, err := inst.Pull(ctx, never, network.Profile{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	store, desc := drivertest.Blob(t, []byte("this is not a tar archive, and not a layer either"))
-	if err := inst.ReceiveLayer(ctx, drivers.Layer{Name: "junk", Diff: desc, Content: store}); err == nil || !strings.Contains(err.Error(), "junk") {
+	if _, err := pull.Prepare(ctx, "c-never"); err == nil || !strings.Contains(err.Error(), "never") {
+		t.Errorf("lazy pull of a layer never published: %v, want an error naming it", err)
+	}
+	if err := pull.Close(ctx); err != nil {
+		t.Errorf("close the failed pull: %v", err)
+	}
+	if _, err := env.Publish(t, inst.Format(), drivers.Published{}, "junk", []byte("this is not a tar archive, and not a layer either")); err == nil || !strings.Contains(err.Error(), "junk") {
 		t.Errorf("a layer that is not a tar: %v, want an error naming it", err)
 	}
 }

@@ -2,7 +2,9 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +47,10 @@ func (e *engine) eachOfFloor(ctx context.Context, ds []*driverRun, floorFn func(
 	if err := e.eachOf(ctx, ds[:at], fn); err != nil {
 		return err
 	}
-	if err := floorFn(); err != nil {
+	t0 := time.Now()
+	err := floorFn()
+	e.engineTime("floor", t0)
+	if err != nil {
 		e.floorFail(e.phase, err)
 	}
 	return e.eachOf(ctx, ds[at:], fn)
@@ -72,10 +77,12 @@ func (e *engine) eachOf(ctx context.Context, ds []*driverRun, fn func(d *driverR
 
 // buildLayers builds every layer on every driver as a build step does: prepare an active snapshot on
 // the parent, mount it, write the layer's tree, unmount, commit, and export the diff with
-// containerd's walking differ. A driver that receives layers (drivers.LayerReceiver) is handed each
-// layer as the first driver exported it, once every driver that writes layers has built it.
+// containerd's walking differ. A layer that drivers fetch from a registry — a driver that receives
+// layers (drivers.LayerReceiver), or a pull op's image — is published once per format, as the
+// first driver exported it, outside every driver's clock; a receiver is then handed it.
 func (e *engine) buildLayers(ctx context.Context) error {
 	measured := 0 // images measured by the image sweep so far
+	pulled := e.pulledLayers()
 	for i, pl := range e.plan.Layers {
 		e.progress("", "build", "layer "+pl.Name, i, len(e.plan.Layers))
 		parent := ""
@@ -85,8 +92,9 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		tree := e.trees[pl.Name]
 		expect := e.layerView(pl.Name)
 		writers, receivers := e.byDelivery()
-		var diff *ocispec.Descriptor // kept for the receivers and the pull ops
-		if len(receivers) > 0 || e.keepDiffs() {
+		formats := e.formats(receivers, pulled[pl.Name])
+		var diff *ocispec.Descriptor // kept for publishing
+		if len(formats) > 0 {
 			diff = &ocispec.Descriptor{}
 		}
 		err := e.eachOfFloor(ctx, writers, e.floorFlushFn("build"), func(d *driverRun) error {
@@ -96,11 +104,11 @@ func (e *engine) buildLayers(ctx context.Context) error {
 			}
 			return nil
 		})
-		if err == nil && len(receivers) > 0 {
-			err = e.deliverLayer(ctx, receivers, pl.Name, parent, *diff, expect)
+		if err == nil && diff != nil {
+			e.publish(ctx, pl.Name, *diff, formats)
 		}
-		if err == nil && e.keepDiffs() && diff.Digest != "" {
-			e.diffs[pl.Name] = *diff
+		if err == nil && len(receivers) > 0 {
+			err = e.deliverLayer(ctx, receivers, pl.Name, expect)
 		}
 		if err != nil {
 			return err
@@ -115,6 +123,81 @@ func (e *engine) buildLayers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pulledLayers are the layers of the images the plan's pull ops pull.
+func (e *engine) pulledLayers() map[string]bool {
+	out := map[string]bool{}
+	for _, op := range e.plan.Ops {
+		if op.Op != scenario.OpPull {
+			continue
+		}
+		for _, img := range op.Images {
+			if pi := e.image(img); pi != nil {
+				for _, l := range pi.Chain {
+					out[l] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// formats are the formats a layer is published in: its receivers', and, when a pull op pulls it,
+// every active driver's puller's — each once.
+func (e *engine) formats(receivers []*driverRun, pulled bool) []drivers.Format {
+	var out []drivers.Format
+	add := func(f drivers.Format) {
+		if !slices.ContainsFunc(out, func(g drivers.Format) bool { return g.Name() == f.Name() }) {
+			out = append(out, f)
+		}
+	}
+	for _, d := range receivers {
+		add(d.inst.(drivers.LayerReceiver).Format())
+	}
+	if pulled {
+		for _, d := range e.active() {
+			add(d.puller().Format())
+		}
+	}
+	return out
+}
+
+// publish publishes layer name, exported as diff, in every format, and drops the diff. Its time is
+// the engine's (phase publish), charged to no driver: what one conversion and push costs, every
+// driver of the format shares. A driver whose format could not be published fails.
+func (e *engine) publish(ctx context.Context, name string, diff ocispec.Descriptor, formats []drivers.Format) {
+	defer e.engineTime("publish", time.Now())
+	fail := func(f drivers.Format, err error) {
+		for _, d := range e.active() {
+			if r, ok := d.inst.(drivers.LayerReceiver); (ok && r.Format().Name() == f.Name()) || d.puller().Format().Name() == f.Name() {
+				d.fail(fmt.Errorf("layer %s: %w", name, err))
+			}
+		}
+	}
+	if diff.Digest == "" {
+		for _, f := range formats {
+			fail(f, errors.New("no driver that writes layers built it: a driver that receives or pulls layers needs one in the run"))
+		}
+		return
+	}
+	defer e.store.Delete(context.WithoutCancel(ctx), diff.Digest)
+	prioritized := e.prioritized(name)
+	for _, f := range formats {
+		e.progress("", "build", "publish layer "+name+" as "+f.Name(), 0, 1)
+		err := func() error {
+			ra, err := e.store.ReaderAt(ctx, diff)
+			if err != nil {
+				return err
+			}
+			defer ra.Close()
+			_, err = e.pub.Layer(ctx, f, layerName(name), drivers.LayerSource{Tar: io.NewSectionReader(ra, 0, ra.Size()), Prioritized: prioritized})
+			return err
+		}()
+		if err != nil {
+			fail(f, err)
+		}
+	}
 }
 
 // imagesBuilt is how many of the plan's first images have every layer built once layers
@@ -137,7 +220,10 @@ func (e *engine) imagesBuilt(last int) int {
 }
 
 // layerView is the expected merged view of the chain ending at layer l.
-func (e *engine) layerView(l string) *layer.View {
+func (e *engine) layerView(l string) *layer.View { return e.chainView(e.chainOf(l)) }
+
+// chainOf is the chain of layers ending at l, bottom first.
+func (e *engine) chainOf(l string) []string {
 	var chain []string
 	for cur := l; cur != ""; {
 		chain = append([]string{cur}, chain...)
@@ -149,11 +235,11 @@ func (e *engine) layerView(l string) *layer.View {
 		}
 		cur = parent
 	}
-	return e.chainView(chain)
+	return chain
 }
 
 // buildLayer builds layer name on d. When keep is not nil and still empty, the exported diff is kept
-// in the content store and described there (for the drivers that receive layers).
+// in the content store and described there (for publishing).
 func (e *engine) buildLayer(ctx context.Context, d *driverRun, pl scenario.PlanLayer, parent string, tree *layer.Tree, expect *layer.View, keep *ocispec.Descriptor) error {
 	name := pl.Name
 	key := "build/" + name
@@ -269,24 +355,21 @@ func (e *engine) byDelivery() (writers, receivers []*driverRun) {
 	return writers, receivers
 }
 
-// deliverLayer hands layer name, as diff, to every receiving driver, verifies a view of what each
-// made, and then drops the blob.
-func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent string, diff ocispec.Descriptor, expect *layer.View) error {
-	if diff.Digest == "" {
-		for _, d := range ds {
-			d.fail(fmt.Errorf("layer %s: no driver that writes layers built it: a driver that receives layers needs one in the run", name))
-		}
-		return nil
+// deliverLayer hands layer name, as published in each receiving driver's format, to the driver,
+// and verifies a view of what each made.
+func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name string, expect *layer.View) error {
+	chain := e.chainOf(name)
+	for k, l := range chain {
+		chain[k] = layerName(l)
 	}
-	if !e.keepDiffs() {
-		defer e.store.Delete(context.WithoutCancel(ctx), diff.Digest)
-	}
-	prioritized := e.prioritized(name)
 	return e.eachOf(ctx, ds, func(d *driverRun) error {
 		e.progress(d.info.Name, "build", "layer "+name, 0, 1)
-		err := d.inst.(drivers.LayerReceiver).ReceiveLayer(ctx, drivers.Layer{Name: layerName(name), Parent: parent, Diff: diff, Content: e.store,
-			Prioritized: prioritized})
+		r := d.inst.(drivers.LayerReceiver)
+		pub, err := e.pub.Published(r.Format(), chain)
 		if err != nil {
+			return err
+		}
+		if err := r.ReceiveLayer(ctx, pub); err != nil {
 			return fmt.Errorf("layer %s: receive: %w", name, err)
 		}
 		d.snapKeys = append(d.snapKeys, layerName(name))
@@ -299,9 +382,6 @@ func (e *engine) deliverLayer(ctx context.Context, ds []*driverRun, name, parent
 		return e.verify(ctx, d, "layer "+name+" received view", dir, expect)
 	})
 }
-
-// keepDiffs says whether the layers' diffs are kept after the build: the plan pulls images.
-func (e *engine) keepDiffs() bool { return e.diffs != nil }
 
 // prioritized lists layer l's regular files that the scenario's traces open or read, in the order
 // the first trace touches them (each once): what a program reads first.
@@ -398,7 +478,7 @@ func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent stri
 	if err == nil {
 		err = cw.Commit(ctx, 0, cw.Digest())
 		if errdefs.IsAlreadyExists(err) {
-			err = nil // another driver's diff, byte for byte, kept for the receivers or the pulls
+			err = nil // another driver's diff, byte for byte, kept for publishing
 		}
 	}
 	el := time.Since(t0)
@@ -419,7 +499,7 @@ func (e *engine) exportDiff(ctx context.Context, d *driverRun, name, parent stri
 		*keep = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: dgst, Size: info.Size}
 	}
 	if keep != nil && keep.Digest == dgst {
-		return nil // kept for the receivers (another driver's tar may be byte-identical)
+		return nil // kept for publishing (another driver's tar may be byte-identical)
 	}
 	// The blob is not needed after it is measured; keep the content store small.
 	if err := e.store.Delete(ctx, dgst); err != nil {

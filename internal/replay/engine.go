@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,13 +22,13 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/content/local"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/cleanup"
 	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/pull"
 	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
@@ -63,9 +62,6 @@ func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Opti
 	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed)}
 	e.rec.faults = opt.Faults
 	e.rec.phase = func() string { return e.phase }
-	if slices.ContainsFunc(plan.Ops, func(op scenario.PlanOp) bool { return op.Op == scenario.OpPull }) {
-		e.diffs = map[string]ocispec.Descriptor{} // the pull ops publish the layers' diffs
-	}
 	if e.opt.Progress == nil {
 		e.opt.Progress = nopProgress{}
 	}
@@ -92,12 +88,11 @@ type engine struct {
 	phase       string              // what the drivers' time is charged to (result phase_seconds)
 	cal         *measure.Calibrator // machine-speed readings for the drift (probeNoise)
 	floor       *floor              // the plain filesystem the floors are measured on (nil: none)
-	// The pull ops': every layer's diff as exported (kept when the plan pulls), the registry they
-	// are pushed to, each image as pushed, and the pulls made so far (for fresh keys).
-	diffs     map[string]ocispec.Descriptor
-	reg       *registry.Registry
-	published map[string]*published
-	pulls     int
+	// The run's registry, where pub publishes the layers of the drivers that fetch them (receivers,
+	// pullers), and the pulls made so far (for fresh mount points).
+	reg   *registry.Registry
+	pub   *pull.Publisher
+	pulls int
 }
 
 // driverRun is one driver's state through the run.
@@ -116,6 +111,7 @@ type driverRun struct {
 	elapsed  time.Duration
 	phases   map[string]time.Duration // elapsed, by engine phase
 	snapKeys []string                 // committed layer names, in build order
+	full     drivers.Puller           // the full pull into it (puller), made once
 }
 
 // container is a started container: an active snapshot, mounted.
@@ -195,10 +191,15 @@ func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Resu
 		}
 	}()
 
+	t0 := time.Now()
 	if err := e.buildTrees(ctx); err != nil {
 		return nil, err
 	}
+	e.engineTime("trees", t0)
 	if err := e.openStore(); err != nil {
+		return nil, err
+	}
+	if err := e.openRegistry(); err != nil {
 		return nil, err
 	}
 
@@ -259,6 +260,18 @@ func (e *engine) openStore() error {
 		return fmt.Errorf("content store: %w", err)
 	}
 	e.store = st
+	return nil
+}
+
+// openRegistry opens the run's registry (Options.Registry, else one in process on loopback), which
+// the drivers that fetch layers reach through proxies of their own, and the publisher of its layers.
+func (e *engine) openRegistry() error {
+	reg, err := registry.Open(e.opt.Registry)
+	if err != nil {
+		return err
+	}
+	e.undo.Push("stop the registry", reg.Close)
+	e.reg, e.pub = reg, pull.NewPublisher(reg.Addr, filepath.Join(e.opt.WorkDir, "publish"))
 	return nil
 }
 
@@ -373,7 +386,7 @@ func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 // openDriver opens dr's backing and snapshotter, and measures the backing's disk use before the run.
 func (e *engine) openDriver(ctx context.Context, dr *driverRun, size, image int64) {
 	info := dr.info
-	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, Registry: e.opt.Registry, ImageSize: image}
+	opts := drivers.Options{WorkDir: dr.dir, BackingSize: size, Registry: e.reg.Addr, ImageSize: image}
 	if info.BackingSize > 0 { // the scenario fixed it (backing_size)
 		opts.BackingSize = info.BackingSize
 	}
@@ -440,6 +453,16 @@ func (e *engine) finish() {
 	}
 	stats.AnnotateAll(e.res)
 	e.res.Fits = stats.Fits(e.res)
+}
+
+// engineTime adds the time since t0 to the engine's own phase (result Run.EngineSeconds): work the
+// run does outside every driver's clock — building trees, publishing layers, the floors' turns,
+// write-backs between steps, the machine's noise probes.
+func (e *engine) engineTime(phase string, t0 time.Time) {
+	if e.res.Run.EngineSeconds == nil {
+		e.res.Run.EngineSeconds = map[string]float64{}
+	}
+	e.res.Run.EngineSeconds[phase] += time.Since(t0).Seconds()
 }
 
 // charge adds the time since t0 to the driver's elapsed time and to phase.

@@ -2,17 +2,21 @@ package replay
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/pkg/archive"
+	"github.com/containerd/containerd/v2/pkg/archive/compression"
+
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/drivertest"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/pull"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
@@ -231,8 +235,8 @@ func TestMarkNoisy(t *testing.T) {
 }
 
 // receiving is a test double of a driver that receives layers (drivers.LayerReceiver) instead of
-// having the engine write them: a fake whose instance applies each handed-over tar with containerd's
-// archive applier into a snapshot of its own.
+// having the engine write them: a fake whose instance fetches each published gzip blob from the
+// registry and applies it with containerd's archive applier into a snapshot of its own.
 type receiving struct{ drivers.Driver }
 
 func (r receiving) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
@@ -249,9 +253,16 @@ type receiver struct {
 	received []string
 }
 
-func (r *receiver) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
-	key := "receive/" + l.Name
-	ms, err := r.Snapshotter().Prepare(ctx, key, l.Parent)
+func (r *receiver) Format() drivers.Format { return pull.Gzip }
+
+func (r *receiver) ReceiveLayer(ctx context.Context, chain drivers.Published) error {
+	n := len(chain.Layers)
+	name, parent := chain.Layers[n-1], ""
+	if n > 1 {
+		parent = chain.Layers[n-2]
+	}
+	key := "receive/" + name
+	ms, err := r.Snapshotter().Prepare(ctx, key, parent)
 	if err != nil {
 		return err
 	}
@@ -262,10 +273,15 @@ func (r *receiver) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
 	if err := r.Mount(ctx, ms, dir); err != nil {
 		return err
 	}
-	ra, err := l.Content.ReaderAt(ctx, l.Diff)
+	host, repo, _ := strings.Cut(chain.Ref, "/")
+	resp, err := http.Get("http://" + host + "/v2/" + repo + "/blobs/" + chain.Blobs[n-1].Digest.String())
 	if err == nil {
-		_, err = archive.Apply(ctx, dir, content.NewReader(ra), archive.WithNoSameOwner())
-		ra.Close()
+		var zr io.ReadCloser
+		if zr, err = compression.DecompressStream(resp.Body); err == nil {
+			_, err = archive.Apply(ctx, dir, zr, archive.WithNoSameOwner())
+			zr.Close()
+		}
+		resp.Body.Close()
 	}
 	if uerr := r.Unmount(ctx, dir); err == nil {
 		err = uerr
@@ -273,8 +289,8 @@ func (r *receiver) ReceiveLayer(ctx context.Context, l drivers.Layer) error {
 	if err != nil {
 		return err
 	}
-	r.received = append(r.received, l.Name)
-	return r.Snapshotter().Commit(ctx, l.Name, key)
+	r.received = append(r.received, name)
+	return r.Snapshotter().Commit(ctx, name, key)
 }
 
 // TestEngineReceiver: a driver that receives layers gets each one, in build order, as a driver that

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
@@ -60,6 +61,7 @@ func (e *engine) converged(name string, points []map[string]string) bool {
 // quiesce writes back what the drivers' backings hold dirty (syncfs, untimed), so the writeback an
 // op or a round leaves behind is not charged to the next one. Errors are left to the op that follows.
 func (e *engine) quiesce() {
+	defer e.engineTime("write-back", time.Now())
 	for _, d := range e.drvs {
 		if d.ok() && d.inst != nil {
 			_ = measure.Sync(d.inst.Backing().Path)
@@ -70,6 +72,7 @@ func (e *engine) quiesce() {
 // probeNoise records, as what starts, the machine's load and CPU pressure and a calibration reading
 // (its speed at a fixed stat and a fixed flush; their spread over the run is its drift).
 func (e *engine) probeNoise(what string, round int) {
+	defer e.engineTime("noise probes", time.Now())
 	n := measure.Noise()
 	ns := result.NoiseSample{Seq: e.rec.seq, What: what, Round: round, Load1: n.Load1, CPUSomeAvg10: n.CPUSomeAvg10}
 	if e.cal != nil {

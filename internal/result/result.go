@@ -57,6 +57,10 @@ type Run struct {
 	// Registry is the external registry the run's pulls used (http://HOST:PORT); "" = one in
 	// process on loopback.
 	Registry string `json:"registry,omitempty"`
+	// EngineSeconds is the time the run spent outside every driver's clock, by phase: building the
+	// layers' trees, publishing layers to the registry, the floors' turns, write-backs between
+	// steps, noise probes (each driver's own time is DriverResult.PhaseSeconds).
+	EngineSeconds map[string]float64 `json:"engine_seconds,omitempty"`
 }
 
 // Shard is one of Count parts of a run, 1-based.

@@ -26,7 +26,9 @@ type VerifyOptions struct {
 	// of the unchanged files only — a stable sample by path — instead of every one; names, kinds,
 	// sizes, modes, link targets and changed files are always checked in full.
 	HeaderShare float64
-	// Workers walk directories in parallel (default runtime.NumCPU()).
+	// Workers walk directories in parallel (default 4 × runtime.NumCPU(): the walk mostly waits on
+	// reads — a cold backing through its loop device, a FUSE mount fetching from a registry — so
+	// more readers than CPUs keep them busy).
 	Workers int
 	// MaxProblems caps the list returned (default 50); the count of all is still reported.
 	MaxProblems int
@@ -74,7 +76,7 @@ func Verify(ctx context.Context, root string, v *View, opt VerifyOptions) ([]Pro
 	}
 	workers := opt.Workers
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = 4 * runtime.NumCPU()
 	}
 	w.queue.cond = sync.NewCond(&w.queue.mu)
 	w.queue.items = []string{""}

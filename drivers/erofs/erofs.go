@@ -25,11 +25,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/mount/manager"
-	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	erofsmount "github.com/containerd/containerd/v2/plugins/mount/erofs"
 	erofssnapshotter "github.com/containerd/containerd/v2/plugins/snapshots/erofs"
@@ -202,60 +200,43 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		if err != nil {
 			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
 		}
-		return &instance{
-			name:    d.name,
-			inner:   fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
-			mm:      mm,
-			mounted: map[string]bool{},
-		}, nil
+		m := mounter{mm}
+		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo,
+			Mount: m.mount, BeforeRemove: m.deactivateLeft}), nil
 	})
 }
 
-// instance is an fsinstance whose Mount and Unmount go through the mount manager.
-type instance struct {
-	name  string
-	inner drivers.Instance
-	mm    mount.Manager
+// mounter mounts through containerd's mount manager what the snapshotter returns.
+type mounter struct{ mm mount.Manager }
 
-	mu      sync.Mutex
-	mounted map[string]bool // target → activated through mm
-	closed  bool
-}
-
-func (i *instance) Snapshotter() snapshots.Snapshotter { return i.inner.Snapshotter() }
-
-func (i *instance) Backing() drivers.Backing { return i.inner.Backing() }
-
-// Mount activates mounts under the target's name and mounts what remains at target. A snapshot with
-// no templated or EROFS mount (a layer without parent: a bind mount of its upper dir) is not the
-// manager's business and is mounted directly. When the manager performed every mount (a view of one
-// layer is one EROFS mount), target is a read-only bind mount of it.
-func (i *instance) Mount(ctx context.Context, mounts []mount.Mount, target string) error {
+// mount activates mounts under the target's name and mounts what remains at target; release
+// deactivates them. A snapshot with no templated or EROFS mount (a layer without parent: a bind
+// mount of its upper dir) is not the manager's business and is mounted directly. When the manager
+// performed every mount (a view of one layer is one EROFS mount), target is a read-only bind mount
+// of it.
+func (m mounter) mount(ctx context.Context, mounts []mount.Mount, target string) (release func(context.Context) error, err error) {
 	ctx = namespaces.WithNamespace(ctx, Namespace)
 	// Activate writes the formatted mounts back into the slice it is given: the caller's mounts would
 	// then name this activation's mount points, gone once it is deactivated, and a second Mount of
 	// the same snapshot (a remount) would fail.
-	info, err := i.mm.Activate(ctx, target, cloneMounts(mounts))
-	activated := err == nil
+	info, err := m.mm.Activate(ctx, target, cloneMounts(mounts))
 	switch {
-	case errors.Is(err, errdefs.ErrNotImplemented):
-		info.System = mounts // untouched: nothing was activated
+	case errors.Is(err, errdefs.ErrNotImplemented): // nothing was activated
+		return nil, fsinstance.MountAll(mounts, target)
 	case err != nil:
-		return fmt.Errorf("%s: mount %s: activate: %w", i.name, target, err)
+		return nil, fmt.Errorf("activate: %w", err)
 	case len(info.System) == 0:
 		info.System = []mount.Mount{{Type: "bind", Source: info.Active[len(info.Active)-1].MountPoint, Options: []string{"ro", "rbind"}}}
 	}
 	if err := fsinstance.MountAll(info.System, target); err != nil {
-		err = fmt.Errorf("%s: mount %s: %w", i.name, target, err)
-		if activated {
-			err = errors.Join(err, i.mm.Deactivate(ctx, target))
-		}
-		return err
+		return nil, errors.Join(err, m.mm.Deactivate(ctx, target))
 	}
-	i.mu.Lock()
-	i.mounted[target] = activated
-	i.mu.Unlock()
-	return nil
+	return func(ctx context.Context) error {
+		if err := m.mm.Deactivate(namespaces.WithNamespace(ctx, Namespace), target); err != nil {
+			return fmt.Errorf("deactivate: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func cloneMounts(ms []mount.Mount) []mount.Mount {
@@ -266,66 +247,22 @@ func cloneMounts(ms []mount.Mount) []mount.Mount {
 	return out
 }
 
-// Unmount unmounts target, then deactivates what the manager mounted for it (the EROFS layers).
-func (i *instance) Unmount(ctx context.Context, target string) error {
-	i.mu.Lock()
-	activated := i.mounted[target]
-	i.mu.Unlock()
-	if err := i.unmount(ctx, target, activated); err != nil {
-		return err
+// deactivateLeft undoes the activations the manager still holds once every target is unmounted (a
+// failure between activating and mounting leaves one): their EROFS mounts would keep the layer
+// images, and so the backing, busy.
+func (m mounter) deactivateLeft(ctx context.Context) error {
+	ctx = namespaces.WithNamespace(ctx, Namespace)
+	left, err := m.mm.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list activations: %w", err)
 	}
-	i.mu.Lock()
-	delete(i.mounted, target)
-	i.mu.Unlock()
-	return nil
-}
-
-func (i *instance) unmount(ctx context.Context, target string, activated bool) error {
-	if err := mount.UnmountAll(target, 0); err != nil {
-		return fmt.Errorf("%s: unmount %s: %w", i.name, target, err)
-	}
-	if activated {
-		if err := i.mm.Deactivate(namespaces.WithNamespace(ctx, Namespace), target); err != nil {
-			return fmt.Errorf("%s: unmount %s: deactivate: %w", i.name, target, err)
-		}
-	}
-	return nil
-}
-
-// Close unmounts and deactivates whatever is still mounted, deactivates any activation the manager
-// still holds, then removes every snapshot and drops the manager and the backing. It is idempotent.
-func (i *instance) Close(ctx context.Context) error {
-	i.mu.Lock()
-	if i.closed {
-		i.mu.Unlock()
-		return nil
-	}
-	i.closed = true
-	mounted := i.mounted
-	i.mounted = nil
-	i.mu.Unlock()
-
 	var errs []error
-	for target, activated := range mounted {
-		errs = append(errs, i.unmount(ctx, target, activated))
-	}
-	// Activations without a mounted target (a failure between the two) are undone too: their EROFS
-	// mounts would keep the layer images, and so the backing, busy.
-	nsctx := namespaces.WithNamespace(ctx, Namespace)
-	if left, err := i.mm.List(nsctx); err != nil {
-		errs = append(errs, fmt.Errorf("list activations: %w", err))
-	} else {
-		for _, a := range left {
-			if err := i.mm.Deactivate(nsctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deactivate %s: %w", a.Name, err))
-			}
+	for _, a := range left {
+		if err := m.mm.Deactivate(ctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deactivate %s: %w", a.Name, err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		err = fmt.Errorf("%s: close: %w", i.name, err)
-		return errors.Join(err, i.inner.Close(ctx))
-	}
-	return i.inner.Close(ctx)
+	return errors.Join(errs...)
 }
 
 // Variant makes erofs on spec's backing (or d's): it takes no mount options.

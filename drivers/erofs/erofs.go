@@ -60,31 +60,36 @@ const Namespace = "seedbench"
 const managerDir = "mount-manager"
 
 // Driver is the erofs snapshotter on one kind of backing.
-type Driver struct {
-	name    string
-	backing string
-}
+type Driver struct{ fsinstance.Base }
 
 // New returns an erofs driver called name on a backing of kind backingFS ("" = DefaultBacking).
 func New(name, backingFS string) drivers.Driver {
-	return &Driver{name: name, backing: backingFS}
-}
-
-func (d *Driver) backingFS(opts drivers.Options) string {
-	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
+	return &Driver{fsinstance.Base{
+		Name: name, Family: Family, Backing: backingFS, Default: DefaultBacking, Remake: New,
+		// containerd runs mkfs.erofs through PATH: it is looked up the same way.
+		Needs: fsinstance.Needs{
+			MountOptions: overlayfs.ValidateOptions,
+			Root:         "mounting EROFS images and overlays needs root",
+			FS: []fsinstance.KernelFS{
+				{Name: "erofs", Fix: "modprobe erofs, or use a kernel built with it"},
+				{Name: "overlay", Fix: "modprobe overlay, or use a kernel built with it"},
+			},
+			Tools: []fsinstance.Tool{{Name: "mkfs.erofs", Package: "erofs-utils", InPATH: true}},
+		},
+	}}
 }
 
 // Info describes the driver.
 func (d *Driver) Info() drivers.Info {
 	return drivers.Info{
-		Name:   d.name,
+		Name:   d.Name,
 		Family: Family,
 		Description: "containerd erofs snapshotter: Commit turns each layer into an EROFS image (mkfs.erofs); containers overlay " +
 			"the images' mounts (activated by containerd's mount manager) with an upper dir. The erofs differ is unusable with " +
 			"Debian 12's erofs-utils 1.5 (needs >= 1.7 for --tar): layers are applied with the generic applier",
 		Snapshotter: SnapshotterPackage,
 		Version:     drivers.ContainerdVersion(),
-		Backing:     d.backingFS(drivers.Options{}),
+		Backing:     d.BackingFS(drivers.Options{}),
 		Options: map[string]string{
 			"differ":   "generic applier + mkfs.erofs at commit",
 			"dmverity": "off",
@@ -100,35 +105,11 @@ func (d *Driver) Info() drivers.Info {
 // Check reports whether the driver can run here: root, the erofs and overlay filesystems, mkfs.erofs,
 // the backing's tools, and a tiny image made by mkfs.erofs mounting through the erofs mount handler.
 func (d *Driver) Check(ctx context.Context) error {
-	if err := d.checkHost(drivers.Options{}); err != nil {
+	if err := d.CheckOpen(drivers.Options{}); err != nil {
 		return err
 	}
 	if err := probe(ctx); err != nil {
-		return drivers.Unsupported(d.name, err.Error(), "use a kernel with CONFIG_EROFS_FS and erofs-utils whose images it mounts")
-	}
-	return nil
-}
-
-func (d *Driver) checkHost(opts drivers.Options) error {
-	if err := overlayfs.ValidateOptions(opts.MountOptions); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	}
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "mounting EROFS images and overlays needs root", "run seedbench as root")
-	}
-	for _, fs := range []string{"erofs", "overlay"} {
-		if ok, err := backing.KernelHasFS(fs); err != nil {
-			return fmt.Errorf("%s: %w", d.name, err)
-		} else if !ok {
-			return drivers.Unsupported(d.name, fs+" is not in /proc/filesystems", "modprobe "+fs+", or use a kernel built with it")
-		}
-	}
-	// containerd runs mkfs.erofs through PATH: look it up the same way.
-	if _, err := exec.LookPath("mkfs.erofs"); err != nil {
-		return drivers.Unsupported(d.name, "mkfs.erofs not found in PATH", "apt-get install erofs-utils")
-	}
-	if err := backing.Check(d.backingFS(opts)); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
+		return drivers.Unsupported(d.Name, err.Error(), "use a kernel with CONFIG_EROFS_FS and erofs-utils whose images it mounts")
 	}
 	return nil
 }
@@ -168,26 +149,23 @@ func probe(ctx context.Context) (err error) {
 
 // Open makes the backing, the snapshotter on it, and the mount manager next to it.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	if err := d.checkHost(opts); err != nil {
-		return nil, err
-	}
-	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+	return d.Build(ctx, opts, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
 		// The manager's directory goes after the backing's (which removes the work dir it made), so it is
 		// removed first.
 		mdir := filepath.Join(filepath.Dir(b.Path), managerDir)
 		if err := os.Mkdir(mdir, 0o700); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
 		undo.Push("remove "+mdir, func() error { return os.RemoveAll(mdir) })
 		db, err := bolt.Open(filepath.Join(mdir, "mounts.db"), 0o600, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: mount manager db: %w", d.name, err)
+			return nil, fmt.Errorf("%s: mount manager db: %w", d.Name, err)
 		}
 		mm, err := manager.NewManager(db, filepath.Join(mdir, "t"),
 			manager.WithMountHandler("erofs", erofsmount.NewErofsMountHandler()))
 		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("%s: mount manager: %w", d.name, err)
+			return nil, fmt.Errorf("%s: mount manager: %w", d.Name, err)
 		}
 		closer, _ := mm.(interface{ Close() error }) // closes the db too
 		undo.Push("close mount manager", closer.Close)
@@ -196,12 +174,12 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		if len(opts.MountOptions) > 0 {
 			snOpts = append(snOpts, erofssnapshotter.WithOvlOptions(slices.Clone(opts.MountOptions)))
 		}
-		sn, err := erofssnapshotter.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
+		sn, err := erofssnapshotter.NewSnapshotter(d.Root(b), snOpts...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.Name, err)
 		}
 		m := mounter{mm}
-		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo,
+		return fsinstance.New(fsinstance.Config{Driver: d.Name, Snapshotter: sn, Backing: b, Undo: undo,
 			Mount: m.mount, BeforeRemove: m.deactivateLeft}), nil
 	})
 }
@@ -263,16 +241,4 @@ func (m mounter) deactivateLeft(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Variant makes erofs on spec's backing (or d's): it takes no mount options.
-func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
-	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
-		return nil, err
-	}
-	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
-	if err != nil {
-		return nil, err
-	}
-	return New(spec.Name, b), nil
 }

@@ -74,8 +74,7 @@ func Variants() []drivers.Driver {
 
 // Driver is the blockfile snapshotter on one kind of backing.
 type Driver struct {
-	name        string
-	backing     string
+	fsinstance.Base
 	scratchSize int64
 }
 
@@ -83,11 +82,18 @@ type Driver struct {
 // ("" = DefaultBacking). scratchSize is the size of every snapshot image (0 = sized from the
 // backing: min(backing/8, MaxAutoScratch)).
 func New(name, backingFS string, scratchSize int64) drivers.Driver {
-	return &Driver{name: name, backing: backingFS, scratchSize: scratchSize}
-}
-
-func (d *Driver) backingFS(opts drivers.Options) string {
-	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
+	return &Driver{scratchSize: scratchSize, Base: fsinstance.Base{
+		Name: name, Family: Family, Backing: backingFS, Default: DefaultBacking,
+		// Variants on xfs and btrfs reflink each image, on ext4 copy it.
+		Remake: func(name, backingFS string) drivers.Driver { return New(name, backingFS, scratchSize) },
+		// Root for loop devices and mounts; mkfs.ext4 and debugfs make the scratch image.
+		Needs: fsinstance.Needs{
+			MountOptions: fsinstance.NoMountOptions("the blockfile snapshotter mounts loop devices and takes none"),
+			Root:         "loop devices and mounts need root",
+			FS:           []fsinstance.KernelFS{{Name: ImageFS, Fix: "modprobe " + ImageFS + ", or use a kernel with CONFIG_EXT4_FS"}},
+			Tools:        []fsinstance.Tool{{Name: "mkfs.ext4", Package: "e2fsprogs"}, {Name: "debugfs", Package: "e2fsprogs"}},
+		},
+	}}
 }
 
 // reflinks reports whether copy_file_range shares extents on fs instead of copying them.
@@ -131,7 +137,7 @@ func scratchOverhead(data int64) int64 {
 
 // Info describes the driver.
 func (d *Driver) Info() drivers.Info {
-	fs := d.backingFS(drivers.Options{})
+	fs := d.BackingFS(drivers.Options{})
 	copyMode, copyKind := "Prepare copies the parent's whole image", "full"
 	if reflinks(fs) {
 		copyMode, copyKind = "Prepare reflinks the parent's image (copy_file_range on "+fs+")", "reflink"
@@ -141,7 +147,7 @@ func (d *Driver) Info() drivers.Info {
 		scratch = mib(d.scratchSize)
 	}
 	return drivers.Info{
-		Name:        d.name,
+		Name:        d.Name,
 		Family:      Family,
 		Description: "containerd blockfile snapshotter: an " + ImageFS + " image file per snapshot, loop-mounted; " + copyMode,
 		Snapshotter: SnapshotterPackage,
@@ -166,40 +172,12 @@ func mib(n int64) string {
 	return strconv.FormatInt(n, 10) + "B"
 }
 
-// Check reports whether the driver can run here: root (loop devices and mounts), ext4 in the
-// kernel, mkfs.ext4 and debugfs (the scratch image), and the backing's tools.
-func (d *Driver) Check(ctx context.Context) error { return d.check(drivers.Options{}) }
-
-func (d *Driver) check(opts drivers.Options) error {
-	if len(opts.MountOptions) > 0 {
-		return fmt.Errorf("%s: mount options %s: the blockfile snapshotter mounts loop devices and takes none",
-			d.name, strings.Join(opts.MountOptions, ","))
-	}
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "loop devices and mounts need root", "run seedbench as root")
-	}
-	if ok, err := backing.KernelHasFS(ImageFS); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	} else if !ok {
-		return drivers.Unsupported(d.name, ImageFS+" is not in /proc/filesystems", "modprobe "+ImageFS+", or use a kernel with CONFIG_EXT4_FS")
-	}
-	for _, tool := range []string{"mkfs.ext4", "debugfs"} {
-		if _, err := backing.LookTool(tool); err != nil {
-			return drivers.Unsupported(d.name, tool+" not found", "apt-get install e2fsprogs")
-		}
-	}
-	if err := backing.Check(d.backingFS(opts)); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	}
-	return nil
-}
-
 // Open makes the backing, an empty ext4 scratch image on it, and the snapshotter.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	if err := d.check(opts); err != nil {
+	if err := d.CheckOpen(opts); err != nil {
 		return nil, err
 	}
-	fs := d.backingFS(opts)
+	fs := d.BackingFS(opts)
 	scratchSize := d.ScratchSize(opts.BackingSize, opts.ImageSize)
 	spec := fsinstance.Spec(opts, fs)
 	if spec.Size <= 0 {
@@ -219,23 +197,23 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		}
 		spec.Size = max(spec.Size, room)
 	}
-	return fsinstance.Open(ctx, d.name, spec, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+	return fsinstance.Open(ctx, d.Name, spec, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
 		// The scratch is made on the backing, so the snapshotter's copy of it (root/scratch) is a
 		// reflink where the backing can. It is kept: removing it makes xfs free blocks in the
 		// background, after the engine's baseline statfs, and disk.used would come out negative.
 		src := filepath.Join(b.Path, "scratch-"+ImageFS+".img")
 		if err := makeScratch(ctx, src, scratchSize); err != nil {
-			return nil, fmt.Errorf("%s: scratch image: %w", d.name, err)
+			return nil, fmt.Errorf("%s: scratch image: %w", d.Name, err)
 		}
-		sn, err := blockfile.NewSnapshotter(filepath.Join(b.Path, Family),
+		sn, err := blockfile.NewSnapshotter(d.Root(b),
 			blockfile.WithScratchFile(src),
 			blockfile.WithFSType(ImageFS),
 			blockfile.WithMountOptions(mountOptions),
 		)
 		if err != nil {
-			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.Name, err)
 		}
-		return fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}), nil
+		return fsinstance.New(fsinstance.Config{Driver: d.Name, Snapshotter: sn, Backing: b, Undo: undo}), nil
 	})
 }
 
@@ -285,17 +263,4 @@ func run(ctx context.Context, args ...string) error {
 		return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return nil
-}
-
-// Variant makes blockfile on spec's backing (or d's): ext4 copies each image, xfs and btrfs reflink
-// it. It takes no mount options.
-func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
-	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
-		return nil, err
-	}
-	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
-	if err != nil {
-		return nil, err
-	}
-	return New(spec.Name, b, d.scratchSize), nil
 }

@@ -6,7 +6,6 @@
 package devmapper
 
 import (
-	"context"
 	"os"
 	"strings"
 
@@ -20,23 +19,17 @@ const (
 	SnapshotterPackage = "github.com/containerd/containerd/v2/plugins/snapshots/devmapper"
 )
 
-// Driver is the unavailable devmapper driver.
-type Driver struct{ name string }
-
 // New returns the devmapper driver called name.
-func New(name string) drivers.Driver { return &Driver{name: name} }
-
-// Info describes the driver.
-func (d *Driver) Info() drivers.Info {
-	return drivers.Info{
-		Name:         d.name,
+func New(name string) drivers.Driver {
+	return drivers.Unavailable(drivers.Info{
+		Name:         name,
 		Family:       Family,
 		Description:  "containerd devmapper snapshotter: a thin device per snapshot in a dm-thin pool (listed, not run by seedbench)",
 		Snapshotter:  SnapshotterPackage,
 		Version:      drivers.ContainerdVersion(),
 		Backing:      "dm-thin pool",
 		Capabilities: drivers.Capabilities{Block: true, PerMountCache: true},
-	}
+	}, check)
 }
 
 // The files that show the kernel's device-mapper (overridden by tests).
@@ -45,21 +38,21 @@ var (
 	miscPath    = "/proc/misc"
 )
 
-// Check says why the driver cannot run: no device-mapper in the kernel, no dmsetup, or — where both
-// exist — that seedbench does not set up the thin-pool the snapshotter needs.
-func (d *Driver) Check(ctx context.Context) error {
+// check says why the driver called name cannot run: no device-mapper in the kernel, no dmsetup, or —
+// where both exist — that seedbench does not set up the thin-pool the snapshotter needs.
+func check(name string) error {
 	if _, err := os.Stat(controlPath); err != nil {
 		if inMisc() {
-			return drivers.Unsupported(d.name, "device-mapper is in the kernel but "+controlPath+" is missing",
+			return drivers.Unsupported(name, "device-mapper is in the kernel but "+controlPath+" is missing",
 				"run dmsetup mknodes (from dmsetup)")
 		}
-		return drivers.Unsupported(d.name, "no device-mapper in this kernel (no "+controlPath+")",
+		return drivers.Unsupported(name, "no device-mapper in this kernel (no "+controlPath+")",
 			"load dm_mod (CONFIG_BLK_DEV_DM) and install dmsetup/thin-provisioning-tools")
 	}
 	if _, err := backing.LookTool("dmsetup"); err != nil {
-		return drivers.Unsupported(d.name, "dmsetup not found", "apt-get install dmsetup thin-provisioning-tools")
+		return drivers.Unsupported(name, "dmsetup not found", "apt-get install dmsetup thin-provisioning-tools")
 	}
-	return drivers.Unsupported(d.name, "seedbench does not drive the devmapper snapshotter: it needs a dm-thin pool, which seedbench does not create",
+	return drivers.Unsupported(name, "seedbench does not drive the devmapper snapshotter: it needs a dm-thin pool, which seedbench does not create",
 		"use blockfile for a block-device-per-snapshot snapshotter")
 }
 
@@ -75,17 +68,4 @@ func inMisc() bool {
 		}
 	}
 	return false
-}
-
-// Open returns what Check says: there is nothing to open.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	return nil, d.Check(ctx)
-}
-
-// Variant renames the driver: it takes no mount options and brings its own storage.
-func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
-	if err := drivers.NoChoices(spec, "devmapper", ""); err != nil {
-		return nil, err
-	}
-	return New(spec.Name), nil
 }

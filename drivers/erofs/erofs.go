@@ -25,11 +25,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sync"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/mount/manager"
-	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	erofsmount "github.com/containerd/containerd/v2/plugins/mount/erofs"
 	erofssnapshotter "github.com/containerd/containerd/v2/plugins/snapshots/erofs"
@@ -62,31 +60,36 @@ const Namespace = "seedbench"
 const managerDir = "mount-manager"
 
 // Driver is the erofs snapshotter on one kind of backing.
-type Driver struct {
-	name    string
-	backing string
-}
+type Driver struct{ fsinstance.Base }
 
 // New returns an erofs driver called name on a backing of kind backingFS ("" = DefaultBacking).
 func New(name, backingFS string) drivers.Driver {
-	return &Driver{name: name, backing: backingFS}
-}
-
-func (d *Driver) backingFS(opts drivers.Options) string {
-	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
+	return &Driver{fsinstance.Base{
+		Name: name, Family: Family, Backing: backingFS, Default: DefaultBacking, Remake: New,
+		// containerd runs mkfs.erofs through PATH: it is looked up the same way.
+		Needs: fsinstance.Needs{
+			MountOptions: overlayfs.ValidateOptions,
+			Root:         "mounting EROFS images and overlays needs root",
+			FS: []fsinstance.KernelFS{
+				{Name: "erofs", Fix: "modprobe erofs, or use a kernel built with it"},
+				{Name: "overlay", Fix: "modprobe overlay, or use a kernel built with it"},
+			},
+			Tools: []fsinstance.Tool{{Name: "mkfs.erofs", Package: "erofs-utils", InPATH: true}},
+		},
+	}}
 }
 
 // Info describes the driver.
 func (d *Driver) Info() drivers.Info {
 	return drivers.Info{
-		Name:   d.name,
+		Name:   d.Name,
 		Family: Family,
 		Description: "containerd erofs snapshotter: Commit turns each layer into an EROFS image (mkfs.erofs); containers overlay " +
 			"the images' mounts (activated by containerd's mount manager) with an upper dir. The erofs differ is unusable with " +
 			"Debian 12's erofs-utils 1.5 (needs >= 1.7 for --tar): layers are applied with the generic applier",
 		Snapshotter: SnapshotterPackage,
 		Version:     drivers.ContainerdVersion(),
-		Backing:     d.backingFS(drivers.Options{}),
+		Backing:     d.BackingFS(drivers.Options{}),
 		Options: map[string]string{
 			"differ":   "generic applier + mkfs.erofs at commit",
 			"dmverity": "off",
@@ -102,35 +105,11 @@ func (d *Driver) Info() drivers.Info {
 // Check reports whether the driver can run here: root, the erofs and overlay filesystems, mkfs.erofs,
 // the backing's tools, and a tiny image made by mkfs.erofs mounting through the erofs mount handler.
 func (d *Driver) Check(ctx context.Context) error {
-	if err := d.checkHost(drivers.Options{}); err != nil {
+	if err := d.CheckOpen(drivers.Options{}); err != nil {
 		return err
 	}
 	if err := probe(ctx); err != nil {
-		return drivers.Unsupported(d.name, err.Error(), "use a kernel with CONFIG_EROFS_FS and erofs-utils whose images it mounts")
-	}
-	return nil
-}
-
-func (d *Driver) checkHost(opts drivers.Options) error {
-	if err := overlayfs.ValidateOptions(opts.MountOptions); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	}
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "mounting EROFS images and overlays needs root", "run seedbench as root")
-	}
-	for _, fs := range []string{"erofs", "overlay"} {
-		if ok, err := backing.KernelHasFS(fs); err != nil {
-			return fmt.Errorf("%s: %w", d.name, err)
-		} else if !ok {
-			return drivers.Unsupported(d.name, fs+" is not in /proc/filesystems", "modprobe "+fs+", or use a kernel built with it")
-		}
-	}
-	// containerd runs mkfs.erofs through PATH: look it up the same way.
-	if _, err := exec.LookPath("mkfs.erofs"); err != nil {
-		return drivers.Unsupported(d.name, "mkfs.erofs not found in PATH", "apt-get install erofs-utils")
-	}
-	if err := backing.Check(d.backingFS(opts)); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
+		return drivers.Unsupported(d.Name, err.Error(), "use a kernel with CONFIG_EROFS_FS and erofs-utils whose images it mounts")
 	}
 	return nil
 }
@@ -170,26 +149,23 @@ func probe(ctx context.Context) (err error) {
 
 // Open makes the backing, the snapshotter on it, and the mount manager next to it.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	if err := d.checkHost(opts); err != nil {
-		return nil, err
-	}
-	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+	return d.Build(ctx, opts, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
 		// The manager's directory goes after the backing's (which removes the work dir it made), so it is
 		// removed first.
 		mdir := filepath.Join(filepath.Dir(b.Path), managerDir)
 		if err := os.Mkdir(mdir, 0o700); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
 		undo.Push("remove "+mdir, func() error { return os.RemoveAll(mdir) })
 		db, err := bolt.Open(filepath.Join(mdir, "mounts.db"), 0o600, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: mount manager db: %w", d.name, err)
+			return nil, fmt.Errorf("%s: mount manager db: %w", d.Name, err)
 		}
 		mm, err := manager.NewManager(db, filepath.Join(mdir, "t"),
 			manager.WithMountHandler("erofs", erofsmount.NewErofsMountHandler()))
 		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("%s: mount manager: %w", d.name, err)
+			return nil, fmt.Errorf("%s: mount manager: %w", d.Name, err)
 		}
 		closer, _ := mm.(interface{ Close() error }) // closes the db too
 		undo.Push("close mount manager", closer.Close)
@@ -198,64 +174,47 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		if len(opts.MountOptions) > 0 {
 			snOpts = append(snOpts, erofssnapshotter.WithOvlOptions(slices.Clone(opts.MountOptions)))
 		}
-		sn, err := erofssnapshotter.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
+		sn, err := erofssnapshotter.NewSnapshotter(d.Root(b), snOpts...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.Name, err)
 		}
-		return &instance{
-			name:    d.name,
-			inner:   fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
-			mm:      mm,
-			mounted: map[string]bool{},
-		}, nil
+		m := mounter{mm}
+		return fsinstance.New(fsinstance.Config{Driver: d.Name, Snapshotter: sn, Backing: b, Undo: undo,
+			Mount: m.mount, BeforeRemove: m.deactivateLeft}), nil
 	})
 }
 
-// instance is an fsinstance whose Mount and Unmount go through the mount manager.
-type instance struct {
-	name  string
-	inner drivers.Instance
-	mm    mount.Manager
+// mounter mounts through containerd's mount manager what the snapshotter returns.
+type mounter struct{ mm mount.Manager }
 
-	mu      sync.Mutex
-	mounted map[string]bool // target → activated through mm
-	closed  bool
-}
-
-func (i *instance) Snapshotter() snapshots.Snapshotter { return i.inner.Snapshotter() }
-
-func (i *instance) Backing() drivers.Backing { return i.inner.Backing() }
-
-// Mount activates mounts under the target's name and mounts what remains at target. A snapshot with
-// no templated or EROFS mount (a layer without parent: a bind mount of its upper dir) is not the
-// manager's business and is mounted directly. When the manager performed every mount (a view of one
-// layer is one EROFS mount), target is a read-only bind mount of it.
-func (i *instance) Mount(ctx context.Context, mounts []mount.Mount, target string) error {
+// mount activates mounts under the target's name and mounts what remains at target; release
+// deactivates them. A snapshot with no templated or EROFS mount (a layer without parent: a bind
+// mount of its upper dir) is not the manager's business and is mounted directly. When the manager
+// performed every mount (a view of one layer is one EROFS mount), target is a read-only bind mount
+// of it.
+func (m mounter) mount(ctx context.Context, mounts []mount.Mount, target string) (release func(context.Context) error, err error) {
 	ctx = namespaces.WithNamespace(ctx, Namespace)
 	// Activate writes the formatted mounts back into the slice it is given: the caller's mounts would
 	// then name this activation's mount points, gone once it is deactivated, and a second Mount of
 	// the same snapshot (a remount) would fail.
-	info, err := i.mm.Activate(ctx, target, cloneMounts(mounts))
-	activated := err == nil
+	info, err := m.mm.Activate(ctx, target, cloneMounts(mounts))
 	switch {
-	case errors.Is(err, errdefs.ErrNotImplemented):
-		info.System = mounts // untouched: nothing was activated
+	case errors.Is(err, errdefs.ErrNotImplemented): // nothing was activated
+		return nil, fsinstance.MountAll(mounts, target)
 	case err != nil:
-		return fmt.Errorf("%s: mount %s: activate: %w", i.name, target, err)
+		return nil, fmt.Errorf("activate: %w", err)
 	case len(info.System) == 0:
 		info.System = []mount.Mount{{Type: "bind", Source: info.Active[len(info.Active)-1].MountPoint, Options: []string{"ro", "rbind"}}}
 	}
 	if err := fsinstance.MountAll(info.System, target); err != nil {
-		err = fmt.Errorf("%s: mount %s: %w", i.name, target, err)
-		if activated {
-			err = errors.Join(err, i.mm.Deactivate(ctx, target))
-		}
-		return err
+		return nil, errors.Join(err, m.mm.Deactivate(ctx, target))
 	}
-	i.mu.Lock()
-	i.mounted[target] = activated
-	i.mu.Unlock()
-	return nil
+	return func(ctx context.Context) error {
+		if err := m.mm.Deactivate(namespaces.WithNamespace(ctx, Namespace), target); err != nil {
+			return fmt.Errorf("deactivate: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 func cloneMounts(ms []mount.Mount) []mount.Mount {
@@ -266,76 +225,20 @@ func cloneMounts(ms []mount.Mount) []mount.Mount {
 	return out
 }
 
-// Unmount unmounts target, then deactivates what the manager mounted for it (the EROFS layers).
-func (i *instance) Unmount(ctx context.Context, target string) error {
-	i.mu.Lock()
-	activated := i.mounted[target]
-	i.mu.Unlock()
-	if err := i.unmount(ctx, target, activated); err != nil {
-		return err
-	}
-	i.mu.Lock()
-	delete(i.mounted, target)
-	i.mu.Unlock()
-	return nil
-}
-
-func (i *instance) unmount(ctx context.Context, target string, activated bool) error {
-	if err := mount.UnmountAll(target, 0); err != nil {
-		return fmt.Errorf("%s: unmount %s: %w", i.name, target, err)
-	}
-	if activated {
-		if err := i.mm.Deactivate(namespaces.WithNamespace(ctx, Namespace), target); err != nil {
-			return fmt.Errorf("%s: unmount %s: deactivate: %w", i.name, target, err)
-		}
-	}
-	return nil
-}
-
-// Close unmounts and deactivates whatever is still mounted, deactivates any activation the manager
-// still holds, then removes every snapshot and drops the manager and the backing. It is idempotent.
-func (i *instance) Close(ctx context.Context) error {
-	i.mu.Lock()
-	if i.closed {
-		i.mu.Unlock()
-		return nil
-	}
-	i.closed = true
-	mounted := i.mounted
-	i.mounted = nil
-	i.mu.Unlock()
-
-	var errs []error
-	for target, activated := range mounted {
-		errs = append(errs, i.unmount(ctx, target, activated))
-	}
-	// Activations without a mounted target (a failure between the two) are undone too: their EROFS
-	// mounts would keep the layer images, and so the backing, busy.
-	nsctx := namespaces.WithNamespace(ctx, Namespace)
-	if left, err := i.mm.List(nsctx); err != nil {
-		errs = append(errs, fmt.Errorf("list activations: %w", err))
-	} else {
-		for _, a := range left {
-			if err := i.mm.Deactivate(nsctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deactivate %s: %w", a.Name, err))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		err = fmt.Errorf("%s: close: %w", i.name, err)
-		return errors.Join(err, i.inner.Close(ctx))
-	}
-	return i.inner.Close(ctx)
-}
-
-// Variant makes erofs on spec's backing (or d's): it takes no mount options.
-func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
-	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
-		return nil, err
-	}
-	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+// deactivateLeft undoes the activations the manager still holds once every target is unmounted (a
+// failure between activating and mounting leaves one): their EROFS mounts would keep the layer
+// images, and so the backing, busy.
+func (m mounter) deactivateLeft(ctx context.Context) error {
+	ctx = namespaces.WithNamespace(ctx, Namespace)
+	left, err := m.mm.List(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("list activations: %w", err)
 	}
-	return New(spec.Name, b), nil
+	var errs []error
+	for _, a := range left {
+		if err := m.mm.Deactivate(ctx, a.Name); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deactivate %s: %w", a.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,30 +57,36 @@ const (
 const daemonExitTimeout = 5 * time.Second
 
 // Driver is the fuse-overlayfs snapshotter on one kind of backing.
-type Driver struct {
-	name    string
-	backing string
-}
+type Driver struct{ fsinstance.Base }
 
 // New returns a fuse-overlayfs driver called name on a backing of kind backingFS ("" = DefaultBacking).
 func New(name, backingFS string) drivers.Driver {
-	return &Driver{name: name, backing: backingFS}
-}
-
-func (d *Driver) backingFS(opts drivers.Options) string {
-	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
+	return &Driver{fsinstance.Base{
+		Name: name, Family: Family, Backing: backingFS, Default: DefaultBacking, Remake: New,
+		// containerd runs the helper through PATH, and the helper runs the daemon through PATH.
+		Needs: fsinstance.Needs{
+			MountOptions: fsinstance.NoMountOptions("fuse-overlayfs mounts are made by the snapshotter and take none"),
+			Root:         "mounting FUSE filesystems for other users' files needs root",
+			Files:        []fsinstance.File{{Path: "/dev/fuse", Missing: "no /dev/fuse", Fix: "modprobe fuse (and in a container, pass --device /dev/fuse)"}},
+			FS:           []fsinstance.KernelFS{{Name: "fuse", Fix: "modprobe fuse, or use a kernel with CONFIG_FUSE_FS"}},
+			Tools: []fsinstance.Tool{
+				{Name: Binary, Package: "fuse-overlayfs fuse3", InPATH: true},
+				{Name: mountHelper, Package: "fuse-overlayfs fuse3", InPATH: true},
+			},
+		},
+	}}
 }
 
 // Info describes the driver.
 func (d *Driver) Info() drivers.Info {
 	return drivers.Info{
-		Name:   d.name,
+		Name:   d.Name,
 		Family: Family,
 		Description: "containerd fuse-overlayfs snapshotter: overlay-style upper/work dirs merged in user space by a " +
 			"fuse-overlayfs daemon per mount; bind mounts for a single layer",
 		Snapshotter:  SnapshotterPackage,
 		Version:      drivers.ModuleVersion(SnapshotterModule, snapshotterFallback),
-		Backing:      d.backingFS(drivers.Options{}),
+		Backing:      d.BackingFS(drivers.Options{}),
 		Capabilities: drivers.Capabilities{FUSE: true, Overlay: true, PerMountCache: true},
 	}
 }
@@ -90,47 +95,19 @@ func (d *Driver) Info() drivers.Info {
 // fuse-overlayfs daemon and containerd's mount helper, the backing's tools, and the snapshotter's own
 // probe (a read-only fuse-overlayfs over two lower dirs) on a scratch directory.
 func (d *Driver) Check(ctx context.Context) error {
-	if err := d.checkHost(drivers.Options{}); err != nil {
+	if err := d.CheckOpen(drivers.Options{}); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "seedbench-"+d.name+"-check-")
+	tmp, err := os.MkdirTemp("", "seedbench-"+d.Name+"-check-")
 	if err != nil {
-		return fmt.Errorf("%s: check: %w", d.name, err)
+		return fmt.Errorf("%s: check: %w", d.Name, err)
 	}
 	err = probe(tmp)
 	if rerr := os.RemoveAll(tmp); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {
-		return drivers.Unsupported(d.name, err.Error(), "apt-get install fuse-overlayfs fuse3, and make /dev/fuse usable")
-	}
-	return nil
-}
-
-func (d *Driver) checkHost(opts drivers.Options) error {
-	if len(opts.MountOptions) > 0 {
-		return fmt.Errorf("%s: mount options %s: fuse-overlayfs mounts are made by the snapshotter and take none",
-			d.name, strings.Join(opts.MountOptions, ","))
-	}
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "mounting FUSE filesystems for other users' files needs root", "run seedbench as root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return drivers.Unsupported(d.name, "no /dev/fuse", "modprobe fuse (and in a container, pass --device /dev/fuse)")
-	}
-	if ok, err := backing.KernelHasFS("fuse"); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	} else if !ok {
-		return drivers.Unsupported(d.name, "fuse is not in /proc/filesystems", "modprobe fuse, or use a kernel with CONFIG_FUSE_FS")
-	}
-	// containerd runs the helper through PATH, and the helper runs the daemon through PATH.
-	for _, bin := range []string{Binary, mountHelper} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return drivers.Unsupported(d.name, bin+" not found in PATH", "apt-get install fuse-overlayfs fuse3")
-		}
-	}
-	if err := backing.Check(d.backingFS(opts)); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
+		return drivers.Unsupported(d.Name, err.Error(), "apt-get install fuse-overlayfs fuse3, and make /dev/fuse usable")
 	}
 	return nil
 }
@@ -155,24 +132,21 @@ func probe(dir string) error {
 
 // Open makes the backing, probes fuse-overlayfs on it, and builds the snapshotter in it.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	if err := d.checkHost(opts); err != nil {
-		return nil, err
-	}
-	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+	return d.Build(ctx, opts, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
 		// Every daemon of this instance has the backing's paths in its arguments and holds its dirs open:
 		// none may outlive the instance, and the backing cannot be unmounted while one runs.
 		undo.Push("stop fuse-overlayfs daemons", func() error { return reapDaemons(b.Path, daemonExitTimeout) })
 
 		if err := probe(b.Path); err != nil {
-			return nil, drivers.Unsupported(d.name, fmt.Sprintf("on %s: %v", b.FS, err), "apt-get install fuse-overlayfs fuse3")
+			return nil, drivers.Unsupported(d.Name, fmt.Sprintf("on %s: %v", b.FS, err), "apt-get install fuse-overlayfs fuse3")
 		}
-		sn, err := fuseoverlayfs.NewSnapshotter(filepath.Join(b.Path, Family))
+		sn, err := fuseoverlayfs.NewSnapshotter(d.Root(b))
 		if err != nil {
-			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.Name, err)
 		}
 		return &instance{
-			Instance: fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo}),
-			name:     d.name,
+			Instance: fsinstance.New(fsinstance.Config{Driver: d.Name, Snapshotter: sn, Backing: b, Undo: undo}),
+			name:     d.Name,
 		}, nil
 	})
 }
@@ -296,16 +270,4 @@ func reapDaemons(dir string, timeout time.Duration) error {
 		}
 	}
 	return fmt.Errorf("fuse-overlayfs still running %v after its mounts were undone; killed: %s", timeout, strings.Join(desc, "; "))
-}
-
-// Variant makes fuse-overlayfs on spec's backing (or d's): it takes no mount options.
-func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
-	if err := drivers.NoChoices(drivers.Spec{MountOptions: spec.MountOptions}, Family, ""); err != nil {
-		return nil, err
-	}
-	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
-	if err != nil {
-		return nil, err
-	}
-	return New(spec.Name, b), nil
 }

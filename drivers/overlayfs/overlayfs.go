@@ -65,15 +65,22 @@ var descriptions = map[string]string{
 
 // Driver is one overlay configuration.
 type Driver struct {
-	name    string
+	fsinstance.Base
 	options []string
-	backing string
 }
 
 // New returns an overlayfs driver called name that mounts with mountOptions (on top of containerd's)
 // on a backing filesystem of kind backingFS ("" = DefaultBacking).
 func New(name string, mountOptions []string, backingFS string) drivers.Driver {
-	return &Driver{name: name, options: slices.Clone(mountOptions), backing: backingFS}
+	options := slices.Clone(mountOptions)
+	return &Driver{options: options, Base: fsinstance.Base{
+		Name: name, Family: Family, Backing: backingFS, Default: DefaultBacking,
+		Needs: fsinstance.Needs{
+			MountOptions: func(opts []string) error { return ValidateOptions(append(slices.Clone(options), opts...)) },
+			Root:         "mounting overlays needs root",
+			FS:           []fsinstance.KernelFS{{Name: "overlay", Fix: "modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS"}},
+		},
+	}}
 }
 
 // ValidateOptions rejects options the snapshotter sets itself.
@@ -92,35 +99,31 @@ func ValidateOptions(opts []string) error {
 	return nil
 }
 
-func (d *Driver) backingFS(opts drivers.Options) string {
-	return fsinstance.BackingFS(opts.Backing, d.backing, DefaultBacking)
-}
-
 // Info describes the driver.
 func (d *Driver) Info() drivers.Info {
-	desc, ok := descriptions[d.name]
-	if !ok || (d.backing != "" && d.backing != DefaultBacking) {
+	desc, ok := descriptions[d.Name]
+	if !ok || (d.Backing != "" && d.Backing != DefaultBacking) {
 		desc = "containerd overlay snapshotter"
 		if len(d.options) > 0 {
 			desc += " with " + strings.Join(d.options, ",")
 		}
-		switch d.backing {
+		switch d.Backing {
 		case backing.XFS:
 			desc += " on xfs (reflink=1): copy-up clones the lower file's extents instead of copying its bytes"
 		case backing.Btrfs:
 			desc += " on btrfs: copy-up clones the lower file's extents instead of copying its bytes"
 		case "":
 		default:
-			desc += " on " + d.backing
+			desc += " on " + d.Backing
 		}
 	}
 	info := drivers.Info{
-		Name:         d.name,
+		Name:         d.Name,
 		Family:       Family,
 		Description:  desc,
 		Snapshotter:  SnapshotterPackage,
 		Version:      drivers.ContainerdVersion(),
-		Backing:      d.backingFS(drivers.Options{}),
+		Backing:      d.BackingFS(drivers.Options{}),
 		Capabilities: drivers.Capabilities{Overlay: true},
 	}
 	if len(d.options) > 0 {
@@ -132,65 +135,44 @@ func (d *Driver) Info() drivers.Info {
 // Check reports whether the driver can run here: root, the overlay filesystem, the backing's tools,
 // and the kernel accepting the mount options (probed by mounting a tiny overlay on a scratch tmpfs).
 func (d *Driver) Check(ctx context.Context) error {
-	if err := d.checkHost(drivers.Options{}); err != nil {
+	if err := d.CheckOpen(drivers.Options{}); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "seedbench-"+d.name+"-check-")
+	tmp, err := os.MkdirTemp("", "seedbench-"+d.Name+"-check-")
 	if err != nil {
-		return fmt.Errorf("%s: check: %w", d.name, err)
+		return fmt.Errorf("%s: check: %w", d.Name, err)
 	}
 	defer os.Remove(tmp)
 	if err := unix.Mount("tmpfs", tmp, "tmpfs", 0, "size=4m,mode=0700"); err != nil {
-		return fmt.Errorf("%s: check: mount scratch tmpfs: %w", d.name, err)
+		return fmt.Errorf("%s: check: mount scratch tmpfs: %w", d.Name, err)
 	}
 	defer mount.UnmountAll(tmp, 0)
 	if err := probe(tmp, d.options); err != nil {
-		return drivers.Unsupported(d.name, err.Error(), "use a kernel that supports these overlay options, or drop them")
-	}
-	return nil
-}
-
-func (d *Driver) checkHost(opts drivers.Options) error {
-	if err := ValidateOptions(append(slices.Clone(d.options), opts.MountOptions...)); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	}
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "mounting overlays needs root", "run seedbench as root")
-	}
-	if ok, err := backing.KernelHasFS("overlay"); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
-	} else if !ok {
-		return drivers.Unsupported(d.name, "overlay is not in /proc/filesystems", "modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS")
-	}
-	if err := backing.Check(d.backingFS(opts)); err != nil {
-		return fmt.Errorf("%s: %w", d.name, err)
+		return drivers.Unsupported(d.Name, err.Error(), "use a kernel that supports these overlay options, or drop them")
 	}
 	return nil
 }
 
 // Open makes the backing, probes the mount options on it, and builds the snapshotter in it.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	if err := d.checkHost(opts); err != nil {
-		return nil, err
-	}
-	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, d.backingFS(opts)), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+	return d.Build(ctx, opts, func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
 		mountOptions := append(slices.Clone(d.options), opts.MountOptions...)
 		// The probe on the real backing is the last word: an option the upper filesystem cannot honour
 		// (index=on needs file handles) is reported here, not in the middle of a run.
 		if err := probe(b.Path, mountOptions); err != nil {
-			return nil, drivers.Unsupported(d.name, fmt.Sprintf("on %s: %v", b.FS, err),
+			return nil, drivers.Unsupported(d.Name, fmt.Sprintf("on %s: %v", b.FS, err),
 				"use a kernel and backing filesystem that support these overlay options, or drop them")
 		}
 		var snOpts []overlay.Opt
 		if len(mountOptions) > 0 {
 			snOpts = append(snOpts, overlay.WithMountOptions(mountOptions))
 		}
-		sn, err := overlay.NewSnapshotter(filepath.Join(b.Path, Family), snOpts...)
+		sn, err := overlay.NewSnapshotter(d.Root(b), snOpts...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
+			return nil, fmt.Errorf("%s: new snapshotter: %w", d.Name, err)
 		}
 		return fsinstance.New(fsinstance.Config{
-			Driver:      d.name,
+			Driver:      d.Name,
 			Snapshotter: sn,
 			Backing:     b,
 			Undo:        undo,
@@ -227,7 +209,7 @@ func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
 	if err := ValidateOptions(opts); err != nil {
 		return nil, drivers.KeyError("mount_options", fmt.Errorf("%w: remove it", err))
 	}
-	b, err := fsinstance.VariantBacking(spec.Backing, d.backing)
+	b, err := fsinstance.VariantBacking(spec.Backing, d.Backing)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ package zfs
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 
@@ -28,37 +27,31 @@ const (
 // fix is what a Debian 12 host needs for zfs.
 const fix = "install zfsutils-linux and the zfs kernel module (not packaged for Debian 12's main archive: contrib)"
 
-// Driver is the unavailable zfs driver.
-type Driver struct{ name string }
-
 // New returns the zfs driver called name.
-func New(name string) drivers.Driver { return &Driver{name: name} }
-
-// Info describes the driver.
-func (d *Driver) Info() drivers.Info {
-	return drivers.Info{
-		Name:         d.name,
+func New(name string) drivers.Driver {
+	return drivers.Unavailable(drivers.Info{
+		Name:         name,
 		Family:       Family,
 		Description:  "containerd zfs snapshotter: a zfs dataset per snapshot, cloned from its parent (listed, not run by seedbench)",
 		Snapshotter:  SnapshotterPackage,
 		Version:      SnapshotterVersion,
 		Backing:      "zfs pool",
 		Capabilities: drivers.Capabilities{CopyOnWriteFS: true},
-	}
+	}, check)
 }
 
-// Check says why the driver cannot run: no zfs in the kernel, no zfs tool, or — where both exist —
-// that seedbench does not create the pool the snapshotter needs.
-func (d *Driver) Check(ctx context.Context) error {
+// check says why the driver called name cannot run: no zfs in the kernel, no zfs tool, or — where
+// both exist — that seedbench does not create the pool the snapshotter needs.
+func check(name string) error {
 	if ok, err := backing.KernelHasFS("zfs"); err != nil {
 		return err
 	} else if !ok && !zfsModule() {
-		return drivers.Unsupported(d.name, "zfs is not in /proc/filesystems and no zfs kernel module is installed", fix)
+		return drivers.Unsupported(name, "zfs is not in /proc/filesystems and no zfs kernel module is installed", fix)
 	}
 	if _, err := backing.LookTool("zfs"); err != nil {
-		return drivers.Unsupported(d.name, "the zfs tool is not installed", fix)
+		return drivers.Unsupported(name, "the zfs tool is not installed", fix)
 	}
-	return drivers.Unsupported(d.name, "seedbench does not drive the zfs snapshotter: it needs a zfs pool, which seedbench does not create", "")
+	return drivers.Unsupported(name, "seedbench does not drive the zfs snapshotter: it needs a zfs pool, which seedbench does not create", "")
 }
 
 // zfsModule reports whether a zfs module is installed for the running kernel (DKMS puts it outside
@@ -73,17 +66,4 @@ func zfsModule() bool {
 		return false
 	}
 	return bytes.Contains(dep, []byte("/zfs.ko"))
-}
-
-// Open returns what Check says: there is nothing to open.
-func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	return nil, d.Check(ctx)
-}
-
-// Variant renames the driver: it takes no mount options and brings its own storage.
-func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
-	if err := drivers.NoChoices(spec, "zfs", ""); err != nil {
-		return nil, err
-	}
-	return New(spec.Name), nil
 }

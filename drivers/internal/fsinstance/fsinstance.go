@@ -1,5 +1,7 @@
-// Package fsinstance is the drivers.Instance shared by drivers whose snapshotter lives on a local
-// backing filesystem and whose mounts are plain mount(2) calls (overlayfs, native, btrfs, …).
+// Package fsinstance is what drivers whose snapshotter lives on a local backing filesystem share
+// (overlayfs, native, btrfs, blockfile, fuse-overlayfs, erofs, …): the drivers.Instance, whose mounts
+// are plain mount(2) calls unless the driver mounts its own way (Config.Mount), and the skeleton of
+// the driver itself (Base: name, backing, host checks, variants).
 package fsinstance
 
 import (
@@ -29,19 +31,27 @@ type Config struct {
 	Undo *cleanup.Stack
 	// BeforeMount, if set, runs before every Mount (overlay's volatile marker is cleared there).
 	BeforeMount func(mounts []mount.Mount) error
+	// Mount, if set, mounts mounts at target in place of plain mount(2) calls (MountAll): erofs
+	// activates its layers through containerd's mount manager first. It returns what undoes the
+	// rest once target is unmounted (nil: nothing), which Unmount and Close call. Its errors are
+	// wrapped as the instance's mount errors.
+	Mount func(ctx context.Context, mounts []mount.Mount, target string) (release func(context.Context) error, err error)
+	// BeforeRemove, if set, runs in Close once every target is unmounted, before the snapshots are
+	// removed (erofs undoes activations left without a mounted target there).
+	BeforeRemove func(ctx context.Context) error
 }
 
 // New returns an Instance owning cfg's resources. Its Snapshotter's Close may be called by the user
 // (containerd's test suite does); Instance.Close then skips what needs an open snapshotter.
 func New(cfg Config) drivers.Instance {
-	return &instance{cfg: cfg, sn: &tracked{Snapshotter: cfg.Snapshotter}, mounted: map[string]bool{}}
+	return &instance{cfg: cfg, sn: &tracked{Snapshotter: cfg.Snapshotter}, mounted: map[string]func(context.Context) error{}}
 }
 
 type instance struct {
 	cfg     Config
 	sn      *tracked
 	mu      sync.Mutex
-	mounted map[string]bool
+	mounted map[string]func(context.Context) error // target → what undoes its mount after the unmount (Config.Mount's release, or nil)
 	closed  bool
 }
 
@@ -74,21 +84,28 @@ func (i *instance) Mount(ctx context.Context, mounts []mount.Mount, target strin
 			return fmt.Errorf("%s: mount %s: %w", i.cfg.Driver, target, err)
 		}
 	}
-	for _, m := range mounts {
-		if err := mountOne(m, target); err != nil {
-			// A list of several mounts may have been mounted in part.
-			return errors.Join(fmt.Errorf("%s: mount %s: %w", i.cfg.Driver, target, err), mount.UnmountAll(target, 0))
-		}
+	var release func(context.Context) error
+	var err error
+	if i.cfg.Mount != nil {
+		release, err = i.cfg.Mount(ctx, mounts, target)
+	} else {
+		err = MountAll(mounts, target) // a list of several mounts may have been mounted in part: MountAll undoes it
+	}
+	if err != nil {
+		return fmt.Errorf("%s: mount %s: %w", i.cfg.Driver, target, err)
 	}
 	i.mu.Lock()
-	i.mounted[target] = true
+	i.mounted[target] = release
 	i.mu.Unlock()
 	return nil
 }
 
 func (i *instance) Unmount(ctx context.Context, target string) error {
-	if err := mount.UnmountAll(target, 0); err != nil {
-		return fmt.Errorf("%s: unmount %s: %w", i.cfg.Driver, target, err)
+	i.mu.Lock()
+	release := i.mounted[target]
+	i.mu.Unlock()
+	if err := i.unmount(ctx, target, release); err != nil {
+		return err
 	}
 	i.mu.Lock()
 	delete(i.mounted, target)
@@ -96,8 +113,21 @@ func (i *instance) Unmount(ctx context.Context, target string) error {
 	return nil
 }
 
-// Close unmounts whatever is still mounted through Mount, removes every snapshot, closes the
-// snapshotter and drops the backing. It is idempotent.
+// unmount unmounts target, then undoes what its Mount made besides (release, if not nil).
+func (i *instance) unmount(ctx context.Context, target string, release func(context.Context) error) error {
+	if err := mount.UnmountAll(target, 0); err != nil {
+		return fmt.Errorf("%s: unmount %s: %w", i.cfg.Driver, target, err)
+	}
+	if release != nil {
+		if err := release(ctx); err != nil {
+			return fmt.Errorf("%s: unmount %s: %w", i.cfg.Driver, target, err)
+		}
+	}
+	return nil
+}
+
+// Close unmounts whatever is still mounted through Mount (and releases it), runs BeforeRemove,
+// removes every snapshot, closes the snapshotter and drops the backing. It is idempotent.
 func (i *instance) Close(ctx context.Context) error {
 	i.mu.Lock()
 	if i.closed {
@@ -105,16 +135,16 @@ func (i *instance) Close(ctx context.Context) error {
 		return nil
 	}
 	i.closed = true
-	var targets []string
-	for t := range i.mounted {
-		targets = append(targets, t)
-	}
+	mounted := i.mounted
 	i.mounted = nil
 	i.mu.Unlock()
 
 	var errs []error
-	for _, t := range targets {
-		errs = append(errs, mount.UnmountAll(t, 0))
+	for target, release := range mounted {
+		errs = append(errs, i.unmount(ctx, target, release))
+	}
+	if i.cfg.BeforeRemove != nil {
+		errs = append(errs, i.cfg.BeforeRemove(ctx))
 	}
 	if !i.sn.closed.Load() {
 		// Removing snapshots one by one is not needed to free the space (the backing goes next)

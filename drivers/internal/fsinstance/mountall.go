@@ -9,7 +9,8 @@ import (
 // MountAll mounts mounts at target in order, as containerd's mount.All does, except that an overlay
 // whose options overflow one page is mounted from a thread that leaves the lower dirs' parent
 // afterwards (see mountOne). If one fails, whatever was already mounted at target is unmounted.
-// Drivers with their own Instance (erofs's activated mounts) use it for the mounts they perform.
+// Instance.Mount uses it, and so does a Config.Mount (erofs's activated mounts) for the mounts it
+// performs.
 func MountAll(mounts []mount.Mount, target string) error {
 	for _, m := range mounts {
 		if err := mountOne(m, target); err != nil {

@@ -1,6 +1,7 @@
 package stargz
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"os"
@@ -13,9 +14,11 @@ import (
 	"github.com/seedbench/seedbench/drivers"
 )
 
-// Format is eStargz as the stargz tools make it (estargz.Build at its defaults: gzip at best
-// compression, chunks of its default size), with the layer's prioritised files first and a
-// prefetch landmark after them. A blob's descriptor carries what the snapshotter's remote labels
+// Format is eStargz as estargz.Build makes it (chunks of its default size), with the layer's
+// prioritised files first and a prefetch landmark after them, compressed at gzip's default level —
+// the full pull's blobs' level — rather than estargz's default of best compression: measured on
+// 801 MB of Debian's /usr, best compression takes 59 s for a blob 0.3% smaller than the default
+// level's, which takes 19 s. A blob's descriptor carries what the snapshotter's remote labels
 // need, under the annotation names eStargz images carry: its TOC digest, its uncompressed size and
 // the prioritised files' span (what prefetch fetches; 0 when there are none).
 var Format drivers.Format = estargzFormat{}
@@ -25,7 +28,7 @@ type estargzFormat struct{}
 func (estargzFormat) Name() string { return "estargz" }
 
 func (estargzFormat) Convert(_ context.Context, src drivers.LayerSource, dst *os.File) (string, map[string]string, error) {
-	var opts []estargz.Option
+	opts := []estargz.Option{estargz.WithCompressionLevel(gzip.DefaultCompression)}
 	if len(src.Prioritized) > 0 {
 		var missing []string // a prioritised file not in this layer is fine: it is in another
 		opts = append(opts, estargz.WithPrioritizedFiles(src.Prioritized), estargz.WithAllowPrioritizeNotFound(&missing))

@@ -79,7 +79,7 @@ func (d *Driver) Info() drivers.Info {
 		Snapshotter:  Module + "/snapshot",
 		Version:      drivers.ModuleVersion(Module, "v0.19.1"),
 		Backing:      backing.Ext4,
-		Options:      map[string]string{"prefetch": pf, "background_fetch": "off"},
+		Options:      map[string]string{"prefetch": pf, "background_fetch": "off", "compression": "gzip, default level"},
 		Capabilities: drivers.Capabilities{Remote: true, FUSE: true, Overlay: true, PerMountCache: true},
 	}
 }

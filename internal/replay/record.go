@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/seedbench/seedbench/internal/fault"
@@ -16,6 +17,7 @@ import (
 // a sample in the wrong unit is a bug of the engine, kept in err (the run fails with it) and never
 // written into a result.
 type recorder struct {
+	mu      sync.Mutex // drivers may record side by side in untimed work (eachAtOnce)
 	seq     int
 	metrics map[string]*result.Metric
 	order   []string
@@ -95,6 +97,8 @@ func (r *recorder) ns(driver string, id metric.ID, params map[string]string, d t
 }
 
 func (r *recorder) sample(driver string, id metric.ID, params map[string]string, unit metric.Unit, v float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	m := r.metric(driver, id, params, unit)
 	if m == nil {
 		return
@@ -106,6 +110,8 @@ func (r *recorder) sample(driver string, id metric.ID, params map[string]string,
 
 // warn attaches a warning to a metric (created if needed).
 func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if m := r.metric(driver, id, params, ""); m != nil && !slices.Contains(m.Warnings, w) {
 		m.Warnings = append(m.Warnings, w)
 	}
@@ -113,11 +119,15 @@ func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w
 
 // find returns driver's series of id at params, or nil.
 func (r *recorder) find(driver string, id metric.ID, params map[string]string) *result.Metric {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.metrics[result.MetricKey(driver, id, params)]
 }
 
 // list returns the metrics in the order they were first recorded.
 func (r *recorder) list() []result.Metric {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	out := make([]result.Metric, 0, len(r.order))
 	for _, k := range r.order {
 		out = append(out, *r.metrics[k])

@@ -97,9 +97,9 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				}
 				e.progress("", "workload", "trace "+t.Name+" "+cache, r, op.Samples)
 				ds := e.active()
-				// Set every driver's cache state first, then time them one after another: one
-				// global eviction a round, not one per driver.
-				if err := e.eachOf(ctx, ds, func(d *driverRun) error {
+				// Set every driver's cache state first (side by side: nothing is timed), then time
+				// them one after another: one global eviction a round, not one per driver.
+				if err := e.eachAtOnce(ctx, ds, func(d *driverRun) error {
 					if cache == "warm" {
 						if r < len(d.ctrs[img]) {
 							// The start before, in this container: its files cached. Later rounds

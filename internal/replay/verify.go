@@ -50,7 +50,7 @@ const containerHeaderShare = 1.0 / 8
 // each shadowed file, whiteouts and opaque dirs hiding lower entries, created, deleted, renamed and
 // modified files as the workload left them.
 func (e *engine) verifyContainers(ctx context.Context) error {
-	return e.each(ctx, func(d *driverRun) error {
+	return e.eachAtOnce(ctx, e.active(), func(d *driverRun) error {
 		e.progress(d.info.Name, "verify", "merged views", 0, 1)
 		for _, img := range e.plan.Images {
 			for i, ct := range d.ctrs[img.Name] {

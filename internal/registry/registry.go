@@ -14,13 +14,16 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -299,26 +302,46 @@ func (x *Proxy) Close() error {
 }
 
 // PushLayer pushes the compressed layer at path (gzip, or eStargz, which is gzip) as a blob of
-// repository repo in the registry at addr, over plain HTTP, and describes it as mediaType.
+// repository repo in the registry at addr, over plain HTTP, and describes it as mediaType. The
+// blob is read twice, to hash it and to send it: never decompressed (a push needs no diff ID).
 func PushLayer(ctx context.Context, addr, repo, path, mediaType string) (ocispec.Descriptor, error) {
 	r, err := name.NewRepository(addr+"/"+repo, name.Insecure)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	l, err := tarball.LayerFromFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	dg := digest.Canonical.Digester()
+	size, err := io.Copy(dg.Hash(), f)
+	f.Close()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	h, err := v1.NewHash(dg.Digest().String())
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	l, err := partial.CompressedToLayer(fileBlob{path: path, digest: h, size: size, mediaType: types.MediaType(mediaType)})
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	if err := remote.WriteLayer(r, l, remote.WithContext(ctx)); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	dg, err := l.Digest()
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	size, err := l.Size()
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	return ocispec.Descriptor{MediaType: mediaType, Digest: digest.Digest(dg.String()), Size: size}, nil
+	return ocispec.Descriptor{MediaType: mediaType, Digest: dg.Digest(), Size: size}, nil
 }
+
+// fileBlob is a compressed layer in a file whose digest and size are known (partial.CompressedLayer).
+type fileBlob struct {
+	path      string
+	digest    v1.Hash
+	size      int64
+	mediaType types.MediaType
+}
+
+func (b fileBlob) Digest() (v1.Hash, error)            { return b.digest, nil }
+func (b fileBlob) Compressed() (io.ReadCloser, error)  { return os.Open(b.path) }
+func (b fileBlob) Size() (int64, error)                { return b.size, nil }
+func (b fileBlob) MediaType() (types.MediaType, error) { return b.mediaType, nil }

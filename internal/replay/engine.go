@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -359,6 +360,7 @@ func layerSource(pl scenario.PlanLayer) string {
 func (e *engine) openDrivers(ctx context.Context, ds []drivers.Driver) {
 	layers := sizing.Realised(e.res.Layers)
 	size, image := sizing.BackingSize(e.plan, layers), sizing.ImageSize(e.plan, layers)
+	e.undo.Push("close the drivers", func() error { return e.closeDrivers(context.WithoutCancel(ctx)) })
 	for i, d := range ds {
 		info := d.Info()
 		dr := &driverRun{d: d, info: info, status: result.StatusOK, ctrs: map[string][]*container{}, phases: map[string]time.Duration{}}
@@ -400,11 +402,6 @@ func (e *engine) openDriver(ctx context.Context, dr *driverRun, size, image int6
 		return
 	}
 	dr.inst, dr.sn = inst, inst.Snapshotter()
-	e.undo.Push("close driver "+info.Name, func() error {
-		defer dr.charge("close", time.Now())
-		e.unmountAll(context.WithoutCancel(ctx), dr)
-		return inst.Close(context.WithoutCancel(ctx))
-	})
 	b := inst.Backing()
 	if err := measure.Sync(b.Path); err != nil {
 		dr.fail(err)
@@ -413,6 +410,33 @@ func (e *engine) openDriver(ctx context.Context, dr *driverRun, size, image int6
 	if dr.base, err = measure.DiskUsed(b.Path); err != nil {
 		dr.fail(err)
 	}
+}
+
+// closeDrivers closes every opened driver — its containers unmounted, its snapshots, snapshotter and
+// backing gone — side by side (nothing is timed any more), and returns every error.
+func (e *engine) closeDrivers(ctx context.Context) error {
+	var mu sync.Mutex
+	var errs []error
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for _, d := range e.drvs {
+		if d.inst == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			defer d.charge("close", time.Now())
+			e.unmountAll(ctx, d)
+			if err := d.inst.Close(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("close driver %s: %w", d.info.Name, err))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // finish fills the run's drivers, metrics and summaries.

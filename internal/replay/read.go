@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,7 +37,7 @@ func suffixMatch(rels []string) func(string) bool {
 //
 // The backing files are found once per op (sets) and evicted every sample: the op creates none, and
 // a full-copy driver's backing holds tens of thousands of files to walk.
-func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map[fileSetKey]*measure.FileSet, id metric.ID, params map[string]string) error {
+func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets *fileSets, id metric.ID, params map[string]string) error {
 	match, key := suffixMatch(rels), fileSetKey{d, strings.Join(rels, "\x00")}
 	if d.info.Capabilities.Block {
 		match, key.rels = notMetadata, "" // the data lives in images: every backing file
@@ -48,13 +49,17 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map
 			}
 		}
 	}
-	set := sets[key]
+	sets.mu.Lock()
+	set := sets.m[key]
+	sets.mu.Unlock()
 	if set == nil {
 		var err error
 		if set, err = measure.ListFiles(d.inst.Backing().Path, match); err != nil {
 			return fmt.Errorf("evict: %w", err)
 		}
-		sets[key] = set
+		sets.mu.Lock()
+		sets.m[key] = set
+		sets.mu.Unlock()
 	}
 	res, err := set.Evict()
 	if err != nil {
@@ -64,6 +69,13 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets map
 		e.rec.warn(d.info.Name, id, params, fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
 	}
 	return nil
+}
+
+// fileSets are the backing files listed for eviction so far, by driver and paths (drivers evict side
+// by side).
+type fileSets struct {
+	mu sync.Mutex
+	m  map[fileSetKey]*measure.FileSet
 }
 
 // fileSetKey names the backing files one driver evicts for a set of paths ("" for all of them).
@@ -257,7 +269,7 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 			return err
 		}
 		// Read latency.
-		sets := map[fileSetKey]*measure.FileSet{}
+		sets := &fileSets{m: map[fileSetKey]*measure.FileSet{}}
 		floorFile := ""
 		if f := e.floor; f != nil {
 			floorFile = fmt.Sprintf("read-%d", op.Index)

@@ -65,7 +65,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 			rels = append(rels, strings.TrimPrefix(f, "/"))
 		}
 		slices.Sort(rels)
-		sets := map[fileSetKey]*measure.FileSet{}
+		sets := &fileSets{m: map[fileSetKey]*measure.FileSet{}}
 		buf := make([]byte, 1<<20)
 		// Each round runs in the next container of the image: what each one's start costs.
 		ctrOf := func(d *driverRun, r int) (*container, error) {
@@ -120,7 +120,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 					if err := e.evictMetadata(ctx, ds); err != nil {
 						return err
 					}
-					if err := e.eachOf(ctx, ds, func(d *driverRun) error {
+					if err := e.eachAtOnce(ctx, ds, func(d *driverRun) error {
 						ct, err := ctrOf(d, r)
 						if err != nil {
 							return err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -195,5 +196,42 @@ func TestTextWidth(t *testing.T) {
 		if w := runewidth.StringWidth(line); w > 34 && line != "" {
 			t.Errorf("split table line of %d: %q", w, line)
 		}
+	}
+}
+
+// The run-time table shows the engine's own time (outside every driver's clock) as a column, with
+// rows for the engine's phases, and counts it in the total.
+func TestRunTimeEngine(t *testing.T) {
+	r := &result.Result{}
+	r.Run.EngineSeconds = map[string]float64{"publish": 12.5, "trees": 3}
+	r.Drivers = []result.DriverResult{
+		{Name: "a", Seconds: 10, PhaseSeconds: map[string]float64{"build": 4, "containers": 6}},
+		{Name: "b", Seconds: 20, PhaseSeconds: map[string]float64{"build": 15, "containers": 5}},
+	}
+	s := runTimeSection(r, []string{"a", "b"})
+	if s == nil {
+		t.Fatal("no run-time section")
+	}
+	if got, want := strings.Join(s.Table.Header, ","), "phase,all drivers,engine,a,b"; got != want {
+		t.Fatalf("header %s, want %s", got, want)
+	}
+	rows := map[string]string{}
+	for _, row := range s.Table.Rows {
+		rows[row[0]] = strings.Join(row[1:], ",")
+	}
+	for name, want := range map[string]string{
+		"build":   "19.0,0.0,4.0,15.0",
+		"publish": "0.0,12.5,0.0,0.0",
+		"trees":   "0.0,3.0,0.0,0.0",
+		"total":   "30.0,15.5,10.0,20.0",
+	} {
+		if rows[name] != want {
+			t.Errorf("row %s = %q, want %q", name, rows[name], want)
+		}
+	}
+	// A result without engine time (written before it was recorded) keeps the old table.
+	r.Run.EngineSeconds = nil
+	if s := runTimeSection(r, []string{"a", "b"}); slices.Contains(s.Table.Header, "engine") {
+		t.Errorf("engine column without engine time: %v", s.Table.Header)
 	}
 }

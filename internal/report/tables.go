@@ -643,12 +643,20 @@ func runTimeSection(r *result.Result, drivers []string) *Section {
 		}
 	}
 	phases = append(phases, slices.Sorted(maps.Keys(seen))...)
+	// The engine's own time (building trees, publishing layers, the floor, writing results back,
+	// calibration probes) is outside every driver's clock: a column of its own, in rows of its own.
+	engine := r.Run.EngineSeconds
+	enginePhases := slices.Sorted(maps.Keys(engine))
 	title := "run time (s), by driver and phase"
 	if !r.Run.Started.IsZero() && r.Run.Finished.After(r.Run.Started) {
 		title += fmt.Sprintf(": the run took %.0f s", r.Run.Finished.Sub(r.Run.Started).Seconds())
 	}
-	t := &Table{Header: append([]string{"phase", "all drivers"}, cols...), Key: 1}
-	row := func(name string, sec func(*result.DriverResult) float64) {
+	header := []string{"phase", "all drivers"}
+	if len(engine) > 0 {
+		header = append(header, "engine")
+	}
+	t := &Table{Header: append(header, cols...), Key: 1}
+	row := func(name string, eng float64, sec func(*result.DriverResult) float64) {
 		var all float64
 		var cells []string
 		for _, d := range cols {
@@ -656,12 +664,25 @@ func runTimeSection(r *result.Result, drivers []string) *Section {
 			all += v
 			cells = append(cells, fmt.Sprintf("%.1f", v))
 		}
-		t.Rows = append(t.Rows, append([]string{name, fmt.Sprintf("%.1f", all)}, cells...))
+		line := []string{name, fmt.Sprintf("%.1f", all)}
+		if len(engine) > 0 {
+			line = append(line, fmt.Sprintf("%.1f", eng))
+		}
+		t.Rows = append(t.Rows, append(line, cells...))
+	}
+	var engineTotal float64
+	for _, ph := range enginePhases {
+		engineTotal += engine[ph]
 	}
 	for _, ph := range phases {
-		row(ph, func(dr *result.DriverResult) float64 { return dr.PhaseSeconds[ph] })
+		row(ph, engine[ph], func(dr *result.DriverResult) float64 { return dr.PhaseSeconds[ph] })
 	}
-	row("total", func(dr *result.DriverResult) float64 { return dr.Seconds })
+	for _, ph := range enginePhases {
+		if !slices.Contains(phases, ph) {
+			row(ph, engine[ph], func(*result.DriverResult) float64 { return 0 })
+		}
+	}
+	row("total", engineTotal, func(dr *result.DriverResult) float64 { return dr.Seconds })
 	// The timed work alone: every recorded sample of a time metric, summed. What the kernel and the
 	// snapshotter spent on the measured calls themselves; the rest of total is setup, eviction,
 	// verification and calibration around them.
@@ -674,7 +695,7 @@ func runTimeSection(r *result.Result, drivers []string) *Section {
 			timed[m.Driver] += s / 1e9
 		}
 	}
-	row("of which timed samples", func(dr *result.DriverResult) float64 { return timed[dr.Name] })
+	row("of which timed samples", 0, func(dr *result.DriverResult) float64 { return timed[dr.Name] })
 	return &Section{Title: title, Level: 2, Table: t, Detail: true}
 }
 

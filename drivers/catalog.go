@@ -104,6 +104,11 @@ func (r *Catalog) Variant(spec Spec) (Driver, error) {
 	if spec.BackingSize < 0 {
 		return nil, KeyError("backing_size", fmt.Errorf("negative backing size %d", spec.BackingSize))
 	}
+	if spec.Socket != "" {
+		if _, ok := base.(SocketDriver); !ok {
+			return nil, KeyError("socket", fmt.Errorf("driver %s runs its snapshotter in seedbench's own process and takes no socket: remove socket, or use driver: proxy (a snapshotter's gRPC socket) or a containerd-… driver (a containerd daemon's socket)", baseName))
+		}
+	}
 	v, ok := base.(Variants)
 	if !ok {
 		return nil, KeyError("driver", fmt.Errorf("driver %s has no variants: name it alone", baseName))

@@ -179,11 +179,21 @@ type Spec struct {
 	Backing string
 	// BackingSize fixes the backing's size in bytes (0 = sized from the scenario by the engine).
 	BackingSize int64
+	// Socket is the unix socket a driver reaching its snapshotter through one uses (SocketDriver):
+	// a containerd daemon's, or a snapshotter's gRPC service.
+	Socket string
 }
 
 // Plain reports whether s only names a driver, with nothing to vary.
 func (s Spec) Plain() bool {
-	return s.Driver == "" && len(s.MountOptions) == 0 && s.Backing == "" && s.BackingSize == 0
+	return s.Driver == "" && len(s.MountOptions) == 0 && s.Backing == "" && s.BackingSize == 0 && s.Socket == ""
+}
+
+// SocketDriver is implemented by a driver that reaches its snapshotter through a unix socket a spec
+// may name (Spec.Socket): a containerd daemon's, or a proxy snapshotter's. Socket says what the
+// socket is, for errors and help. The catalogue refuses a socket for any other driver.
+type SocketDriver interface {
+	Socket() string
 }
 
 // Variants is implemented by a driver that can be the base of variants: its family parses and

@@ -63,6 +63,7 @@ func TestVariant(t *testing.T) {
 		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", Backing: "ntfs"}, err: `unknown backing "ntfs"`},
 		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
 		{spec: drivers.Spec{}, err: "needs a name"},
+		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", Socket: "/run/x.sock"}, err: "takes no socket"},
 	} {
 		d, err := all.Catalog().Variant(tc.spec)
 		if tc.err != "" {

@@ -155,7 +155,7 @@ func load(ctx context.Context, file string, opt scenario.ResolveOptions, names [
 }
 
 func driverSpec(s scenario.DriverSpec) drivers.Spec {
-	return drivers.Spec{Name: s.Name, Driver: s.Driver, MountOptions: s.MountOptions, Backing: s.Backing, BackingSize: int64(s.BackingSize)}
+	return drivers.Spec{Name: s.Name, Driver: s.Driver, MountOptions: s.MountOptions, Backing: s.Backing, BackingSize: int64(s.BackingSize), Socket: s.Socket}
 }
 
 // Execute runs req: every check first, then each scenario. It returns what ran, even when an error

@@ -189,7 +189,8 @@ type Depth struct {
 
 // DriverSpec names a driver, optionally as a variant with options:
 //
-//	drivers: [overlayfs, native, {name: overlay-nometa, driver: overlayfs, mount_options: [index=off]}]
+//	drivers: [overlayfs, native, {name: overlay-nometa, driver: overlayfs, mount_options: [index=off]},
+//	          {name: my-nydus, driver: proxy, socket: /run/containerd-nydus/containerd-nydus-grpc.sock}]
 type DriverSpec struct {
 	Name         string   `yaml:"name"`
 	Driver       string   `yaml:"driver,omitempty"`        // base driver (default = Name)
@@ -199,6 +200,10 @@ type DriverSpec struct {
 	// the size the engine derives from the scenario: to measure a driver on a small disk, or running
 	// out of it.
 	BackingSize units.Size `yaml:"backing_size,omitempty"`
+	// Socket is the unix socket the driver reaches its snapshotter through: a containerd daemon's
+	// (a containerd-… driver then uses that daemon instead of starting one of its own) or a
+	// snapshotter's gRPC service (driver: proxy).
+	Socket string `yaml:"socket,omitempty"`
 
 	Line int `yaml:"-"`
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -1103,6 +1104,9 @@ func (v *validator) drivers() {
 		if bp := join(dp, "backing_size"); v.given(bp, d.BackingSize != 0) && v.size(bp, "backing_size", d.BackingSize, false) &&
 			d.BackingSize < MinBackingSize {
 			v.addf(bp, "backing_size %s is too small for a filesystem: at least %s", d.BackingSize, MinBackingSize)
+		}
+		if sp := join(dp, "socket"); v.given(sp, d.Socket != "") && !filepath.IsAbs(d.Socket) {
+			v.addf(sp, "socket %q: give the socket's absolute path (e.g. /run/containerd/containerd.sock)", d.Socket)
 		}
 		for j, o := range d.MountOptions {
 			op := index(join(dp, "mount_options"), j)

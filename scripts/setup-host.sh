@@ -16,6 +16,7 @@ packages=(
 	make
 	debootstrap  # scripts/realstack: the real Debian seed stack
 	strace       # seedbench trace: the files a program touches
+	containerd   # Debian 12's containerd 1.6: the containerd1.6-… drivers' private daemons
 )
 
 missing=()
@@ -27,7 +28,16 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# seedbench runs containerd as private daemons of its own: the package's service, if the
+	# install started one, is not left running or enabled on the host's behalf.
+	if [[ " ${missing[*]} " == *" containerd "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now containerd.service >/dev/null 2>&1 || true
+	fi
 fi
+
+# containerd of the version seedbench links, built from the Go module once (cached): the
+# containerd-… drivers' private daemons.
+GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)} bash "$(dirname "$0")/build-containerd.sh"
 
 # Kernel pieces the drivers use; load them where they are modules (no error if built in).
 for m in overlay loop fuse btrfs xfs erofs; do

@@ -10,6 +10,7 @@ import (
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/drivers/blockfile"
 	"github.com/seedbench/seedbench/drivers/btrfs"
+	"github.com/seedbench/seedbench/drivers/containerd"
 	"github.com/seedbench/seedbench/drivers/devmapper"
 	"github.com/seedbench/seedbench/drivers/erofs"
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
@@ -40,6 +41,9 @@ func Catalog() *drivers.Catalog {
 		erofs.New("erofs", ""),
 		stargz.New("stargz", true),
 		stargz.New("stargz-noprefetch", false),
+		containerd.New("containerd-overlayfs", containerd.Linked, "overlayfs", "", ""),
+		containerd.New("containerd-native", containerd.Linked, "native", "", ""),
+		containerd.New("containerd1.6-overlayfs", containerd.Debian16, "overlayfs", "", ""),
 		devmapper.New("devmapper"), // unavailable drivers last: listed with the reason and the fix
 		zfs.New("zfs"),
 	} {

@@ -1,0 +1,221 @@
+package containerd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Bounds on a private daemon's life: how long it may take to answer after it starts, and to exit
+// after SIGTERM before it is killed.
+const (
+	startTimeout = 20 * time.Second
+	stopTimeout  = 10 * time.Second
+)
+
+// maxSocketPath is the longest path a unix socket may have (sun_path is 108 bytes with its NUL).
+const maxSocketPath = 107
+
+// daemon is a private containerd the driver started: its own config, root, state and sockets.
+type daemon struct {
+	binary  string
+	dir     string // config, state, sockets and log
+	socket  string // the gRPC socket
+	log     string
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has exited (waitErr is set then)
+	waitErr error
+}
+
+// config is a private daemon's configuration: root on the driver's backing, state and sockets under
+// dir, and nothing loaded that seedbench does not use (no CRI, no NRI, no tracing, no snapshotter but
+// the one measured and the ones containerd cannot do without).
+func config(major int, root, dir, snapshotter string) string {
+	disabled := []string{
+		"io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.internal.v1.tracing",
+		"io.containerd.tracing.processor.v1.otlp",
+	}
+	for _, s := range []string{"aufs", "btrfs", "zfs", "devmapper", "blockfile", "erofs", "native", "overlayfs"} {
+		if s != snapshotter {
+			disabled = append(disabled, "io.containerd.snapshotter.v1."+s)
+		}
+	}
+	version := 2 // containerd 1.x
+	if major >= 2 {
+		version = 3
+		disabled = append(disabled, "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.nri.v1.nri",
+			"io.containerd.image-verifier.v1.bindir", "io.containerd.podsandbox.controller.v1.podsandbox")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# a private containerd of a seedbench run: nothing outside this run's directory\nversion = %d\n", version)
+	fmt.Fprintf(&b, "root = %q\nstate = %q\n", root, filepath.Join(dir, "state"))
+	b.WriteString("disabled_plugins = [")
+	for i, p := range disabled {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", p)
+	}
+	b.WriteString("]\n")
+	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n[debug]\n  address = %q\n  level = \"warn\"\n",
+		filepath.Join(dir, "g.sock"), filepath.Join(dir, "t.sock"), filepath.Join(dir, "d.sock"))
+	return b.String()
+}
+
+// startDaemon starts binary (containerd of major version major) with its root at root and the rest
+// under dir, and waits until its gRPC socket answers (ready); on every error the process is gone.
+func startDaemon(ctx context.Context, binary string, major int, root, dir, snapshotter string, ready func(ctx context.Context, socket string) error) (*daemon, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	socket := filepath.Join(dir, "g.sock")
+	if len(filepath.Join(dir, "t.sock")) > maxSocketPath {
+		return nil, fmt.Errorf("daemon socket path %s is longer than a unix socket may be (%d bytes): run with a shorter --workdir", socket, maxSocketPath)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(config(major, root, dir, snapshotter)), 0o600); err != nil {
+		return nil, err
+	}
+	d := &daemon{binary: binary, dir: dir, socket: socket, log: filepath.Join(dir, "containerd.log"), exited: make(chan struct{})}
+	logf, err := os.Create(d.log)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	d.cmd = exec.Command(binary, "--config", cfg)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	// Its own process group: a ^C at the terminal reaches seedbench, which stops the daemon after
+	// removing its snapshots, not the daemon first.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", binary, err)
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		close(d.exited)
+	}()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-d.exited:
+			return nil, fmt.Errorf("%s exited before it answered (%v): %s", binary, d.waitErr, d.logTail())
+		default:
+		}
+		if _, err := os.Stat(socket); err == nil {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			err = ready(cctx, socket)
+			cancel()
+			if err == nil {
+				return d, nil
+			}
+			if time.Now().After(deadline) {
+				return nil, errors.Join(fmt.Errorf("%s did not answer on %s within %v: %w (log: %s)", binary, socket, startTimeout, err, d.log), d.stop())
+			}
+		} else if time.Now().After(deadline) {
+			return nil, errors.Join(fmt.Errorf("%s made no socket %s within %v: %s", binary, socket, startTimeout, d.logTail()), d.stop())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), d.stop())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// stop ends the daemon: SIGTERM, then SIGKILL after stopTimeout. A daemon that exited on its own
+// (killed mid-run) is an error naming its log.
+func (d *daemon) stop() error {
+	select {
+	case <-d.exited:
+		return fmt.Errorf("containerd %d (%s) had exited during the run (%v): %s", d.cmd.Process.Pid, d.binary, d.waitErr, d.logTail())
+	default:
+	}
+	_ = d.cmd.Process.Signal(unix.SIGTERM)
+	select {
+	case <-d.exited:
+		return nil
+	case <-time.After(stopTimeout):
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+	return fmt.Errorf("containerd %d did not exit within %v of SIGTERM: killed (log: %s)", d.cmd.Process.Pid, stopTimeout, d.log)
+}
+
+// logTail is the last lines of the daemon's log, for an error.
+func (d *daemon) logTail() string {
+	b, err := os.ReadFile(d.log)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return "no log output (" + d.log + ")"
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " | ") + " (log: " + d.log + ")"
+}
+
+// Daemons lists the containerd processes serving a configuration under dir (a killed run's
+// private daemons), by PID.
+func Daemons(dir string) ([]int, error) {
+	dir = filepath.Clean(dir) + "/"
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "--config" && strings.HasPrefix(args[i+1], dir) && filepath.Base(args[0]) == "containerd" {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids, nil
+}
+
+// binaryVersion is what binary --version says its version is ("v2.4.2", "1.6.20~ds1").
+func binaryVersion(ctx context.Context, binary string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", binary, err)
+	}
+	// "containerd github.com/containerd/containerd/v2 v2.4.2 h1:…", "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
+	f := strings.Fields(string(out))
+	if len(f) < 3 {
+		return "", fmt.Errorf("%s --version: unexpected output %q", binary, strings.TrimSpace(string(out)))
+	}
+	return f[2], nil
+}
+
+// majorMinor parses "v2.4.2" or "1.6.20~ds1" into 2, 4 or 1, 6.
+func majorMinor(v string) (major, minor int, ok bool) {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return major, minor, err1 == nil && err2 == nil
+}

@@ -45,6 +45,7 @@ type conn struct {
 	state
 	c       *client.Client
 	version client.Version
+	record  string // the stateFile, removed once the daemon holds nothing of the instance's
 }
 
 // checkSocket says what is wrong with a socket path before any dial: missing, or not a socket.
@@ -56,7 +57,13 @@ func checkSocket(socket, fix string) error {
 	case err != nil:
 		return fmt.Errorf("containerd socket %s: %w", socket, err)
 	case fi.Mode()&os.ModeSocket == 0:
-		return fmt.Errorf("containerd socket %s is not a socket (%s): give the daemon's gRPC socket, e.g. /run/containerd/containerd.sock", socket, fi.Mode().Type())
+		kind := "a regular file"
+		if fi.IsDir() {
+			kind = "a directory"
+		} else if fi.Mode().Type() != 0 {
+			kind = "of type " + fi.Mode().Type().String()
+		}
+		return fmt.Errorf("containerd socket %s is not a socket but %s: give the daemon's gRPC socket, e.g. /run/containerd/containerd.sock", socket, kind)
 	}
 	return nil
 }
@@ -97,14 +104,15 @@ func connect(ctx context.Context, socket, snapshotter, workDir string, private b
 		return nil, err
 	}
 	ns := namespaceOf(workDir)
-	cn := &conn{state: state{Socket: socket, Namespace: ns, Lease: ns, Snapshotter: snapshotter, Private: private}, c: c, version: v}
+	cn := &conn{state: state{Socket: socket, Namespace: ns, Lease: ns, Snapshotter: snapshotter, Private: private}, c: c, version: v,
+		record: filepath.Join(workDir, stateFile)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, cn.close(context.WithoutCancel(ctx)))
 		}
 	}()
 	b, _ := json.MarshalIndent(cn.state, "", "  ")
-	if err := os.WriteFile(filepath.Join(workDir, stateFile), append(b, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(cn.record, append(b, '\n'), 0o600); err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -164,7 +172,13 @@ func (cn *conn) close(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("containerd at %s: delete namespace %s: %w", cn.Socket, cn.Namespace, err))
 	}
 	errs = append(errs, cn.c.Close())
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := os.Remove(cn.record); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // scoped runs every call of a daemon's snapshotter in a namespace and under a lease.
@@ -249,11 +263,8 @@ func removeLeftovers(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cn := &conn{state: st, c: c}
+	cn := &conn{state: st, c: c, record: path}
 	if err := cn.close(ctx); err != nil {
-		return "", err
-	}
-	if err := os.Remove(path); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("containerd at %s: namespace %s (snapshots and lease)", st.Socket, st.Namespace), nil

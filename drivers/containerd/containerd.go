@@ -228,7 +228,13 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
-		undo.Push("remove the namespace from the daemon", func() error { return cn.close(context.Background()) })
+		undo.Push("remove the namespace from the daemon", func() error {
+			if dm.dead() {
+				// Its metadata goes with the backing: nothing to ask a dead daemon (stop says it died).
+				return errors.Join(cn.c.Close(), os.Remove(cn.record))
+			}
+			return cn.close(context.Background())
+		})
 		return fsinstance.New(fsinstance.Config{Driver: d.Name, Snapshotter: cn.snapshotter(), Backing: b, Undo: undo}), nil
 	})
 }
@@ -248,6 +254,12 @@ func (d *Driver) openUser(ctx context.Context, opts drivers.Options) (_ drivers.
 			err = errors.Join(err, undo.Unwind())
 		}
 	}()
+	if _, err := os.Stat(opts.WorkDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(opts.WorkDir, 0o700); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		}
+		undo.Push("remove "+opts.WorkDir, func() error { return os.Remove(opts.WorkDir) })
+	}
 	cn, err := connect(ctx, d.socket, d.snapshotter, opts.WorkDir, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.Name, err)
@@ -326,6 +338,9 @@ func (d *Driver) Reap(dir string) ([]string, error) {
 	}
 	if err := waitGone(dir); err != nil {
 		errs = append(errs, err)
+	}
+	for _, l := range staleLinks(dir) {
+		done = append(done, "removed socket link "+l)
 	}
 	for _, pattern := range []string{stateFile, "*/" + stateFile, "*/*/" + stateFile, "*/*/*/" + stateFile} {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))

@@ -23,13 +23,11 @@ const (
 	stopTimeout  = 10 * time.Second
 )
 
-// maxSocketPath is the longest path a unix socket may have (sun_path is 108 bytes with its NUL).
-const maxSocketPath = 107
-
 // daemon is a private containerd the driver started: its own config, root, state and sockets.
 type daemon struct {
 	binary  string
 	dir     string // config, state, sockets and log
+	sockets string // the short link to dir the sockets are bound through
 	socket  string // the gRPC socket
 	log     string
 	cmd     *exec.Cmd
@@ -37,10 +35,10 @@ type daemon struct {
 	waitErr error
 }
 
-// config is a private daemon's configuration: root on the driver's backing, state and sockets under
-// dir, and nothing loaded that seedbench does not use (no CRI, no NRI, no tracing, no snapshotter but
-// the one measured and the ones containerd cannot do without).
-func config(major int, root, dir, snapshotter string) string {
+// config is a private daemon's configuration: root on the driver's backing, state under dir, the
+// sockets in sockets (a short link to dir), and nothing loaded that seedbench does not use (no CRI,
+// no NRI, no tracing, no snapshotter but the one measured).
+func config(major int, root, dir, sockets, snapshotter string) string {
 	disabled := []string{
 		"io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.internal.v1.tracing",
 		"io.containerd.tracing.processor.v1.otlp",
@@ -67,8 +65,8 @@ func config(major int, root, dir, snapshotter string) string {
 		fmt.Fprintf(&b, "%q", p)
 	}
 	b.WriteString("]\n")
-	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n[debug]\n  address = %q\n  level = \"warn\"\n",
-		filepath.Join(dir, "g.sock"), filepath.Join(dir, "t.sock"), filepath.Join(dir, "d.sock"))
+	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n[debug]\n  level = \"warn\"\n",
+		filepath.Join(sockets, "g.sock"), filepath.Join(sockets, "t.sock"))
 	return b.String()
 }
 
@@ -78,18 +76,21 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	socket := filepath.Join(dir, "g.sock")
-	if len(filepath.Join(dir, "t.sock")) > maxSocketPath {
-		return nil, fmt.Errorf("daemon socket path %s is longer than a unix socket may be (%d bytes): run with a shorter --workdir", socket, maxSocketPath)
-	}
-	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(config(major, root, dir, snapshotter)), 0o600); err != nil {
-		return nil, err
-	}
-	d := &daemon{binary: binary, dir: dir, socket: socket, log: filepath.Join(dir, "containerd.log"), exited: make(chan struct{})}
-	logf, err := os.Create(d.log)
+	// A socket's path must fit in sun_path (containerd allows 104 bytes), which a run directory's
+	// need not: the daemon binds its sockets through a short link to dir (the sockets are in dir).
+	sockets, err := linkSockets(dir)
 	if err != nil {
 		return nil, err
+	}
+	socket := filepath.Join(sockets, "g.sock")
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(config(major, root, dir, sockets, snapshotter)), 0o600); err != nil {
+		return nil, errors.Join(err, os.Remove(sockets))
+	}
+	d := &daemon{binary: binary, dir: dir, sockets: sockets, socket: socket, log: filepath.Join(dir, "containerd.log"), exited: make(chan struct{})}
+	logf, err := os.Create(d.log)
+	if err != nil {
+		return nil, errors.Join(err, os.Remove(sockets))
 	}
 	defer logf.Close()
 	d.cmd = exec.Command(binary, "--config", cfg)
@@ -98,7 +99,7 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 	// removing its snapshots, not the daemon first.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", binary, err)
+		return nil, errors.Join(fmt.Errorf("start %s: %w", binary, err), os.Remove(sockets))
 	}
 	go func() {
 		d.waitErr = d.cmd.Wait()
@@ -135,6 +136,21 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 // stop ends the daemon: SIGTERM, then SIGKILL after stopTimeout. A daemon that exited on its own
 // (killed mid-run) is an error naming its log.
 func (d *daemon) stop() error {
+	err := d.end()
+	return errors.Join(err, os.Remove(d.sockets), os.RemoveAll(d.dir))
+}
+
+// dead reports whether the daemon has exited.
+func (d *daemon) dead() bool {
+	select {
+	case <-d.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *daemon) end() error {
 	select {
 	case <-d.exited:
 		return fmt.Errorf("containerd %d (%s) had exited during the run (%v): %s", d.cmd.Process.Pid, d.binary, d.waitErr, d.logTail())
@@ -149,6 +165,39 @@ func (d *daemon) stop() error {
 	_ = d.cmd.Process.Kill()
 	<-d.exited
 	return fmt.Errorf("containerd %d did not exit within %v of SIGTERM: killed (log: %s)", d.cmd.Process.Pid, stopTimeout, d.log)
+}
+
+// SocketLinks is where the short links private daemons bind their sockets through live.
+const SocketLinks = "/run/seedbench"
+
+// linkSockets makes a short link in SocketLinks to dir and returns its path.
+func linkSockets(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(SocketLinks, 0o700); err != nil {
+		return "", err
+	}
+	link := filepath.Join(SocketLinks, namespaceOf(abs)[len("seedbench-"):])
+	_ = os.Remove(link) // a killed run's, for this very directory
+	if err := os.Symlink(abs, link); err != nil {
+		return "", fmt.Errorf("link daemon sockets: %w", err)
+	}
+	return link, nil
+}
+
+// staleLinks removes the links in SocketLinks to directories under dir (a killed run's).
+func staleLinks(dir string) []string {
+	ents, _ := os.ReadDir(SocketLinks)
+	var removed []string
+	for _, e := range ents {
+		p := filepath.Join(SocketLinks, e.Name())
+		if to, err := os.Readlink(p); err == nil && strings.HasPrefix(to, filepath.Clean(dir)+"/") && os.Remove(p) == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed
 }
 
 // logTail is the last lines of the daemon's log, for an error.

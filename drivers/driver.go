@@ -203,10 +203,18 @@ type Variants interface {
 	Variant(spec Spec) (Driver, error)
 }
 
+// DaemonDriver is implemented by a driver whose snapshotter lives in a containerd daemon it starts
+// itself: WithSocket is the same driver measuring the user's daemon at socket instead
+// (`seedbench run --containerd SOCKET`).
+type DaemonDriver interface {
+	WithSocket(socket string) Driver
+}
+
 // Reaper is implemented by a driver whose instances run processes of their own (FUSE daemons) that
 // outlive a run killed with SIGKILL: `seedbench cleanup` calls Reap with a dead run's directory
 // before it unmounts anything, so no unmount blocks on a daemon. Reap kills what serves mounts under
-// dir and returns a description of each process it killed.
+// dir and returns a description of each process it killed; an entry beginning "removed " says what
+// else it undid (a killed run's namespace in a user's containerd, a socket link).
 type Reaper interface {
 	Reap(dir string) (killed []string, err error)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/internal/rundir"
@@ -22,7 +23,11 @@ func cmdCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	rep, err := rundir.Cleanup(*base, all.Catalog().Reapers())
 	for _, k := range rep.Killed {
-		fmt.Fprintf(stdout, "killed %s\n", k)
+		if strings.HasPrefix(k, "removed ") { // a reaper's other undoing: a namespace in a user's daemon
+			fmt.Fprintln(stdout, k)
+		} else {
+			fmt.Fprintf(stdout, "killed %s\n", k)
+		}
 	}
 	for _, c := range rep.Aborted {
 		fmt.Fprintf(stdout, "aborted FUSE connection %s (its unmount hung)\n", c)

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 
 	"github.com/seedbench/seedbench/drivers/all"
+	"github.com/seedbench/seedbench/drivers/containerd"
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
@@ -51,9 +53,30 @@ func TestCrashCleanup(t *testing.T) {
 	} else {
 		t.Log("fuse-overlayfs cannot run here: crashing without it")
 	}
+	// A private containerd (a process of its own) and the user's daemon (a namespace in it) too.
+	if containerd.New("c", containerd.Linked, "overlayfs", "", "").Check(context.Background()) == nil {
+		ds += ",containerd-overlayfs,node-overlayfs"
+	} else {
+		t.Log("containerd cannot run here: crashing without it")
+	}
 	workdir := t.TempDir()
 	undoWorkdir(t, workdir)
-	cmd := exec.Command(binary, "run", "testdata/small.yaml", "--drivers", ds, "--workdir", workdir,
+	scenarioFile := "testdata/small.yaml"
+	userSock := ""
+	if strings.Contains(ds, "containerd") {
+		// The user's daemon is named by a spec's socket: the scenario, with that variant added.
+		userSock = userContainerd(t)
+		b, err := os.ReadFile(scenarioFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scenarioFile = filepath.Join(t.TempDir(), "small.yaml")
+		b = append(b, []byte("drivers: [overlayfs, native, fuse-overlayfs, stargz, containerd-overlayfs, {name: node-overlayfs, driver: containerd-overlayfs, socket: "+userSock+"}]\n")...)
+		if err := os.WriteFile(scenarioFile, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(binary, "run", scenarioFile, "--drivers", ds, "--workdir", workdir,
 		"--out", filepath.Join(t.TempDir(), "r.json"), "--samples", "50")
 	var se syncBuffer
 	cmd.Stderr = &se
@@ -110,6 +133,17 @@ func TestCrashCleanup(t *testing.T) {
 	}
 	if fuse && !strings.Contains(o.stdout, "killed fuse-overlayfs ") {
 		t.Errorf("cleanup killed no fuse-overlayfs daemon:\n%s", o.stdout)
+	}
+	if strings.Contains(ds, "containerd") {
+		for _, want := range []string{"killed containerd ", "removed namespace seedbench-"} {
+			if !strings.Contains(o.stdout, want) {
+				t.Errorf("cleanup output lacks %q:\n%s", want, o.stdout)
+			}
+		}
+		if left, _ := containerd.Daemons(workdir); len(left) > 0 {
+			t.Errorf("containerd daemons still running for %s: %v", workdir, left)
+		}
+		assertDaemonClean(t, userSock)
 	}
 	assertNothingOurs(t, workdir)
 	if left, _ := fuseoverlayfs.Daemons(workdir); len(left) > 0 {
@@ -184,4 +218,50 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// userContainerd starts a containerd standing in for the user's own (as --containerd or a spec's
+// socket reaches it), stopped when the test ends; "" when containerd cannot run here.
+func userContainerd(t *testing.T) string {
+	t.Helper()
+	if containerd.New("c", containerd.Linked, "overlayfs", "", "").Check(context.Background()) != nil {
+		return ""
+	}
+	dir, err := os.MkdirTemp("", "sb-user-ctd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket, stop, err := containerd.StartDaemon(context.Background(), containerd.Linked, filepath.Join(dir, "root"), filepath.Join(dir, "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+		os.RemoveAll(dir)
+	})
+	return socket
+}
+
+// assertDaemonClean checks that the containerd at socket holds no namespace of seedbench's: every
+// snapshot and lease a run made there is gone with it (a namespace is deleted only when empty).
+func assertDaemonClean(t *testing.T, socket string) {
+	t.Helper()
+	c, err := client.New(socket, client.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nss, err := c.NamespaceService().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range nss {
+		if strings.HasPrefix(ns, "seedbench-") {
+			t.Errorf("namespace %s left in the daemon at %s", ns, socket)
+		}
+	}
 }

@@ -3,7 +3,7 @@
 // file is first copied up, a deleted file is hidden by a whiteout — by replaying a scenario through
 // containerd's snapshotters.
 //
-//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N] [--registry http://HOST:PORT]
+//	seedbench run SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N] [--registry http://HOST:PORT] [--containerd SOCKET]
 //	seedbench validate SCENARIO.yaml...
 //	seedbench show SCENARIO.yaml [--quick] [--samples N]
 //	seedbench trace SCENARIO.yaml --image NAME [-o FILE] [--timeout D] [--workdir DIR] -- COMMAND [ARG...]

@@ -40,6 +40,7 @@ type runOptions struct {
 	repeat   int
 	shard    string
 	registry string
+	ctd      string
 }
 
 // faultFlags collects --inject-fault values.
@@ -58,7 +59,8 @@ func (f *faultFlags) Set(s string) error {
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o runOptions
-	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N] [--registry http://HOST:PORT]", stderr)
+	fs := newFlags("run", "SCENARIO.yaml... [--drivers a,b] [--quick] [--samples N] [--out FILE] [--format table|json|gobench] [--details] [-q] [--workdir DIR] [--results DIR] [--repeat N] [--inject-fault SPEC] [--shard I/N] [--registry http://HOST:PORT] [--containerd SOCKET]", stderr)
+	fs.StringVar(&o.ctd, "containerd", "", "measure the containerd daemon at this socket with the containerd-… drivers, instead of private daemons of their own (only a namespace of seedbench's own is touched)")
 	fs.StringVar(&o.drivers, "drivers", "", "comma-separated drivers to run (default: the scenario's list, else every driver)")
 	fs.BoolVar(&o.quick, "quick", false, "shrink sizes and sample counts: every metric, well under a minute")
 	fs.IntVar(&o.samples, "samples", 0, "samples per parameter point (default: the scenario's)")
@@ -126,7 +128,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		},
 		Done:   func(r bench.Run) error { return render(r, o, stdout, stderr) },
-		Faults: o.faults, Shard: shard, Registry: o.registry, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
+		Faults: o.faults, Shard: shard, Registry: o.registry, Containerd: o.ctd, Repeat: o.repeat, Args: os.Args, Version: version, Commit: commit, MeasureCode: measureCode,
 	})
 	prog.done()
 	if outcome == bench.Interrupted {

@@ -267,5 +267,5 @@ func removeLeftovers(ctx context.Context, path string) (string, error) {
 	if err := cn.close(ctx); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("containerd at %s: namespace %s (snapshots and lease)", st.Socket, st.Namespace), nil
+	return fmt.Sprintf("namespace %s (its snapshots and lease) from the containerd at %s", st.Namespace, st.Socket), nil
 }

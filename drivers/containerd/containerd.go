@@ -334,7 +334,7 @@ func (d *Driver) Reap(dir string) ([]string, error) {
 			errs = append(errs, fmt.Errorf("kill containerd %d: %w", pid, err))
 			continue
 		}
-		done = append(done, fmt.Sprintf("containerd %d", pid))
+		done = append(done, fmt.Sprintf("containerd %d (a private daemon)", pid))
 	}
 	if err := waitGone(dir); err != nil {
 		errs = append(errs, err)
@@ -349,7 +349,7 @@ func (d *Driver) Reap(dir string) ([]string, error) {
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", f, err))
 			} else if what != "" {
-				done = append(done, what)
+				done = append(done, "removed "+what)
 			}
 		}
 	}

@@ -38,36 +38,22 @@ func TestConformance(t *testing.T) {
 // and returns its socket; the test stops it.
 func userDaemon(t *testing.T) string {
 	t.Helper()
-	d := New("containerd-overlayfs", Linked, "overlayfs", "", "")
-	drivertest.RequireSupported(t, d)
+	drivertest.RequireSupported(t, New("containerd-overlayfs", Linked, "overlayfs", "", ""))
 	dir, err := os.MkdirTemp("", "sb-ctd-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := d.binaryVersion()
-	if err != nil {
-		t.Fatal(err)
-	}
-	major, _, _ := majorMinor(v)
-	dm, err := startDaemon(context.Background(), Linked.Binary, major, filepath.Join(dir, "root"), filepath.Join(dir, "run"), "overlayfs",
-		func(ctx context.Context, socket string) error {
-			c, _, err := dial(ctx, socket)
-			if err == nil {
-				err = c.Close()
-			}
-			return err
-		})
+	socket, stop, err := StartDaemon(context.Background(), Linked, filepath.Join(dir, "root"), filepath.Join(dir, "run"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := dm.stop(); err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
-		unix.Unmount(filepath.Join(dir, "root"), unix.MNT_DETACH)
 		os.RemoveAll(dir)
 	})
-	return dm.socket
+	return socket
 }
 
 // A driver at the user's daemon works in a namespace of its own and leaves everything else in the

@@ -44,7 +44,7 @@ func config(major int, root, dir, sockets, snapshotter string) string {
 		"io.containerd.tracing.processor.v1.otlp",
 	}
 	for _, s := range []string{"aufs", "btrfs", "zfs", "devmapper", "blockfile", "erofs", "native", "overlayfs"} {
-		if s != snapshotter {
+		if s != snapshotter && (snapshotter != "" || (s != "native" && s != "overlayfs")) { // "": both
 			disabled = append(disabled, "io.containerd.snapshotter.v1."+s)
 		}
 	}
@@ -267,4 +267,29 @@ func majorMinor(v string) (major, minor int, ok bool) {
 	major, err1 := strconv.Atoi(parts[0])
 	minor, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
 	return major, minor, err1 == nil && err2 == nil
+}
+
+// StartDaemon starts containerd dm as the drivers start their private ones (its root at root, the
+// rest under dir, every snapshotter but the two measured disabled) and returns its socket and what
+// stops it: a daemon standing in for a user's, for tests and trials of `--containerd`.
+func StartDaemon(ctx context.Context, dm Daemon, root, dir string) (socket string, stop func() error, err error) {
+	version, err := binaryVersion(ctx, dm.Binary)
+	if err != nil {
+		return "", nil, err
+	}
+	major, _, ok := majorMinor(version)
+	if !ok {
+		return "", nil, fmt.Errorf("cannot read the version %q of %s", version, dm.Binary)
+	}
+	d, err := startDaemon(ctx, dm.Binary, major, root, dir, "", func(ctx context.Context, socket string) error {
+		c, _, err := dial(ctx, socket)
+		if err == nil {
+			err = c.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return d.socket, d.stop, nil
 }

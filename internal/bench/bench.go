@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ type Request struct {
 	Shard *result.Shard
 	// Registry is an external registry for pulls (http://HOST:PORT; "" = in process).
 	Registry string
+	// Containerd is the user's containerd socket: the daemon drivers measure that daemon instead of
+	// starting private ones ("" = private daemons).
+	Containerd string
 	// Repeat runs every scenario this many times, one after the other, each with a result of its
 	// own: A/A runs, for the noise floors compare judges by (0 = 1).
 	Repeat int
@@ -154,6 +158,23 @@ func load(ctx context.Context, file string, opt scenario.ResolveOptions, names [
 	return plan, ds, nil
 }
 
+// atDaemon points the daemon drivers among ds at the user's daemon at socket; one of them at least
+// must be there.
+func atDaemon(ds []drivers.Driver, socket string) ([]drivers.Driver, error) {
+	out := slices.Clone(ds)
+	n := 0
+	for i, d := range out {
+		if dd, ok := d.(drivers.DaemonDriver); ok {
+			out[i] = dd.WithSocket(socket)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("--containerd %s: none of the drivers reaches a containerd daemon: add one, e.g. --drivers overlayfs,containerd-overlayfs", socket)
+	}
+	return out, nil
+}
+
 func driverSpec(s scenario.DriverSpec) drivers.Spec {
 	return drivers.Spec{Name: s.Name, Driver: s.Driver, MountOptions: s.MountOptions, Backing: s.Backing, BackingSize: int64(s.BackingSize), Socket: s.Socket}
 }
@@ -188,8 +209,11 @@ func Execute(ctx context.Context, req Request) ([]Run, Outcome, error) {
 		if ctx.Err() != nil {
 			return nil, Interrupted, ctx.Err()
 		}
+		if err == nil && req.Containerd != "" {
+			ds, err = atDaemon(ds, req.Containerd)
+		}
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s: %w", f, err))
 			continue
 		}
 		runs = append(runs, Run{Plan: plan})

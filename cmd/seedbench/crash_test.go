@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,4 +265,62 @@ func assertDaemonClean(t *testing.T, socket string) {
 			t.Errorf("namespace %s left in the daemon at %s", ns, socket)
 		}
 	}
+}
+
+// TestDaemonKilledMidRun kills a driver's private containerd in the middle of a run: that driver
+// fails with an error naming the daemon, the other is still measured in full, the run exits 4, and
+// nothing is left behind.
+func TestDaemonKilledMidRun(t *testing.T) {
+	requireRoot(t)
+	if err := containerd.New("c", containerd.Linked, "overlayfs", "", "").Check(context.Background()); err != nil {
+		t.Skip(err)
+	}
+	workdir := t.TempDir()
+	undoWorkdir(t, workdir)
+	out := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(binary, "run", "testdata/small.yaml", "--drivers", "overlayfs,containerd-overlayfs", "--workdir", workdir,
+		"--out", out, "--samples", "20")
+	var se syncBuffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(2 * time.Minute)
+	var pids []int
+	for !strings.Contains(se.String(), "workload") || len(pids) == 0 {
+		pids, _ = containerd.Daemons(workdir)
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached the workload with a daemon:\n%s", se.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	unix.Kill(pids[0], unix.SIGKILL)
+	t0 := time.Now()
+	err := <-exited
+	t.Logf("the run ended %v after the daemon was killed: %v", time.Since(t0).Round(time.Millisecond), err)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitDriversLost {
+		t.Fatalf("exit %v, want %d:\n%s", err, exitDriversLost, se.String())
+	}
+	r, err := result.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range r.Drivers {
+		t.Logf("%s: %s %s", d.Name, d.Status, d.Reason)
+		switch d.Name {
+		case "overlayfs":
+			if d.Status != "ok" {
+				t.Errorf("overlayfs: %s %s", d.Status, d.Reason)
+			}
+		case "containerd-overlayfs":
+			if d.Status != "failed" || !strings.Contains(d.Reason, "containerd") {
+				t.Errorf("containerd-overlayfs: %s %q", d.Status, d.Reason)
+			}
+		}
+	}
+	assertNothingOurs(t, workdir)
 }

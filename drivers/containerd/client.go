@@ -45,6 +45,11 @@ type conn struct {
 	state
 	c       *client.Client
 	version client.Version
+	// gone, if set, says the daemon has exited: a private daemon's snapshots went with it (its
+	// root goes with the backing), so there is nothing left to list or remove.
+	gone func() bool
+	// explain, if set, adds what is known of the daemon to an error from it (that it died).
+	explain func(error) error
 	record  string // the stateFile, removed once the daemon holds nothing of the instance's
 }
 
@@ -136,7 +141,7 @@ func connect(ctx context.Context, socket, snapshotter, workDir string, private b
 // snapshotter is the daemon's snapshotter as the instance uses it: every call in its namespace and
 // under its lease.
 func (cn *conn) snapshotter() snapshots.Snapshotter {
-	return &scoped{Snapshotter: cn.c.SnapshotService(cn.Snapshotter), ns: cn.Namespace, lease: cn.Lease}
+	return &scoped{Snapshotter: cn.c.SnapshotService(cn.Snapshotter), ns: cn.Namespace, lease: cn.Lease, gone: cn.gone, explain: cn.explain}
 }
 
 // root is where the daemon keeps the snapshotter's files, as its introspection reports it.
@@ -185,6 +190,16 @@ func (cn *conn) close(ctx context.Context) error {
 type scoped struct {
 	snapshots.Snapshotter
 	ns, lease string
+	gone      func() bool
+	// explain, if set, adds what is known of the daemon to an error (it died, and how).
+	explain func(error) error
+}
+
+func (s *scoped) wrap(err error) error {
+	if err != nil && s.explain != nil {
+		return s.explain(err)
+	}
+	return err
 }
 
 func (s *scoped) ctx(ctx context.Context) context.Context {
@@ -192,43 +207,55 @@ func (s *scoped) ctx(ctx context.Context) context.Context {
 }
 
 func (s *scoped) Stat(ctx context.Context, key string) (snapshots.Info, error) {
-	return s.Snapshotter.Stat(s.ctx(ctx), key)
+	info, err := s.Snapshotter.Stat(s.ctx(ctx), key)
+	return info, s.wrap(err)
 }
 
 func (s *scoped) Update(ctx context.Context, info snapshots.Info, fieldpaths ...string) (snapshots.Info, error) {
-	return s.Snapshotter.Update(s.ctx(ctx), info, fieldpaths...)
+	info, err := s.Snapshotter.Update(s.ctx(ctx), info, fieldpaths...)
+	return info, s.wrap(err)
 }
 
 func (s *scoped) Usage(ctx context.Context, key string) (snapshots.Usage, error) {
-	return s.Snapshotter.Usage(s.ctx(ctx), key)
+	u, err := s.Snapshotter.Usage(s.ctx(ctx), key)
+	return u, s.wrap(err)
 }
 
 func (s *scoped) Mounts(ctx context.Context, key string) ([]mount.Mount, error) {
-	return s.Snapshotter.Mounts(s.ctx(ctx), key)
+	ms, err := s.Snapshotter.Mounts(s.ctx(ctx), key)
+	return ms, s.wrap(err)
 }
 
 func (s *scoped) Prepare(ctx context.Context, key, parent string, opts ...snapshots.Opt) ([]mount.Mount, error) {
-	return s.Snapshotter.Prepare(s.ctx(ctx), key, parent, opts...)
+	ms, err := s.Snapshotter.Prepare(s.ctx(ctx), key, parent, opts...)
+	return ms, s.wrap(err)
 }
 
 func (s *scoped) View(ctx context.Context, key, parent string, opts ...snapshots.Opt) ([]mount.Mount, error) {
-	return s.Snapshotter.View(s.ctx(ctx), key, parent, opts...)
+	ms, err := s.Snapshotter.View(s.ctx(ctx), key, parent, opts...)
+	return ms, s.wrap(err)
 }
 
 func (s *scoped) Commit(ctx context.Context, name, key string, opts ...snapshots.Opt) error {
-	return s.Snapshotter.Commit(s.ctx(ctx), name, key, opts...)
+	return s.wrap(s.Snapshotter.Commit(s.ctx(ctx), name, key, opts...))
 }
 
 func (s *scoped) Remove(ctx context.Context, key string) error {
-	return s.Snapshotter.Remove(s.ctx(ctx), key)
+	return s.wrap(s.Snapshotter.Remove(s.ctx(ctx), key))
 }
 
 func (s *scoped) Walk(ctx context.Context, fn snapshots.WalkFunc, filters ...string) error {
-	return s.Snapshotter.Walk(s.ctx(ctx), fn, filters...)
+	if s.gone != nil && s.gone() {
+		return nil
+	}
+	return s.wrap(s.Snapshotter.Walk(s.ctx(ctx), fn, filters...))
 }
 
 // Cleanup asks the daemon to reclaim what removed snapshots left (its garbage collection).
 func (s *scoped) Cleanup(ctx context.Context) error {
+	if s.gone != nil && s.gone() {
+		return nil
+	}
 	if c, ok := s.Snapshotter.(snapshots.Cleaner); ok {
 		// The daemon's snapshotter reclaims through its garbage collector, not on request.
 		if err := c.Cleanup(s.ctx(ctx)); err != nil && !errdefs.IsNotImplemented(err) {

@@ -228,6 +228,7 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
+		cn.gone, cn.explain = dm.dead, dm.explain
 		undo.Push("remove the namespace from the daemon", func() error {
 			if dm.dead() {
 				// Its metadata goes with the backing: nothing to ask a dead daemon (stop says it died).

@@ -22,6 +22,13 @@ import (
 // Every daemon driver passes the conformance suite (containerd's own test suite through the
 // client, then seedbench's lifecycle checks) against its real daemon.
 func TestConformance(t *testing.T) {
+	// A private daemon serves on its own sockets only, never on the host's default one.
+	_, hostErr := os.Stat("/run/containerd/containerd.sock")
+	defer func() {
+		if _, err := os.Stat("/run/containerd/containerd.sock"); (err == nil) != (hostErr == nil) {
+			t.Errorf("the host's /run/containerd/containerd.sock changed: before %v, after %v", hostErr, err)
+		}
+	}()
 	for _, d := range Variants() {
 		t.Run(d.Info().Name, func(t *testing.T) {
 			// The suite expects of each snapshotter what it does: overlayfs's renames of lower
@@ -224,11 +231,11 @@ func TestReap(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	for _, tc := range []struct {
-		major   int
-		version string
-	}{{1, "version = 2"}, {2, "version = 3"}} {
-		c := config(tc.major, "/r", "/d", "/s", "overlayfs")
-		if !strings.Contains(c, tc.version) || !strings.Contains(c, `"io.containerd.grpc.v1.cri"`) ||
+		major, format int
+		version       string
+	}{{1, 2, "version = 2"}, {2, 4, "version = 4"}} {
+		c := config(tc.major, tc.format, "/r", "/d", "/s", "overlayfs")
+		if !strings.Contains(c, `"/s/g.sock"`) || !strings.Contains(c, `"/s/t.sock"`) || !strings.Contains(c, tc.version) || !strings.Contains(c, `"io.containerd.grpc.v1.cri"`) ||
 			strings.Contains(c, `"io.containerd.snapshotter.v1.overlayfs"`) || !strings.Contains(c, `"io.containerd.snapshotter.v1.native"`) {
 			t.Errorf("config for %d:\n%s", tc.major, c)
 		}

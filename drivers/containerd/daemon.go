@@ -38,7 +38,7 @@ type daemon struct {
 // config is a private daemon's configuration: root on the driver's backing, state under dir, the
 // sockets in sockets (a short link to dir), and nothing loaded that seedbench does not use (no CRI,
 // no NRI, no tracing, no snapshotter but the one measured).
-func config(major int, root, dir, sockets, snapshotter string) string {
+func config(major, version int, root, dir, sockets, snapshotter string) string {
 	disabled := []string{
 		"io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.internal.v1.tracing",
 		"io.containerd.tracing.processor.v1.otlp",
@@ -48,9 +48,7 @@ func config(major int, root, dir, sockets, snapshotter string) string {
 			disabled = append(disabled, "io.containerd.snapshotter.v1."+s)
 		}
 	}
-	version := 2 // containerd 1.x
 	if major >= 2 {
-		version = 3
 		disabled = append(disabled, "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime", "io.containerd.nri.v1.nri",
 			"io.containerd.image-verifier.v1.bindir", "io.containerd.podsandbox.controller.v1.podsandbox")
 	}
@@ -65,8 +63,19 @@ func config(major int, root, dir, sockets, snapshotter string) string {
 		fmt.Fprintf(&b, "%q", p)
 	}
 	b.WriteString("]\n")
-	fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n[debug]\n  level = \"warn\"\n",
-		filepath.Join(sockets, "g.sock"), filepath.Join(sockets, "t.sock"))
+	grpc, ttrpc := filepath.Join(sockets, "g.sock"), filepath.Join(sockets, "t.sock")
+	if version >= 4 {
+		// From format 4 the servers are plugins: top-level [grpc] and [ttrpc] tables are ignored,
+		// and the daemon would serve on the host's default socket.
+		fmt.Fprintf(&b, "[debug]\n  level = \"warn\"\n")
+		fmt.Fprintf(&b, "[plugins.'io.containerd.server.v1.grpc']\n  address = %q\n", grpc)
+		fmt.Fprintf(&b, "[plugins.'io.containerd.server.v1.ttrpc']\n  address = %q\n", ttrpc)
+		b.WriteString("[plugins.'io.containerd.server.v1.debug']\n  address = ''\n")
+		b.WriteString("[plugins.'io.containerd.server.v1.metrics']\n  address = ''\n")
+		b.WriteString("[plugins.'io.containerd.server.v1.grpc-tcp']\n  address = ''\n")
+	} else {
+		fmt.Fprintf(&b, "[grpc]\n  address = %q\n[ttrpc]\n  address = %q\n[debug]\n  address = \"\"\n  level = \"warn\"\n[metrics]\n  address = \"\"\n", grpc, ttrpc)
+	}
 	return b.String()
 }
 
@@ -83,8 +92,12 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 		return nil, err
 	}
 	socket := filepath.Join(sockets, "g.sock")
+	version, err := configVersion(ctx, binary)
+	if err != nil {
+		return nil, errors.Join(err, os.Remove(sockets))
+	}
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(config(major, root, dir, sockets, snapshotter)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(major, version, root, dir, sockets, snapshotter)), 0o600); err != nil {
 		return nil, errors.Join(err, os.Remove(sockets))
 	}
 	d := &daemon{binary: binary, dir: dir, sockets: sockets, socket: socket, log: filepath.Join(dir, "containerd.log"), exited: make(chan struct{})}
@@ -148,6 +161,16 @@ func (d *daemon) dead() bool {
 	default:
 		return false
 	}
+}
+
+// explain adds to err, from a call to the daemon, that the daemon has exited, if it has.
+func (d *daemon) explain(err error) error {
+	select {
+	case <-d.exited:
+	case <-time.After(100 * time.Millisecond): // a dying daemon's socket refuses before Wait returns
+		return err
+	}
+	return fmt.Errorf("the private containerd %d (%s) has exited (%v): %w", d.cmd.Process.Pid, d.binary, d.waitErr, err)
 }
 
 func (d *daemon) end() error {
@@ -240,6 +263,23 @@ func Daemons(dir string) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// configVersion is the configuration format binary writes by default (`containerd config default`):
+// the one it reads without migrating.
+func configVersion(ctx context.Context, binary string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "config", "default").Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s config default: %w", binary, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "version = "); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, fmt.Errorf("%s config default: no version line", binary)
 }
 
 // binaryVersion is what binary --version says its version is ("v2.4.2", "1.6.20~ds1").

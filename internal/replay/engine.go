@@ -430,7 +430,13 @@ func (e *engine) closeDrivers(ctx context.Context) error {
 			e.unmountAll(ctx, d)
 			if err := d.inst.Close(ctx); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("close driver %s: %w", d.info.Name, err))
+				if d.status == result.StatusFailed {
+					// Part of the failure already recorded (a daemon that died, a full disk): the
+					// driver's reason says what its close could not undo, and the run goes on.
+					d.err = fmt.Errorf("%w; then close: %w", d.err, err)
+				} else {
+					errs = append(errs, fmt.Errorf("close driver %s: %w", d.info.Name, err))
+				}
 				mu.Unlock()
 			}
 		})

@@ -43,7 +43,7 @@ func Catalog() *drivers.Catalog {
 		stargz.New("stargz-noprefetch", false),
 		containerd.New("containerd-overlayfs", containerd.Linked, "overlayfs", "", ""),
 		containerd.New("containerd-native", containerd.Linked, "native", "", ""),
-		containerd.New("containerd1.6-overlayfs", containerd.Debian16, "overlayfs", "", ""),
+		containerd.New("containerd1-6-overlayfs", containerd.Debian16, "overlayfs", "", ""),
 		devmapper.New("devmapper"), // unavailable drivers last: listed with the reason and the fix
 		zfs.New("zfs"),
 	} {

@@ -6,7 +6,7 @@
 //
 //	containerd-overlayfs      a private containerd of the version seedbench links (v2.4.2), overlayfs
 //	containerd-native         the same daemon, native
-//	containerd1.6-overlayfs   Debian 12's containerd 1.6, overlayfs: what an upgrade to 2.4 costs
+//	containerd1-6-overlayfs   Debian 12's containerd 1.6, overlayfs: what an upgrade to 2.4 costs
 //
 // By default each instance starts a private daemon of its own: its config, state and sockets in the
 // driver's work directory, its root on a loop-mounted backing of its own (ext4 unless a variant says
@@ -80,7 +80,7 @@ func Variants() []drivers.Driver {
 	return []drivers.Driver{
 		New("containerd-overlayfs", Linked, "overlayfs", "", ""),
 		New("containerd-native", Linked, "native", "", ""),
-		New("containerd1.6-overlayfs", Debian16, "overlayfs", "", ""),
+		New("containerd1-6-overlayfs", Debian16, "overlayfs", "", ""),
 	}
 }
 

@@ -210,13 +210,19 @@ func linkSockets(dir string) (string, error) {
 	return link, nil
 }
 
-// staleLinks removes the links in SocketLinks to directories under dir (a killed run's).
+// staleLinks removes the links in SocketLinks to directories under dir (a killed run's), and those
+// to directories that no longer exist.
 func staleLinks(dir string) []string {
 	ents, _ := os.ReadDir(SocketLinks)
 	var removed []string
 	for _, e := range ents {
 		p := filepath.Join(SocketLinks, e.Name())
-		if to, err := os.Readlink(p); err == nil && strings.HasPrefix(to, filepath.Clean(dir)+"/") && os.Remove(p) == nil {
+		to, err := os.Readlink(p)
+		if err != nil {
+			continue
+		}
+		_, gone := os.Stat(to)
+		if (strings.HasPrefix(to, filepath.Clean(dir)+"/") || errors.Is(gone, os.ErrNotExist)) && os.Remove(p) == nil {
 			removed = append(removed, p)
 		}
 	}

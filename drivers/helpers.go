@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
@@ -84,4 +88,30 @@ func RemoveAll(ctx context.Context, sn snapshots.Snapshotter) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Processes lists the running processes of program (the base name of their first argument) for
+// which match says yes to the rest of their arguments: the daemons a killed run left, for a
+// Reaper. Zombies, which have no arguments left, are not running.
+func Processes(program string, match func(args []string) bool) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue // gone meanwhile, or a zombie
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if filepath.Base(args[0]) == program && match(args[1:]) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }

@@ -34,11 +34,34 @@ func TestConformance(t *testing.T) {
 			// The suite expects of each snapshotter what it does: overlayfs's renames of lower
 			// directories fail with EXDEV, as in process.
 			drivertest.Run(t, d, drivertest.Config{SuiteName: d.Info().Options["snapshotter"]})
-			if left, _ := Daemons(os.TempDir()); len(left) > 0 {
+			if left := suiteDaemons(t, d.Info().Name); len(left) > 0 {
 				t.Errorf("containerd daemons left running: %v", left)
 			}
 		})
 	}
+}
+
+// suiteDaemons lists the private daemons still running under the conformance suite's directories
+// for driver name (drivertest names them seedbench-NAME-* and seedbench-suite-NAME-* in the temp
+// directory). Daemons of other packages' tests, which go test may run meanwhile, are not counted.
+func suiteDaemons(t *testing.T, name string) []int {
+	t.Helper()
+	ours := func(config string) bool {
+		for _, prefix := range []string{"seedbench-" + name + "-", "seedbench-suite-" + name + "-"} {
+			if strings.HasPrefix(config, filepath.Join(os.TempDir(), prefix)) {
+				return true
+			}
+		}
+		return false
+	}
+	pids, err := drivers.Processes("containerd", func(args []string) bool {
+		i := slices.Index(args, "--config")
+		return i >= 0 && i+1 < len(args) && ours(args[i+1])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
 }
 
 // userDaemon starts a containerd of the linked version as a user's would be (not a driver's own),

@@ -8,12 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seedbench/seedbench/drivers"
 )
 
 // Bounds on a private daemon's life: how long it may take to answer after it starts, and to exit
@@ -246,29 +249,10 @@ func (d *daemon) logTail() string {
 // private daemons), by PID.
 func Daemons(dir string) ([]int, error) {
 	dir = filepath.Clean(dir) + "/"
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "--config" && strings.HasPrefix(args[i+1], dir) && filepath.Base(args[0]) == "containerd" {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids, nil
+	return drivers.Processes("containerd", func(args []string) bool {
+		i := slices.Index(args, "--config")
+		return i >= 0 && i+1 < len(args) && strings.HasPrefix(args[i+1], dir)
+	})
 }
 
 // configVersion is the configuration format binary writes by default (`containerd config default`):

@@ -12,12 +12,12 @@
 package fuseoverlayfs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,32 +177,9 @@ func Daemons(dir string) ([]int, error) {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(cmdline) == 0 {
-			continue // gone meanwhile, or a zombie
-		}
-		args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
-		if filepath.Base(string(args[0])) != Binary {
-			continue
-		}
-		for _, a := range args[1:] {
-			if bytes.Contains(a, []byte(dir+"/")) {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids, nil
+	return drivers.Processes(Binary, func(args []string) bool {
+		return slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, dir+"/") })
+	})
 }
 
 // Reap kills the fuse-overlayfs daemons serving mounts under dir (a killed run's) and waits for them

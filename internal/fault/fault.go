@@ -21,8 +21,12 @@ import (
 //	                               records it
 //	write:STEP:+SIZE               each driver's backing writes SIZE more bytes (fsynced) in every
 //	                               step whose name starts with STEP (build, containers, modify, …)
+//
+// Either takes driver=NAME among its keys (slow:op.lookup,driver=b:+10%, write:modify,driver=b:+1MiB)
+// to fault one driver of the run only: the new side of a paired comparison, whose base is not.
 type Fault struct {
 	Spec    string
+	Driver  string // the one driver it faults ("" = every driver)
 	Metric  string
 	Params  map[string]string
 	MinSize float64 // size>=: the points of that size and more
@@ -52,6 +56,13 @@ func Parse(spec string) (Fault, error) {
 			return f, fmt.Errorf("fault %q: %q is not a time metric of the catalogue", spec, f.Metric)
 		}
 		for _, kv := range parts[1:] {
+			if name, ok := strings.CutPrefix(kv, "driver="); ok {
+				if name == "" {
+					return f, fmt.Errorf("fault %q: driver= names the driver to fault, e.g. driver=overlayfs-b", spec)
+				}
+				f.Driver = name
+				continue
+			}
 			if k, v, ok := strings.Cut(kv, ">="); ok {
 				n, err := units.ParseSize(v)
 				if k != metric.PSize || err != nil {
@@ -76,7 +87,15 @@ func Parse(spec string) (Fault, error) {
 		}
 		f.Slow = v / 100
 	case "write":
-		f.Step = target
+		step, name, scoped := strings.Cut(target, ",")
+		if scoped {
+			d, ok := strings.CutPrefix(name, "driver=")
+			if !ok || d == "" {
+				return f, fmt.Errorf("fault %q: a write fault's only key is driver=NAME", spec)
+			}
+			f.Driver = d
+		}
+		f.Step = step
 		s, err := units.ParseSize(amount)
 		if err != nil || s <= 0 {
 			return f, fmt.Errorf("fault %q: the bytes to write are a size, e.g. +1MiB", spec)
@@ -86,6 +105,11 @@ func Parse(spec string) (Fault, error) {
 		return f, fmt.Errorf("fault %q: a fault is slow:… or write:…", spec)
 	}
 	return f, nil
+}
+
+// Faults reports whether f faults driver (the floor pseudo-driver is never faulted).
+func (f *Fault) Faults(driver string) bool {
+	return driver != metric.FloorDriver && (f.Driver == "" || f.Driver == driver)
 }
 
 // Slows reports the fraction a sample of metric id at params is slowed by (0: none).

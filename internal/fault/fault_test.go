@@ -18,6 +18,11 @@ func TestParse(t *testing.T) {
 		{spec: "slow:copyup.latency,write=first,size>=1MiB:+10%",
 			want: Fault{Metric: metric.CopyupLatency, Params: map[string]string{"write": "first"}, MinSize: 1 << 20, Slow: 0.10}},
 		{spec: "write:lookup:+4MiB", want: Fault{Step: "lookup", Bytes: 4 << 20}},
+		{spec: "slow:op.lookup,cache=warm,driver=overlayfs-b:+10%",
+			want: Fault{Metric: metric.OpLookup, Params: map[string]string{"cache": "warm"}, Driver: "overlayfs-b", Slow: 0.10}},
+		{spec: "write:modify,driver=b:+1MiB", want: Fault{Step: "modify", Driver: "b", Bytes: 1 << 20}},
+		{spec: "slow:op.lookup,driver=:+10%", fail: "driver= names the driver"},
+		{spec: "write:modify,depth=3:+1MiB", fail: "only key is driver=NAME"},
 		{spec: "slow:op.lookup", fail: "write slow:METRIC"},
 		{spec: "slow:op.lookup:10%", fail: "write slow:METRIC"},
 		{spec: "slow:nosuch.*:+10%", fail: `no metric family "nosuch"`},
@@ -38,7 +43,7 @@ func TestParse(t *testing.T) {
 		}
 		tc.want.Spec = tc.spec
 		if err != nil || got.Spec != tc.want.Spec || got.Metric != tc.want.Metric || got.Slow != tc.want.Slow ||
-			got.MinSize != tc.want.MinSize || got.Step != tc.want.Step || got.Bytes != tc.want.Bytes || len(got.Params) != len(tc.want.Params) {
+			got.MinSize != tc.want.MinSize || got.Driver != tc.want.Driver || got.Step != tc.want.Step || got.Bytes != tc.want.Bytes || len(got.Params) != len(tc.want.Params) {
 			t.Errorf("%q: %+v, %v; want %+v", tc.spec, got, err, tc.want)
 		}
 		for k, v := range tc.want.Params {
@@ -78,5 +83,20 @@ func TestSlows(t *testing.T) {
 	w, _ := Parse("write:lookup:+4MiB")
 	if w.Slows(metric.OpLookup, nil) != 0 {
 		t.Error("a write fault slows nothing")
+	}
+}
+
+// A fault scoped to a driver faults it alone; an unscoped one every driver; neither the floor.
+func TestFaults(t *testing.T) {
+	scoped, _ := Parse("slow:op.lookup,driver=b:+10%")
+	all, _ := Parse("slow:op.lookup:+10%")
+	for _, tc := range []struct {
+		f      Fault
+		driver string
+		want   bool
+	}{{scoped, "b", true}, {scoped, "a", false}, {scoped, metric.FloorDriver, false}, {all, "a", true}, {all, metric.FloorDriver, false}} {
+		if got := tc.f.Faults(tc.driver); got != tc.want {
+			t.Errorf("%s faults %s: %v, want %v", tc.f.Spec, tc.driver, got, tc.want)
+		}
 	}
 }

@@ -46,6 +46,9 @@ func (e *engine) eachOfFloor(ctx context.Context, ds []*driverRun, floorFn func(
 		return e.eachOf(ctx, ds, fn)
 	}
 	at := e.rng.IntN(len(ds) + 1)
+	for e.splits(ds, at) { // the floor goes between groups of pairs, never inside one
+		at++
+	}
 	if err := e.eachOf(ctx, ds[:at], fn); err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ type Options struct {
 // others go on. The returned error is non-nil only when the run as a whole could not proceed (or was
 // interrupted: then the result holds what was measured, marked partial).
 func Run(ctx context.Context, plan *scenario.Plan, ds []drivers.Driver, opt Options) (*result.Result, error) {
-	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed)}
+	e := &engine{plan: plan, opt: opt, rec: newRecorder(), rng: newRand(plan.Seed), group: groups(plan.Pairs)}
 	e.rec.faults = opt.Faults
 	e.rec.phase = func() string { return e.phase }
 	if e.opt.Progress == nil {
@@ -94,6 +94,8 @@ type engine struct {
 	reg   *registry.Registry
 	pub   *pull.Publisher
 	pulls int
+	// group numbers each paired driver's group of pairs (groups): active keeps a group adjacent.
+	group map[string]int
 }
 
 // driverRun is one driver's state through the run.
@@ -140,7 +142,9 @@ func (e *engine) progress(drv, phase, what string, done, total int) {
 	e.opt.Progress.Update(Status{Driver: drv, Phase: phase, What: what, Done: done, Total: total})
 }
 
-// active returns the drivers still running, in a fresh random order.
+// active returns the drivers still running, in a fresh random order, in which the drivers of each
+// group of pairs (plan.Pairs: pairs sharing a driver form one group) come one right after the other,
+// so a pair's two sides share the machine's state of the moment.
 func (e *engine) active() []*driverRun {
 	var out []*driverRun
 	for _, d := range e.drvs {
@@ -149,16 +153,93 @@ func (e *engine) active() []*driverRun {
 		}
 	}
 	e.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	return out
+	return adjacent(out, e.group)
+}
+
+// adjacent reorders ds so the drivers of each group come together, where the group's first driver
+// stood, in the order they had among themselves.
+func adjacent(out []*driverRun, group map[string]int) []*driverRun {
+	if len(group) == 0 {
+		return out
+	}
+	grouped := make([]*driverRun, 0, len(out))
+	done := map[int]bool{}
+	for _, d := range out {
+		g, paired := group[d.info.Name]
+		switch {
+		case !paired:
+			grouped = append(grouped, d)
+		case !done[g]:
+			done[g] = true
+			for _, o := range out { // the group's drivers in their shuffled order
+				if og, ok := group[o.info.Name]; ok && og == g {
+					grouped = append(grouped, o)
+				}
+			}
+		}
+	}
+	return grouped
+}
+
+// groups numbers the groups of pairs: drivers linked by pairs, directly or through others, share
+// a number.
+func groups(pairs []scenario.Pair) map[string]int {
+	g := map[string]int{}
+	for i, p := range pairs {
+		gb, okb := g[p.Base]
+		gn, okn := g[p.New]
+		switch {
+		case okb && okn && gb != gn:
+			for k, v := range g {
+				if v == gn {
+					g[k] = gb
+				}
+			}
+		case okb:
+			g[p.New] = gb
+		case okn:
+			g[p.Base] = gn
+		default:
+			g[p.Base], g[p.New] = i, i
+		}
+	}
+	return g
+}
+
+// splits reports whether a cut between ds[at-1] and ds[at] separates two drivers of one group.
+func (e *engine) splits(ds []*driverRun, at int) bool {
+	if at <= 0 || at >= len(ds) {
+		return false
+	}
+	a, oka := e.group[ds[at-1].info.Name]
+	b, okb := e.group[ds[at].info.Name]
+	return oka && okb && a == b
 }
 
 func (e *engine) run(ctx context.Context, ds []drivers.Driver) (res *result.Result, err error) {
+	names := map[string]bool{}
+	var list []string
+	for _, d := range ds {
+		names[d.Info().Name] = true
+		list = append(list, d.Info().Name)
+	}
+	for _, f := range e.opt.Faults {
+		if f.Driver != "" && !names[f.Driver] {
+			return nil, fmt.Errorf("fault %s: no driver %q in this run (%s): name one of them", f.Spec, f.Driver, strings.Join(list, ", "))
+		}
+	}
 	started := e.opt.Now()
 	e.res = &result.Result{
 		Schema:   result.Schema,
 		Run:      result.Run{Started: started.UTC(), Seed: e.plan.Seed, Quick: e.plan.Quick, Samples: e.plan.Samples, Faults: faultSpecs(e.opt.Faults), Shard: e.opt.Shard, Registry: e.opt.Registry},
 		Scenario: result.ScenarioRef{Name: e.plan.Name, File: e.plan.File, SHA256: e.plan.SHA256},
 		Env:      measure.Env(ctx),
+	}
+	for _, p := range e.plan.Pairs {
+		// A pair whose drivers this run does not have (--drivers chose others) is not recorded.
+		if names[p.Base] && names[p.New] {
+			e.res.Pairs = append(e.res.Pairs, result.Pair{Base: p.Base, New: p.New})
+		}
 	}
 	if err := os.MkdirAll(e.opt.WorkDir, 0o700); err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)

@@ -84,13 +84,11 @@ func (r *recorder) add(driver string, id metric.ID, params map[string]string, v 
 // ns records a duration. An injected slow fault that matches lengthens it, really: the time is
 // spent (spin) before it is recorded.
 func (r *recorder) ns(driver string, id metric.ID, params map[string]string, d time.Duration) {
-	if driver != metric.FloorDriver {
-		for i := range r.faults {
-			if f := r.faults[i].Slows(id, params); f > 0 {
-				extra := time.Duration(float64(d) * f)
-				spin(extra)
-				d += extra
-			}
+	for i := range r.faults {
+		if f := r.faults[i].Slows(id, params); f > 0 && r.faults[i].Faults(driver) {
+			extra := time.Duration(float64(d) * f)
+			spin(extra)
+			d += extra
 		}
 	}
 	r.sample(driver, id, params, metric.NS, float64(d.Nanoseconds()))

@@ -26,8 +26,17 @@ type Result struct {
 	Partial  bool           `json:"partial,omitempty"` // interrupted or failed before the end
 	Noise    []NoiseSample  `json:"noise,omitempty"`   // machine-noise probes through the run
 	Drift    *Drift         `json:"drift,omitempty"`   // the machine's drift over the run, from Noise
+	// Pairs are the paired comparisons the scenario declared (each round visited their drivers
+	// adjacently): `seedbench compare RUN.json` judges them.
+	Pairs []Pair `json:"pairs,omitempty"`
 	// Warnings are about the run as a whole (a reference that stopped being measured, …).
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Pair is a paired comparison of two drivers of one run: New judged against Base.
+type Pair struct {
+	Base string `json:"base"`
+	New  string `json:"new"`
 }
 
 // Run identifies the run.

@@ -26,6 +26,7 @@ type Plan struct {
 	Images      []PlanImage
 	Ops         []PlanOp
 	Drivers     []DriverSpec // as written in the scenario (may be empty: all available)
+	Pairs       []Pair       // paired comparisons: their drivers are visited adjacently in each round
 	// Containers is the sweep of container counts per image at which disk and page cache are
 	// measured; its last value is the number of containers started per image, unless an image asks
 	// for fewer.

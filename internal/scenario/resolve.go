@@ -195,6 +195,7 @@ func (r *resolver) plan() (*Plan, error) {
 		Name: sc.Name, Description: sc.Description, File: sc.File, SHA256: sc.SHA256,
 		Seed: *sc.Seed, Quick: r.opt.Quick, Warmup: DefaultWarmup,
 		Drivers: slices.Clone(sc.Drivers),
+		Pairs:   slices.Clone(sc.Pairs),
 	}
 	r.p = p
 	switch {

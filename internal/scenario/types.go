@@ -25,6 +25,10 @@ type Scenario struct {
 	// Drivers to run by default (names from `seedbench drivers`, or variants defined here); empty =
 	// every available driver. The --drivers flag overrides it.
 	Drivers []DriverSpec `yaml:"drivers,omitempty"`
+	// Pairs are the paired comparisons the run is for: each names a base and a new driver of the
+	// run, which every sample round then visits one right after the other (in a random order), and
+	// which `seedbench compare RUN.json` judges on their per-round ratios.
+	Pairs []Pair `yaml:"pairs,omitempty"`
 	// Samples is the default number of measured samples per op and parameter point (default 10;
 	// --quick uses 3, --samples overrides).
 	Samples int `yaml:"samples,omitempty"`
@@ -206,6 +210,12 @@ type DriverSpec struct {
 	Socket string `yaml:"socket,omitempty"`
 
 	Line int `yaml:"-"`
+}
+
+// Pair is a paired comparison: New judged against Base, both drivers of the run.
+type Pair struct {
+	Base string `yaml:"base"`
+	New  string `yaml:"new"`
 }
 
 // Sweep repeats a measurement across values of a parameter.

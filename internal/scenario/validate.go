@@ -83,6 +83,7 @@ func validate(sc *Scenario, l *errorList, checkDriver func(DriverSpec) (string, 
 		v.op(i)
 	}
 	v.drivers()
+	v.pairs()
 	v.sweep()
 	v.quick()
 	return v.st
@@ -1080,6 +1081,34 @@ func (v *validator) shortestName(op *Op, n int) string {
 	return "the image"
 }
 
+// pairs checks each pair names two distinct drivers, of the scenario's list when it has one.
+func (v *validator) pairs() {
+	listed := map[string]bool{}
+	var names []string
+	for _, d := range v.sc.Drivers {
+		listed[d.Name] = true
+		names = append(names, d.Name)
+	}
+	for i, pr := range v.sc.Pairs {
+		pp := index("pairs", i)
+		for _, side := range []struct{ key, name string }{{"base", pr.Base}, {"new", pr.New}} {
+			sp := join(pp, side.key)
+			if !v.pos.has(sp) {
+				sp = pp
+			}
+			if !v.ident(sp, "pair "+side.key, side.name, side.key+": overlayfs") {
+				continue
+			}
+			if len(listed) > 0 && !listed[side.name] {
+				v.addf(sp, "pair %s %q is not one of the scenario's drivers (%s): add it to drivers or pair those", side.key, side.name, nameList(names))
+			}
+		}
+		if pr.Base != "" && pr.Base == pr.New {
+			v.addf(pp, "pair compares %q with itself: for an A/A pair, add a plain variant ({name: %s-b, driver: %s}) and pair the two", pr.Base, pr.Base, pr.Base)
+		}
+	}
+}
+
 func (v *validator) drivers() {
 	seen := map[string]int{}
 	for i, d := range v.sc.Drivers {
@@ -1224,7 +1253,6 @@ func linesFromStructs(sc *Scenario) positions {
 	return p
 }
 
-// nameList lists names for a message.
 // nameList lists names for a message, the first maxListed of them.
 func nameList(xs []string) string {
 	if len(xs) == 0 {

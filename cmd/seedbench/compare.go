@@ -19,19 +19,27 @@ import (
 // cmdCompare judges a new result against a base one (internal/gate): exit 3 on a regression only
 // (the nightly gate).
 func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("compare", "BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]", stderr)
+	fs := newFlags("compare", "BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]\n       seedbench compare RUN.json [--base DRIVER --new DRIVER] [--format …] [--all] [--min-effect F] [--alpha F]", stderr)
 	format := fs.String("format", "table", "table | markdown | json")
 	all := fs.Bool("all", false, "list every class and quantity, not only those that changed")
 	noiseFile := fs.String("noise", "", "noise floors learnt from A/A runs (seedbench noise; default: noise.json beside BASE.json, if there is one)")
 	force := fs.Bool("force", false, "compare runs the environment check calls incomparable (another machine, plan, backing or measuring code)")
 	minEffect := fs.Float64("min-effect", gate.DefaultMinEffect, "the smallest change a verdict is given for, as a fraction (0.05 = 5%)")
 	alpha := fs.Float64("alpha", gate.DefaultAlpha, "the false discovery rate over the classes of times")
+	baseDrv := fs.String("base", "", "with one result file: the base driver of a paired comparison within it")
+	newDrv := fs.String("new", "", "with one result file: the new driver, judged against --base")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
+	if len(files) == 1 {
+		return comparePaired(files[0], *baseDrv, *newDrv, *format, *all, gate.Options{Alpha: *alpha, MinEffect: *minEffect}, stdout)
+	}
 	if len(files) != 2 {
-		return usagef("compare: name two result files, BASE.json and NEW.json")
+		return usagef("compare: name two result files, BASE.json and NEW.json (or one, RUN.json, to compare pairs of its drivers)")
+	}
+	if *baseDrv != "" || *newDrv != "" {
+		return usagef("compare: --base and --new pair two drivers of one run: name one result file")
 	}
 	if *format != "table" && *format != "markdown" && *format != "json" {
 		return usagef("compare: --format must be table, markdown or json, not %q", *format)
@@ -68,6 +76,53 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if n := rep.Regressions(); n > 0 {
 		return codeError{code: exitRegression, err: fmt.Errorf("%d regressions against %s", n, files[0])}
+	}
+	return nil
+}
+
+// comparePaired judges pairs of drivers within one result: --base and --new, or else every pair the
+// scenario declared (exit 3 on a regression in any).
+func comparePaired(file, base, next, format string, all bool, opt gate.Options, stdout io.Writer) error {
+	if format != "table" && format != "markdown" && format != "json" {
+		return usagef("compare: --format must be table, markdown or json, not %q", format)
+	}
+	if (base == "") != (next == "") {
+		return usagef("compare: name both sides of the pair, --base DRIVER and --new DRIVER")
+	}
+	r, err := result.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	pairs := r.Pairs
+	if base != "" {
+		pairs = []result.Pair{{Base: base, New: next}}
+	}
+	if len(pairs) == 0 {
+		return usagef("compare: %s declares no pairs: name two drivers of it with --base and --new, or give a base result file too", file)
+	}
+	var reps []*gate.PairedReport
+	regressions := 0
+	for _, p := range pairs {
+		rep, err := gate.ComparePaired(r, p.Base, p.New, opt)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		reps = append(reps, rep)
+		regressions += rep.Regressions()
+	}
+	switch format {
+	case "json":
+		err = report.WritePairedJSON(stdout, reps)
+	case "markdown":
+		err = report.PairedDoc(reps, all).Markdown(stdout)
+	default:
+		err = report.PairedDoc(reps, all).Text(stdout, report.TextOptions{Width: termWidth(stdout), Details: true})
+	}
+	if err != nil {
+		return err
+	}
+	if regressions > 0 {
+		return codeError{code: exitRegression, err: fmt.Errorf("%d regressions in %s", regressions, file)}
 	}
 	return nil
 }
@@ -124,7 +179,8 @@ func fileExists(p string) bool {
 // cmdTrials measures the gate on this machine (scripts/gate-trials.sh runs it): A/A pairs and runs
 // with faults injected, judged under noise floors learnt from other runs.
 func cmdTrials(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("trials", "--learn DIR --aa DIR --faulted DIR [-o FILE]", stderr)
+	fs := newFlags("trials", "--learn DIR --aa DIR --faulted DIR [-o FILE]\n       seedbench trials --paired DIR [-o FILE]", stderr)
+	pairedDir := fs.String("paired", "", "directory of runs with pairs (scenario pairs): each pair is an A/A trial, or a power trial when the run's faults name its new driver")
 	learnDir := fs.String("learn", "", "directory of A/A runs that only teach the noise floors")
 	aaDir := fs.String("aa", "", "directory of the A/A trial runs' results (each pair is judged under floors learnt from the other A/A runs)")
 	faultedDir := fs.String("faulted", "", "directory of the faulted runs' results: the i-th is compared with the i-th A/A run")
@@ -132,8 +188,25 @@ func cmdTrials(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *pairedDir != "" {
+		if *learnDir != "" || *aaDir != "" || *faultedDir != "" {
+			return usagef("trials: --paired measures the paired gate alone: leave out --learn, --aa and --faulted")
+		}
+		runs, err := readDir(*pairedDir)
+		if err != nil {
+			return err
+		}
+		tr, err := gate.MeasurePairedTrials(runs, gate.Options{})
+		if err != nil {
+			return err
+		}
+		if *out == "" {
+			return json.NewEncoder(stdout).Encode(tr)
+		}
+		return gate.WritePairedTrials(*out, tr)
+	}
 	if *learnDir == "" || *aaDir == "" {
-		return usagef("trials: --learn and --aa are required")
+		return usagef("trials: --learn and --aa are required (or --paired)")
 	}
 	learn, err := readDir(*learnDir)
 	if err != nil {

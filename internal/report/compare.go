@@ -58,8 +58,31 @@ func CompareDoc(rep *gate.Report, all bool) *Doc {
 	}
 	d.Sections = append(d.Sections, ts)
 
+	d.Sections = append(d.Sections, quantitiesSection(rep.Quantities, all))
+
+	d.Sections = append(d.Sections, countsSection(rep.Counts, len(rep.Classes), len(rep.Quantities), rep.OnlyOne, "in one run only"))
+	return d
+}
+
+// countsSection is a comparison's last line: how many classes and quantities got each verdict, and
+// how many metrics only one side had (onlyWhat says what that means).
+func countsSection(n map[gate.Verdict]int, classes, quantities, only int, onlyWhat string) *Section {
+	var counts []string
+	for _, v := range []gate.Verdict{gate.Regression, gate.Noisy, gate.Improvement, gate.Inconclusive, gate.Unchanged} {
+		counts = append(counts, fmt.Sprintf("%d %s", n[v], v))
+	}
+	line := fmt.Sprintf("%d classes of times and %d quantities: %s", classes, quantities, strings.Join(counts, ", "))
+	if only > 0 {
+		line += fmt.Sprintf("; %d metrics %s", only, onlyWhat)
+	}
+	return &Section{Lines: []string{line}}
+}
+
+// quantitiesSection is the table of the quantities judged exactly: those whose verdict is not
+// "unchanged" (every one with all).
+func quantitiesSection(vs []gate.QuantityVerdict, all bool) *Section {
 	q := &Table{Header: []string{"driver", "metric", "params", "base", "new", "change", "verdict"}, Key: 3}
-	for _, v := range rep.Quantities {
+	for _, v := range vs {
 		if !all && v.Verdict == gate.Unchanged {
 			continue
 		}
@@ -76,18 +99,7 @@ func CompareDoc(rep *gate.Report, all bool) *Doc {
 	} else {
 		qs.Lines = []string{"every quantity unchanged"}
 	}
-	d.Sections = append(d.Sections, qs)
-
-	var counts []string
-	for _, v := range []gate.Verdict{gate.Regression, gate.Noisy, gate.Improvement, gate.Inconclusive, gate.Unchanged} {
-		counts = append(counts, fmt.Sprintf("%d %s", rep.Counts[v], v))
-	}
-	line := fmt.Sprintf("%d classes of times and %d quantities: %s", len(rep.Classes), len(rep.Quantities), strings.Join(counts, ", "))
-	if rep.OnlyOne > 0 {
-		line += fmt.Sprintf("; %d metrics in one run only", rep.OnlyOne)
-	}
-	d.Sections = append(d.Sections, &Section{Lines: []string{line}})
-	return d
+	return qs
 }
 
 func ratioText(r float64) string {
@@ -98,8 +110,13 @@ func ratioText(r float64) string {
 }
 
 // WriteCompareJSON writes a comparison as JSON (non-finite numbers as null).
-func WriteCompareJSON(w io.Writer, rep *gate.Report) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
+func WriteCompareJSON(w io.Writer, rep *gate.Report) error { return writeIndented(w, rep) }
+
+// WritePairedJSON writes paired comparisons as JSON.
+func WritePairedJSON(w io.Writer, reps []*gate.PairedReport) error { return writeIndented(w, reps) }
+
+func writeIndented(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

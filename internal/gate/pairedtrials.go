@@ -1,0 +1,240 @@
+package gate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/seedbench/seedbench/internal/fault"
+	"github.com/seedbench/seedbench/internal/result"
+)
+
+// PairedTrialsSchema identifies a paired-trials file: the paired gate, measured on this machine.
+const PairedTrialsSchema = "seedbench/paired-trials/v1"
+
+// PairedTrials is the paired gate measured over runs of one plan, each holding pairs of drivers
+// (result.Pairs): a pair whose new side no fault names is an A/A trial (a false alarm when it would
+// fail a build), a pair whose new side the run's faults slow (fault.Fault.Driver) a power trial for
+// every class they slow.
+type PairedTrials struct {
+	Schema   string `json:"schema"`
+	Scenario string `json:"scenario"`
+	Command  string `json:"command"`
+	Runs     int    `json:"runs"`
+	// RunSeconds is the median wall time of a run: the machine time one paired verdict takes.
+	RunSeconds  float64        `json:"run_seconds"`
+	AAPairs     int            `json:"aa_pairs"`
+	FalseAlarms int            `json:"false_alarms"`
+	AlarmDetail []string       `json:"alarm_detail,omitempty"`
+	Classes     []PairedTrial  `json:"classes"`
+	MinEffect   float64        `json:"min_effect"`
+	Alpha       float64        `json:"alpha"`
+	Spurious    int            `json:"spurious"` // regressions, in faulted pairs, of classes no fault slowed
+	byKey       map[string]int // class → index in Classes
+}
+
+// PairedTrial is one class over the trials.
+type PairedTrial struct {
+	Class string `json:"class"`
+	// AA: A/A trials of the class, those whose interval held 1, and the median half-width of the
+	// interval (relative: e^(width/2) − 1 on the log scale).
+	AATrials  int           `json:"aa_trials"`
+	AACovered int           `json:"aa_covered"`
+	HalfWidth float64       `json:"half_width"`
+	Pairs     int           `json:"pairs"` // median pairs of samples per trial
+	Power     []PairedPower `json:"power"`
+	widths    []float64
+	pairs     []int
+}
+
+// PairedPower is a class's detection of one injected slowdown over its trials.
+type PairedPower struct {
+	Effect string `json:"effect"` // "+10%"
+	Trials int    `json:"trials"`
+	Caught int    `json:"caught"` // found as a regression
+	// Covered: trials whose interval held the injected ratio.
+	Covered int `json:"covered"`
+}
+
+// MeasurePairedTrials judges every declared pair of every run and counts what the gate did.
+func MeasurePairedTrials(runs []*result.Result, opt Options) (*PairedTrials, error) {
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("trials: no runs")
+	}
+	t := &PairedTrials{Schema: PairedTrialsSchema, Scenario: runs[0].Scenario.Name, Runs: len(runs), Alpha: opt.alpha(), MinEffect: opt.minEffect(), byKey: map[string]int{}}
+	var secs []float64
+	for _, r := range runs {
+		if r.Scenario.SHA256 != runs[0].Scenario.SHA256 {
+			return nil, fmt.Errorf("trials: run %s is of another scenario file than %s: measure one plan", r.Run.ID, runs[0].Run.ID)
+		}
+		if len(r.Pairs) == 0 {
+			return nil, fmt.Errorf("trials: run %s declares no pairs: its scenario needs pairs", r.Run.ID)
+		}
+		secs = append(secs, r.Run.Finished.Sub(r.Run.Started).Seconds())
+		if t.Command == "" {
+			t.Command = commandOf(r)
+		}
+		var faults []fault.Fault
+		for _, spec := range r.Run.Faults {
+			f, err := fault.Parse(spec)
+			if err != nil {
+				return nil, fmt.Errorf("trials: run %s: %w", r.Run.ID, err)
+			}
+			faults = append(faults, f)
+		}
+		for _, p := range r.Pairs {
+			rep, err := ComparePaired(r, p.Base, p.New, opt)
+			if err != nil {
+				return nil, fmt.Errorf("trials: run %s: %w", r.Run.ID, err)
+			}
+			var mine []fault.Fault
+			for _, f := range faults {
+				if f.Driver == p.New {
+					mine = append(mine, f)
+				}
+			}
+			t.add(r.Run.ID, p, rep, mine)
+		}
+	}
+	t.RunSeconds = median(secs)
+	for i := range t.Classes {
+		c := &t.Classes[i]
+		if len(c.widths) > 0 {
+			c.HalfWidth = math.Expm1(median(c.widths))
+		}
+		if len(c.pairs) > 0 {
+			ps := make([]float64, len(c.pairs))
+			for j, n := range c.pairs {
+				ps[j] = float64(n)
+			}
+			c.Pairs = int(median(ps))
+		}
+		sort.Slice(c.Power, func(a, b int) bool { // +10% before +5%
+			ea, eb := c.Power[a].Effect, c.Power[b].Effect
+			return len(ea) > len(eb) || len(ea) == len(eb) && ea > eb
+		})
+	}
+	sort.SliceStable(t.Classes, func(a, b int) bool { return t.Classes[a].Class < t.Classes[b].Class })
+	return t, nil
+}
+
+// add counts one pair's comparison: an A/A trial when no fault slows its new side, else a power
+// trial for each class the faults slow.
+func (t *PairedTrials) add(run string, p result.Pair, rep *PairedReport, faults []fault.Fault) {
+	if len(faults) == 0 {
+		t.AAPairs++
+		if n := rep.Regressions(); n > 0 {
+			t.FalseAlarms++
+			var cs []string
+			for _, c := range rep.Classes {
+				if c.Verdict == Regression {
+					cs = append(cs, fmt.Sprintf("%s ×%.3f", c.Class, c.Ratio))
+				}
+			}
+			t.AlarmDetail = append(t.AlarmDetail, fmt.Sprintf("%s, %s against %s: %v", run, p.New, p.Base, cs))
+		}
+	}
+	for _, c := range rep.Classes {
+		pt := t.class(c.Class)
+		if len(faults) == 0 {
+			pt.AATrials++
+			if c.Lo <= 1 && 1 <= c.Hi {
+				pt.AACovered++
+			}
+			if c.Lo > 0 && c.Hi > 0 {
+				pt.widths = append(pt.widths, math.Log(c.Hi/c.Lo)/2)
+			}
+			pt.pairs = append(pt.pairs, c.Pairs)
+			continue
+		}
+		effect, spec := 1.0, ""
+		for _, f := range faults {
+			if hits(f, ClassVerdict{Class: c.Class}) {
+				effect *= 1 + f.Slow
+				spec = f.Spec
+			}
+		}
+		if spec == "" {
+			if c.Verdict == Regression {
+				t.Spurious++
+			}
+			continue
+		}
+		label := fmt.Sprintf("+%.0f%%", 100*(effect-1))
+		i := slices.IndexFunc(pt.Power, func(pw PairedPower) bool { return pw.Effect == label })
+		if i < 0 {
+			pt.Power = append(pt.Power, PairedPower{Effect: label})
+			i = len(pt.Power) - 1
+		}
+		pw := &pt.Power[i]
+		pw.Trials++
+		if c.Verdict == Regression {
+			pw.Caught++
+		}
+		if c.Lo <= effect && effect <= c.Hi {
+			pw.Covered++
+		}
+	}
+}
+
+func (t *PairedTrials) class(name string) *PairedTrial {
+	i, ok := t.byKey[name]
+	if !ok {
+		t.Classes = append(t.Classes, PairedTrial{Class: name})
+		i = len(t.Classes) - 1
+		t.byKey[name] = i
+	}
+	return &t.Classes[i]
+}
+
+// commandOf is the command line of a run, without its output flags.
+func commandOf(r *result.Result) string {
+	var args []string
+	for i := 1; i < len(r.Run.Args); i++ { // after the binary's own path
+		switch a := r.Run.Args[i]; a {
+		case "--out", "--results", "-o":
+			i++
+		default:
+			args = append(args, a)
+		}
+	}
+	return "seedbench " + strings.Join(args, " ")
+}
+
+// ReadPairedTrials reads a paired-trials file.
+func ReadPairedTrials(path string) (*PairedTrials, error) {
+	var t PairedTrials
+	if err := readVersioned(path, &t, func() string { return t.Schema }, PairedTrialsSchema); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// WritePairedTrials writes t as indented JSON.
+func WritePairedTrials(path string, t *PairedTrials) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// readVersioned reads the JSON file at path into v and checks its schema (what schema returns once
+// it is read) is want.
+func readVersioned(path string, v any, schema func() string, want string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if got := schema(); got != want {
+		return fmt.Errorf("%s: schema %q, want %q", path, got, want)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/seedbench/seedbench/internal/gate"
+)
+
+// PairedDoc is a paired comparison as a report: how the pair was measured, a row per class of
+// times (the paired ratio with its interval, the unpaired ratio beside it) and per quantity whose
+// verdict is not "unchanged" (all of them with all), and the counts.
+func PairedDoc(reps []*gate.PairedReport, all bool) *Doc {
+	d := &Doc{}
+	for _, rep := range reps {
+		head := &Section{Title: fmt.Sprintf("compare %s (new) with %s (base), paired, in run %s", rep.New, rep.Base, rep.Run.ID), Level: 1, Bullets: true}
+		if rep.Declared {
+			head.Lines = append(head.Lines, "the scenario paired them: every round measured the two one right after the other, in a random order")
+		} else {
+			head.Lines = append(head.Lines, "not a pair the scenario declared: sample i of each was taken in round i, but other drivers may have run between them")
+		}
+		for _, f := range rep.Faults {
+			head.Lines = append(head.Lines, "fault injected on purpose (a trial of the gate, not a measurement): "+f)
+		}
+		head.Lines = append(head.Lines, fmt.Sprintf("each class judged on ln(new ÷ base) of its pairs of samples: Wilcoxon's signed-rank test, a Benjamini–Hochberg q < %.2f over the classes, and a move above %.0f%%; the ratio is the Hodges–Lehmann estimate with its %.0f%% interval",
+			rep.Alpha, 100*rep.MinEffect, 100*gate.PairedLevel))
+		d.Sections = append(d.Sections, head)
+
+		t := &Table{Header: []string{"class", "pairs", "new/base", "interval", "unpaired", "q", "verdict"}, Key: 1}
+		ts := &Section{Title: "times, by class (paired)", Level: 2}
+		refs := map[string]int{}
+		busy := 0
+		for _, c := range rep.Classes {
+			if !all && c.Verdict == gate.Unchanged {
+				continue
+			}
+			verdict := string(c.Verdict)
+			var notes []string
+			for _, n := range strings.Split(c.Note, "; ") {
+				switch {
+				case n == "":
+				case n == "a busy machine measured it":
+					busy++
+				default:
+					if refs[n] == 0 {
+						refs[n] = len(ts.Notes) + 1
+						ts.Notes = append(ts.Notes, Note{Ref: refs[n], Text: n})
+					}
+					notes = append(notes, strconv.Itoa(refs[n]))
+				}
+			}
+			if len(notes) > 0 {
+				verdict += " [" + strings.Join(notes, ",") + "]"
+			}
+			interval := fmt.Sprintf("[%.3f, %.3f]", c.Lo, c.Hi)
+			if math.Abs(c.Level-gate.PairedLevel) > 0.005 {
+				interval += fmt.Sprintf(" at %.0f%%", 100*c.Level)
+			}
+			t.Rows = append(t.Rows, []string{c.Class, fmt.Sprint(c.Pairs), ratioText(c.Ratio), interval, ratioText(c.Unpaired), fmt.Sprintf("%.3g", c.Q), verdict})
+		}
+		if busy > 0 {
+			ts.After = append(ts.After, fmt.Sprintf("%d of these classes were measured while the machine was busy (CPU pressure), which slowed both sides of each round alike", busy))
+		}
+		ts.After = append(ts.After, fmt.Sprintf("pairs: pairs of samples (sample i of new and of base at a point, from round i); interval: %.0f%% unless said; unpaired: the median over the points of the ratio of medians, as between runs", 100*gate.PairedLevel))
+		if len(t.Rows) > 0 {
+			ts.Table = t
+		} else {
+			ts.Lines = []string{"every class unchanged"}
+		}
+		d.Sections = append(d.Sections, ts, quantitiesSection(rep.Quantities, all))
+		d.Sections = append(d.Sections, countsSection(rep.Counts, len(rep.Classes), len(rep.Quantities), rep.OnlyOne, "of one driver only"))
+	}
+	return d
+}

@@ -54,6 +54,7 @@ func Build(r *result.Result) *Doc {
 	if s := rulesSection(r); s != nil {
 		d.Sections = append(d.Sections, s)
 	}
+	d.Sections = append(d.Sections, daemonSections(r)...)
 	d.Sections = append(d.Sections, shapesSections(r)...)
 	d.Sections = append(d.Sections, checksSection(r))
 

@@ -360,12 +360,12 @@ type comparison struct {
 }
 
 // daemonSections are the report's daemon sections, when r has daemon drivers that ran: each daemon
-// driver against its in-process pair (a summary, then a table per pair as a detail), and the
-// daemons of one snapshotter in different versions against each other.
-func daemonSections(r *result.Result) []*Section {
+// driver against its in-process pair, and the daemons of one snapshotter in different versions
+// against each other; the summaries, and as details a table per comparison.
+func daemonSections(r *result.Result) (summaries, details []*Section) {
 	pairs, notes, ok := daemonPairs(r)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	ms := summarized(r.Metrics)
 	var cmps []comparison
@@ -381,20 +381,23 @@ func daemonSections(r *result.Result) []*Section {
 		head.Lines = append(head.Lines, fmt.Sprintf("%s (%s) ÷ %s", p.daemon.Name, daemonText(p.daemon), p.inProcess.Name))
 	}
 	head.Lines = append(head.Lines, notes...)
-	out := []*Section{head}
+	summaries = []*Section{head}
 	if len(cmps) > 0 {
 		head.Table, head.Notes, head.After = summaryTable(cmps, "daemon ÷ in process")
 		for _, c := range cmps {
-			out = append(out, comparisonSection(c, "daemon versus in process: "+c.a+" ÷ "+c.b))
+			details = append(details, comparisonSection(c, "daemon versus in process: "+c.a+" ÷ "+c.b))
 		}
 	}
-	out = append(out, versionSections(r, ms)...)
-	return out
+	if vs, vd := versionSections(r, ms); vs != nil {
+		summaries, details = append(summaries, vs), append(details, vd...)
+	}
+	return summaries, details
 }
 
 // versionSections set the daemon drivers of one snapshotter in different daemon versions against
-// each other: the newest ÷ each older one, as daemonSections set a daemon against its pair.
-func versionSections(r *result.Result, ms []*result.Metric) []*Section {
+// each other: the newest ÷ each older one, as daemonSections set a daemon against its pair. nil
+// when no two versions of a snapshotter ran.
+func versionSections(r *result.Result, ms []*result.Metric) (summary *Section, details []*Section) {
 	type daemon struct {
 		d   *result.DriverResult
 		ver []int
@@ -436,14 +439,13 @@ func versionSections(r *result.Result, ms []*result.Metric) []*Section {
 		}
 	}
 	if len(cmps) == 0 {
-		return nil
+		return nil, nil
 	}
 	head.Table, head.Notes, head.After = summaryTable(cmps, "newer ÷ older")
-	out := []*Section{head}
 	for _, c := range cmps {
-		out = append(out, comparisonSection(c, "containerd versions: "+c.a+" ÷ "+c.b))
+		details = append(details, comparisonSection(c, "containerd versions: "+c.a+" ÷ "+c.b))
 	}
-	return out
+	return head, details
 }
 
 // versionNumbers reads a version's leading numbers: "v2.4.2" and "1.6.20~ds1" give [2 4 2] and
@@ -526,7 +528,7 @@ func summaryTable(cmps []comparison, what string) (*Table, []Note, []string) {
 	}
 	after := []string{
 		"each column: " + what + ", the median of the column's driver ÷ that of the driver it is set against (above), with its " +
-			"interval" + overText + "; the tables below give every rule and point",
+			"interval" + overText + "; the tables after the checks give every rule and point",
 	}
 	if measured := slices.DeleteFunc(points, func(n int) bool { return n == 0 }); len(measured) > 0 {
 		t.Rows = append(t.Rows, fileOps)

@@ -44,6 +44,8 @@ var causes = []struct {
 		"too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows", 1, "%"},
 	{regexp.MustCompile(`^only ([0-9]+) samples$`), "few",
 		"too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows", 0, ""},
+	{regexp.MustCompile(`^few samples for the ratio's interval: ([0-9]+) on a side`), "ratiofew",
+		"too few samples for the ratio's 95% interval: a bootstrap from fewer than 6 samples on a side reaches less than the level it aims at", 1, "fewest samples on a side: "},
 	{regexp.MustCompile(`^eviction (did not take|incomplete)`), "evict",
 		"eviction did not take: some of the file stayed in the page cache, so the sample is partly warm", 0, ""},
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -43,7 +44,9 @@ type Figure struct {
 //   - lifecycle: median snapshot calls per container and the per-layer image operations summed
 //     over the layers, grouped by operation with a bar per driver;
 //   - pull: a fresh node's pull until the container is ready and until its start is done, per
-//     network, a bar per driver.
+//     network, a bar per driver;
+//   - daemon: each daemon driver's median ÷ its in-process pair's, rule by rule and point by point
+//     (log scale), with the ratios' intervals and a line at ×1.
 //
 // A figure whose metrics are absent is skipped. Drivers that were skipped or failed are not
 // plotted. The SVG files are deterministic: the same result renders byte-identical files.
@@ -61,6 +64,7 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		{"pagecache", pagecacheFigure},
 		{"lifecycle", lifecycleFigure},
 		{"pull", pullFigure},
+		{"daemon", daemonFigure},
 	} {
 		f := b.build(d)
 		if f == nil {
@@ -96,13 +100,14 @@ func WriteFigure(f *plot.Figure, base string) error {
 // plotData is the part of a result the figures draw from: the metrics of the drivers that ran,
 // summarized, and each driver's color.
 type plotData struct {
+	r       *result.Result
 	drivers []string // plotted drivers, in result order
 	colors  map[string]color.Color
 	metrics []*result.Metric
 }
 
 func newPlotData(r *result.Result) *plotData {
-	d := &plotData{colors: map[string]color.Color{}}
+	d := &plotData{r: r, colors: map[string]color.Color{}}
 	excluded := map[string]bool{}
 	for _, dr := range r.Drivers {
 		if dr.Status == result.StatusSkipped || dr.Status == result.StatusFailed {
@@ -846,6 +851,162 @@ func pullFigure(d *plotData) *plot.Figure {
 	p.X.Tick.Label.Font = font.From(plot.SansFont, 10)
 	legend := addGroupedBars(p, d, drivers, groups, true, lo, hi)
 	return &plot.Figure{Title: title, Plot: p, Legend: legend}
+}
+
+// daemonFigure draws, for each daemon driver with its in-process pair in the run, the ratio of its
+// median to the pair's at every rule and point of the daemon tables: a row per point (labelled on
+// the left), a marker per daemon driver with its interval as a bar, on a log axis with a line at ×1.
+func daemonFigure(d *plotData) *plot.Figure {
+	pairs, _, _ := daemonPairs(d.r)
+	type cat struct {
+		label string
+		rule  int
+	}
+	var cats []cat
+	type mark struct {
+		cat int
+		r   stats.Ratio
+	}
+	marks := map[string][]mark{}
+	var daemons []string
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range pairs {
+		rows, _ := compareDrivers(d.metrics, p.daemon.Name, p.inProcess.Name)
+		for _, rw := range rows {
+			if !(rw.ratio.Ratio > 0) {
+				continue
+			}
+			label := rw.rule.label
+			if rw.rule.over == "" && rw.at != "" {
+				label += ": " + rw.at
+			}
+			i := slices.IndexFunc(cats, func(c cat) bool { return c.label == label })
+			if i < 0 {
+				i = len(cats)
+				rule := 0
+				for j := range ratioRules {
+					if &ratioRules[j] == rw.rule {
+						rule = j
+					}
+				}
+				cats = append(cats, cat{label, rule})
+			}
+			marks[p.daemon.Name] = append(marks[p.daemon.Name], mark{i, rw.ratio})
+			lo, hi = min(lo, rw.ratio.Ratio), max(hi, rw.ratio.Ratio)
+			if rw.ratio.Lo > 0 && rw.ratio.Hi > 0 {
+				lo, hi = min(lo, rw.ratio.Lo), max(hi, rw.ratio.Hi)
+			}
+		}
+		if len(marks[p.daemon.Name]) > 0 {
+			daemons = append(daemons, p.daemon.Name)
+		}
+	}
+	if len(daemons) == 0 {
+		return nil
+	}
+	// Rows in the tables' order: by rule, then as the first daemon driver met the points.
+	order := make([]int, len(cats))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cats[a].rule - cats[b].rule })
+	rowOf := make([]float64, len(cats)) // the first row at the top
+	for pos, i := range order {
+		rowOf[i] = float64(len(cats) - 1 - pos)
+	}
+
+	title := "Daemon versus in process, rule by rule"
+	p := plot.New(title, "daemon driver's median ÷ its in-process pair's (log scale; bars: the intervals of the tables)", "")
+	p.Y.Tick.Label.Font = font.From(plot.SansFont, 10)
+	p.X.Label.TextStyle.Font = font.From(plot.SansFont, 11)
+	// Every other rule's rows on a light band, so a row's markers read with its label.
+	xlo, xhi := -100.0, 100.0 // beyond any axis: the band is clipped to the data area
+	band := 0
+	for pos := 0; pos < len(order); {
+		end := pos
+		for end < len(order) && cats[order[end]].rule == cats[order[pos]].rule {
+			end++
+		}
+		if band%2 == 1 {
+			top, bottom := rowOf[order[pos]]+0.5, rowOf[order[end-1]]-0.5
+			poly, err := plotter.NewPolygon(plotter.XYs{{X: xlo, Y: bottom}, {X: xhi, Y: bottom}, {X: xhi, Y: top}, {X: xlo, Y: top}})
+			if err != nil {
+				return nil
+			}
+			poly.Color = color.NRGBA{A: 0x0c} // translucent: the grid shows through
+			poly.LineStyle.Width = 0
+			p.Add(poly)
+		}
+		band++
+		pos = end
+	}
+	// ×1 (no cost) as a line, under the markers.
+	one, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.6}, {X: 0, Y: float64(len(cats)) - 0.4}})
+	if err != nil {
+		return nil
+	}
+	one.LineStyle = draw.LineStyle{Color: color.Gray{Y: 0x50}, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}
+	p.Add(one)
+	var legend []plot.LegendEntry
+	legend = append(legend, plot.LegendEntry{Label: "daemon driver (÷ its pair)", Header: true})
+	n := len(daemons)
+	for k, name := range daemons {
+		st := plot.VariantStyles[k%len(plot.VariantStyles)]
+		glyph := draw.GlyphStyle{Color: d.colors[name], Radius: vg.Points(3.5), Shape: st.Shape}
+		var xys plotter.XYs
+		var bars struct {
+			plotter.XYs
+			plotter.XErrors
+		}
+		for _, m := range marks[name] {
+			y := rowOf[m.cat]
+			if n > 1 {
+				y += (0.5 - float64(k)/float64(n-1)) * 0.5 // the first driver highest in its row
+			}
+			x := math.Log10(m.r.Ratio)
+			xys = append(xys, plotter.XY{X: x, Y: y})
+			if m.r.Lo > 0 && m.r.Hi > m.r.Lo {
+				bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: y})
+				bars.XErrors = append(bars.XErrors, struct{ Low, High float64 }{x - math.Log10(m.r.Lo), math.Log10(m.r.Hi) - x})
+			}
+		}
+		if len(bars.XYs) > 0 {
+			eb, err := plotter.NewXErrorBars(bars)
+			if err != nil {
+				return nil
+			}
+			eb.LineStyle = draw.LineStyle{Color: plot.Fade(d.colors[name]), Width: vg.Points(1.2)}
+			eb.CapWidth = vg.Points(4)
+			p.Add(eb)
+		}
+		sc, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil
+		}
+		sc.GlyphStyle = glyph
+		p.Add(sc)
+		pair := ""
+		for _, pr := range pairs {
+			if pr.daemon.Name == name {
+				pair = pr.inProcess.Name
+			}
+		}
+		legend = append(legend, plot.LegendEntry{Label: name + " ÷ " + pair, Thumbs: []gplot.Thumbnailer{plot.LineThumb{Glyph: &glyph}}})
+	}
+	var ticks gplot.ConstantTicks
+	for i, c := range cats {
+		ticks = append(ticks, gplot.Tick{Value: rowOf[i], Label: c.label})
+	}
+	p.Y.Tick.Marker = ticks
+	p.Y.Min, p.Y.Max = -0.7, float64(len(cats))-0.3
+	p.Y.Tick.Length = 0
+	// At least a decade each side of ×1, and the intervals' reach.
+	p.X.Min = math.Floor(math.Min(math.Log10(lo), -1)*2) / 2
+	p.X.Max = math.Ceil(math.Max(math.Log10(hi), 1)*2) / 2
+	p.X.Tick.Marker = plot.LogTicks{Format: func(v float64) string { return "×" + strconv.FormatFloat(v, 'g', -1, 64) }}
+	// A row of labels needs about 13 points; the legend's entries must fit beside the plot.
+	height := max(vg.Points(375), vg.Points(13*float64(len(cats))+110))
+	return &plot.Figure{Title: title, Plot: p, Legend: legend, Width: vg.Points(760), Height: height}
 }
 
 // addGroupedBars draws groups of bars, a bar per driver, each group labelled below, on a y axis

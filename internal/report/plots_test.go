@@ -128,20 +128,26 @@ func TestPlotsSmall(t *testing.T) {
 			t.Errorf("%s: y axis reaches down to 1 µs: second writes plotted?", f.SVG)
 		}
 
-		golden := filepath.Join("testdata", "plots", f.SVG)
-		if *update {
-			if err := os.WriteFile(golden, svg, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
+		checkGolden(t, f.SVG, svg)
+	}
+}
+
+// checkGolden compares a figure's SVG with testdata/plots/name (rewriting it with -update).
+func checkGolden(t *testing.T, name string, svg []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", "plots", name)
+	if *update {
+		if err := os.WriteFile(golden, svg, 0o644); err != nil {
+			t.Fatal(err)
 		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if !bytes.Equal(svg, want) {
-			t.Errorf("%s differs from %s (run go test -update if intended)", f.SVG, golden)
-		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(svg, want) {
+		t.Errorf("%s differs from %s (run go test -update if intended)", name, golden)
 	}
 }
 

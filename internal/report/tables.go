@@ -2,8 +2,10 @@
 // of lines, tables and notes), then rendered to terminal text fitted to the terminal's width
 // (Doc.Text) or to Markdown (Doc.Markdown, RESULTS.md); figures are drawn by Plots.
 //
-// A result's report (Build) leads with what each rule of layered storage cost on each driver, the
-// published shapes the result can check, and its verifications; then, as details, one table per
+// A result's report (Build) leads with what each rule of layered storage cost on each driver, what
+// a daemon costs (each daemon driver against the in-process driver of the same snapshotter, and one
+// daemon version against another, where the run has them), the published shapes the result can
+// check, and its verifications; then, as details, the daemon comparisons rule by rule, one table per
 // metric family with drivers side by side, the fits, and where the run's time went. A cell is the
 // median and its 95% interval from the run's samples; a cell whose metric carries warnings points to
 // a note under its table, one note per cause, naming the cells it applies to. Raw samples are the
@@ -45,17 +47,21 @@ func Tables(w io.Writer, r *result.Result) error {
 // Markdown writes r's report as Markdown (RESULTS.md).
 func Markdown(w io.Writer, r *result.Result) error { return Build(r).Markdown(w) }
 
-// Build makes r's report: a header (scenario, run, machine, drivers), what each rule costs, the
-// published shapes, the checks; then, as details, a table per metric family, the fits, the run time
-// by driver and phase, and why the shapes hold.
+// Build makes r's report: a header (scenario, run, machine, drivers), what each rule costs, what a
+// daemon costs, the published shapes, the checks; then, as details, the daemon comparisons rule by
+// rule, a table per metric family, the fits, the run time by driver and phase, and why the shapes
+// hold.
 func Build(r *result.Result) *Doc {
 	d := &Doc{}
 	d.Sections = append(d.Sections, headerSection(r), driversSection(r))
 	if s := rulesSection(r); s != nil {
 		d.Sections = append(d.Sections, s)
 	}
+	daemons, daemonDetails := daemonSections(r)
+	d.Sections = append(d.Sections, daemons...)
 	d.Sections = append(d.Sections, shapesSections(r)...)
 	d.Sections = append(d.Sections, checksSection(r))
+	d.Sections = append(d.Sections, daemonDetails...)
 
 	metrics := summarized(r.Metrics)
 	drivers := driverOrder(r)

@@ -70,18 +70,31 @@ func Fit(xs []float64, ys [][]float64, seed uint64) FitResult {
 	buf := []float64{}
 	for range bootstrapRounds {
 		for i, s := range ys {
-			buf = buf[:0]
-			for range s {
-				buf = append(buf, s[rng.IntN(len(s))])
-			}
-			re[i] = median(buf)
+			re[i], buf = resampledMedian(rng, s, buf)
 		}
 		slopes = append(slopes, theilSen(xs, re))
 	}
-	slices.Sort(slopes)
-	r.BetaCILo = stat.Quantile(0.025, stat.Empirical, slopes, nil)
-	r.BetaCIHi = stat.Quantile(0.975, stat.Empirical, slopes, nil)
+	r.BetaCILo, r.BetaCIHi = percentiles(slopes)
 	return r
+}
+
+// resampledMedian is the median of a resample of s with replacement, drawn from rng; buf is scratch
+// space, returned for the next call.
+func resampledMedian(rng *rand.Rand, s, buf []float64) (float64, []float64) {
+	buf = buf[:0]
+	for range s {
+		buf = append(buf, s[rng.IntN(len(s))])
+	}
+	return median(buf), buf
+}
+
+// The percentiles a bootstrap's 95% interval is read at.
+const bootstrapLo, bootstrapHi = 0.025, 0.975
+
+// percentiles sorts a bootstrap's estimates and returns its 95% percentile interval.
+func percentiles(est []float64) (lo, hi float64) {
+	slices.Sort(est)
+	return stat.Quantile(bootstrapLo, stat.Empirical, est, nil), stat.Quantile(bootstrapHi, stat.Empirical, est, nil)
 }
 
 // theilSen is the median of the slopes between every two points of distinct x.

@@ -24,6 +24,9 @@ type Figure struct {
 	Title  string
 	Plot   *plot.Plot
 	Legend []LegendEntry
+	// Width and Height, when set, replace the default 600×375 pt (a figure with many rows of labels
+	// needs more of both); the legend may still make it taller.
+	Width, Height vg.Length
 }
 
 // LegendEntry is a line of the legend: a group header (no thumbnails) or an entry.
@@ -41,14 +44,14 @@ func (f *Figure) Render() (svg, png []byte, err error) {
 			err = fmt.Errorf("render: %v", v)
 		}
 	}()
-	h := f.height()
-	sc := vgsvg.New(figWidth, h)
+	w, h := f.width(), f.height()
+	sc := vgsvg.New(w, h)
 	f.draw(draw.New(sc))
 	var sb bytes.Buffer
 	if _, err := sc.WriteTo(&sb); err != nil {
 		return nil, nil, err
 	}
-	ic := vgimg.NewWith(vgimg.UseWH(figWidth, h), vgimg.UseDPI(figDPI))
+	ic := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(figDPI))
 	f.draw(draw.New(ic))
 	var pb bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
@@ -57,8 +60,16 @@ func (f *Figure) Render() (svg, png []byte, err error) {
 	return sb.Bytes(), pb.Bytes(), nil
 }
 
-// height is the figure's height: figHeight, or taller when the legend needs it (many drivers and
-// variants), so no entry falls off the bottom.
+// width is the figure's width: figWidth unless Width says otherwise.
+func (f *Figure) width() vg.Length {
+	if f.Width > 0 {
+		return f.Width
+	}
+	return figWidth
+}
+
+// height is the figure's height: figHeight (or Height), or taller when the legend needs it (many
+// drivers and variants), so no entry falls off the bottom.
 func (f *Figure) height() vg.Length {
 	lineH := TextStyle(SansFont, 11).Height("Xg") * 1.5
 	need := vg.Length(0)
@@ -69,7 +80,11 @@ func (f *Figure) height() vg.Length {
 		need += lineH
 	}
 	// The legend starts level with the top of the data area, below the title (about 50 points).
-	return max(figHeight, need+vg.Points(80))
+	base := figHeight
+	if f.Height > 0 {
+		base = f.Height
+	}
+	return max(base, need+vg.Points(80))
 }
 
 func (f *Figure) draw(c draw.Canvas) {

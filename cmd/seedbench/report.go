@@ -31,10 +31,15 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usagef("report: --format must be table, markdown, gobench, github-smaller or github-bigger, not %q", *format)
 	}
 	var results []*result.Result
-	trials := map[int]*gate.Trials{} // a trials file among the results: the gate, measured
+	trials := map[int]*report.Doc{} // a trials file among the results: the gate, measured
 	for _, f := range files {
 		if t, err := gate.ReadTrials(f); err == nil {
-			trials[len(results)] = t
+			trials[len(results)] = report.TrialsDoc(t)
+			results = append(results, nil)
+			continue
+		}
+		if t, err := gate.ReadPairedTrials(f); err == nil {
+			trials[len(results)] = report.PairedTrialsDoc(t)
 			results = append(results, nil)
 			continue
 		}
@@ -79,11 +84,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		var err error
 		switch {
 		case r == nil && md:
-			err = report.TrialsDoc(trials[i]).Markdown(w)
+			err = trials[i].Markdown(w)
 		case r == nil && *format == "gobench":
 			continue
 		case r == nil:
-			err = report.TrialsDoc(trials[i]).Text(w, report.TextOptions{Width: termWidth(w), Details: true})
+			err = trials[i].Text(w, report.TextOptions{Width: termWidth(w), Details: true})
 		case *format == "gobench":
 			err = report.GoBench(w, r)
 		case md:

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,4 +74,67 @@ func PairedDoc(reps []*gate.PairedReport, all bool) *Doc {
 		d.Sections = append(d.Sections, countsSection(rep.Counts, len(rep.Classes), len(rep.Quantities), rep.OnlyOne, "of one driver only"))
 	}
 	return d
+}
+
+// PairedTrialsDoc is the paired gate measured on a machine, as a report: false alarms over the A/A
+// pairs, and per class its interval's half-width and coverage under A/A, and the share of the
+// injected slowdowns it caught.
+func PairedTrialsDoc(t *gate.PairedTrials) *Doc {
+	head := &Section{Title: "the paired regression gate, measured: " + t.Scenario, Level: 1, Bullets: true, Lines: []string{
+		fmt.Sprintf("plan: `%s`, %d runs; a run takes %.0f s, and gives one paired verdict per pair", t.Command, t.Runs, t.RunSeconds),
+		fmt.Sprintf("false alarms: %d of %d A/A pairs would have failed a build (exit 3)", t.FalseAlarms, t.AAPairs),
+		fmt.Sprintf("regressions, in slowed pairs, of classes no fault slowed: %d", t.Spurious),
+		fmt.Sprintf("a regression needs a Benjamini–Hochberg q < %.2f over the classes of a pair and a move above %.0f%%", t.Alpha, 100*t.MinEffect),
+	}}
+	head.Lines = append(head.Lines, t.AlarmDetail...)
+	var effects []string
+	for _, c := range t.Classes {
+		for _, p := range c.Power {
+			if !slices.Contains(effects, p.Effect) {
+				effects = append(effects, p.Effect)
+			}
+		}
+	}
+	header := []string{"class", "pairs", "A/A half-width", "A/A coverage"}
+	for _, e := range effects {
+		header = append(header, e+" caught", e+" coverage")
+	}
+	tb := &Table{Header: header, Key: 1}
+	for _, c := range t.Classes {
+		if c.Pairs < 6 {
+			continue // too few pairs per run for any test: listed below
+		}
+		row := []string{c.Class, fmt.Sprint(c.Pairs), fmt.Sprintf("%.1f%%", 100*c.HalfWidth), pctOf(c.AACovered, c.AATrials)}
+		for _, e := range effects {
+			i := slices.IndexFunc(c.Power, func(p gate.PairedPower) bool { return p.Effect == e })
+			if i < 0 {
+				row = append(row, "-", "-")
+				continue
+			}
+			p := c.Power[i]
+			row = append(row, pctOf(p.Caught, p.Trials), pctOf(p.Covered, p.Trials))
+		}
+		tb.Rows = append(tb.Rows, row)
+	}
+	var few []string
+	for _, c := range t.Classes {
+		if c.Pairs < 6 {
+			few = append(few, fmt.Sprintf("%s (%d)", c.Class, c.Pairs))
+		}
+	}
+	after := []string{
+		"pairs: the median pairs of samples per run; A/A half-width: the median over the A/A pairs of the 95% interval's half-width (a move the interval cannot exclude); coverage: how often the interval held the true ratio (1 under A/A, the injected one else); caught: found as a regression",
+	}
+	if len(few) > 0 {
+		after = append(after, "too few pairs per run for a test at 5%: "+strings.Join(few, ", "))
+	}
+	return &Doc{Sections: []*Section{head, {Title: "detection by class", Level: 2, Table: tb, After: after}}}
+}
+
+// pctOf is "n of total (p%)".
+func pctOf(n, total int) string {
+	if total == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d of %d (%.0f%%)", n, total, 100*float64(n)/float64(total))
 }

@@ -19,7 +19,7 @@ import (
 // cmdCompare judges a new result against a base one (internal/gate): exit 3 on a regression only
 // (the nightly gate).
 func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("compare", "BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]\n       seedbench compare RUN.json [--base DRIVER --new DRIVER] [--format …] [--all] [--min-effect F] [--alpha F]", stderr)
+	fs := newFlags("compare", "BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]\n       seedbench compare RUN.json [--base DRIVER --new DRIVER] [--format table|markdown|json] [--all] [--min-effect F] [--alpha F]", stderr)
 	format := fs.String("format", "table", "table | markdown | json")
 	all := fs.Bool("all", false, "list every class and quantity, not only those that changed")
 	noiseFile := fs.String("noise", "", "noise floors learnt from A/A runs (seedbench noise; default: noise.json beside BASE.json, if there is one)")

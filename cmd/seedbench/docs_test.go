@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// usageOf runs a command with -h and returns its usage line (after "seedbench ") and its flags.
-func usageOf(t *testing.T, name string) (string, []string) {
+// usageOf runs a command with -h and returns its usage lines (after "seedbench ": a command may
+// have a second form, on the lines after the first) and its flags.
+func usageOf(t *testing.T, name string) ([]string, []string) {
 	t.Helper()
 	var stderr bytes.Buffer
 	if code := runMain(context.Background(), []string{name, "-h"}, &bytes.Buffer{}, &stderr); code != exitOK {
@@ -24,13 +25,19 @@ func usageOf(t *testing.T, name string) (string, []string) {
 	if !ok {
 		t.Fatalf("%s -h: first line %q", name, lines[0])
 	}
+	usages := []string{usage}
+	for _, l := range lines[1:] {
+		if more, ok := strings.CutPrefix(l, "       seedbench "); ok {
+			usages = append(usages, more)
+		}
+	}
 	var flags []string
 	for _, l := range lines[1:] {
 		if m := regexp.MustCompile(`^  -(\S+)`).FindStringSubmatch(l); m != nil {
 			flags = append(flags, m[1])
 		}
 	}
-	return usage, flags
+	return usages, flags
 }
 
 // flagsIn lists the flags a usage line names ([--quick], [-o FILE], --noise FILE, …).
@@ -54,19 +61,28 @@ func TestUsageDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range commands() {
-		usage, flags := usageOf(t, c.name)
-		named := flagsIn(usage)
+		usages, flags := usageOf(t, c.name)
+		var named []string
+		for _, u := range usages {
+			for _, f := range flagsIn(u) {
+				if !slices.Contains(named, f) {
+					named = append(named, f)
+				}
+			}
+		}
 		slices.Sort(flags)
 		slices.Sort(named)
 		if !slices.Equal(flags, named) {
-			t.Errorf("%s: usage %q names flags %v, the command defines %v", c.name, usage, named, flags)
+			t.Errorf("%s: usage %q names flags %v, the command defines %v", c.name, usages, named, flags)
 		}
-		line := "seedbench " + usage // the usage line starts with the command
-		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(line) + `( +#.*)?$`).Match(readme) {
-			t.Errorf("README.md's command line block lacks %q", line)
-		}
-		if !regexp.MustCompile(`(?m)^//\t` + regexp.QuoteMeta(line) + `( +#.*)?$`).Match(mainGo) {
-			t.Errorf("main.go's doc lacks %q", line)
+		for _, usage := range usages {
+			line := "seedbench " + usage // the usage line starts with the command
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(line) + `( +#.*)?$`).Match(readme) {
+				t.Errorf("README.md's command line block lacks %q", line)
+			}
+			if !regexp.MustCompile(`(?m)^//\t` + regexp.QuoteMeta(line) + `( +#.*)?$`).Match(mainGo) {
+				t.Errorf("main.go's doc lacks %q", line)
+			}
 		}
 	}
 }

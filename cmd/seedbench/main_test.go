@@ -420,3 +420,40 @@ func TestCompareExit(t *testing.T) {
 		t.Errorf("one file: exit %d, want 2", o.code)
 	}
 }
+
+// TestComparePairedExit: compare RUN.json judges the run's declared pairs (or --base/--new) and
+// exits 3 when the new side is significantly slower; misuse is exit 2.
+func TestComparePairedExit(t *testing.T) {
+	r := &result.Result{Schema: result.Schema, Run: result.Run{ID: "r1"}, Scenario: result.ScenarioRef{Name: "s"},
+		Pairs: []result.Pair{{Base: "a", New: "slow"}}}
+	for _, d := range []struct {
+		name  string
+		scale float64
+	}{{"a", 1}, {"same", 1}, {"slow", 1.5}} {
+		r.Drivers = append(r.Drivers, result.DriverResult{Name: d.name, Status: result.StatusOK})
+		m := result.Metric{Driver: d.name, Name: "op.create", Unit: "ns", Better: "lower", Params: map[string]string{"size": "4KiB"}}
+		for i := range 20 {
+			m.Samples = append(m.Samples, d.scale*float64(1000+(i*37)%50))
+		}
+		r.Metrics = append(r.Metrics, m)
+	}
+	stats.AnnotateAll(r)
+	p := filepath.Join(t.TempDir(), "r.json")
+	if err := result.WriteFile(p, r); err != nil {
+		t.Fatal(err)
+	}
+	if o := run(t, "compare", p); o.code != 3 || !strings.Contains(o.stdout, "slow (new) with a (base), paired") || !strings.Contains(o.stdout, "regression") {
+		t.Errorf("declared pair 1.5× slower: exit %d, want 3\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := run(t, "compare", p, "--base", "a", "--new", "same"); o.code != 0 || !strings.Contains(o.stdout, "not a pair the scenario declared") {
+		t.Errorf("a against same: exit %d, want 0\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	for _, args := range [][]string{{p, "--base", "a"}, {p, p, "--base", "a", "--new", "same"}} {
+		if o := run(t, append([]string{"compare"}, args...)...); o.code != 2 {
+			t.Errorf("compare %v: exit %d, want 2", args, o.code)
+		}
+	}
+	if o := run(t, "compare", p, "--base", "a", "--new", "nosuch"); o.code != 1 || !strings.Contains(o.stderr, `no driver "nosuch" (it has a, same, slow)`) {
+		t.Errorf("unknown driver: exit %d\n%s", o.code, o.stderr)
+	}
+}

@@ -20,8 +20,10 @@ import (
 	"github.com/seedbench/seedbench/internal/units"
 )
 
-// ID is a metric's public name: dotted, lower case ("copyup.latency").
-type ID = string
+// ID is a metric's public name: dotted, lower case ("copyup.latency"). It is a type of its own so
+// that only the constants below, or a name read from a result file, stand for a metric: a plain
+// string has to be converted on purpose.
+type ID string
 
 // Metric IDs.
 const (
@@ -149,8 +151,8 @@ type Def struct {
 
 // FloorOf returns the floor of metric id at params ("" = none).
 func FloorOf(id ID, params map[string]string) ID {
-	d := Get(id)
-	if d == nil {
+	d, ok := Lookup(id)
+	if !ok {
 		return ""
 	}
 	for k, by := range d.FloorBy {
@@ -291,9 +293,14 @@ var byID, rankOf = func() (map[ID]*Def, map[ID]int) {
 	return m, r
 }()
 
-// Get returns the catalogue entry of id, or nil when id is not a metric seedbench knows (a result
+// Lookup returns the catalogue entry of id; false when id is not a metric seedbench knows (a result
 // file from another version may hold such names: readers treat them by their recorded unit).
-func Get(id ID) *Def { return byID[id] }
+func Lookup(id ID) (Def, bool) {
+	if d := byID[id]; d != nil {
+		return *d, true
+	}
+	return Def{}, false
+}
 
 // Check returns an error when params has a key the metric does not declare.
 func (d *Def) Check(params map[string]string) error {
@@ -320,7 +327,7 @@ func FamilyOf(id ID) string {
 	if d := byID[id]; d != nil {
 		return d.Family
 	}
-	first, _, _ := strings.Cut(id, ".")
+	first, _, _ := strings.Cut(string(id), ".")
 	return first
 }
 

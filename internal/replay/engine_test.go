@@ -59,11 +59,11 @@ func TestEngineFake(t *testing.T) {
 		}
 	}
 	byPoint := map[string][]int{}
-	names := map[string]bool{}
+	names := map[metric.ID]bool{}
 	lastSeq := 0
 	for _, m := range res.Metrics {
-		def := metric.Get(m.Name)
-		if def == nil {
+		def, ok := metric.Lookup(m.Name)
+		if !ok {
 			t.Errorf("%s not in the catalogue", m.Name)
 			continue
 		}
@@ -111,7 +111,7 @@ func TestEngineFake(t *testing.T) {
 			t.Errorf("%q: samples per driver %v, want the same n on both", strings.ReplaceAll(k, "\x00", " "), ns)
 		}
 	}
-	for _, want := range []string{metric.LayerApply, metric.LayerDiff, metric.LayerDiffBytes, metric.SnapshotPrepare,
+	for _, want := range []metric.ID{metric.LayerApply, metric.LayerDiff, metric.LayerDiffBytes, metric.SnapshotPrepare,
 		metric.SnapshotMount, metric.SnapshotUnmount, metric.SnapshotCommit, metric.SnapshotRemove, metric.OpCreate,
 		metric.OpLookup, metric.OpRead, metric.CopyupLatency, metric.OpDelete, metric.OpRename, metric.DiskUsed,
 		metric.DiskInodes, metric.DiskSharedSavings, metric.DiskVsUnique, metric.PagecacheResident,

@@ -49,10 +49,10 @@ func (r *recorder) metric(driver string, id metric.ID, params map[string]string,
 	if m, ok := r.metrics[k]; ok {
 		return m
 	}
-	def := metric.Get(id)
+	def, known := metric.Lookup(id)
 	var err error
 	switch {
-	case def == nil:
+	case !known:
 		err = fmt.Errorf("recorder: %s is not in the metric catalogue (internal/metric)", id)
 	case def.Kind == metric.Derived:
 		err = fmt.Errorf("recorder: %s is derived, not recorded", id)

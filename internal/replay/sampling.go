@@ -19,7 +19,7 @@ import (
 // at least op.Samples rounds, then more while some driver's median of metric name at one of points
 // has a 95% confidence interval wider than the plan's target, up to op.MaxSamples. Every round
 // visits every driver, so all drivers end with the same n.
-func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name string, points []map[string]string, fn func(d *driverRun, round int) error, floorFn func(round int) error) error {
+func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name metric.ID, points []map[string]string, fn func(d *driverRun, round int) error, floorFn func(round int) error) error {
 	for r := 0; r < op.MaxSamples; r++ {
 		if r >= op.Samples && e.converged(name, points) {
 			break
@@ -36,7 +36,7 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 
 // converged reports whether, for every active driver, the median of metric name at each point has
 // a 95% CI whose half-width is within the target fraction of it.
-func (e *engine) converged(name string, points []map[string]string) bool {
+func (e *engine) converged(name metric.ID, points []map[string]string) bool {
 	for _, d := range e.drvs {
 		if !d.ok() {
 			continue

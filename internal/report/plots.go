@@ -126,7 +126,7 @@ func newPlotData(r *result.Result) *plotData {
 }
 
 // named returns the metrics called name.
-func (d *plotData) named(name string) []*result.Metric {
+func (d *plotData) named(name metric.ID) []*result.Metric {
 	var out []*result.Metric
 	for _, m := range d.metrics {
 		if m.Name == name {
@@ -733,7 +733,7 @@ func barDrivers(d *plotData, groups []barGroup) (drivers []string, lo, hi float6
 }
 
 func lifecycleFigure(d *plotData) *plot.Figure {
-	containerCalls := []string{"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.unmount", "snapshot.remove"}
+	containerCalls := []metric.ID{"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.unmount", "snapshot.remove"}
 	var ops []barGroup
 	for _, name := range containerCalls {
 		if name == "snapshot.unmount" || name == "snapshot.commit" {
@@ -751,16 +751,16 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		if len(per) == 0 {
 			continue
 		}
-		op := barGroup{label: strings.TrimPrefix(name, "snapshot.") + "\n(container)", values: map[string]float64{}}
+		op := barGroup{label: strings.TrimPrefix(string(name), "snapshot.") + "\n(container)", values: map[string]float64{}}
 		for drv, vs := range per {
 			op.values[drv] = plot.Median(vs)
 		}
 		ops = append(ops, op)
 	}
-	layerOps := []string{"layer.apply", "layer.diff"}
+	layerOps := []metric.ID{"layer.apply", "layer.diff"}
 	if !hasParam(d.named("snapshot.commit"), "container") {
 		// Containers are not committed: show committing the image's layers instead.
-		layerOps = []string{"layer.apply", "snapshot.commit", "layer.diff"}
+		layerOps = []metric.ID{"layer.apply", "snapshot.commit", "layer.diff"}
 	}
 	for _, name := range layerOps {
 		sums := map[string]float64{}
@@ -781,7 +781,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 			continue
 		}
 		op := barGroup{values: map[string]float64{}}
-		short := strings.TrimPrefix(name, "snapshot.")
+		short := strings.TrimPrefix(string(name), "snapshot.")
 		op.label = fmt.Sprintf("%s\n(Σ %d layers)", short, len(union))
 		if len(union) == 1 {
 			op.label = short + "\n(1 layer)"

@@ -11,7 +11,7 @@ import (
 type rule struct {
 	label  string
 	short  string // the column header when drivers are rows
-	name   string
+	name   metric.ID
 	params map[string]string
 	most   string
 }

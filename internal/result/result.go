@@ -7,6 +7,8 @@ package result
 import (
 	"fmt"
 	"time"
+
+	"github.com/seedbench/seedbench/internal/metric"
 )
 
 // Schema is the schema identifier written into every result file.
@@ -170,7 +172,7 @@ const (
 // Metric is one series of samples at one parameter point.
 type Metric struct {
 	Driver   string            `json:"driver"`
-	Name     string            `json:"name"`
+	Name     metric.ID         `json:"name"`
 	Unit     string            `json:"unit"`
 	Params   map[string]string `json:"params"`
 	Better   string            `json:"better"` // lower | higher

@@ -28,12 +28,13 @@ const FlatShare = 0.10
 // fitSpec says which samples a derived fit regresses: those of metric whose point passes keep, with x
 // read from the xParam parameter; the other parameters (less drop) make the fit's parameter point.
 type fitSpec struct {
-	name, metric, xParam, unit string
-	drop                       []string
-	keep                       func(params map[string]string) bool
-	parseX                     func(string) (float64, bool)
-	minR2                      float64 // warn below it; 0 = never
-	linearIn                   string  // "size": for the warning
+	name, metric metric.ID
+	xParam, unit string
+	drop         []string
+	keep         func(params map[string]string) bool
+	parseX       func(string) (float64, bool)
+	minR2        float64 // warn below it; 0 = never
+	linearIn     string  // "size": for the warning
 	// smallX: a fixed cost (Alpha) is reported only when the smallest x measured is at most this,
 	// so that it is read off a measured point, not extrapolated across decades.
 	smallX float64
@@ -162,7 +163,7 @@ func Fits(r *result.Result) []result.Fit {
 	markFlat(fits)
 
 	drivers := driverRanks(r)
-	specRank := func(name string) int {
+	specRank := func(name metric.ID) int {
 		return slices.IndexFunc(fitSpecs, func(s fitSpec) bool { return s.name == name })
 	}
 	sort.SliceStable(fits, func(i, j int) bool {

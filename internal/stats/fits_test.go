@@ -27,7 +27,7 @@ func lookupMetric(driver, cache string, depth int, samples ...float64) result.Me
 	return result.Metric{Driver: driver, Name: "op.lookup", Unit: "ns", Better: "lower", Params: p, Samples: samples}
 }
 
-func findFit(t *testing.T, fits []result.Fit, driver, name string, params map[string]string) result.Fit {
+func findFit(t *testing.T, fits []result.Fit, driver string, name metric.ID, params map[string]string) result.Fit {
 	t.Helper()
 	for _, f := range fits {
 		if f.Driver != driver || f.Name != name {
@@ -197,7 +197,7 @@ func TestFitsOrder(t *testing.T) {
 	}
 	var got []string
 	for _, f := range Fits(r) {
-		got = append(got, f.Driver+" "+f.Name+" "+f.Params["how"])
+		got = append(got, f.Driver+" "+string(f.Name)+" "+f.Params["how"])
 	}
 	want := "b fit.copyup append,b fit.copyup rdwr,b fit.lookup ,a fit.copyup append,a fit.copyup rdwr,a fit.lookup "
 	if strings.Join(got, ",") != want {

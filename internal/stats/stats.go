@@ -155,7 +155,7 @@ func Warnings(samples []float64, s result.Summary) []string {
 // already carry (warnings from the engine, e.g. an incomplete eviction, are kept). A metric whose
 // samples are a series (metric.Def.Series) gets its interval from batches (SummarizeSeries).
 func Annotate(m *result.Metric) {
-	if d := metric.Get(m.Name); d != nil && d.Series {
+	if d, ok := metric.Lookup(m.Name); ok && d.Series {
 		m.Summary = SummarizeSeries(m.Samples, seriesBatches)
 	} else {
 		m.Summary = Summarize(m.Samples)

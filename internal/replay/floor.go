@@ -146,17 +146,17 @@ func (e *engine) floorStats(kind, cache string, n, reps int) error {
 	paths := make([]cpath, n)
 	for i := range paths {
 		rel := fmt.Sprintf("probe/p%03d", i%floorProbes)
-		if kind == "miss" {
+		if kind == metric.LookupMiss {
 			rel = fmt.Sprintf("probe/missing-%d", i)
 		}
 		paths[i] = cpath{rel: rel, ptr: mustPtr(rel)}
 	}
-	if cache == "warm" {
-		if _, err := statBatch(f.root.fd, paths, 1, kind == "hit"); err != nil {
+	if cache == metric.CacheWarm {
+		if _, err := statBatch(f.root.fd, paths, 1, kind == metric.LookupHit); err != nil {
 			return err
 		}
 	}
-	per, err := statBatch(f.root.fd, paths, reps, kind == "hit")
+	per, err := statBatch(f.root.fd, paths, reps, kind == metric.LookupHit)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (e *engine) floorStats(kind, cache string, n, reps int) error {
 // to the copy (the second).
 func (e *engine) floorCopy(src string, size units.Size, cache string) error {
 	f := e.floor
-	if cache != "warm" {
+	if cache != metric.CacheWarm {
 		if _, err := measure.Evict(filepath.Join(f.b.Path, src)); err != nil {
 			return err
 		}
@@ -233,7 +233,7 @@ func (e *engine) floorCopy(src string, size units.Size, cache string) error {
 func (e *engine) floorRead(rel string, size units.Size, cache string) error {
 	f := e.floor
 	full := filepath.Join(f.b.Path, rel)
-	if cache == "warm" {
+	if cache == metric.CacheWarm {
 		if err := readAll(full); err != nil {
 			return err
 		}

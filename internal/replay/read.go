@@ -287,12 +287,12 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 						return err
 					}
 					switch cache {
-					case "warm":
+					case metric.CacheWarm:
 						if _, _, err := readFile(ct.root, ptrs[i], buf); err != nil {
 							return err
 						}
 					default: // cold, mount: the backing copies evicted
-						if cache == "mount" {
+						if cache == metric.CacheMount {
 							if err := e.remount(ctx, d, ct); err != nil {
 								return err
 							}

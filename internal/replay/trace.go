@@ -100,7 +100,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				// Set every driver's cache state first (side by side: nothing is timed), then time
 				// them one after another: one global eviction a round, not one per driver.
 				if err := e.eachAtOnce(ctx, ds, func(d *driverRun) error {
-					if cache == "warm" {
+					if cache == metric.CacheWarm {
 						if r < len(d.ctrs[img]) {
 							// The start before, in this container: its files cached. Later rounds
 							// come back to a container that already started here.
@@ -116,7 +116,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				}); err != nil {
 					return err
 				}
-				if cache == "cold" {
+				if cache == metric.CacheCold {
 					if err := e.evictMetadata(ctx, ds); err != nil {
 						return err
 					}

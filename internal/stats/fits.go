@@ -46,13 +46,13 @@ var fitSpecs = []fitSpec{
 		drop: []string{metric.PWrite},
 		// The copy-up is the first write; the second write of the same file times the write alone.
 		// Files from before the second write was timed have no write parameter: all first writes.
-		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == "first" },
+		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == metric.WriteFirst },
 		parseX: parseSizeBytes,
 		minR2:  MinCopyupR2, linearIn: "size", smallX: 64 << 10,
 	},
 	{
 		name: metric.FitLookup, metric: metric.OpLookup, xParam: metric.PDepth, unit: metric.NsPerLayer,
-		keep:   func(p map[string]string) bool { return p[metric.PKind] == "hit" },
+		keep:   func(p map[string]string) bool { return p[metric.PKind] == metric.LookupHit },
 		parseX: parseDepth, smallX: 1,
 	},
 }

@@ -123,9 +123,9 @@ func classOf(m *result.Metric) string {
 		}
 	case metric.SnapshotPrepare, metric.SnapshotMount, metric.SnapshotUnmount, metric.SnapshotCommit, metric.SnapshotRemove:
 		if _, ok := m.Params[metric.PContainer]; ok {
-			parts = append(parts, "container")
+			parts = append(parts, metric.PContainer)
 		} else {
-			parts = append(parts, "layer")
+			parts = append(parts, metric.PLayer)
 		}
 	}
 	return strings.Join(parts, " ")

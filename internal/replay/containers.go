@@ -177,7 +177,7 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 		// image.
 		unshared += chain * int64(1+n)
 	}
-	params := p("images", strconv.Itoa(len(imgs)), "containers", strconv.Itoa(total))
+	params := p(metric.PImages, strconv.Itoa(len(imgs)), metric.PContainers, strconv.Itoa(total))
 	return e.each(ctx, func(d *driverRun) error {
 		b := d.inst.Backing()
 		if err := measure.Sync(b.Path); err != nil {

@@ -34,7 +34,7 @@ type fitSpec struct {
 	keep         func(params map[string]string) bool
 	parseX       func(string) (float64, bool)
 	minR2        float64 // warn below it; 0 = never
-	linearIn     string  // "size": for the warning
+	linearIn     string  // the x parameter, named in the warning
 	// smallX: a fixed cost (Alpha) is reported only when the smallest x measured is at most this,
 	// so that it is read off a measured point, not extrapolated across decades.
 	smallX float64
@@ -48,7 +48,7 @@ var fitSpecs = []fitSpec{
 		// Files from before the second write was timed have no write parameter: all first writes.
 		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == metric.WriteFirst },
 		parseX: parseSizeBytes,
-		minR2:  MinCopyupR2, linearIn: "size", smallX: 64 << 10,
+		minR2:  MinCopyupR2, linearIn: metric.PSize, smallX: 64 << 10,
 	},
 	{
 		name: metric.FitLookup, metric: metric.OpLookup, xParam: metric.PDepth, unit: metric.NsPerLayer,

@@ -343,9 +343,7 @@ func classStats(base, next *result.Result) []*classStat {
 // busy reports whether a metric's samples were taken while the machine was busy (the engine's
 // warning).
 func busy(m *result.Metric) bool {
-	return slices.ContainsFunc(m.Warnings, func(w string) bool {
-		return strings.HasPrefix(w, "busy machine:") || strings.HasPrefix(w, "noisy machine:")
-	})
+	return m.HasWarning(result.WarnBusy) || m.HasWarning(result.WarnNoisy)
 }
 
 func median(xs []float64) float64 {

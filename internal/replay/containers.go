@@ -10,6 +10,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -193,7 +194,8 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 		e.rec.add(d.info.Name, metric.DiskSharedSavings, params, 1-used/float64(unshared))
 		e.rec.add(d.info.Name, metric.DiskVsUnique, params, used/float64(uniqueBytes))
 		if !b.Dedicated {
-			e.rec.warn(d.info.Name, metric.DiskUsed, params, "backing is not dedicated: other writers may pollute the statfs delta")
+			e.rec.warn(d.info.Name, metric.DiskUsed, params,
+				result.Warning{Kind: result.WarnSharedBacking, Text: "backing is not dedicated: other writers may pollute the statfs delta"})
 		}
 		return nil
 	})

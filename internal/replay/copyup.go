@@ -12,6 +12,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/units"
 )
@@ -168,7 +169,7 @@ func (e *engine) modifyRound(ctx context.Context, d *driverRun, ct *container, t
 			}
 			if res.After > 0 {
 				e.rec.warn(d.info.Name, metric.CopyupLatency, withCache(t.params, cache),
-					fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
+					result.Warnf(result.WarnEviction, "eviction did not take: %d bytes still cached", res.After))
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/units"
 )
@@ -97,7 +98,7 @@ func (e *engine) recordFloor(id metric.ID, params map[string]string, d time.Dura
 // floorFail stops measuring floors for the rest of the run: they are a reference, not a driver, and
 // a run goes on without them.
 func (e *engine) floorFail(what string, err error) {
-	e.res.Warnings = append(e.res.Warnings, fmt.Sprintf("floors stopped at %s: %v", what, err))
+	e.res.Warnings = append(e.res.Warnings, result.Warnf(result.WarnFloorsStopped, "floors stopped at %s: %v", what, err))
 	e.floor = nil
 }
 

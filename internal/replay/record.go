@@ -109,7 +109,7 @@ func (r *recorder) sample(driver string, id metric.ID, params map[string]string,
 }
 
 // warn attaches a warning to a metric (created if needed).
-func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w string) {
+func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w result.Warning) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m := r.metric(driver, id, params, ""); m != nil && !slices.Contains(m.Warnings, w) {

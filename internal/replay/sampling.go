@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -99,16 +98,16 @@ func (e *engine) markNoisy() {
 		if i+1 < len(e.res.Noise) {
 			end = e.res.Noise[i+1].Seq
 		}
-		msg := fmt.Sprintf("busy machine: CPU pressure %.0f%% (PSI some avg10) during %s", ns.CPUSomeAvg10, ns.What)
+		w := result.Warnf(result.WarnBusy, "busy machine: CPU pressure %.0f%% (PSI some avg10) during %s", ns.CPUSomeAvg10, ns.What)
 		for _, k := range e.rec.order {
 			m := e.rec.metrics[k]
 			for _, o := range m.Order {
 				if o > ns.Seq && o <= end {
-					if !slices.ContainsFunc(m.Warnings, func(w string) bool {
+					if !slices.ContainsFunc(m.Warnings, func(o result.Warning) bool {
 						// one warning per op, not per round
-						return strings.HasPrefix(w, "busy machine: ") && strings.HasSuffix(w, " during "+ns.What)
+						return o.Kind == result.WarnBusy && strings.HasSuffix(o.Text, " during "+ns.What)
 					}) {
-						m.Warnings = append(m.Warnings, msg)
+						m.Warnings = append(m.Warnings, w)
 					}
 					break
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -56,7 +57,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 			if dropped := len(t.Entries) - len(probe.kept); dropped > 0 {
 				for _, cache := range op.Caches {
 					e.rec.warn(d.info.Name, metric.TraceReplay, p(metric.PImage, img, metric.PTrace, t.Name, metric.PCache, cache),
-						fmt.Sprintf("%d of the trace's %d accesses left out: their outcome in this image differs from the recording", dropped, len(t.Entries)))
+						result.Warnf(result.WarnTraceDropped, "%d of the trace's %d accesses left out: their outcome in this image differs from the recording", dropped, len(t.Entries)))
 				}
 			}
 		}

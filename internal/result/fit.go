@@ -29,7 +29,7 @@ type Fit struct {
 	Points   int               `json:"points,omitempty"`
 	Flat     bool              `json:"flat,omitempty"`
 	Method   string            `json:"method,omitempty"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Warnings []Warning         `json:"warnings,omitempty"`
 }
 
 // fitJSON is Fit with nullable numbers (encoding/json refuses NaN and ±Inf).
@@ -48,7 +48,7 @@ type fitJSON struct {
 	Points   int               `json:"points,omitempty"`
 	Flat     bool              `json:"flat,omitempty"`
 	Method   string            `json:"method,omitempty"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Warnings []Warning         `json:"warnings,omitempty"`
 }
 
 func finiteOrNil(v float64) *float64 {

@@ -114,7 +114,7 @@ func TestFind(t *testing.T) {
 		}
 	}
 	// Pointers alias the result.
-	r.Find("native", "disk.used", nil)[0].Warnings = []string{"x"}
+	r.Find("native", "disk.used", nil)[0].Warnings = []Warning{{Text: "x"}}
 	if r.Metrics[3].Warnings == nil {
 		t.Error("Find returned a copy")
 	}

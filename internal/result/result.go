@@ -29,7 +29,7 @@ type Result struct {
 	Noise    []NoiseSample  `json:"noise,omitempty"`   // machine-noise probes through the run
 	Drift    *Drift         `json:"drift,omitempty"`   // the machine's drift over the run, from Noise
 	// Warnings are about the run as a whole (a reference that stopped being measured, …).
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // Run identifies the run.
@@ -179,7 +179,7 @@ type Metric struct {
 	Samples  []float64         `json:"samples"`
 	Order    []int             `json:"order,omitempty"` // run-wide sequence number of each sample
 	Summary  Summary           `json:"summary"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Warnings []Warning         `json:"warnings,omitempty"`
 }
 
 // Summary of a metric's samples (recomputable from them).

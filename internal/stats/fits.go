@@ -142,20 +142,20 @@ func Fits(r *result.Result) []result.Fit {
 		f.BetaCILo, f.BetaCIHi = fr.BetaCILo, fr.BetaCIHi
 		if !(fr.MinX <= g.spec.smallX) {
 			f.Alpha = math.NaN()
-			f.Warnings = append(f.Warnings, fmt.Sprintf("no %s at or below %s measured: no fixed cost", g.spec.xParam, xLabel(g.spec, g.spec.smallX)))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnNoFixedCost, "no %s at or below %s measured: no fixed cost", g.spec.xParam, xLabel(g.spec, g.spec.smallX)))
 		} else if f.Alpha < 0 {
 			f.Alpha = 0 // the line passes below 0 at the smallest x: its fixed part is within noise of none
 		}
 		if g.nonFin > 0 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("%d non-finite samples ignored", g.nonFin))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnNonFinite, "%d non-finite samples ignored", g.nonFin))
 		}
 		if len(g.badX) > 0 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("series with unreadable %s left out: %s", g.spec.xParam, strings.Join(g.badX, ", ")))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnUnreadableX, "series with unreadable %s left out: %s", g.spec.xParam, strings.Join(g.badX, ", ")))
 		}
 		if fr.N < 3 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("only %d points: no confidence interval for the slope", fr.N))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnFewPoints, "only %d points: no confidence interval for the slope", fr.N))
 		}
-		if w := linearityWarning(g.spec, fr, xs, ys); w != "" {
+		if w, ok := linearityWarning(g.spec, fr); ok {
 			f.Warnings = append(f.Warnings, w)
 		}
 		fits = append(fits, f)
@@ -214,14 +214,14 @@ func xLabel(spec *fitSpec, x float64) string {
 // linearityWarning warns about a fit whose R² (over the medians) is below spec.minR2 while its slope
 // is significant: the cost is not a fixed part plus a part per x. A flat cost has a low R² by nature
 // and is not warned about: its interval says it.
-func linearityWarning(spec *fitSpec, fr FitResult, xs []float64, ys [][]float64) string {
+func linearityWarning(spec *fitSpec, fr FitResult) (result.Warning, bool) {
 	if spec.minR2 == 0 || !(fr.R2 < spec.minR2) {
-		return ""
+		return result.Warning{}, false
 	}
 	if fr.BetaCILo <= 0 && 0 <= fr.BetaCIHi {
-		return ""
+		return result.Warning{}, false
 	}
-	return fmt.Sprintf("low R² %.2f over the medians: the cost is not linear in %s", fr.R2, spec.linearIn)
+	return result.Warnf(result.WarnNotLinear, "low R² %.2f over the medians: the cost is not linear in %s", fr.R2, spec.linearIn), true
 }
 
 // driverRanks numbers drivers as r lists them, then as they first appear in its metrics.

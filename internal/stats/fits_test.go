@@ -158,8 +158,11 @@ func TestFitsWarnings(t *testing.T) {
 			return
 		}
 		for i, w := range want {
-			if !strings.HasPrefix(f.Warnings[i], w) {
+			if !strings.HasPrefix(f.Warnings[i].Text, w) {
 				t.Errorf("%s: warning %q, want prefix %q", driver, f.Warnings[i], w)
+			}
+			if k := result.KindOf(f.Warnings[i].Text); k == result.WarnOther || k != f.Warnings[i].Kind {
+				t.Errorf("%s: warning %q of kind %q reads back as %q", driver, f.Warnings[i], f.Warnings[i].Kind, k)
 			}
 		}
 	}
@@ -168,7 +171,7 @@ func TestFitsWarnings(t *testing.T) {
 		t.Errorf("two points: %+v", f)
 	}
 	check("step", "no size at or below 64KiB measured: no fixed cost", "low R² ")
-	if f := findFit(t, fits, "step", metric.FitCopyup, nil); !math.IsNaN(f.Alpha) || !strings.HasSuffix(f.Warnings[1], "the cost is not linear in size") {
+	if f := findFit(t, fits, "step", metric.FitCopyup, nil); !math.IsNaN(f.Alpha) || !strings.HasSuffix(f.Warnings[1].Text, "the cost is not linear in size") {
 		t.Errorf("step: %+v", f)
 	}
 	check("nan", "no size at or below 64KiB measured", "6 non-finite samples ignored", `series with unreadable size left out: size="4k"`)

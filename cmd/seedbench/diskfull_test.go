@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
 )
@@ -136,7 +137,7 @@ workload:
 	if n == 0 {
 		t.Error("no checks for overlayfs")
 	}
-	for _, name := range []string{"layer.apply", "op.create", "copyup.latency", "op.lookup", "disk.used"} {
+	for _, name := range []metric.ID{metric.LayerApply, metric.OpCreate, metric.CopyupLatency, metric.OpLookup, metric.DiskUsed} {
 		if len(r.Find("overlayfs", name, nil)) == 0 {
 			t.Errorf("overlayfs: no %s", name)
 		}

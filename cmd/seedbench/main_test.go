@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
 	"github.com/seedbench/seedbench/internal/stats"
@@ -121,7 +122,7 @@ func TestRunSmall(t *testing.T) {
 	if r.Schema != result.Schema || r.Partial {
 		t.Errorf("schema %q partial %v", r.Schema, r.Partial)
 	}
-	want := []string{"layer.apply", "layer.diff", "snapshot.prepare", "snapshot.commit", "snapshot.remove",
+	want := []metric.ID{"layer.apply", "layer.diff", "snapshot.prepare", "snapshot.commit", "snapshot.remove",
 		"snapshot.mount", "op.create", "op.lookup", "op.read", "copyup.latency", "op.delete", "op.rename",
 		"disk.used", "disk.shared_savings", "pagecache.resident", "pagecache.shared_savings"}
 	for _, drv := range []string{"overlayfs", "native"} {

@@ -26,8 +26,8 @@ import (
 // to fault one driver of the run only: the new side of a paired comparison, whose base is not.
 type Fault struct {
 	Spec    string
-	Driver  string // the one driver it faults ("" = every driver)
-	Metric  string
+	Driver  string    // the one driver it faults ("" = every driver)
+	Metric  metric.ID // a catalogue ID, or a family as "snapshot.*"
 	Params  map[string]string
 	MinSize float64 // size>=: the points of that size and more
 	Slow    float64
@@ -47,12 +47,12 @@ func Parse(spec string) (Fault, error) {
 	switch kind {
 	case "slow":
 		parts := strings.Split(target, ",")
-		f.Metric = parts[0]
-		if family, isFamily := strings.CutSuffix(f.Metric, ".*"); isFamily {
+		f.Metric = metric.ID(parts[0])
+		if family, isFamily := strings.CutSuffix(string(f.Metric), ".*"); isFamily {
 			if metric.FamilyRank(family) == len(metric.Families) {
 				return f, fmt.Errorf("fault %q: no metric family %q", spec, family)
 			}
-		} else if d := metric.Get(f.Metric); d == nil || d.Kind != metric.Time {
+		} else if d, ok := metric.Lookup(f.Metric); !ok || d.Kind != metric.Time {
 			return f, fmt.Errorf("fault %q: %q is not a time metric of the catalogue", spec, f.Metric)
 		}
 		for _, kv := range parts[1:] {
@@ -117,7 +117,7 @@ func (f *Fault) Slows(id metric.ID, params map[string]string) float64 {
 	if f.Slow == 0 {
 		return 0
 	}
-	if family, ok := strings.CutSuffix(f.Metric, ".*"); ok {
+	if family, ok := strings.CutSuffix(string(f.Metric), ".*"); ok {
 		if metric.FamilyOf(id) != family {
 			return 0
 		}

@@ -137,7 +137,7 @@ type ClassVerdict struct {
 // QuantityVerdict is one deterministic quantity.
 type QuantityVerdict struct {
 	Driver  string            `json:"driver"`
-	Name    string            `json:"name"`
+	Name    metric.ID         `json:"name"`
 	Params  map[string]string `json:"params"`
 	Unit    string            `json:"unit"`
 	Better  string            `json:"better"`
@@ -363,7 +363,7 @@ func quantityVerdicts(c *classStat, noise *Noise) []QuantityVerdict {
 // quantityTol is how far a quantity may move and still be unchanged: tol (relative; a ratio's in
 // points), beyond slack in its own unit, for learnt, twice the largest deviation A/A runs showed;
 // most is the largest learnt deviation a quantity is gated at.
-func quantityTol(name, unit string, learnt float64) (tol, most, slack float64) {
+func quantityTol(name metric.ID, unit string, learnt float64) (tol, most, slack float64) {
 	switch {
 	case unit == metric.Ratio:
 		return max(ratioTol, 2*learnt), maxExactTol, 0 // in points: a ratio near 0 has no relative change
@@ -444,7 +444,7 @@ func verdictOf(v *ClassVerdict, opt Options) Verdict {
 // kindOf is the kind of measurement m is: its metric in its cache mode ("op.lookup cache=cold").
 func kindOf(m *result.Metric) string {
 	if c, ok := m.Params[metric.PCache]; ok {
-		return m.Name + " " + metric.PCache + "=" + c
+		return string(m.Name) + " " + metric.PCache + "=" + c
 	}
-	return m.Name
+	return string(m.Name)
 }

@@ -27,8 +27,8 @@ func synth(id string, seed uint64, machine, slow, disk float64) *result.Result {
 		}
 		return out
 	}
-	add := func(driver, name string, params map[string]string, s []float64) {
-		d := metric.Get(name)
+	add := func(driver string, name metric.ID, params map[string]string, s []float64) {
+		d, _ := metric.Lookup(name)
 		r.Metrics = append(r.Metrics, result.Metric{Driver: driver, Name: name, Unit: d.Unit, Better: d.Better, Params: params, Samples: s})
 	}
 	for _, drv := range []string{"overlayfs", "native"} {
@@ -195,7 +195,7 @@ func TestLearnFromNothing(t *testing.T) {
 	}
 	var c *Class
 	for i := range n.Classes {
-		if n.Classes[i].Driver == "native" && strings.HasPrefix(n.Classes[i].Class, metric.DiskUsed) {
+		if n.Classes[i].Driver == "native" && strings.HasPrefix(n.Classes[i].Class, string(metric.DiskUsed)) {
 			c = &n.Classes[i]
 		}
 	}

@@ -78,7 +78,7 @@ type ChangePoint struct {
 // beyond its tolerance.
 type QuantitySteps struct {
 	Driver string            `json:"driver"`
-	Name   string            `json:"name"`
+	Name   metric.ID         `json:"name"`
 	Params map[string]string `json:"params"`
 	Unit   string            `json:"unit"`
 	// Values has 0 where a run lacks the quantity (Missing lists those runs).

@@ -108,7 +108,7 @@ func classOf(m *result.Metric) string {
 	if !metric.IsTime(m.Name, m.Unit) {
 		return result.PointKey(m.Name, m.Params)
 	}
-	parts := []string{m.Name}
+	parts := []string{string(m.Name)}
 	for _, k := range []string{metric.PCache, metric.PKind, metric.PHow, metric.PWrite, metric.PResult} {
 		if v, ok := m.Params[k]; ok {
 			parts = append(parts, k+"="+v)
@@ -123,9 +123,9 @@ func classOf(m *result.Metric) string {
 		}
 	case metric.SnapshotPrepare, metric.SnapshotMount, metric.SnapshotUnmount, metric.SnapshotCommit, metric.SnapshotRemove:
 		if _, ok := m.Params[metric.PContainer]; ok {
-			parts = append(parts, "container")
+			parts = append(parts, metric.PContainer)
 		} else {
-			parts = append(parts, "layer")
+			parts = append(parts, metric.PLayer)
 		}
 	}
 	return strings.Join(parts, " ")
@@ -294,7 +294,7 @@ func classStats(base, next *result.Result) []*classStat {
 	for i := range base.Metrics {
 		b := &base.Metrics[i]
 		n := nextBy[b.Key()]
-		if n == nil || b.Driver == metric.FloorDriver || metric.Get(b.Name) == nil || metric.Get(b.Name).Kind == metric.Derived {
+		if d, known := metric.Lookup(b.Name); n == nil || b.Driver == metric.FloorDriver || !known || d.Kind == metric.Derived {
 			continue
 		}
 		mb, mn := stats.Summarize(b.Samples).Median, stats.Summarize(n.Samples).Median
@@ -343,9 +343,7 @@ func classStats(base, next *result.Result) []*classStat {
 // busy reports whether a metric's samples were taken while the machine was busy (the engine's
 // warning).
 func busy(m *result.Metric) bool {
-	return slices.ContainsFunc(m.Warnings, func(w string) bool {
-		return strings.HasPrefix(w, "busy machine:") || strings.HasPrefix(w, "noisy machine:")
-	})
+	return m.HasWarning(result.WarnBusy) || m.HasWarning(result.WarnNoisy)
 }
 
 func median(xs []float64) float64 {
@@ -359,7 +357,7 @@ func median(xs []float64) float64 {
 }
 
 // floorSet holds a run's floor medians by floor metric.
-type floorSet map[string][]*result.Metric
+type floorSet map[metric.ID][]*result.Metric
 
 func floors(r *result.Result) floorSet {
 	fs := floorSet{}

@@ -193,7 +193,7 @@ func MeasureTrials(learn, aa, faulted []*result.Result, opt Options) (*Trials, e
 	}
 	sort.Slice(tr.Families, func(i, j int) bool {
 		a, b := tr.Families[i].Family, tr.Families[j].Family
-		if ra, rb := metric.Rank(strings.Fields(a)[0]), metric.Rank(strings.Fields(b)[0]); ra != rb {
+		if ra, rb := metric.Rank(metric.ID(strings.Fields(a)[0])), metric.Rank(metric.ID(strings.Fields(b)[0])); ra != rb {
 			return ra < rb
 		}
 		return a < b
@@ -288,8 +288,8 @@ func hits(f fault.Fault, c ClassVerdict) bool {
 		return false
 	}
 	fields := strings.Fields(c.Class)
-	name := fields[0]
-	if family, ok := strings.CutSuffix(f.Metric, ".*"); ok {
+	name := metric.ID(fields[0])
+	if family, ok := strings.CutSuffix(string(f.Metric), ".*"); ok {
 		if metric.FamilyOf(name) != family {
 			return false
 		}

@@ -20,8 +20,10 @@ import (
 	"github.com/seedbench/seedbench/internal/units"
 )
 
-// ID is a metric's public name: dotted, lower case ("copyup.latency").
-type ID = string
+// ID is a metric's public name: dotted, lower case ("copyup.latency"). It is a type of its own so
+// that only the constants below, or a name read from a result file, stand for a metric: a plain
+// string has to be converted on purpose.
+type ID string
 
 // Metric IDs.
 const (
@@ -149,8 +151,8 @@ type Def struct {
 
 // FloorOf returns the floor of metric id at params ("" = none).
 func FloorOf(id ID, params map[string]string) ID {
-	d := Get(id)
-	if d == nil {
+	d, ok := Lookup(id)
+	if !ok {
 		return ""
 	}
 	for k, by := range d.FloorBy {
@@ -291,9 +293,14 @@ var byID, rankOf = func() (map[ID]*Def, map[ID]int) {
 	return m, r
 }()
 
-// Get returns the catalogue entry of id, or nil when id is not a metric seedbench knows (a result
+// Lookup returns the catalogue entry of id; false when id is not a metric seedbench knows (a result
 // file from another version may hold such names: readers treat them by their recorded unit).
-func Get(id ID) *Def { return byID[id] }
+func Lookup(id ID) (Def, bool) {
+	if d := byID[id]; d != nil {
+		return *d, true
+	}
+	return Def{}, false
+}
 
 // Check returns an error when params has a key the metric does not declare.
 func (d *Def) Check(params map[string]string) error {
@@ -320,7 +327,7 @@ func FamilyOf(id ID) string {
 	if d := byID[id]; d != nil {
 		return d.Family
 	}
-	first, _, _ := strings.Cut(id, ".")
+	first, _, _ := strings.Cut(string(id), ".")
 	return first
 }
 
@@ -380,6 +387,42 @@ const (
 	PNetwork    = "network"
 )
 
+// Values of the enumerated parameters. The scenario's op keys of the same names (cache, kind, how)
+// take the same values, and the engine records them as given.
+const (
+	CacheWarm  = "warm"  // repeated on the same mount right after a warm-up pass
+	CacheMount = "mount" // on a freshly mounted container: the snapshotter's own caches are empty
+	CacheCold  = "cold"  // the backing files evicted from the page cache, dentries and inodes dropped
+
+	LookupHit  = "hit"  // the path exists, at depth
+	LookupMiss = "miss" // the path is in no layer (a negative lookup)
+
+	DeleteFile = "file" // unlink of a lower file
+	DeleteDir  = "dir"  // rmdir of a lower directory
+
+	HowAppend   = "append"   // append a byte
+	HowRdwr     = "rdwr"     // open O_RDWR without writing
+	HowChmod    = "chmod"    // change the mode (metadata only with metacopy)
+	HowTruncate = "truncate" // truncate to half its size
+
+	WriteFirst  = "first"  // the first modification of a lower file: the copy-up
+	WriteSecond = "second" // the second one, of the copy: the write alone
+
+	RenameOK    = "ok"    // the snapshotter renamed the directory
+	RenameEXDEV = "exdev" // it refused (EXDEV): the caller must copy
+)
+
+// The allowed values of each enumerated parameter, in display order; the first is a scenario's
+// default. Callers must not modify them.
+var (
+	CacheModes    = []string{CacheWarm, CacheMount, CacheCold}
+	LookupKinds   = []string{LookupHit, LookupMiss}
+	DeleteKinds   = []string{DeleteFile, DeleteDir}
+	Hows          = []string{HowAppend, HowRdwr, HowChmod, HowTruncate}
+	Writes        = []string{WriteFirst, WriteSecond}
+	RenameResults = []string{RenameOK, RenameEXDEV}
+)
+
 // Type is how a parameter's values are read and ordered.
 type Type int
 
@@ -418,11 +461,11 @@ var Keys = []KeyDef{
 	{Key: PSize, Type: SizeValue, Doc: "a file's size"},
 	{Key: PDepth, Type: CountValue, Doc: "the layer a path is found in (1 = the image's top layer)"},
 	{Key: PLayers, Type: CountValue, Doc: "layers in the image"},
-	{Key: PKind, Type: EnumValue, Values: []string{"hit", "miss", "file", "dir"}, Doc: "lookup hit|miss; delete file|dir"},
-	{Key: PHow, Type: EnumValue, Values: []string{"append", "rdwr", "chmod", "truncate"}, Doc: "how a lower file is modified"},
-	{Key: PCache, Type: EnumValue, Values: []string{"warm", "mount", "cold"}, Doc: "cache state before the call"},
-	{Key: PResult, Type: EnumValue, Values: []string{"ok", "exdev"}, Doc: "what a rename returned"},
-	{Key: PWrite, Type: EnumValue, Values: []string{"first", "second"}, Doc: "the first modification (the copy-up) or the second"},
+	{Key: PKind, Type: EnumValue, Values: slices.Concat(LookupKinds, DeleteKinds), Doc: "lookup hit|miss; delete file|dir"},
+	{Key: PHow, Type: EnumValue, Values: Hows, Doc: "how a lower file is modified"},
+	{Key: PCache, Type: EnumValue, Values: CacheModes, Doc: "cache state before the call"},
+	{Key: PResult, Type: EnumValue, Values: RenameResults, Doc: "what a rename returned"},
+	{Key: PWrite, Type: EnumValue, Values: Writes, Doc: "the first modification (the copy-up) or the second"},
 	{Key: PStep, Type: NameValue, Doc: "a step of the run: build, containers, a workload op, teardown"},
 }
 

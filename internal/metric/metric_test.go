@@ -58,15 +58,18 @@ func TestCatalogue(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	d := Get(CopyupLatency)
+	d, ok := Lookup(CopyupLatency)
+	if !ok {
+		t.Fatal("Lookup of copyup.latency")
+	}
 	if err := d.Check(map[string]string{PSize: "4KiB", PHow: "append"}); err != nil {
 		t.Error(err)
 	}
 	if err := d.Check(map[string]string{"depth": "1"}); err == nil || !strings.Contains(err.Error(), `"depth" is not declared`) {
 		t.Errorf("undeclared key: %v", err)
 	}
-	if Get("no.such") != nil {
-		t.Error("Get of an unknown name")
+	if _, ok := Lookup("no.such"); ok {
+		t.Error("Lookup of an unknown name")
 	}
 }
 

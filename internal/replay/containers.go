@@ -10,6 +10,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -177,7 +178,7 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 		// image.
 		unshared += chain * int64(1+n)
 	}
-	params := p("images", strconv.Itoa(len(imgs)), "containers", strconv.Itoa(total))
+	params := p(metric.PImages, strconv.Itoa(len(imgs)), metric.PContainers, strconv.Itoa(total))
 	return e.each(ctx, func(d *driverRun) error {
 		b := d.inst.Backing()
 		if err := measure.Sync(b.Path); err != nil {
@@ -193,7 +194,8 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 		e.rec.add(d.info.Name, metric.DiskSharedSavings, params, 1-used/float64(unshared))
 		e.rec.add(d.info.Name, metric.DiskVsUnique, params, used/float64(uniqueBytes))
 		if !b.Dedicated {
-			e.rec.warn(d.info.Name, metric.DiskUsed, params, "backing is not dedicated: other writers may pollute the statfs delta")
+			e.rec.warn(d.info.Name, metric.DiskUsed, params,
+				result.Warning{Kind: result.WarnSharedBacking, Text: "backing is not dedicated: other writers may pollute the statfs delta"})
 		}
 		return nil
 	})

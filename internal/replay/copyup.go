@@ -12,6 +12,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/units"
 )
@@ -95,7 +96,7 @@ func (e *engine) opModify(ctx context.Context, op *scenario.PlanOp) error {
 			}
 			var points []map[string]string
 			for _, t := range ts {
-				points = append(points, withParam(withCache(t.params, cache), metric.PWrite, "first"))
+				points = append(points, withParam(withCache(t.params, cache), metric.PWrite, metric.WriteFirst))
 			}
 			err = e.sampleRounds(ctx, "modify "+cache, op, metric.CopyupLatency, points, func(d *driverRun, r int) error {
 				return round(d, e.plan.Warmup+r, true)
@@ -157,18 +158,18 @@ func (e *engine) modifyRound(ctx context.Context, d *driverRun, ct *container, t
 	for _, t := range targets {
 		full := filepath.Join(ct.mnt, t.rel)
 		switch cache {
-		case "warm":
+		case metric.CacheWarm:
 			if err := readAll(full); err != nil {
 				return err
 			}
-		case "cold", "mount":
+		case metric.CacheCold, metric.CacheMount:
 			res, err := measure.Evict(full)
 			if err != nil {
 				return err
 			}
 			if res.After > 0 {
 				e.rec.warn(d.info.Name, metric.CopyupLatency, withCache(t.params, cache),
-					fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
+					result.Warnf(result.WarnEviction, "eviction did not take: %d bytes still cached", res.After))
 			}
 		}
 	}
@@ -185,8 +186,8 @@ func (e *engine) modifyRound(ctx context.Context, d *driverRun, ct *container, t
 		}
 		if record {
 			params := withCache(t.params, cache)
-			e.rec.ns(d.info.Name, metric.CopyupLatency, withParam(params, metric.PWrite, "first"), first)
-			e.rec.ns(d.info.Name, metric.CopyupLatency, withParam(params, metric.PWrite, "second"), second)
+			e.rec.ns(d.info.Name, metric.CopyupLatency, withParam(params, metric.PWrite, metric.WriteFirst), first)
+			e.rec.ns(d.info.Name, metric.CopyupLatency, withParam(params, metric.PWrite, metric.WriteSecond), second)
 		}
 		if err := applyModify(ct, t); err != nil {
 			return err
@@ -221,7 +222,7 @@ func modifyOnce(r *root, t modifyTarget, nth int) (time.Duration, error) {
 	var en unix.Errno
 	var fd int
 	switch t.how {
-	case "append":
+	case metric.HowAppend:
 		how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_APPEND | unix.O_CLOEXEC, Resolve: resolveInRoot}
 		t0 := time.Now()
 		fd, en = openat2(r.fd, t.ptr, &how)
@@ -232,7 +233,7 @@ func modifyOnce(r *root, t modifyTarget, nth int) (time.Duration, error) {
 			}
 		}
 		return time.Since(t0), errno(en)
-	case "rdwr":
+	case metric.HowRdwr:
 		how := unix.OpenHow{Flags: unix.O_RDWR | unix.O_CLOEXEC, Resolve: resolveInRoot}
 		t0 := time.Now()
 		fd, en = openat2(r.fd, t.ptr, &how)
@@ -240,7 +241,7 @@ func modifyOnce(r *root, t modifyTarget, nth int) (time.Duration, error) {
 			en = closefd(fd)
 		}
 		return time.Since(t0), errno(en)
-	case "chmod":
+	case metric.HowChmod:
 		mode := uint32(chmodFirst)
 		if nth > 1 {
 			mode = chmodAgain
@@ -248,7 +249,7 @@ func modifyOnce(r *root, t modifyTarget, nth int) (time.Duration, error) {
 		t0 := time.Now()
 		en = fchmodat(r.fd, t.ptr, mode)
 		return time.Since(t0), errno(en)
-	case "truncate":
+	case metric.HowTruncate:
 		size := int64(t.size) / 2
 		if nth > 1 {
 			size = int64(t.size) / 4
@@ -270,11 +271,11 @@ func modifyOnce(r *root, t modifyTarget, nth int) (time.Duration, error) {
 // applyModify records in the container's expected view what two modifications of t did.
 func applyModify(ct *container, t modifyTarget) error {
 	switch t.how {
-	case "append":
+	case metric.HowAppend:
 		return ct.view.Appended(t.rel, []byte{appendByte, appendByte})
-	case "chmod":
+	case metric.HowChmod:
 		return ct.view.Chmod(t.rel, chmodAgain)
-	case "truncate":
+	case metric.HowTruncate:
 		return ct.view.Truncated(t.rel, int64(t.size)/4)
 	}
 	return nil
@@ -314,7 +315,7 @@ func copiedUp(ct *container, rel, how string) (bool, string) {
 	if _, err := os.Lstat(full); err != nil {
 		return false, err.Error()
 	}
-	if how == "chmod" {
+	if how == metric.HowChmod {
 		if _, err := unix.Lgetxattr(full, "trusted.overlay.metacopy", nil); err == nil {
 			return true, "metacopy"
 		}

@@ -73,7 +73,7 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 	for _, img := range op.Images {
 		for _, kind := range op.Kinds {
 			rels, flags := op.DeleteFiles, 0
-			if kind == "dir" {
+			if kind == metric.DeleteDir {
 				rels, flags = op.DeleteDirs, unix.AT_REMOVEDIR
 			}
 			if len(rels) == 0 {
@@ -82,11 +82,11 @@ func (e *engine) opDelete(ctx context.Context, op *scenario.PlanOp) error {
 			params := p(metric.PKind, kind, metric.PImage, img)
 			var floorFn func(int) error
 			if e.floor != nil {
-				entries, err := e.floorEntries("del-", len(rels), kind == "dir")
+				entries, err := e.floorEntries("del-", len(rels), kind == metric.DeleteDir)
 				if err != nil {
 					e.floorFail("delete", err)
 				}
-				floorFn = func(i int) error { return e.floorRemove(entries[i], kind == "dir") }
+				floorFn = func(i int) error { return e.floorRemove(entries[i], kind == metric.DeleteDir) }
 			}
 			err := e.targetRounds(ctx, img, "delete "+kind, rels, func(d *driverRun, t *dirTargets, i int) error {
 				t0 := time.Now()
@@ -163,7 +163,7 @@ func (e *engine) opRename(ctx context.Context, op *scenario.PlanOp) error {
 			t0 := time.Now()
 			en := renameat(t.dirfd, t.names[i], to[i])
 			el := time.Since(t0)
-			outcome := "ok"
+			outcome := metric.RenameOK
 			switch en {
 			case 0:
 				ct, _ := d.first(img)
@@ -171,7 +171,7 @@ func (e *engine) opRename(ctx context.Context, op *scenario.PlanOp) error {
 					return err
 				}
 			case unix.EXDEV:
-				outcome = "exdev"
+				outcome = metric.RenameEXDEV
 			default:
 				return fmt.Errorf("rename %s: %w", t.rels[i], en)
 			}

@@ -59,11 +59,11 @@ func TestEngineFake(t *testing.T) {
 		}
 	}
 	byPoint := map[string][]int{}
-	names := map[string]bool{}
+	names := map[metric.ID]bool{}
 	lastSeq := 0
 	for _, m := range res.Metrics {
-		def := metric.Get(m.Name)
-		if def == nil {
+		def, ok := metric.Lookup(m.Name)
+		if !ok {
 			t.Errorf("%s not in the catalogue", m.Name)
 			continue
 		}
@@ -103,7 +103,7 @@ func TestEngineFake(t *testing.T) {
 				t.Errorf("warm stat floor: n %d", m.Summary.N)
 			}
 		}
-	} else if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "floors stopped at open") {
+	} else if len(res.Warnings) != 1 || res.Warnings[0].Kind != result.WarnFloorsStopped || !strings.Contains(res.Warnings[0].Text, "floors stopped at open") {
 		t.Errorf("run warnings without root: %q", res.Warnings)
 	}
 	for k, ns := range byPoint {
@@ -111,7 +111,7 @@ func TestEngineFake(t *testing.T) {
 			t.Errorf("%q: samples per driver %v, want the same n on both", strings.ReplaceAll(k, "\x00", " "), ns)
 		}
 	}
-	for _, want := range []string{metric.LayerApply, metric.LayerDiff, metric.LayerDiffBytes, metric.SnapshotPrepare,
+	for _, want := range []metric.ID{metric.LayerApply, metric.LayerDiff, metric.LayerDiffBytes, metric.SnapshotPrepare,
 		metric.SnapshotMount, metric.SnapshotUnmount, metric.SnapshotCommit, metric.SnapshotRemove, metric.OpCreate,
 		metric.OpLookup, metric.OpRead, metric.CopyupLatency, metric.OpDelete, metric.OpRename, metric.DiskUsed,
 		metric.DiskInodes, metric.DiskSharedSavings, metric.DiskVsUnique, metric.PagecacheResident,
@@ -206,8 +206,8 @@ func TestRecorderRefuses(t *testing.T) {
 	r := newRecorder()
 	r.ns("d", metric.OpCreate, p(metric.PSize, "4KiB"), 5)
 	r.ns("d", metric.OpCreate, p(metric.PSize, "4KiB"), 7)
-	r.warn("d", metric.OpCreate, p(metric.PSize, "4KiB"), "w")
-	r.warn("d", metric.OpCreate, p(metric.PSize, "4KiB"), "w")
+	r.warn("d", metric.OpCreate, p(metric.PSize, "4KiB"), result.Warning{Text: "w"})
+	r.warn("d", metric.OpCreate, p(metric.PSize, "4KiB"), result.Warning{Text: "w"})
 	ms := r.list()
 	if r.err != nil || len(ms) != 1 || !slices.Equal(ms[0].Samples, []float64{5, 7}) || !slices.Equal(ms[0].Order, []int{1, 2}) ||
 		len(ms[0].Warnings) != 1 || ms[0].Unit != metric.NS {
@@ -227,7 +227,9 @@ func TestMarkNoisy(t *testing.T) {
 	e.rec.ns("d", metric.CopyupLatency, p(metric.PSize, "4KiB"), 1) // seq 4
 	e.markNoisy()
 	for _, m := range e.rec.list() {
-		noisy := slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.HasPrefix(w, "busy machine: CPU pressure 60%") })
+		noisy := slices.ContainsFunc(m.Warnings, func(w result.Warning) bool {
+			return w.Kind == result.WarnBusy && strings.HasPrefix(w.Text, "busy machine: CPU pressure 60%")
+		})
 		if noisy != (m.Name == metric.OpLookup) || len(m.Warnings) > 1 {
 			t.Errorf("%s: warnings %q", m.Name, m.Warnings)
 		}

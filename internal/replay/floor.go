@@ -13,6 +13,7 @@ import (
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/units"
 )
@@ -97,7 +98,7 @@ func (e *engine) recordFloor(id metric.ID, params map[string]string, d time.Dura
 // floorFail stops measuring floors for the rest of the run: they are a reference, not a driver, and
 // a run goes on without them.
 func (e *engine) floorFail(what string, err error) {
-	e.res.Warnings = append(e.res.Warnings, fmt.Sprintf("floors stopped at %s: %v", what, err))
+	e.res.Warnings = append(e.res.Warnings, result.Warnf(result.WarnFloorsStopped, "floors stopped at %s: %v", what, err))
 	e.floor = nil
 }
 
@@ -146,17 +147,17 @@ func (e *engine) floorStats(kind, cache string, n, reps int) error {
 	paths := make([]cpath, n)
 	for i := range paths {
 		rel := fmt.Sprintf("probe/p%03d", i%floorProbes)
-		if kind == "miss" {
+		if kind == metric.LookupMiss {
 			rel = fmt.Sprintf("probe/missing-%d", i)
 		}
 		paths[i] = cpath{rel: rel, ptr: mustPtr(rel)}
 	}
-	if cache == "warm" {
-		if _, err := statBatch(f.root.fd, paths, 1, kind == "hit"); err != nil {
+	if cache == metric.CacheWarm {
+		if _, err := statBatch(f.root.fd, paths, 1, kind == metric.LookupHit); err != nil {
 			return err
 		}
 	}
-	per, err := statBatch(f.root.fd, paths, reps, kind == "hit")
+	per, err := statBatch(f.root.fd, paths, reps, kind == metric.LookupHit)
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func (e *engine) floorStats(kind, cache string, n, reps int) error {
 // to the copy (the second).
 func (e *engine) floorCopy(src string, size units.Size, cache string) error {
 	f := e.floor
-	if cache != "warm" {
+	if cache != metric.CacheWarm {
 		if _, err := measure.Evict(filepath.Join(f.b.Path, src)); err != nil {
 			return err
 		}
@@ -233,7 +234,7 @@ func (e *engine) floorCopy(src string, size units.Size, cache string) error {
 func (e *engine) floorRead(rel string, size units.Size, cache string) error {
 	f := e.floor
 	full := filepath.Join(f.b.Path, rel)
-	if cache == "warm" {
+	if cache == metric.CacheWarm {
 		if err := readAll(full); err != nil {
 			return err
 		}

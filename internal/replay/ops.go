@@ -237,12 +237,12 @@ func (e *engine) opLookup(ctx context.Context, op *scenario.PlanOp) error {
 		var points []lookupPoint
 		layers := strconv.Itoa(len(img.Chain))
 		for _, kind := range op.Kinds {
-			if kind == "miss" {
+			if kind == metric.LookupMiss {
 				cp, err := cpaths(op.Missing)
 				if err != nil {
 					return err
 				}
-				points = append(points, lookupPoint{p(metric.PKind, "miss", metric.PLayers, layers, metric.PImage, imgName), cp})
+				points = append(points, lookupPoint{p(metric.PKind, metric.LookupMiss, metric.PLayers, layers, metric.PImage, imgName), cp})
 				continue
 			}
 			for _, depth := range op.Depths {
@@ -253,7 +253,7 @@ func (e *engine) opLookup(ctx context.Context, op *scenario.PlanOp) error {
 				if len(cp) == 0 {
 					continue
 				}
-				points = append(points, lookupPoint{p(metric.PKind, "hit", metric.PDepth, strconv.Itoa(depth), metric.PLayers, layers, metric.PImage, imgName), cp})
+				points = append(points, lookupPoint{p(metric.PKind, metric.LookupHit, metric.PDepth, strconv.Itoa(depth), metric.PLayers, layers, metric.PImage, imgName), cp})
 			}
 		}
 		if len(points) == 0 {
@@ -263,9 +263,9 @@ func (e *engine) opLookup(ctx context.Context, op *scenario.PlanOp) error {
 		for _, cache := range op.Caches {
 			var err error
 			switch cache {
-			case "warm":
+			case metric.CacheWarm:
 				err = e.lookupWarm(ctx, op, imgName, points)
-			case "mount", "cold":
+			case metric.CacheMount, metric.CacheCold:
 				err = e.lookupFresh(ctx, op, imgName, points, probeDir, cache)
 			default:
 				err = fmt.Errorf("lookup: unknown cache mode %q", cache)
@@ -292,7 +292,7 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 	// depths alike instead of masquerading as a cost of depth.
 	params := make([]map[string]string, len(points))
 	for i, pt := range points {
-		params[i] = withCache(pt.params, "warm")
+		params[i] = withCache(pt.params, metric.CacheWarm)
 	}
 	return e.sampleRounds(ctx, "lookup warm", op, metric.OpLookup, params, func(d *driverRun, r int) error {
 		ct, err := d.first(img)
@@ -301,7 +301,7 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 		}
 		for _, i := range e.rng.Perm(len(points)) {
 			pt := points[i]
-			hit := pt.params[metric.PKind] == "hit"
+			hit := pt.params[metric.PKind] == metric.LookupHit
 			// Warm up right before measuring: the kernel pages out what sat idle.
 			for w := 0; w < max(1, e.plan.Warmup); w++ {
 				if _, err := statBatch(ct.root.fd, pt.paths, 1, hit); err != nil {
@@ -315,7 +315,7 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 			e.rec.ns(d.info.Name, metric.OpLookup, params[i], per)
 		}
 		return nil
-	}, e.floorLookups(points, "warm", warmReps))
+	}, e.floorLookups(points, metric.CacheWarm, warmReps))
 }
 
 // floorLookups is the floor of a round of lookups of points: a stat of as many plain files (or
@@ -341,7 +341,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 	// In mount mode one fresh mount serves every point (each path is touched once); in cold mode each
 	// point gets its own eviction, so no point inherits another's warmed directories.
 	groups := [][]lookupPoint{points}
-	if cache == "cold" {
+	if cache == metric.CacheCold {
 		groups = groups[:0]
 		for _, pt := range points {
 			groups = append(groups, []lookupPoint{pt})
@@ -367,7 +367,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 				// and metadata blocks: the kernel pages out what sat idle), through the old mount,
 				// so `mount` differs from `warm` by the snapshotter's own caches alone.
 				for _, pt := range g {
-					if _, err := statBatch(ct.root.fd, pt.paths, 1, pt.params[metric.PKind] == "hit"); err != nil {
+					if _, err := statBatch(ct.root.fd, pt.paths, 1, pt.params[metric.PKind] == metric.LookupHit); err != nil {
 						d.fail(err)
 					}
 				}
@@ -375,7 +375,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 					d.fail(err)
 				}
 			}
-			if cache == "cold" {
+			if cache == metric.CacheCold {
 				if err := e.evictMetadata(ctx, ds); err != nil {
 					return err
 				}
@@ -392,7 +392,7 @@ func (e *engine) lookupFresh(ctx context.Context, op *scenario.PlanOp, img strin
 				order := e.rng.Perm(len(g))
 				for _, i := range order {
 					pt := g[i]
-					per, err := statBatch(ct.root.fd, pt.paths, 1, pt.params[metric.PKind] == "hit")
+					per, err := statBatch(ct.root.fd, pt.paths, 1, pt.params[metric.PKind] == metric.LookupHit)
 					if err != nil {
 						return err
 					}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/units"
 )
@@ -66,7 +67,7 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets *fi
 		return fmt.Errorf("evict: %w", err)
 	}
 	if res.After > 0 {
-		e.rec.warn(d.info.Name, id, params, fmt.Sprintf("eviction did not take: %d bytes still cached", res.After))
+		e.rec.warn(d.info.Name, id, params, result.Warnf(result.WarnEviction, "eviction did not take: %d bytes still cached", res.After))
 	}
 	return nil
 }
@@ -259,7 +260,8 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 				params := p(metric.PContainers, strconv.Itoa(n+1), metric.PImage, img, metric.PWorkingSet, op.WorkingSet.String())
 				e.rec.add(d.info.Name, metric.PagecacheResident, params, float64(res))
 				if evicted.After > 0 {
-					e.rec.warn(d.info.Name, metric.PagecacheResident, params, fmt.Sprintf("eviction did not take: %d bytes still cached before the reads", evicted.After))
+					e.rec.warn(d.info.Name, metric.PagecacheResident, params,
+						result.Warnf(result.WarnEviction, "eviction did not take: %d bytes still cached before the reads", evicted.After))
 				}
 				e.rec.add(d.info.Name, metric.PagecacheSharedSavings, params, 1-float64(res)/(float64(n+1)*ws))
 			}
@@ -287,12 +289,12 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 						return err
 					}
 					switch cache {
-					case "warm":
+					case metric.CacheWarm:
 						if _, _, err := readFile(ct.root, ptrs[i], buf); err != nil {
 							return err
 						}
 					default: // cold, mount: the backing copies evicted
-						if cache == "mount" {
+						if cache == metric.CacheMount {
 							if err := e.remount(ctx, d, ct); err != nil {
 								return err
 							}

@@ -49,10 +49,10 @@ func (r *recorder) metric(driver string, id metric.ID, params map[string]string,
 	if m, ok := r.metrics[k]; ok {
 		return m
 	}
-	def := metric.Get(id)
+	def, known := metric.Lookup(id)
 	var err error
 	switch {
-	case def == nil:
+	case !known:
 		err = fmt.Errorf("recorder: %s is not in the metric catalogue (internal/metric)", id)
 	case def.Kind == metric.Derived:
 		err = fmt.Errorf("recorder: %s is derived, not recorded", id)
@@ -107,7 +107,7 @@ func (r *recorder) sample(driver string, id metric.ID, params map[string]string,
 }
 
 // warn attaches a warning to a metric (created if needed).
-func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w string) {
+func (r *recorder) warn(driver string, id metric.ID, params map[string]string, w result.Warning) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m := r.metric(driver, id, params, ""); m != nil && !slices.Contains(m.Warnings, w) {

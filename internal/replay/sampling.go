@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +18,7 @@ import (
 // at least op.Samples rounds, then more while some driver's median of metric name at one of points
 // has a 95% confidence interval wider than the plan's target, up to op.MaxSamples. Every round
 // visits every driver, so all drivers end with the same n.
-func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name string, points []map[string]string, fn func(d *driverRun, round int) error, floorFn func(round int) error) error {
+func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.PlanOp, name metric.ID, points []map[string]string, fn func(d *driverRun, round int) error, floorFn func(round int) error) error {
 	for r := 0; r < op.MaxSamples; r++ {
 		if r >= op.Samples && e.converged(name, points) {
 			break
@@ -36,7 +35,7 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 
 // converged reports whether, for every active driver, the median of metric name at each point has
 // a 95% CI whose half-width is within the target fraction of it.
-func (e *engine) converged(name string, points []map[string]string) bool {
+func (e *engine) converged(name metric.ID, points []map[string]string) bool {
 	for _, d := range e.drvs {
 		if !d.ok() {
 			continue
@@ -99,16 +98,16 @@ func (e *engine) markNoisy() {
 		if i+1 < len(e.res.Noise) {
 			end = e.res.Noise[i+1].Seq
 		}
-		msg := fmt.Sprintf("busy machine: CPU pressure %.0f%% (PSI some avg10) during %s", ns.CPUSomeAvg10, ns.What)
+		w := result.Warnf(result.WarnBusy, "busy machine: CPU pressure %.0f%% (PSI some avg10) during %s", ns.CPUSomeAvg10, ns.What)
 		for _, k := range e.rec.order {
 			m := e.rec.metrics[k]
 			for _, o := range m.Order {
 				if o > ns.Seq && o <= end {
-					if !slices.ContainsFunc(m.Warnings, func(w string) bool {
+					if !slices.ContainsFunc(m.Warnings, func(o result.Warning) bool {
 						// one warning per op, not per round
-						return strings.HasPrefix(w, "busy machine: ") && strings.HasSuffix(w, " during "+ns.What)
+						return o.Kind == result.WarnBusy && strings.HasSuffix(o.Text, " during "+ns.What)
 					}) {
-						m.Warnings = append(m.Warnings, msg)
+						m.Warnings = append(m.Warnings, w)
 					}
 					break
 				}

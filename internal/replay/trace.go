@@ -15,6 +15,7 @@ import (
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/metric"
+	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
 
@@ -56,7 +57,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 			if dropped := len(t.Entries) - len(probe.kept); dropped > 0 {
 				for _, cache := range op.Caches {
 					e.rec.warn(d.info.Name, metric.TraceReplay, p(metric.PImage, img, metric.PTrace, t.Name, metric.PCache, cache),
-						fmt.Sprintf("%d of the trace's %d accesses left out: their outcome in this image differs from the recording", dropped, len(t.Entries)))
+						result.Warnf(result.WarnTraceDropped, "%d of the trace's %d accesses left out: their outcome in this image differs from the recording", dropped, len(t.Entries)))
 				}
 			}
 		}
@@ -100,7 +101,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				// Set every driver's cache state first (side by side: nothing is timed), then time
 				// them one after another: one global eviction a round, not one per driver.
 				if err := e.eachAtOnce(ctx, ds, func(d *driverRun) error {
-					if cache == "warm" {
+					if cache == metric.CacheWarm {
 						if r < len(d.ctrs[img]) {
 							// The start before, in this container: its files cached. Later rounds
 							// come back to a container that already started here.
@@ -116,7 +117,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				}); err != nil {
 					return err
 				}
-				if cache == "cold" {
+				if cache == metric.CacheCold {
 					if err := e.evictMetadata(ctx, ds); err != nil {
 						return err
 					}

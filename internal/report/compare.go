@@ -90,7 +90,7 @@ func quantitiesSection(vs []gate.QuantityVerdict, all bool) *Section {
 		if v.Note != "" {
 			verdict += " (" + v.Note + ")"
 		}
-		q.Rows = append(q.Rows, []string{v.Driver, v.Name, FormatParams(v.Params), FormatValue(v.Unit, v.Base), FormatValue(v.Unit, v.New),
+		q.Rows = append(q.Rows, []string{v.Driver, string(v.Name), FormatParams(v.Params), FormatValue(v.Unit, v.Base), FormatValue(v.Unit, v.New),
 			changeText(v), verdict})
 	}
 	qs := &Section{Title: "quantities (exact, within the A/A tolerance)", Level: 2}

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,7 +27,7 @@ const InProcessOption = "in_process"
 // layers of a build, the containers).
 type ratioRule struct {
 	label  string
-	name   string
+	name   metric.ID
 	params map[string]string
 	over   string
 	fileOp bool // a file operation through the mount: where the daemon should cost nothing
@@ -43,12 +42,12 @@ var ratioRules = []ratioRule{
 	{"snapshot mount, build", metric.SnapshotMount, map[string]string{metric.PLayer: "*"}, metric.PLayer, false},
 	{"snapshot remove, container", metric.SnapshotRemove, map[string]string{metric.PContainer: "*"}, metric.PContainer, false},
 	{"snapshot remove, image", metric.SnapshotRemove, map[string]string{metric.PLayer: "*"}, metric.PLayer, false},
-	{"lookup", metric.OpLookup, map[string]string{metric.PKind: "hit"}, "", true},
-	{"lookup miss", metric.OpLookup, map[string]string{metric.PKind: "miss"}, "", true},
+	{"lookup", metric.OpLookup, map[string]string{metric.PKind: metric.LookupHit}, "", true},
+	{"lookup miss", metric.OpLookup, map[string]string{metric.PKind: metric.LookupMiss}, "", true},
 	{"create", metric.OpCreate, nil, "", true},
 	{"delete", metric.OpDelete, nil, "", true},
 	// The copy-up is the first write; a file from before the second write was timed has no write key.
-	{"copy-up", metric.CopyupLatency, map[string]string{metric.PWrite: "first"}, "", true},
+	{"copy-up", metric.CopyupLatency, map[string]string{metric.PWrite: metric.WriteFirst}, "", true},
 	{"read", metric.OpRead, nil, "", true},
 }
 
@@ -97,25 +96,22 @@ func sideMedian(ms []*result.Metric) float64 {
 // 95% it aims at: as many as a median's own 95% interval needs.
 const ratioMinSamples = 6
 
-// fewSamples matches the warnings of a metric with too few samples for its own 95% interval: in a
-// ratio's cell the ratio's own warning replaces them.
-var fewSamples = regexp.MustCompile(`^(need >= [0-9]+ samples|only [0-9]+ samples$)`)
-
 // warnings are the warnings of both sides' metrics, and the ratio's own: a bootstrap from fewer than
-// ratioMinSamples samples on a side.
-func (rw *ratioRow) warnings() []string {
-	var ws []string
+// ratioMinSamples samples on a side (which replaces the sides' own warnings of too few samples for
+// their 95% intervals).
+func (rw *ratioRow) warnings() []result.Warning {
+	var ws []result.Warning
 	fewest := math.MaxInt
 	for _, m := range append(slices.Clone(rw.a), rw.b...) {
 		fewest = min(fewest, m.Summary.N)
 		for _, w := range m.Warnings {
-			if !fewSamples.MatchString(w) && !slices.Contains(ws, w) {
+			if w.Kind != result.WarnNoInterval && w.Kind != result.WarnFewSamples && !slices.Contains(ws, w) {
 				ws = append(ws, w)
 			}
 		}
 	}
 	if rw.ratio.Method == stats.RatioBootstrap && rw.ratio.Confidence > 0 && fewest < ratioMinSamples {
-		ws = append(ws, fmt.Sprintf("few samples for the ratio's interval: %d on a side", fewest))
+		ws = append(ws, result.Warnf(result.WarnRatioFew, "few samples for the ratio's interval: %d on a side", fewest))
 	}
 	return ws
 }

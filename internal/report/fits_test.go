@@ -87,7 +87,7 @@ func TestReportFits(t *testing.T) {
 	}
 	// Stored fits are shown as they are, with their warnings as notes.
 	r.Fits = []result.Fit{{Driver: "native", Name: metric.FitLookup, Params: map[string]string{"cache": "mount"},
-		Beta: 100, R2: 0.5, N: 12, BetaCILo: -50, BetaCIHi: 250, Unit: "ns/layer", Warnings: []string{"stored warning"}}}
+		Beta: 100, R2: 0.5, N: 12, BetaCILo: -50, BetaCIHi: 250, Unit: "ns/layer", Warnings: []result.Warning{{Text: "stored warning"}}}}
 	var tb bytes.Buffer
 	if err := Tables(&tb, r); err != nil {
 		t.Fatal(err)

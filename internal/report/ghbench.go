@@ -31,10 +31,10 @@ func GitHubBenchmarks(rs []*result.Result, better metric.Better) []GitHubBench {
 	out := []GitHubBench{}
 	for _, r := range rs {
 		for _, m := range summarized(r.Metrics) {
-			if metric.BetterOf(metric.ID(m.Name)) != better || m.Summary.N == 0 || !plot.Finite(m.Summary.Median) {
+			if metric.BetterOf(m.Name) != better || m.Summary.N == 0 || !plot.Finite(m.Summary.Median) {
 				continue
 			}
-			name := m.Driver + "/" + m.Name
+			name := m.Driver + "/" + string(m.Name)
 			if ps := FormatParams(m.Params); ps != "" {
 				name += "/" + ps
 			}

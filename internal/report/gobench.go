@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -97,10 +98,10 @@ func GoBench(w io.Writer, r *result.Result) error {
 
 // GoBenchName is the benchmark name of a metric's samples:
 // "BenchmarkCopyupLatency/driver=overlayfs/size=4KiB/how=append/cache=warm".
-func GoBenchName(driver, metric string, params map[string]string) string {
+func GoBenchName(driver string, id metric.ID, params map[string]string) string {
 	var b strings.Builder
 	b.WriteString("Benchmark")
-	b.WriteString(camel(metric))
+	b.WriteString(camel(string(id)))
 	b.WriteString("/driver=" + escapeName(driver))
 	for _, k := range paramKeys(params) {
 		if k == "driver" {

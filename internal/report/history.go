@@ -61,7 +61,7 @@ func HistoryDoc(h *gate.History, all bool) *Doc {
 					vs = append(vs, FormatValue(q.Unit, v))
 				}
 			}
-			name := q.Name
+			name := string(q.Name)
 			if ps := FormatParams(q.Params); ps != "" {
 				name += " " + ps
 			}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/seedbench/seedbench/internal/result"
 )
 
 // notes gathers the warnings of one section's cells into one note per cause, each naming the cells
@@ -25,34 +27,35 @@ type noteCause struct {
 	single string // the warning itself, when one cell has it: shown whole
 }
 
-// causes classify the warnings stats, the engine and fits attach to metrics: a pattern, the key of
-// the cause, its summary, and which submatch is the number that varies between cells (0 = none).
-var causes = []struct {
-	re      *regexp.Regexp
+// causes are the kinds of warning a note gathers across cells: the key of the cause (kinds with one
+// key share a note), its summary, and the pattern of the warning's text whose first submatch is the
+// number that varies between cells (nil = none). A warning of another kind, or whose number the
+// pattern does not find, is a note in its own words.
+var causes = map[result.WarningKind]struct {
 	key     string
 	summary string
-	num     int
+	num     *regexp.Regexp
 	unit    string
 }{
-	{regexp.MustCompile(`^noisy machine: load ([0-9.]+) on`), "noisy",
-		"noisy machine: the load average was above the CPU count while these were measured", 1, "load "},
-	{regexp.MustCompile(`^busy machine: CPU pressure ([0-9]+)%`), "busy",
-		"busy machine: tasks waited for a CPU while these were measured (PSI some avg10 above 20%)", 1, "%"},
-	{regexp.MustCompile(`^high variance: CV ([0-9]+)%`), "cv",
-		"high variance: the samples' coefficient of variation is above 20%", 1, "CV %"},
-	{regexp.MustCompile(`^need >= [0-9]+ samples for confidence interval.*\(interval shown is min\.\.max, ([0-9]+)% confidence\)`), "few",
-		"too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows", 1, "%"},
-	{regexp.MustCompile(`^only ([0-9]+) samples$`), "few",
-		"too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows", 0, ""},
-	{regexp.MustCompile(`^few samples for the ratio's interval: ([0-9]+) on a side`), "ratiofew",
-		"too few samples for the ratio's 95% interval: a bootstrap from fewer than 6 samples on a side reaches less than the level it aims at", 1, "fewest samples on a side: "},
-	{regexp.MustCompile(`^eviction (did not take|incomplete)`), "evict",
-		"eviction did not take: some of the file stayed in the page cache, so the sample is partly warm", 0, ""},
+	result.WarnNoisy: {"noisy", "noisy machine: the load average was above the CPU count while these were measured",
+		regexp.MustCompile(`^noisy machine: load ([0-9.]+) on`), "load "},
+	result.WarnBusy: {"busy", "busy machine: tasks waited for a CPU while these were measured (PSI some avg10 above 20%)",
+		regexp.MustCompile(`^busy machine: CPU pressure ([0-9]+)%`), "%"},
+	result.WarnHighVariance: {"cv", "high variance: the samples' coefficient of variation is above 20%",
+		regexp.MustCompile(`^high variance: CV ([0-9]+)%`), "CV %"},
+	result.WarnNoInterval: {"few", fewSamples,
+		regexp.MustCompile(`^need >= [0-9]+ samples for confidence interval.*\(interval shown is min\.\.max, ([0-9]+)% confidence\)`), "%"},
+	result.WarnFewSamples: {"few", fewSamples, nil, ""},
+	result.WarnRatioFew: {"ratiofew", "too few samples for the ratio's 95% interval: a bootstrap from fewer than 6 samples on a side reaches less than the level it aims at",
+		regexp.MustCompile(`^few samples for the ratio's interval: ([0-9]+) on a side`), "fewest samples on a side: "},
+	result.WarnEviction: {"evict", "eviction did not take: some of the file stayed in the page cache, so the sample is partly warm", nil, ""},
 }
+
+const fewSamples = "too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows"
 
 // ref records warnings of the cell named cell and returns the marks to append to it: " [1]",
 // " [1,3]", or "" without warnings.
-func (n *notes) ref(cell string, warnings []string) string {
+func (n *notes) ref(cell string, warnings []result.Warning) string {
 	if len(warnings) == 0 {
 		return ""
 	}
@@ -61,19 +64,17 @@ func (n *notes) ref(cell string, warnings []string) string {
 	}
 	var refs []int
 	for _, w := range warnings {
-		key, summary, num, unit := w, w, "", ""
-		for _, c := range causes {
-			if m := c.re.FindStringSubmatch(w); m != nil {
+		key, summary, num, unit := w.Text, w.Text, "", ""
+		if c, ok := causes[w.Kind]; ok {
+			if c.num == nil {
 				key, summary, unit = c.key, c.summary, c.unit
-				if c.num > 0 {
-					num = m[c.num]
-				}
-				break
+			} else if m := c.num.FindStringSubmatch(w.Text); m != nil {
+				key, summary, num, unit = c.key, c.summary, m[1], c.unit
 			}
 		}
 		c := n.byKey[key]
 		if c == nil {
-			c = &noteCause{ref: len(n.order) + 1, summary: summary, unit: unit, single: w}
+			c = &noteCause{ref: len(n.order) + 1, summary: summary, unit: unit, single: w.Text}
 			n.byKey[key] = c
 			n.order = append(n.order, c)
 		}

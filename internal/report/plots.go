@@ -131,7 +131,7 @@ func newPlotData(r *result.Result) *plotData {
 }
 
 // named returns the metrics called name.
-func (d *plotData) named(name string) []*result.Metric {
+func (d *plotData) named(name metric.ID) []*result.Metric {
 	var out []*result.Metric
 	for _, m := range d.metrics {
 		if m.Name == name {
@@ -420,21 +420,21 @@ func ciOf(m *result.Metric, logY bool) (lo, hi float64) {
 // --- figures ---
 
 func copyupFigure(d *plotData) *plot.Figure {
-	ms := d.named("copyup.latency")
+	ms := d.named(metric.CopyupLatency)
 	// First write only (the second write of a copied-up file is no copy-up).
-	if hasParam(ms, "write") {
-		ms = filterParam(ms, "write", "first")
+	if hasParam(ms, metric.PWrite) {
+		ms = filterParam(ms, metric.PWrite, metric.WriteFirst)
 	}
-	cache, ms := pickValue(ms, "cache", "warm")
+	cache, ms := pickValue(ms, metric.PCache, metric.CacheWarm)
 	set := buildSeries(d, ms, func(m *result.Metric) (float64, bool) {
-		s, err := units.ParseSize(m.Params["size"])
+		s, err := units.ParseSize(m.Params[metric.PSize])
 		return float64(s), err == nil && s > 0
-	}, "size", "write", "cache")
+	}, metric.PSize, metric.PWrite, metric.PCache)
 	if len(set.series) == 0 {
 		return nil
 	}
 	var qual []string
-	if hasParam(d.named("copyup.latency"), "write") {
+	if hasParam(d.named(metric.CopyupLatency), metric.PWrite) {
 		qual = append(qual, "first write")
 	}
 	if cache != "" {
@@ -473,18 +473,18 @@ func copyupFigure(d *plotData) *plot.Figure {
 }
 
 func lookupFigure(d *plotData) *plot.Figure {
-	all := d.named("op.lookup")
+	all := d.named(metric.OpLookup)
 	cache := ""
-	if vs := paramValues(all, "cache"); len(vs) == 1 {
+	if vs := paramValues(all, metric.PCache); len(vs) == 1 {
 		cache = vs[0]
 	}
-	hits := filterParam(all, "kind", "hit")
-	misses := filterParam(all, "kind", "miss")
+	hits := filterParam(all, metric.PKind, metric.LookupHit)
+	misses := filterParam(all, metric.PKind, metric.LookupMiss)
 	depthOf := func(m *result.Metric) (float64, bool) {
-		v, err := strconv.Atoi(m.Params["depth"])
+		v, err := strconv.Atoi(m.Params[metric.PDepth])
 		return float64(v), err == nil
 	}
-	set := buildSeries(d, hits, depthOf, "depth", "kind", "layers")
+	set := buildSeries(d, hits, depthOf, metric.PDepth, metric.PKind, metric.PLayers)
 	if len(set.series) == 0 {
 		return nil
 	}
@@ -505,7 +505,7 @@ func lookupFigure(d *plotData) *plot.Figure {
 	// A miss looked through every layer: it goes one step past the deepest layer.
 	missX := maxDepth + max(1, math.Round(maxDepth/8)) // apart from the deepest hit
 	for _, m := range misses {
-		if n, err := strconv.Atoi(m.Params["layers"]); err == nil {
+		if n, err := strconv.Atoi(m.Params[metric.PLayers]); err == nil {
 			missX = max(missX, float64(n)+max(1, math.Round(float64(n)/8)))
 		}
 	}
@@ -586,7 +586,7 @@ func lookupFigure(d *plotData) *plot.Figure {
 	}
 	if len(missOf) > 0 {
 		label := "miss"
-		if layers := paramValues(misses, "layers"); len(layers) == 1 {
+		if layers := paramValues(misses, metric.PLayers); len(layers) == 1 {
 			label += "\n(" + layers[0] + " layers)"
 		}
 		ticks = append(ticks, gplot.Tick{Value: missX, Label: label})
@@ -615,9 +615,9 @@ func sameVariant(variant, params map[string]string) bool {
 func diskFigure(d *plotData) *plot.Figure {
 	// With an image sweep, disk.used also has points with fewer images (and no containers): this
 	// figure keeps the full set of images, diskImagesFigure plots the others.
-	ms := d.named("disk.used")
-	full := maxParam(ms, "images")
-	ms = slices.DeleteFunc(slices.Clone(ms), func(m *result.Metric) bool { return m.Params["images"] != full })
+	ms := d.named(metric.DiskUsed)
+	full := maxParam(ms, metric.PImages)
+	ms = slices.DeleteFunc(slices.Clone(ms), func(m *result.Metric) bool { return m.Params[metric.PImages] != full })
 	title := "Disk used vs containers"
 	if full != "" {
 		title += " (" + full + " images)"
@@ -625,17 +625,17 @@ func diskFigure(d *plotData) *plot.Figure {
 			title = strings.TrimSuffix(title, "s)") + ")"
 		}
 	}
-	return countFigure(d, ms, "containers", title, "disk used on the backing filesystem")
+	return countFigure(d, ms, metric.PContainers, title, "disk used on the backing filesystem")
 }
 
 // diskImagesFigure plots the images' disk use against their number, before any container: from a
 // scenario's image sweep (sweep.images).
 func diskImagesFigure(d *plotData) *plot.Figure {
-	ms := slices.DeleteFunc(slices.Clone(d.named("disk.used")), func(m *result.Metric) bool { return m.Params["containers"] != "0" })
-	if len(paramValues(ms, "images")) < 2 {
+	ms := slices.DeleteFunc(slices.Clone(d.named(metric.DiskUsed)), func(m *result.Metric) bool { return m.Params[metric.PContainers] != "0" })
+	if len(paramValues(ms, metric.PImages)) < 2 {
 		return nil
 	}
-	return countFigure(d, ms, "images", "Disk used vs images (no containers)", "disk used on the backing filesystem")
+	return countFigure(d, ms, metric.PImages, "Disk used vs images (no containers)", "disk used on the backing filesystem")
 }
 
 // maxParam is the numerically largest value of key among ms ("" if none).
@@ -650,12 +650,12 @@ func maxParam(ms []*result.Metric, key string) string {
 }
 
 func pagecacheFigure(d *plotData) *plot.Figure {
-	ms := d.named("pagecache.resident")
+	ms := d.named(metric.PagecacheResident)
 	title := "Page cache resident vs containers"
-	if vs := paramValues(ms, "working_set"); len(vs) == 1 {
+	if vs := paramValues(ms, metric.PWorkingSet); len(vs) == 1 {
 		title += " (working set " + vs[0] + ")"
 	}
-	return countFigure(d, ms, "containers", title, "page cache resident")
+	return countFigure(d, ms, metric.PContainers, title, "page cache resident")
 }
 
 // countFigure plots byte metrics against a count parameter (containers, images), from zero.
@@ -738,41 +738,41 @@ func barDrivers(d *plotData, groups []barGroup) (drivers []string, lo, hi float6
 }
 
 func lifecycleFigure(d *plotData) *plot.Figure {
-	containerCalls := []string{"snapshot.prepare", "snapshot.mount", "snapshot.commit", "snapshot.unmount", "snapshot.remove"}
+	containerCalls := []metric.ID{metric.SnapshotPrepare, metric.SnapshotMount, metric.SnapshotCommit, metric.SnapshotUnmount, metric.SnapshotRemove}
 	var ops []barGroup
 	for _, name := range containerCalls {
-		if name == "snapshot.unmount" || name == "snapshot.commit" {
+		if name == metric.SnapshotUnmount || name == metric.SnapshotCommit {
 			// Only shown when measured for containers.
-			if !hasParam(d.named(name), "container") {
+			if !hasParam(d.named(name), metric.PContainer) {
 				continue
 			}
 		}
 		per := map[string][]float64{}
 		for _, m := range d.named(name) {
-			if _, ok := m.Params["container"]; ok {
+			if _, ok := m.Params[metric.PContainer]; ok {
 				per[m.Driver] = append(per[m.Driver], m.Summary.Median)
 			}
 		}
 		if len(per) == 0 {
 			continue
 		}
-		op := barGroup{label: strings.TrimPrefix(name, "snapshot.") + "\n(container)", values: map[string]float64{}}
+		op := barGroup{label: strings.TrimPrefix(string(name), "snapshot.") + "\n(container)", values: map[string]float64{}}
 		for drv, vs := range per {
 			op.values[drv] = plot.Median(vs)
 		}
 		ops = append(ops, op)
 	}
-	layerOps := []string{"layer.apply", "layer.diff"}
-	if !hasParam(d.named("snapshot.commit"), "container") {
+	layerOps := []metric.ID{metric.LayerApply, metric.LayerDiff}
+	if !hasParam(d.named(metric.SnapshotCommit), metric.PContainer) {
 		// Containers are not committed: show committing the image's layers instead.
-		layerOps = []string{"layer.apply", "snapshot.commit", "layer.diff"}
+		layerOps = []metric.ID{metric.LayerApply, metric.SnapshotCommit, metric.LayerDiff}
 	}
 	for _, name := range layerOps {
 		sums := map[string]float64{}
 		layers := map[string][]string{}
 		var union []string
 		for _, m := range d.named(name) {
-			l, ok := m.Params["layer"]
+			l, ok := m.Params[metric.PLayer]
 			if !ok || slices.Contains(layers[m.Driver], l) {
 				continue
 			}
@@ -786,7 +786,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 			continue
 		}
 		op := barGroup{values: map[string]float64{}}
-		short := strings.TrimPrefix(name, "snapshot.")
+		short := strings.TrimPrefix(string(name), "snapshot.")
 		op.label = fmt.Sprintf("%s\n(Σ %d layers)", short, len(union))
 		if len(union) == 1 {
 			op.label = short + "\n(1 layer)"
@@ -821,18 +821,18 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 // ready and until the start trace was done, a bar per driver (log scale: a full pull over a slow
 // network and a lazy one on loopback are decades apart).
 func pullFigure(d *plotData) *plot.Figure {
-	ready, done := d.named("pull.ready"), d.named("pull.done")
+	ready, done := d.named(metric.PullReady), d.named(metric.PullDone)
 	if len(ready) == 0 {
 		return nil
 	}
 	var groups []barGroup
-	for _, network := range paramValues(ready, "network") {
+	for _, network := range paramValues(ready, metric.PNetwork) {
 		for _, g := range []struct {
 			what string
 			ms   []*result.Metric
 		}{{"ready", ready}, {"done", done}} {
 			vals := map[string]float64{}
-			for _, m := range filterParam(g.ms, "network", network) {
+			for _, m := range filterParam(g.ms, metric.PNetwork, network) {
 				if m.Summary.Median > 0 {
 					vals[m.Driver] = m.Summary.Median
 				}

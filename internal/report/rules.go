@@ -11,25 +11,33 @@ import (
 type rule struct {
 	label  string
 	short  string // the column header when drivers are rows
-	name   string
+	name   metric.ID
 	params map[string]string
 	most   string
 }
 
 var rules = []rule{
-	{"new file: create 4KiB in the container layer", "create 4KiB", "op.create", map[string]string{"size": "4KiB"}, ""},
-	{"read path: stat, warm, deepest layer", "stat warm", "op.lookup", map[string]string{"kind": "hit", "cache": "warm"}, "depth"},
-	{"read path: stat on a fresh mount, deepest layer", "stat mount", "op.lookup", map[string]string{"kind": "hit", "cache": "mount"}, "depth"},
-	{"read path: stat, cold caches, deepest layer", "stat cold", "op.lookup", map[string]string{"kind": "hit", "cache": "cold"}, "depth"},
-	{"read path: stat of a missing file, fresh mount", "miss mount", "op.lookup", map[string]string{"kind": "miss", "cache": "mount"}, "layers"},
-	{"copy-up: first append to a 4KiB lower file", "copy-up 4KiB", "copyup.latency", map[string]string{"size": "4KiB", "how": "append", "write": "first", "cache": "warm"}, ""},
-	{"copy-up: first append to the largest lower file", "copy-up big", "copyup.latency", map[string]string{"how": "append", "write": "first", "cache": "warm"}, "size"},
-	{"copy-up: chmod of the largest lower file", "chmod big", "copyup.latency", map[string]string{"how": "chmod", "write": "first", "cache": "warm"}, "size"},
-	{"after copy-up: second append to it", "2nd write", "copyup.latency", map[string]string{"how": "append", "write": "second", "cache": "warm"}, "size"},
-	{"delete: unlink a lower file (whiteout)", "unlink", "op.delete", map[string]string{"kind": "file"}, ""},
-	{"start a container: snapshot prepare", "prepare", "snapshot.prepare", nil, "container"},
-	{"disk: images and every container, × the unique layers", "disk ×uniq", "disk.vs_unique", nil, "containers"},
-	{"page cache: every container read the working set", "page cache", "pagecache.resident", nil, "containers"},
+	{"new file: create 4KiB in the container layer", "create 4KiB", metric.OpCreate, map[string]string{metric.PSize: "4KiB"}, ""},
+	{"read path: stat, warm, deepest layer", "stat warm", metric.OpLookup,
+		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheWarm}, metric.PDepth},
+	{"read path: stat on a fresh mount, deepest layer", "stat mount", metric.OpLookup,
+		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheMount}, metric.PDepth},
+	{"read path: stat, cold caches, deepest layer", "stat cold", metric.OpLookup,
+		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheCold}, metric.PDepth},
+	{"read path: stat of a missing file, fresh mount", "miss mount", metric.OpLookup,
+		map[string]string{metric.PKind: metric.LookupMiss, metric.PCache: metric.CacheMount}, metric.PLayers},
+	{"copy-up: first append to a 4KiB lower file", "copy-up 4KiB", metric.CopyupLatency,
+		map[string]string{metric.PSize: "4KiB", metric.PHow: metric.HowAppend, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, ""},
+	{"copy-up: first append to the largest lower file", "copy-up big", metric.CopyupLatency,
+		map[string]string{metric.PHow: metric.HowAppend, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, metric.PSize},
+	{"copy-up: chmod of the largest lower file", "chmod big", metric.CopyupLatency,
+		map[string]string{metric.PHow: metric.HowChmod, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, metric.PSize},
+	{"after copy-up: second append to it", "2nd write", metric.CopyupLatency,
+		map[string]string{metric.PHow: metric.HowAppend, metric.PWrite: metric.WriteSecond, metric.PCache: metric.CacheWarm}, metric.PSize},
+	{"delete: unlink a lower file (whiteout)", "unlink", metric.OpDelete, map[string]string{metric.PKind: metric.DeleteFile}, ""},
+	{"start a container: snapshot prepare", "prepare", metric.SnapshotPrepare, nil, metric.PContainer},
+	{"disk: images and every container, × the unique layers", "disk ×uniq", metric.DiskVsUnique, nil, metric.PContainers},
+	{"page cache: every container read the working set", "page cache", metric.PagecacheResident, nil, metric.PContainers},
 }
 
 // manyDrivers is how many drivers make the rules table turn, drivers becoming its rows.
@@ -148,16 +156,16 @@ func paramValue(key, v string) float64 {
 // describePoint names the point a cell was picked at, when the rule chose one.
 func describePoint(m *result.Metric, ru rule) string {
 	switch ru.most {
-	case "depth":
-		return "depth " + m.Params["depth"] + " of " + m.Params["layers"]
-	case "layers":
-		return m.Params["layers"] + " layers"
-	case "size":
-		return m.Params["size"]
-	case "container":
-		return m.Params["container"]
-	case "containers":
-		return m.Params["containers"] + " containers"
+	case metric.PDepth:
+		return "depth " + m.Params[metric.PDepth] + " of " + m.Params[metric.PLayers]
+	case metric.PLayers:
+		return m.Params[metric.PLayers] + " layers"
+	case metric.PSize:
+		return m.Params[metric.PSize]
+	case metric.PContainer:
+		return m.Params[metric.PContainer]
+	case metric.PContainers:
+		return m.Params[metric.PContainers] + " containers"
 	}
 	return ""
 }

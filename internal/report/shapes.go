@@ -29,8 +29,8 @@ type shape struct {
 }
 
 type shapeMeasure struct {
-	Metric     string            `yaml:"metric"`
-	Fit        string            `yaml:"fit"`
+	Metric     metric.ID         `yaml:"metric"`
+	Fit        metric.ID         `yaml:"fit"`
 	Params     map[string]string `yaml:"params"`
 	At         string            `yaml:"at"`
 	Reduce     string            `yaml:"reduce"`
@@ -281,10 +281,10 @@ func pct(frac float64) string {
 }
 
 // shapeMetrics lists the metric and fit names the shapes read (for TestShapesFile).
-func shapeMetrics() []string {
-	var out []string
+func shapeMetrics() []metric.ID {
+	var out []metric.ID
 	for _, s := range shapes {
-		for _, n := range []string{s.Measure.Metric, s.Measure.Fit} {
+		for _, n := range []metric.ID{s.Measure.Metric, s.Measure.Fit} {
 			if n != "" && !slices.Contains(out, n) {
 				out = append(out, n)
 			}

@@ -33,7 +33,7 @@ import (
 
 // row is one line of a table: a metric (or fit) name and parameter point, with a cell per driver.
 type row struct {
-	name   string
+	name   metric.ID
 	params map[string]string
 	cells  map[string]*result.Metric
 	fits   map[string]*result.Fit // in the fits table
@@ -79,7 +79,7 @@ func Build(r *result.Result) *Doc {
 		var ns notes
 		t := &Table{Header: append([]string{"metric", "params"}, cols...), Key: 2}
 		for _, rw := range rows {
-			line := []string{rw.name, FormatParams(rw.params)}
+			line := []string{string(rw.name), FormatParams(rw.params)}
 			ref := rw.cells[Reference]
 			for _, dr := range cols {
 				m := rw.cells[dr]
@@ -91,7 +91,7 @@ func Build(r *result.Result) *Doc {
 				if ref != nil && dr != Reference {
 					c += ratio(m, ref)
 				}
-				line = append(line, c+ns.ref(dr+" "+rw.name+" "+FormatParams(rw.params), m.Warnings))
+				line = append(line, c+ns.ref(dr+" "+string(rw.name)+" "+FormatParams(rw.params), m.Warnings))
 			}
 			t.Rows = append(t.Rows, line)
 		}
@@ -154,7 +154,7 @@ func Cell(m *result.Metric) string {
 }
 
 // fitLegend explains each fit's cell, under the fits table.
-var fitLegend = map[string]string{
+var fitLegend = map[metric.ID]string{
 	metric.FitCopyup: "fit.copyup: copy-up = fixed cost + size / rate [the rate's 95% interval], Theil–Sen through the median at each size, " +
 		"the interval by bootstrap; the fixed cost is shown where a size of 64KiB or less was measured. \"flat in size\": the per-byte cost's " +
 		"interval contains 0, or it is below a tenth of overlayfs's: no rate to quote",
@@ -201,16 +201,16 @@ func fitsSection(fits []result.Fit, drivers, layerOrder []string) *Section {
 	}
 	var ns notes
 	t := &Table{Header: append([]string{"fit", "params"}, cols...), Key: 2}
-	var names []string
+	var names []metric.ID
 	for _, rw := range rows {
-		line := []string{rw.name, FormatParams(rw.params)}
+		line := []string{string(rw.name), FormatParams(rw.params)}
 		for _, d := range cols {
 			f := rw.fits[d]
 			if f == nil {
 				line = append(line, "-")
 				continue
 			}
-			line = append(line, FitCell(f)+ns.ref(d+" "+rw.name+" "+FormatParams(rw.params), f.Warnings))
+			line = append(line, FitCell(f)+ns.ref(d+" "+string(rw.name)+" "+FormatParams(rw.params), f.Warnings))
 		}
 		t.Rows = append(t.Rows, line)
 		if !slices.Contains(names, rw.name) {

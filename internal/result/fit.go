@@ -3,6 +3,8 @@ package result
 import (
 	"encoding/json"
 	"math"
+
+	"github.com/seedbench/seedbench/internal/metric"
 )
 
 // Fit is a derived metric: a line y = Alpha + Beta·x through one driver's metric at one parameter
@@ -14,7 +16,7 @@ import (
 // written before Method was recorded hold least-squares fits over every sample.
 type Fit struct {
 	Driver   string            `json:"driver"`
-	Name     string            `json:"name"` // metric.FitCopyup | metric.FitLookup
+	Name     metric.ID         `json:"name"` // metric.FitCopyup | metric.FitLookup
 	Params   map[string]string `json:"params"`
 	Alpha    float64           `json:"alpha"`
 	Beta     float64           `json:"beta"`
@@ -27,13 +29,13 @@ type Fit struct {
 	Points   int               `json:"points,omitempty"`
 	Flat     bool              `json:"flat,omitempty"`
 	Method   string            `json:"method,omitempty"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Warnings []Warning         `json:"warnings,omitempty"`
 }
 
 // fitJSON is Fit with nullable numbers (encoding/json refuses NaN and ±Inf).
 type fitJSON struct {
 	Driver   string            `json:"driver"`
-	Name     string            `json:"name"`
+	Name     metric.ID         `json:"name"`
 	Params   map[string]string `json:"params"`
 	Alpha    *float64          `json:"alpha"`
 	Beta     *float64          `json:"beta"`
@@ -46,7 +48,7 @@ type fitJSON struct {
 	Points   int               `json:"points,omitempty"`
 	Flat     bool              `json:"flat,omitempty"`
 	Method   string            `json:"method,omitempty"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Warnings []Warning         `json:"warnings,omitempty"`
 }
 
 func finiteOrNil(v float64) *float64 {

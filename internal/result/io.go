@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/seedbench/seedbench/internal/metric"
 	"syscall"
 )
 
@@ -145,7 +147,7 @@ func (r *Result) Add(m Metric) {
 // Find returns the metrics of driver named name whose params include every key=value of params
 // (a subset match: nil params match all). An empty driver or name matches any. The pointers alias
 // r.Metrics and are valid until the next Add.
-func (r *Result) Find(driver, name string, params map[string]string) []*Metric {
+func (r *Result) Find(driver string, name metric.ID, params map[string]string) []*Metric {
 	var out []*Metric
 	for i := range r.Metrics {
 		m := &r.Metrics[i]
@@ -176,11 +178,13 @@ func (r *Result) Resummarize(summarize func([]float64) Summary) {
 }
 
 // PointKey identifies a metric's series within a driver: its name and parameters.
-func PointKey(name string, params map[string]string) string { return name + "\x00" + ParamsKey(params) }
+func PointKey(name metric.ID, params map[string]string) string {
+	return string(name) + "\x00" + ParamsKey(params)
+}
 
 // MetricKey identifies one series of a result: driver, name and parameters. Every reader that
 // matches metrics (the recorder, compare, fits, reports, merge) uses it.
-func MetricKey(driver, name string, params map[string]string) string {
+func MetricKey(driver string, name metric.ID, params map[string]string) string {
 	return driver + "\x00" + PointKey(name, params)
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seedbench/seedbench/internal/metric"
 )
 
 func sample() *Result {
@@ -93,9 +95,10 @@ func TestReadFileSchema(t *testing.T) {
 func TestFind(t *testing.T) {
 	r := sample()
 	for _, tc := range []struct {
-		driver, name string
-		params       map[string]string
-		want         int
+		driver string
+		name   metric.ID
+		params map[string]string
+		want   int
 	}{
 		{"overlayfs", "op.lookup", nil, 2},
 		{"overlayfs", "op.lookup", map[string]string{"depth": "1"}, 1},
@@ -111,7 +114,7 @@ func TestFind(t *testing.T) {
 		}
 	}
 	// Pointers alias the result.
-	r.Find("native", "disk.used", nil)[0].Warnings = []string{"x"}
+	r.Find("native", "disk.used", nil)[0].Warnings = []Warning{{Text: "x"}}
 	if r.Metrics[3].Warnings == nil {
 		t.Error("Find returned a copy")
 	}

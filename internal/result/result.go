@@ -7,6 +7,8 @@ package result
 import (
 	"fmt"
 	"time"
+
+	"github.com/seedbench/seedbench/internal/metric"
 )
 
 // Schema is the schema identifier written into every result file.
@@ -30,7 +32,7 @@ type Result struct {
 	// adjacently): `seedbench compare RUN.json` judges them.
 	Pairs []Pair `json:"pairs,omitempty"`
 	// Warnings are about the run as a whole (a reference that stopped being measured, …).
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // Pair is a paired comparison of two drivers of one run: New judged against Base.
@@ -179,14 +181,14 @@ const (
 // Metric is one series of samples at one parameter point.
 type Metric struct {
 	Driver   string            `json:"driver"`
-	Name     string            `json:"name"`
+	Name     metric.ID         `json:"name"`
 	Unit     string            `json:"unit"`
 	Params   map[string]string `json:"params"`
 	Better   string            `json:"better"` // lower | higher
 	Samples  []float64         `json:"samples"`
 	Order    []int             `json:"order,omitempty"` // run-wide sequence number of each sample
 	Summary  Summary           `json:"summary"`
-	Warnings []string          `json:"warnings,omitempty"`
+	Warnings []Warning         `json:"warnings,omitempty"`
 }
 
 // Summary of a metric's samples (recomputable from them).

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -53,16 +54,13 @@ type opSpec struct {
 // commonOpKeys are the keys every op takes.
 var commonOpKeys = []string{"op", "image", "cache", "samples", "max_samples"}
 
-// cacheModes are the values of every op's cache key (warm first: the default).
-var cacheModes = []string{"warm", "mount", "cold"}
-
 var opSpecs = []opSpec{
 	{
 		kind: OpCreate, keys: []string{"count", "size"}, maxCount: maxCount, defaultCount: DefaultCreateCount,
 		writes: func(po *PlanOp) (int64, int64) { return units.SatMul(int64(po.Count), sizesOnDisk(po.Sizes)), 0 },
 	},
 	{
-		kind: OpLookup, keys: []string{"depth", "kind"}, kinds: []string{"hit", "miss"},
+		kind: OpLookup, keys: []string{"depth", "kind"}, kinds: metric.LookupKinds,
 		targets: (*resolver).lookupTargets,
 	},
 	{
@@ -70,7 +68,7 @@ var opSpecs = []opSpec{
 		check: (*validator).readOp, targets: (*resolver).readTargets,
 	},
 	{
-		kind: OpModify, keys: []string{"layer", "size", "how"}, hows: []string{"append", "rdwr", "chmod", "truncate"},
+		kind: OpModify, keys: []string{"layer", "size", "how"}, hows: metric.Hows,
 		targets: (*resolver).modifyTargets,
 		writes: func(po *PlanOp) (int64, int64) {
 			rounds := 0
@@ -81,7 +79,7 @@ var opSpecs = []opSpec{
 		},
 	},
 	{
-		kind: OpDelete, keys: []string{"layer", "count", "kind"}, kinds: []string{"file", "dir"},
+		kind: OpDelete, keys: []string{"layer", "count", "kind"}, kinds: metric.DeleteKinds,
 		maxCount: maxTargets, defaultCount: DefaultDeleteCount, targets: (*resolver).deleteTargets,
 	},
 	{
@@ -211,7 +209,7 @@ func (o *PlanOp) ModifyRounds(warmup int) int {
 func (r *resolver) deleteTargets(po *PlanOp, _ *Op, dir string) {
 	for _, kind := range po.Kinds {
 		for n := range po.Count {
-			if kind == "file" {
+			if kind == metric.DeleteFile {
 				t := dir + "f" + strconv.Itoa(n)
 				r.add(po.Layer, File{Path: t, Size: DeleteFileSize})
 				po.DeleteFiles = append(po.DeleteFiles, t)

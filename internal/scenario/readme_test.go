@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -83,7 +84,7 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	}
 	// Every value of every enum, and every op's key list.
 	ops := readmeSection(t, readme, "workload[]")
-	for _, vals := range [][]string{opNames(), cacheModes, howValues(), kindValues(), fileTypes, sizeDists, backings} {
+	for _, vals := range [][]string{opNames(), metric.CacheModes, howValues(), kindValues(), fileTypes, sizeDists, backings} {
 		for _, v := range vals {
 			if !strings.Contains(readme, "`"+v+"`") {
 				t.Errorf("README never mentions `%s`", v)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -386,7 +387,7 @@ func (r *resolver) op(i int) PlanOp {
 	spec := specOf(OpKind(op.Op))
 	po := PlanOp{
 		Index: i, Op: spec.kind, Images: sc.opImages(&op), Count: op.Count, Line: op.Line,
-		Caches: orDefault(op.Cache, cacheModes[0]),
+		Caches: orDefault(op.Cache, metric.CacheModes[0]),
 	}
 	switch {
 	case r.opt.Samples > 0:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/invopop/jsonschema"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -151,7 +152,7 @@ func (Op) JSONSchemaExtend(s *jsonschema.Schema) {
 		setProp(s, "size", scalarOrListSchema(p.Items))
 	}
 	setProp(s, "kind", scalarOrListSchema(strEnum(kindValues())))
-	setProp(s, "cache", scalarOrListSchema(strEnum(cacheModes)))
+	setProp(s, "cache", scalarOrListSchema(strEnum(metric.CacheModes)))
 	setProp(s, "how", scalarOrListSchema(strEnum(howValues())))
 	setProp(s, "count", intMin(1))
 	setProp(s, "files", intMin(1))

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -989,7 +990,7 @@ func (v *validator) op(i int) {
 	if has("kind") {
 		v.enumList(join(wp, "kind"), "kind", op.Kind, spec.kinds)
 	}
-	v.enumList(join(wp, "cache"), "cache", op.Cache, cacheModes)
+	v.enumList(join(wp, "cache"), "cache", op.Cache, metric.CacheModes)
 	if has("how") {
 		v.enumList(join(wp, "how"), "how", op.How, spec.hows)
 	}

@@ -28,12 +28,13 @@ const FlatShare = 0.10
 // fitSpec says which samples a derived fit regresses: those of metric whose point passes keep, with x
 // read from the xParam parameter; the other parameters (less drop) make the fit's parameter point.
 type fitSpec struct {
-	name, metric, xParam, unit string
-	drop                       []string
-	keep                       func(params map[string]string) bool
-	parseX                     func(string) (float64, bool)
-	minR2                      float64 // warn below it; 0 = never
-	linearIn                   string  // "size": for the warning
+	name, metric metric.ID
+	xParam, unit string
+	drop         []string
+	keep         func(params map[string]string) bool
+	parseX       func(string) (float64, bool)
+	minR2        float64 // warn below it; 0 = never
+	linearIn     string  // the x parameter, named in the warning
 	// smallX: a fixed cost (Alpha) is reported only when the smallest x measured is at most this,
 	// so that it is read off a measured point, not extrapolated across decades.
 	smallX float64
@@ -45,13 +46,13 @@ var fitSpecs = []fitSpec{
 		drop: []string{metric.PWrite},
 		// The copy-up is the first write; the second write of the same file times the write alone.
 		// Files from before the second write was timed have no write parameter: all first writes.
-		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == "first" },
+		keep:   func(p map[string]string) bool { w, ok := p[metric.PWrite]; return !ok || w == metric.WriteFirst },
 		parseX: parseSizeBytes,
-		minR2:  MinCopyupR2, linearIn: "size", smallX: 64 << 10,
+		minR2:  MinCopyupR2, linearIn: metric.PSize, smallX: 64 << 10,
 	},
 	{
 		name: metric.FitLookup, metric: metric.OpLookup, xParam: metric.PDepth, unit: metric.NsPerLayer,
-		keep:   func(p map[string]string) bool { return p[metric.PKind] == "hit" },
+		keep:   func(p map[string]string) bool { return p[metric.PKind] == metric.LookupHit },
 		parseX: parseDepth, smallX: 1,
 	},
 }
@@ -141,20 +142,20 @@ func Fits(r *result.Result) []result.Fit {
 		f.BetaCILo, f.BetaCIHi = fr.BetaCILo, fr.BetaCIHi
 		if !(fr.MinX <= g.spec.smallX) {
 			f.Alpha = math.NaN()
-			f.Warnings = append(f.Warnings, fmt.Sprintf("no %s at or below %s measured: no fixed cost", g.spec.xParam, xLabel(g.spec, g.spec.smallX)))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnNoFixedCost, "no %s at or below %s measured: no fixed cost", g.spec.xParam, xLabel(g.spec, g.spec.smallX)))
 		} else if f.Alpha < 0 {
 			f.Alpha = 0 // the line passes below 0 at the smallest x: its fixed part is within noise of none
 		}
 		if g.nonFin > 0 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("%d non-finite samples ignored", g.nonFin))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnNonFinite, "%d non-finite samples ignored", g.nonFin))
 		}
 		if len(g.badX) > 0 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("series with unreadable %s left out: %s", g.spec.xParam, strings.Join(g.badX, ", ")))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnUnreadableX, "series with unreadable %s left out: %s", g.spec.xParam, strings.Join(g.badX, ", ")))
 		}
 		if fr.N < 3 {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("only %d points: no confidence interval for the slope", fr.N))
+			f.Warnings = append(f.Warnings, result.Warnf(result.WarnFewPoints, "only %d points: no confidence interval for the slope", fr.N))
 		}
-		if w := linearityWarning(g.spec, fr, xs, ys); w != "" {
+		if w, ok := linearityWarning(g.spec, fr); ok {
 			f.Warnings = append(f.Warnings, w)
 		}
 		fits = append(fits, f)
@@ -162,7 +163,7 @@ func Fits(r *result.Result) []result.Fit {
 	markFlat(fits)
 
 	drivers := driverRanks(r)
-	specRank := func(name string) int {
+	specRank := func(name metric.ID) int {
 		return slices.IndexFunc(fitSpecs, func(s fitSpec) bool { return s.name == name })
 	}
 	sort.SliceStable(fits, func(i, j int) bool {
@@ -213,14 +214,14 @@ func xLabel(spec *fitSpec, x float64) string {
 // linearityWarning warns about a fit whose R² (over the medians) is below spec.minR2 while its slope
 // is significant: the cost is not a fixed part plus a part per x. A flat cost has a low R² by nature
 // and is not warned about: its interval says it.
-func linearityWarning(spec *fitSpec, fr FitResult, xs []float64, ys [][]float64) string {
+func linearityWarning(spec *fitSpec, fr FitResult) (result.Warning, bool) {
 	if spec.minR2 == 0 || !(fr.R2 < spec.minR2) {
-		return ""
+		return result.Warning{}, false
 	}
 	if fr.BetaCILo <= 0 && 0 <= fr.BetaCIHi {
-		return ""
+		return result.Warning{}, false
 	}
-	return fmt.Sprintf("low R² %.2f over the medians: the cost is not linear in %s", fr.R2, spec.linearIn)
+	return result.Warnf(result.WarnNotLinear, "low R² %.2f over the medians: the cost is not linear in %s", fr.R2, spec.linearIn), true
 }
 
 // driverRanks numbers drivers as r lists them, then as they first appear in its metrics.

@@ -27,7 +27,7 @@ func lookupMetric(driver, cache string, depth int, samples ...float64) result.Me
 	return result.Metric{Driver: driver, Name: "op.lookup", Unit: "ns", Better: "lower", Params: p, Samples: samples}
 }
 
-func findFit(t *testing.T, fits []result.Fit, driver, name string, params map[string]string) result.Fit {
+func findFit(t *testing.T, fits []result.Fit, driver string, name metric.ID, params map[string]string) result.Fit {
 	t.Helper()
 	for _, f := range fits {
 		if f.Driver != driver || f.Name != name {
@@ -158,8 +158,11 @@ func TestFitsWarnings(t *testing.T) {
 			return
 		}
 		for i, w := range want {
-			if !strings.HasPrefix(f.Warnings[i], w) {
+			if !strings.HasPrefix(f.Warnings[i].Text, w) {
 				t.Errorf("%s: warning %q, want prefix %q", driver, f.Warnings[i], w)
+			}
+			if k := result.KindOf(f.Warnings[i].Text); k == result.WarnOther || k != f.Warnings[i].Kind {
+				t.Errorf("%s: warning %q of kind %q reads back as %q", driver, f.Warnings[i], f.Warnings[i].Kind, k)
 			}
 		}
 	}
@@ -168,7 +171,7 @@ func TestFitsWarnings(t *testing.T) {
 		t.Errorf("two points: %+v", f)
 	}
 	check("step", "no size at or below 64KiB measured: no fixed cost", "low R² ")
-	if f := findFit(t, fits, "step", metric.FitCopyup, nil); !math.IsNaN(f.Alpha) || !strings.HasSuffix(f.Warnings[1], "the cost is not linear in size") {
+	if f := findFit(t, fits, "step", metric.FitCopyup, nil); !math.IsNaN(f.Alpha) || !strings.HasSuffix(f.Warnings[1].Text, "the cost is not linear in size") {
 		t.Errorf("step: %+v", f)
 	}
 	check("nan", "no size at or below 64KiB measured", "6 non-finite samples ignored", `series with unreadable size left out: size="4k"`)
@@ -197,7 +200,7 @@ func TestFitsOrder(t *testing.T) {
 	}
 	var got []string
 	for _, f := range Fits(r) {
-		got = append(got, f.Driver+" "+f.Name+" "+f.Params["how"])
+		got = append(got, f.Driver+" "+string(f.Name)+" "+f.Params["how"])
 	}
 	want := "b fit.copyup append,b fit.copyup rdwr,b fit.lookup ,a fit.copyup append,a fit.copyup rdwr,a fit.lookup "
 	if strings.Join(got, ",") != want {

@@ -117,15 +117,15 @@ func rangeConfidence(n int) float64 {
 // Warnings says what is doubtful about a summary of samples: benchmath's warnings (too few samples
 // for a 95% interval, with the confidence the shown interval has instead), "only N samples" below
 // MinSamples, "high variance: CV X%" above MaxCV, and non-finite samples that were ignored.
-func Warnings(samples []float64, s result.Summary) []string {
-	var ws []string
+func Warnings(samples []float64, s result.Summary) []result.Warning {
+	var ws []result.Warning
 	xs := Finite(samples)
 	if bad := len(samples) - len(xs); bad > 0 {
-		ws = append(ws, fmt.Sprintf("%d non-finite samples ignored", bad))
+		ws = append(ws, result.Warnf(result.WarnNonFinite, "%d non-finite samples ignored", bad))
 	}
 	n := len(xs)
 	if n == 0 {
-		return append(ws, "no samples")
+		return append(ws, result.Warning{Kind: result.WarnNoSamples, Text: "no samples"})
 	}
 	if n == 1 {
 		// A single measurement by design (a layer built once, a disk figure): it shows no interval,
@@ -138,14 +138,15 @@ func Warnings(samples []float64, s result.Summary) []string {
 		if s.Confidence < Confidence && n > 1 {
 			msg += fmt.Sprintf(" (interval shown is min..max, %.0f%% confidence)", 100*s.Confidence)
 		}
-		ws = append(ws, msg)
+		// AssumeNothing's only warning: too few samples for the confidence asked.
+		ws = append(ws, result.Warning{Kind: result.WarnNoInterval, Text: msg})
 	}
 	if n < MinSamples {
-		ws = append(ws, fmt.Sprintf("only %d samples", n))
+		ws = append(ws, result.Warnf(result.WarnFewSamples, "only %d samples", n))
 	}
 	if n > 1 && s.Mean != 0 {
 		if cv := stat.StdDev(xs, nil) / math.Abs(s.Mean); cv > MaxCV {
-			ws = append(ws, fmt.Sprintf("high variance: CV %.0f%%", 100*cv))
+			ws = append(ws, result.Warnf(result.WarnHighVariance, "high variance: CV %.0f%%", 100*cv))
 		}
 	}
 	return ws
@@ -155,7 +156,7 @@ func Warnings(samples []float64, s result.Summary) []string {
 // already carry (warnings from the engine, e.g. an incomplete eviction, are kept). A metric whose
 // samples are a series (metric.Def.Series) gets its interval from batches (SummarizeSeries).
 func Annotate(m *result.Metric) {
-	if d := metric.Get(m.Name); d != nil && d.Series {
+	if d, ok := metric.Lookup(m.Name); ok && d.Series {
 		m.Summary = SummarizeSeries(m.Samples, seriesBatches)
 	} else {
 		m.Summary = Summarize(m.Samples)

@@ -26,7 +26,7 @@ func TestSummarize(t *testing.T) {
 	if s.CILo != 2 || s.CIHi != 9 || s.Confidence < 0.95 || s.Confidence > 1 {
 		t.Errorf("CI = [%v, %v] at %v, want [2, 9] at ≥ 0.95", s.CILo, s.CIHi, s.Confidence)
 	}
-	if ws := Warnings(xs, s); len(ws) != 1 || !strings.HasPrefix(ws[0], "high variance: CV 55%") {
+	if ws := Warnings(xs, s); len(ws) != 1 || ws[0].Kind != result.WarnHighVariance || !strings.HasPrefix(ws[0].Text, "high variance: CV 55%") {
 		t.Errorf("Warnings = %q, want only high variance", ws)
 	}
 }
@@ -59,14 +59,15 @@ func TestSummarizeSmall(t *testing.T) {
 		xs       []float64
 		conf     float64
 		lo, hi   float64
-		warnings []string
+		warnings []result.Warning
 	}{
-		{[]float64{3, 1, 2}, 0.75, 1, 3, []string{
-			"need >= 6 samples for confidence interval at level 0.95 (interval shown is min..max, 75% confidence)",
-			"only 3 samples", "high variance: CV 50%"}},
-		{[]float64{10, 10, 10, 10, 10}, 0.9375, 10, 10, []string{
-			"need >= 6 samples for confidence interval at level 0.95 (interval shown is min..max, 94% confidence)"}},
-		{[]float64{7}, 0, 7, 7, []string{}},
+		{[]float64{3, 1, 2}, 0.75, 1, 3, []result.Warning{
+			{Kind: result.WarnNoInterval, Text: "need >= 6 samples for confidence interval at level 0.95 (interval shown is min..max, 75% confidence)"},
+			{Kind: result.WarnFewSamples, Text: "only 3 samples"},
+			{Kind: result.WarnHighVariance, Text: "high variance: CV 50%"}}},
+		{[]float64{10, 10, 10, 10, 10}, 0.9375, 10, 10, []result.Warning{
+			{Kind: result.WarnNoInterval, Text: "need >= 6 samples for confidence interval at level 0.95 (interval shown is min..max, 94% confidence)"}}},
+		{[]float64{7}, 0, 7, 7, []result.Warning{}},
 	} {
 		s := Summarize(tc.xs)
 		if s.N != len(tc.xs) || s.CILo != tc.lo || s.CIHi != tc.hi || !near(s.Confidence, tc.conf, 1e-12) {
@@ -84,7 +85,7 @@ func TestSummarizeSmall(t *testing.T) {
 	if (Summarize(nil) != result.Summary{}) {
 		t.Error("Summarize(nil) not zero")
 	}
-	if ws := Warnings(nil, result.Summary{}); !slices.Equal(ws, []string{"no samples"}) {
+	if ws := Warnings(nil, result.Summary{}); !slices.Equal(ws, []result.Warning{{Kind: result.WarnNoSamples, Text: "no samples"}}) {
 		t.Errorf("Warnings(nil) = %q", ws)
 	}
 	xs := []float64{1, math.NaN(), 2, math.Inf(1), 3, 4, 5, 6}
@@ -92,16 +93,16 @@ func TestSummarizeSmall(t *testing.T) {
 	if s.N != 6 || s.Max != 6 {
 		t.Errorf("non-finite samples not ignored: %+v", s)
 	}
-	if ws := Warnings(xs, s); len(ws) == 0 || ws[0] != "2 non-finite samples ignored" {
+	if ws := Warnings(xs, s); len(ws) == 0 || ws[0] != (result.Warning{Kind: result.WarnNonFinite, Text: "2 non-finite samples ignored"}) {
 		t.Errorf("Warnings = %q", ws)
 	}
 }
 
 func TestAnnotate(t *testing.T) {
-	m := result.Metric{Samples: []float64{1, 2, 3}, Warnings: []string{"eviction incomplete: 4096 bytes resident"}}
+	m := result.Metric{Samples: []float64{1, 2, 3}, Warnings: []result.Warning{{Kind: result.WarnEviction, Text: "eviction incomplete: 4096 bytes resident"}}}
 	Annotate(&m)
 	Annotate(&m) // idempotent
-	if m.Summary.N != 3 || len(m.Warnings) != 4 || m.Warnings[0] != "eviction incomplete: 4096 bytes resident" {
+	if m.Summary.N != 3 || len(m.Warnings) != 4 || m.Warnings[0].Text != "eviction incomplete: 4096 bytes resident" {
 		t.Errorf("Annotate: %+v", m)
 	}
 	r := &result.Result{Metrics: []result.Metric{{Samples: []float64{4, 5}}}}

@@ -180,6 +180,9 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 	params := p("images", strconv.Itoa(len(imgs)), "containers", strconv.Itoa(total))
 	return e.each(ctx, func(d *driverRun) error {
 		b := d.inst.Backing()
+		if b.Hidden != "" {
+			return nil // recorded as unmeasured when it opened
+		}
 		if err := measure.Sync(b.Path); err != nil {
 			return err
 		}

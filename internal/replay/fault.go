@@ -24,6 +24,9 @@ func (e *engine) injectWrites(step string) {
 			continue
 		}
 		for _, d := range e.active() {
+			if d.hidden() {
+				continue // no backing of its own to write into
+			}
 			path := filepath.Join(d.inst.Backing().Path, fmt.Sprintf("seedbench-fault-%d", e.rec.seq))
 			if err := writeFault(path, f.Bytes); err != nil {
 				d.fail(fmt.Errorf("fault %s: %w", f.Spec, err))

@@ -558,6 +558,9 @@ func driversSection(r *result.Result) *Section {
 		if d.Reason != "" {
 			parts = append(parts, d.Reason)
 		}
+		for _, u := range d.Unmeasured {
+			parts = append(parts, "not measured: "+strings.Join(u.Metrics, ", ")+" ("+u.Reason+")")
+		}
 		status := d.Status
 		if status == "" {
 			status = "?"

@@ -76,6 +76,9 @@ type Capabilities struct {
 	Overlay bool `json:"overlay,omitempty"`
 	// Daemon: snapshots live in a running containerd daemon reached through its client.
 	Daemon bool `json:"daemon,omitempty"`
+	// Proxy: snapshots live in a snapshotter served as containerd's snapshots gRPC service on a unix
+	// socket (a proxy plugin), reached with containerd's proxy client.
+	Proxy bool `json:"proxy,omitempty"`
 	// PerMountCache: each mount keeps its own page cache for file data (a FUSE daemon's mount, an
 	// erofs image mounted per container, a block image's filesystem mounted per container), on top
 	// of the backing files' cache.
@@ -132,6 +135,11 @@ type Backing struct {
 	// its queue mode ("write back": flushes reach the image file; "write through": they are dropped).
 	DirectIO   bool   `json:"direct_io,omitempty"`
 	WriteCache string `json:"write_cache,omitempty"`
+	// Hidden, when not "", says why seedbench cannot see where the snapshots are stored (a user's
+	// proxy snapshotter keeps them where only it knows): Path is then "", and what is measured by
+	// reading the backing (disk use, page-cache residency, device counters) is not measured, with
+	// this reason recorded.
+	Hidden string `json:"hidden,omitempty"`
 }
 
 // Loop device queue modes, as /sys/block/loopN/queue/write_cache reads and takes them.

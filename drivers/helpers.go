@@ -2,6 +2,8 @@ package drivers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +11,9 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
@@ -114,4 +119,93 @@ func Processes(program string, match func(args []string) bool) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// SocketLinks is where the short links that private servers (containerd daemons, proxy snapshotters)
+// bind their sockets through live.
+const SocketLinks = "/run/seedbench"
+
+// LinkSockets makes a short link in SocketLinks to dir and returns its path. A socket's path must
+// fit in sun_path (108 bytes with its NUL; containerd allows 104), which a run directory's need not:
+// a server binds its sockets through the link, and they live in dir.
+func LinkSockets(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(SocketLinks, 0o700); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	link := filepath.Join(SocketLinks, hex.EncodeToString(sum[:6]))
+	_ = os.Remove(link) // a killed run's, for this very directory
+	if err := os.Symlink(abs, link); err != nil {
+		return "", fmt.Errorf("link sockets: %w", err)
+	}
+	return link, nil
+}
+
+// StaleLinks removes the links in SocketLinks to directories under dir (a killed run's), and those
+// to directories that no longer exist, and returns them.
+func StaleLinks(dir string) []string {
+	ents, _ := os.ReadDir(SocketLinks)
+	var removed []string
+	for _, e := range ents {
+		p := filepath.Join(SocketLinks, e.Name())
+		to, err := os.Readlink(p)
+		if err != nil {
+			continue
+		}
+		_, gone := os.Stat(to)
+		if (strings.HasPrefix(to, filepath.Clean(dir)+"/") || errors.Is(gone, os.ErrNotExist)) && os.Remove(p) == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed
+}
+
+// Kill sends SIGKILL to every process list names (a killed run's daemons, for a Reaper), waits up
+// to timeout until list names none, and returns desc of each process it killed.
+func Kill(list func() ([]int, error), desc func(pid int) string, timeout time.Duration) ([]string, error) {
+	pids, err := list()
+	if err != nil || len(pids) == 0 {
+		return nil, err
+	}
+	var killed []string
+	var errs []error
+	for _, pid := range pids {
+		d := desc(pid)
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill %s: %w", d, err))
+			continue
+		}
+		killed = append(killed, d)
+	}
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		left, err := list()
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			errs = append(errs, fmt.Errorf("processes %v still running %v after SIGKILL", left, timeout))
+			break
+		}
+	}
+	return killed, errors.Join(errs...)
+}
+
+// Records lists the files called name in dir and up to three directories below it: the records
+// driver instances leave in their work directories (a run's, a driver's, a suite test's), for a
+// Reaper to find what a killed run left elsewhere.
+func Records(dir, name string) []string {
+	var out []string
+	for _, pattern := range []string{name, "*/" + name, "*/*/" + name, "*/*/*/" + name} {
+		files, _ := filepath.Glob(filepath.Join(dir, pattern))
+		out = append(out, files...)
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/all"
 	"github.com/seedbench/seedbench/drivers/containerd"
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
+	"github.com/seedbench/seedbench/drivers/proxy"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/rundir"
 )
@@ -47,7 +48,7 @@ func undoWorkdir(t *testing.T, workdir string) {
 // are goroutines of the killed process: its mounts are left, dead, and cleanup unmounts them).
 func TestCrashCleanup(t *testing.T) {
 	requireRoot(t)
-	ds := "overlayfs,native"
+	ds := "overlayfs,native,proxy-overlayfs" // proxy-overlayfs: a private snapshots server process
 	fuse := fuseoverlayfs.New("fuse-overlayfs", "").Check(context.Background()) == nil
 	if fuse {
 		ds += ",fuse-overlayfs,stargz" // stargz's FUSE mounts are served in process: killed with it
@@ -72,7 +73,7 @@ func TestCrashCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 		scenarioFile = filepath.Join(t.TempDir(), "small.yaml")
-		b = append(b, []byte("drivers: [overlayfs, native, fuse-overlayfs, stargz, containerd-overlayfs, {name: node-overlayfs, driver: containerd-overlayfs, socket: "+userSock+"}]\n")...)
+		b = append(b, []byte("drivers: [overlayfs, native, proxy-overlayfs, fuse-overlayfs, stargz, containerd-overlayfs, {name: node-overlayfs, driver: containerd-overlayfs, socket: "+userSock+"}]\n")...)
 		if err := os.WriteFile(scenarioFile, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -131,6 +132,12 @@ func TestCrashCleanup(t *testing.T) {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("cleanup output lacks %q:\n%s", want, o.stdout)
 		}
+	}
+	if !strings.Contains(o.stdout, "killed "+proxy.ChildName+" ") {
+		t.Errorf("cleanup killed no private snapshots server:\n%s", o.stdout)
+	}
+	if left, _ := proxy.Servers(workdir); len(left) > 0 {
+		t.Errorf("private snapshots servers still running for %s: %v", workdir, left)
 	}
 	if fuse && !strings.Contains(o.stdout, "killed fuse-overlayfs ") {
 		t.Errorf("cleanup killed no fuse-overlayfs daemon:\n%s", o.stdout)

@@ -16,6 +16,7 @@
 //	seedbench trials --paired DIR [-o FILE]
 //	seedbench history DIR|RESULT.json... [--noise FILE] [--format table|markdown|json] [--all] [--plot FILE.svg] [--min-effect F] [--alpha F]
 //	seedbench merge SHARD.json... -o FILE
+//	seedbench serve --driver NAME --socket PATH [--workdir DIR] [--backing-size SIZE]
 //	seedbench cleanup [--workdir DIR]
 //
 // Exit codes: 0 ok; 1 error; 2 usage; 3 compare found a significant regression; 4 run finished but
@@ -92,6 +93,7 @@ func commands() []command {
 		{"trials", "measure the regression gate: false alarms and detection power", cmdTrials},
 		{"history", "a series of results over time: each class's level and its change points", cmdHistory},
 		{"merge", "join the results of a run's shards into the whole run's", cmdMerge},
+		{"serve", "serve a driver's snapshotter as containerd's snapshots gRPC service on a unix socket (a proxy plugin)", cmdServe},
 		{"cleanup", "undo what a killed run left: FUSE daemons, mounts, loop devices, work dirs", cmdCleanup},
 	}
 }
@@ -100,6 +102,9 @@ func main() {
 	// containerd's libraries log through logrus; their warnings (no fsverity on a loop fs, …) are not
 	// the user's business.
 	log.SetLevel("error")
+	if code := serveChild(); code >= 0 { // a proxy driver's private server
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -16,6 +16,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/fuseoverlayfs"
 	"github.com/seedbench/seedbench/drivers/native"
 	"github.com/seedbench/seedbench/drivers/overlayfs"
+	"github.com/seedbench/seedbench/drivers/proxy"
 	"github.com/seedbench/seedbench/drivers/stargz"
 	"github.com/seedbench/seedbench/drivers/zfs"
 	"github.com/seedbench/seedbench/internal/backing"
@@ -44,7 +45,9 @@ func Catalog() *drivers.Catalog {
 		containerd.New("containerd-overlayfs", containerd.Linked, "overlayfs", "", ""),
 		containerd.New("containerd-native", containerd.Linked, "native", "", ""),
 		containerd.New("containerd1-6-overlayfs", containerd.Debian16, "overlayfs", "", ""),
-		devmapper.New("devmapper"), // unavailable drivers last: listed with the reason and the fix
+		proxy.New("proxy-overlayfs", overlayfs.New("overlayfs", nil, "")),
+		proxy.AtSocket("proxy", "", ""), // the base of variants naming a socket: unavailable alone
+		devmapper.New("devmapper"),      // unavailable drivers last: listed with the reason and the fix
 		zfs.New("zfs"),
 	} {
 		// The names above are distinct constants (TestCatalog checks), so Add cannot fail.

@@ -15,7 +15,7 @@ import (
 func TestCatalog(t *testing.T) {
 	r := all.Catalog()
 	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "overlayfs-xfs", "overlayfs-btrfs",
-		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "stargz", "stargz-noprefetch", "containerd-overlayfs", "containerd-native", "containerd1-6-overlayfs", "devmapper", "zfs"}
+		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "stargz", "stargz-noprefetch", "containerd-overlayfs", "containerd-native", "containerd1-6-overlayfs", "proxy-overlayfs", "proxy", "devmapper", "zfs"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}
@@ -64,6 +64,14 @@ func TestVariant(t *testing.T) {
 		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
 		{spec: drivers.Spec{}, err: "needs a name"},
 		{spec: drivers.Spec{Name: "o", Driver: "overlayfs", Socket: "/run/x.sock"}, err: "takes no socket"},
+		{spec: drivers.Spec{Name: "my-nydus", Driver: "proxy", Socket: "/run/containerd-nydus/containerd-nydus-grpc.sock"}, backing: "the snapshotter's own"},
+		{spec: drivers.Spec{Name: "served", Driver: "proxy-overlayfs", Socket: "/run/x.sock"}, backing: "the snapshotter's own"},
+		{spec: drivers.Spec{Name: "p", Driver: "proxy"}, err: "add socket:"},
+		{spec: drivers.Spec{Name: "p", Driver: "proxy", Socket: "/run/x.sock", Backing: "xfs"}, err: "has no backing to choose"},
+		{spec: drivers.Spec{Name: "p", Driver: "proxy", Socket: "/run/x.sock", MountOptions: []string{"index=on"}}, err: "takes no mount options"},
+		{spec: drivers.Spec{Name: "px", Driver: "proxy-overlayfs", Backing: "xfs"}, backing: "xfs"},
+		{spec: drivers.Spec{Name: "px", Driver: "proxy-overlayfs", MountOptions: []string{"metacopy=on"}}, options: "metacopy=on", backing: "ext4"},
+		{spec: drivers.Spec{Name: "px", Driver: "proxy-overlayfs", MountOptions: []string{"lowerdir=/x"}}, err: "set by the snapshotter"},
 	} {
 		d, err := all.Catalog().Variant(tc.spec)
 		if tc.err != "" {

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -228,9 +229,9 @@ func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instan
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}
-		cn.gone, cn.explain = dm.dead, dm.explain
+		cn.gone, cn.explain = dm.Dead, dm.Explain
 		undo.Push("remove the namespace from the daemon", func() error {
-			if dm.dead() {
+			if dm.Dead() {
 				// Its metadata goes with the backing: nothing to ask a dead daemon (stop says it died).
 				return errors.Join(cn.c.Close(), os.Remove(cn.record))
 			}
@@ -255,11 +256,8 @@ func (d *Driver) openUser(ctx context.Context, opts drivers.Options) (_ drivers.
 			err = errors.Join(err, undo.Unwind())
 		}
 	}()
-	if _, err := os.Stat(opts.WorkDir); errors.Is(err, os.ErrNotExist) {
-		if err := os.Mkdir(opts.WorkDir, 0o700); err != nil {
-			return nil, fmt.Errorf("%s: %w", d.Name, err)
-		}
-		undo.Push("remove "+opts.WorkDir, func() error { return os.Remove(opts.WorkDir) })
+	if err := fsinstance.WorkDir(undo, opts.WorkDir); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Name, err)
 	}
 	cn, err := connect(ctx, d.socket, d.snapshotter, opts.WorkDir, false)
 	if err != nil {
@@ -326,45 +324,19 @@ func (d *Driver) WithSocket(socket string) drivers.Driver {
 // Reap kills the private daemons a killed run under dir left and removes what its instances left
 // in users' daemons: drivers.Reaper, for `seedbench cleanup`, before it unmounts anything.
 func (d *Driver) Reap(dir string) ([]string, error) {
-	var done []string
-	var errs []error
-	pids, err := Daemons(dir)
-	errs = append(errs, err)
-	for _, pid := range pids {
-		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill containerd %d: %w", pid, err))
-			continue
-		}
-		done = append(done, fmt.Sprintf("containerd %d (a private daemon)", pid))
-	}
-	if err := waitGone(dir); err != nil {
-		errs = append(errs, err)
-	}
-	for _, l := range staleLinks(dir) {
+	done, err := drivers.Kill(func() ([]int, error) { return Daemons(dir) },
+		func(pid int) string { return fmt.Sprintf("containerd %d (a private daemon)", pid) }, 5*time.Second)
+	errs := []error{err}
+	for _, l := range drivers.StaleLinks(dir) {
 		done = append(done, "removed socket link "+l)
 	}
-	for _, pattern := range []string{stateFile, "*/" + stateFile, "*/*/" + stateFile, "*/*/*/" + stateFile} {
-		files, _ := filepath.Glob(filepath.Join(dir, pattern))
-		for _, f := range files {
-			what, err := removeLeftovers(context.Background(), f)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", f, err))
-			} else if what != "" {
-				done = append(done, "removed "+what)
-			}
+	for _, f := range drivers.Records(dir, stateFile) {
+		what, err := removeLeftovers(context.Background(), f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+		} else if what != "" {
+			done = append(done, "removed "+what)
 		}
 	}
 	return done, errors.Join(errs...)
-}
-
-// waitGone waits for the daemons under dir to have exited after SIGKILL.
-func waitGone(dir string) error {
-	for range 500 {
-		left, err := Daemons(dir)
-		if err != nil || len(left) == 0 {
-			return err
-		}
-		unix.Nanosleep(&unix.Timespec{Nsec: 10e6}, nil)
-	}
-	return fmt.Errorf("containerd daemons under %s still running 5s after SIGKILL", dir)
 }

@@ -1,7 +1,6 @@
 package containerd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,12 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/seedbench/seedbench/drivers"
+	"github.com/seedbench/seedbench/drivers/internal/proc"
 )
 
 // Bounds on a private daemon's life: how long it may take to answer after it starts, and to exit
@@ -28,14 +25,11 @@ const (
 
 // daemon is a private containerd the driver started: its own config, root, state and sockets.
 type daemon struct {
+	*proc.Process
 	binary  string
 	dir     string // config, state, sockets and log
 	sockets string // the short link to dir the sockets are bound through
 	socket  string // the gRPC socket
-	log     string
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the process has exited (waitErr is set then)
-	waitErr error
 }
 
 // config is a private daemon's configuration: root on the driver's backing, state under dir, the
@@ -90,7 +84,7 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 	}
 	// A socket's path must fit in sun_path (containerd allows 104 bytes), which a run directory's
 	// need not: the daemon binds its sockets through a short link to dir (the sockets are in dir).
-	sockets, err := linkSockets(dir)
+	sockets, err := drivers.LinkSockets(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -103,29 +97,23 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 	if err := os.WriteFile(cfg, []byte(config(major, version, root, dir, sockets, snapshotter)), 0o600); err != nil {
 		return nil, errors.Join(err, os.Remove(sockets))
 	}
-	d := &daemon{binary: binary, dir: dir, sockets: sockets, socket: socket, log: filepath.Join(dir, "containerd.log"), exited: make(chan struct{})}
-	logf, err := os.Create(d.log)
+	d := &daemon{binary: binary, dir: dir, sockets: sockets, socket: socket,
+		Process: &proc.Process{Name: "containerd", Detail: binary, Log: filepath.Join(dir, "containerd.log")}}
+	logf, err := os.Create(d.Log)
 	if err != nil {
 		return nil, errors.Join(err, os.Remove(sockets))
 	}
 	defer logf.Close()
-	d.cmd = exec.Command(binary, "--config", cfg)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	// Its own process group: a ^C at the terminal reaches seedbench, which stops the daemon after
-	// removing its snapshots, not the daemon first.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("start %s: %w", binary, err), os.Remove(sockets))
+	cmd := exec.Command(binary, "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := proc.Start(cmd, d.Process); err != nil {
+		return nil, errors.Join(err, os.Remove(sockets))
 	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		close(d.exited)
-	}()
 	deadline := time.Now().Add(startTimeout)
 	for {
 		select {
-		case <-d.exited:
-			return nil, fmt.Errorf("%s exited before it answered (%v): %s", binary, d.waitErr, d.logTail())
+		case <-d.Exited():
+			return nil, fmt.Errorf("%s exited before it answered (%v): %s", binary, d.WaitErr(), d.LogTail())
 		default:
 		}
 		if _, err := os.Stat(socket); err == nil {
@@ -136,10 +124,10 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 				return d, nil
 			}
 			if time.Now().After(deadline) {
-				return nil, errors.Join(fmt.Errorf("%s did not answer on %s within %v: %w (log: %s)", binary, socket, startTimeout, err, d.log), d.stop())
+				return nil, errors.Join(fmt.Errorf("%s did not answer on %s within %v: %w (log: %s)", binary, socket, startTimeout, err, d.Log), d.stop())
 			}
 		} else if time.Now().After(deadline) {
-			return nil, errors.Join(fmt.Errorf("%s made no socket %s within %v: %s", binary, socket, startTimeout, d.logTail()), d.stop())
+			return nil, errors.Join(fmt.Errorf("%s made no socket %s within %v: %s", binary, socket, startTimeout, d.LogTail()), d.stop())
 		}
 		select {
 		case <-ctx.Done():
@@ -152,98 +140,11 @@ func startDaemon(ctx context.Context, binary string, major int, root, dir, snaps
 // stop ends the daemon: SIGTERM, then SIGKILL after stopTimeout. A daemon that exited on its own
 // (killed mid-run) is an error naming its log.
 func (d *daemon) stop() error {
-	err := d.end()
-	return errors.Join(err, os.Remove(d.sockets), os.RemoveAll(d.dir))
-}
-
-// dead reports whether the daemon has exited.
-func (d *daemon) dead() bool {
-	select {
-	case <-d.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// explain adds to err, from a call to the daemon, that the daemon has exited, if it has.
-func (d *daemon) explain(err error) error {
-	select {
-	case <-d.exited:
-	case <-time.After(100 * time.Millisecond): // a dying daemon's socket refuses before Wait returns
-		return err
-	}
-	return fmt.Errorf("the private containerd %d (%s) has exited (%v): %w", d.cmd.Process.Pid, d.binary, d.waitErr, err)
-}
-
-func (d *daemon) end() error {
-	select {
-	case <-d.exited:
-		return fmt.Errorf("containerd %d (%s) had exited during the run (%v): %s", d.cmd.Process.Pid, d.binary, d.waitErr, d.logTail())
-	default:
-	}
-	_ = d.cmd.Process.Signal(unix.SIGTERM)
-	select {
-	case <-d.exited:
-		return nil
-	case <-time.After(stopTimeout):
-	}
-	_ = d.cmd.Process.Kill()
-	<-d.exited
-	return fmt.Errorf("containerd %d did not exit within %v of SIGTERM: killed (log: %s)", d.cmd.Process.Pid, stopTimeout, d.log)
+	return errors.Join(d.Stop(stopTimeout), os.Remove(d.sockets), os.RemoveAll(d.dir))
 }
 
 // SocketLinks is where the short links private daemons bind their sockets through live.
-const SocketLinks = "/run/seedbench"
-
-// linkSockets makes a short link in SocketLinks to dir and returns its path.
-func linkSockets(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(SocketLinks, 0o700); err != nil {
-		return "", err
-	}
-	link := filepath.Join(SocketLinks, namespaceOf(abs)[len("seedbench-"):])
-	_ = os.Remove(link) // a killed run's, for this very directory
-	if err := os.Symlink(abs, link); err != nil {
-		return "", fmt.Errorf("link daemon sockets: %w", err)
-	}
-	return link, nil
-}
-
-// staleLinks removes the links in SocketLinks to directories under dir (a killed run's), and those
-// to directories that no longer exist.
-func staleLinks(dir string) []string {
-	ents, _ := os.ReadDir(SocketLinks)
-	var removed []string
-	for _, e := range ents {
-		p := filepath.Join(SocketLinks, e.Name())
-		to, err := os.Readlink(p)
-		if err != nil {
-			continue
-		}
-		_, gone := os.Stat(to)
-		if (strings.HasPrefix(to, filepath.Clean(dir)+"/") || errors.Is(gone, os.ErrNotExist)) && os.Remove(p) == nil {
-			removed = append(removed, p)
-		}
-	}
-	return removed
-}
-
-// logTail is the last lines of the daemon's log, for an error.
-func (d *daemon) logTail() string {
-	b, err := os.ReadFile(d.log)
-	if err != nil || len(bytes.TrimSpace(b)) == 0 {
-		return "no log output (" + d.log + ")"
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return strings.Join(lines, " | ") + " (log: " + d.log + ")"
-}
+const SocketLinks = drivers.SocketLinks
 
 // Daemons lists the containerd processes serving a configuration under dir (a killed run's
 // private daemons), by PID.

@@ -24,8 +24,10 @@ func Lifecycle(t *testing.T, env *Env) {
 	ctx := context.Background()
 	sn := env.Instance.Snapshotter()
 	b := env.Instance.Backing()
-	if b.Path == "" || (b.Dedicated && b.FS == "") {
+	if b.Hidden == "" && (b.Path == "" || (b.Dedicated && b.FS == "")) {
 		t.Errorf("backing not described: %+v", b)
+	} else if b.Hidden != "" && (b.Path != "" || b.Dedicated || b.Device != "") {
+		t.Errorf("a hidden backing names a place to read: %+v", b)
 	}
 
 	// Base layer.
@@ -204,8 +206,11 @@ func DeepStack(t *testing.T, env *Env) {
 		}
 		dir := env.Mount(t, mounts, kind)
 		expectFiles(t, dir, want)
-		if cwds := threadsIn(env.Instance.Backing().Path); len(cwds) > 0 {
-			t.Errorf("after mounting the %s: threads with their working directory on the backing: %v", kind, cwds)
+		// A hidden backing (Path "") has no directory for a thread to be stuck in.
+		if p := env.Instance.Backing().Path; p != "" {
+			if cwds := threadsIn(p); len(cwds) > 0 {
+				t.Errorf("after mounting the %s: threads with their working directory on the backing: %v", kind, cwds)
+			}
 		}
 		env.Unmount(t, dir)
 	}

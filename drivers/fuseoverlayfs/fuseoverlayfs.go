@@ -186,35 +186,7 @@ func Daemons(dir string) ([]int, error) {
 // to be gone: drivers.Reaper, for `seedbench cleanup`. Each is described as
 // "fuse-overlayfs PID (command line)".
 func (d *Driver) Reap(dir string) ([]string, error) {
-	pids, err := Daemons(dir)
-	if err != nil || len(pids) == 0 {
-		return nil, err
-	}
-	var killed []string
-	var errs []error
-	for _, pid := range pids {
-		desc := Binary + " " + describe(pid)
-		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill %s: %w", desc, err))
-			continue
-		}
-		killed = append(killed, desc)
-	}
-	for deadline := time.Now().Add(daemonExitTimeout); ; time.Sleep(10 * time.Millisecond) {
-		left, err := Daemons(dir)
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			errs = append(errs, fmt.Errorf("fuse-overlayfs %v still running %v after SIGKILL", left, daemonExitTimeout))
-			break
-		}
-	}
-	return killed, errors.Join(errs...)
+	return drivers.Kill(func() ([]int, error) { return Daemons(dir) }, func(pid int) string { return Binary + " " + describe(pid) }, daemonExitTimeout)
 }
 
 // describe names a process: "PID (command line)".

@@ -181,6 +181,9 @@ func (e *engine) measureDisk(ctx context.Context, imgs []scenario.PlanImage, per
 	params := p(metric.PImages, strconv.Itoa(len(imgs)), metric.PContainers, strconv.Itoa(total))
 	return e.each(ctx, func(d *driverRun) error {
 		b := d.inst.Backing()
+		if b.Hidden != "" {
+			return nil // recorded as unmeasured when it opened
+		}
 		if err := measure.Sync(b.Path); err != nil {
 			return err
 		}

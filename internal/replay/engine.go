@@ -29,6 +29,7 @@ import (
 	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/layer"
 	"github.com/seedbench/seedbench/internal/measure"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/pull"
 	"github.com/seedbench/seedbench/internal/registry"
 	"github.com/seedbench/seedbench/internal/result"
@@ -115,7 +116,18 @@ type driverRun struct {
 	phases   map[string]time.Duration // elapsed, by engine phase
 	snapKeys []string                 // committed layer names, in build order
 	full     drivers.Puller           // the full pull into it (puller), made once
+	// unmeasured are the metrics the driver cannot have, and why (a backing it cannot see).
+	unmeasured []result.Unmeasured
 }
+
+// hidden reports whether the driver's backing is out of seedbench's sight (drivers.Backing.Hidden):
+// nothing is measured by reading it.
+func (d *driverRun) hidden() bool { return d.inst != nil && d.inst.Backing().Hidden != "" }
+
+// backingMetrics are the metrics measured by reading a driver's backing: its statfs, its files'
+// page-cache residency, its device's counters.
+var backingMetrics = []metric.ID{metric.DiskUsed, metric.DiskInodes, metric.DiskSharedSavings, metric.DiskVsUnique,
+	metric.PagecacheResident, metric.PagecacheSharedSavings, metric.IOReadBytes, metric.IOWriteBytes, metric.IOFlushes}
 
 // container is a started container: an active snapshot, mounted.
 type container struct {
@@ -484,6 +496,12 @@ func (e *engine) openDriver(ctx context.Context, dr *driverRun, size, image int6
 	}
 	dr.inst, dr.sn = inst, inst.Snapshotter()
 	b := inst.Backing()
+	if b.Hidden != "" {
+		// Its snapshots are where only the snapshotter knows (a user's proxy snapshotter): the run
+		// measures every call and file operation, and says what it could not measure.
+		dr.unmeasured = append(dr.unmeasured, result.Unmeasured{Metrics: backingMetrics, Reason: b.Hidden})
+		return
+	}
 	if err := measure.Sync(b.Path); err != nil {
 		dr.fail(err)
 		return
@@ -536,6 +554,7 @@ func (e *engine) finish() {
 		if d.err != nil {
 			dr.Reason = d.err.Error()
 		}
+		dr.Unmeasured = d.unmeasured
 		if d.inst != nil {
 			b := result.Backing(d.inst.Backing()) // the result's own record: the file format is not the driver API
 			dr.Backing = &b

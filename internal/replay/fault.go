@@ -24,7 +24,7 @@ func (e *engine) injectWrites(step string) {
 			continue
 		}
 		for _, d := range e.active() {
-			if !f.Faults(d.info.Name) {
+			if !f.Faults(d.info.Name) || d.hidden() { // a hidden backing has nothing of ours to write into
 				continue
 			}
 			path := filepath.Join(d.inst.Backing().Path, fmt.Sprintf("seedbench-fault-%d", e.rec.seq))

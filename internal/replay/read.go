@@ -43,11 +43,22 @@ func (e *engine) evictFiles(d *driverRun, ct *container, rels []string, sets *fi
 	if d.info.Capabilities.Block {
 		match, key.rels = notMetadata, "" // the data lives in images: every backing file
 	}
-	if d.info.Capabilities.PerMountCache {
+	if d.info.Capabilities.PerMountCache || d.hidden() {
+		var left int64
 		for _, r := range rels {
-			if _, err := measure.Evict(filepath.Join(ct.mnt, r)); err != nil {
+			res, err := measure.Evict(filepath.Join(ct.mnt, r))
+			if err != nil {
 				return fmt.Errorf("evict: %w", err)
 			}
+			left += res.After
+		}
+		if d.hidden() {
+			// No backing files to find: the advice through the merged path reaches the inode that
+			// holds the data (an overlay's lower or upper file), and is verified there.
+			if left > 0 {
+				e.rec.warn(d.info.Name, id, params, result.Warnf(result.WarnEviction, "eviction did not take: %d bytes still cached", left))
+			}
+			return nil
 		}
 	}
 	sets.mu.Lock()
@@ -214,6 +225,9 @@ func (e *engine) opRead(ctx context.Context, op *scenario.PlanOp) error {
 		// erofs) anywhere in them, so every backing file counts there. Drivers whose mounts cache on
 		// their own (FUSE, erofs) add each container's copy, read through its merged path.
 		err := e.each(ctx, func(d *driverRun) error {
+			if d.hidden() {
+				return nil // recorded as unmeasured when it opened
+			}
 			back := d.inst.Backing().Path
 			if d.info.Capabilities.PerMountCache {
 				for _, c := range d.ctrs[img] {

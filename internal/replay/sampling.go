@@ -62,7 +62,19 @@ func (e *engine) converged(name metric.ID, points []map[string]string) bool {
 func (e *engine) quiesce() {
 	defer e.engineTime("write-back", time.Now())
 	for _, d := range e.drvs {
-		if d.ok() && d.inst != nil {
+		switch {
+		case !d.ok():
+		case d.hidden():
+			// Its backing is out of sight: syncfs through each mounted container reaches the
+			// filesystem its upper directory is on.
+			for _, cs := range d.ctrs {
+				for _, ct := range cs {
+					if ct.up {
+						_ = measure.Sync(ct.mnt)
+					}
+				}
+			}
+		default:
 			_ = measure.Sync(d.inst.Backing().Path)
 		}
 	}

@@ -57,7 +57,7 @@ func caps(c drivers.Capabilities) string {
 		on   bool
 		name string
 	}{{c.Overlay, "overlay"}, {c.FullCopy, "full-copy"}, {c.CopyOnWriteFS, "cow-fs"}, {c.Block, "block"},
-		{c.FUSE, "fuse"}, {c.Remote, "remote"}, {c.Daemon, "daemon"}} {
+		{c.FUSE, "fuse"}, {c.Remote, "remote"}, {c.Daemon, "daemon"}, {c.Proxy, "proxy"}} {
 		if x.on {
 			out = append(out, x.name)
 		}

@@ -564,6 +564,13 @@ func driversSection(r *result.Result) *Section {
 		if d.Reason != "" {
 			parts = append(parts, d.Reason)
 		}
+		for _, u := range d.Unmeasured {
+			ids := make([]string, len(u.Metrics))
+			for i, id := range u.Metrics {
+				ids[i] = string(id)
+			}
+			parts = append(parts, "not measured: "+strings.Join(ids, ", ")+" ("+u.Reason+")")
+		}
 		status := d.Status
 		if status == "" {
 			status = "?"

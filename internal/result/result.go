@@ -145,6 +145,15 @@ type DriverResult struct {
 	// and the untimed work done for it alone (mounts, evictions, verification); run-wide steps
 	// (write-back between rounds, dropping caches, calibration) are charged to no driver.
 	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
+	// Unmeasured lists the metrics the run could not measure on this driver, and why (a backing it
+	// cannot see has no disk use or page cache to read).
+	Unmeasured []Unmeasured `json:"unmeasured,omitempty"`
+}
+
+// Unmeasured is a set of metrics not measured on a driver, and why.
+type Unmeasured struct {
+	Metrics []metric.ID `json:"metrics"`
+	Reason  string      `json:"reason"`
 }
 
 // Capabilities are what kind of snapshotter a driver is, as the driver declared them
@@ -157,6 +166,7 @@ type Capabilities struct {
 	FullCopy      bool `json:"full_copy,omitempty"`
 	Overlay       bool `json:"overlay,omitempty"`
 	Daemon        bool `json:"daemon,omitempty"`
+	Proxy         bool `json:"proxy,omitempty"`
 	PerMountCache bool `json:"per_mount_cache,omitempty"`
 }
 
@@ -169,6 +179,9 @@ type Backing struct {
 	Dedicated    bool   `json:"dedicated"`
 	DirectIO     bool   `json:"direct_io,omitempty"`
 	WriteCache   string `json:"write_cache,omitempty"`
+	// Hidden says why seedbench could not see where the driver stored its snapshots (a user's proxy
+	// snapshotter): nothing was measured by reading the backing.
+	Hidden string `json:"hidden,omitempty"`
 }
 
 // Driver statuses.

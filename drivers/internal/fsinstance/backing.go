@@ -30,6 +30,19 @@ func Open(ctx context.Context, driver string, spec backing.Spec, build func(undo
 	return build(undo, b)
 }
 
+// WorkDir makes an instance's work directory if it is missing, pushing its removal onto undo: for
+// a driver with no backing of its own to make it (one at a user's socket).
+func WorkDir(undo *cleanup.Stack, dir string) error {
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	undo.Push("remove "+dir, func() error { return os.Remove(dir) })
+	return nil
+}
+
 // Spec is the backing a driver's Open asks for: filesystem fs, sized and placed as opts say.
 func Spec(opts drivers.Options, fs string) backing.Spec {
 	return backing.Spec{FS: fs, Size: opts.BackingSize, Dir: opts.WorkDir}

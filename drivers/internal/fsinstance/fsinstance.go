@@ -25,7 +25,11 @@ import (
 type Config struct {
 	Driver      string // driver name, for errors
 	Snapshotter snapshots.Snapshotter
-	Backing     *backing.Backing
+	// Backing is where the snapshots are stored (Undo closes it). Nil for a snapshotter that keeps
+	// them where seedbench can neither make nor see them (a user's proxy snapshotter): the instance
+	// then reports Elsewhere, whose Hidden says why.
+	Backing   *backing.Backing
+	Elsewhere drivers.Backing
 	// Undo holds the steps that tear down the snapshotter's resources and the backing (the driver
 	// pushed them while opening); Close unwinds it after removing every snapshot.
 	Undo *cleanup.Stack
@@ -76,7 +80,12 @@ func (s *tracked) Cleanup(ctx context.Context) error {
 
 func (i *instance) Snapshotter() snapshots.Snapshotter { return i.sn }
 
-func (i *instance) Backing() drivers.Backing { return i.cfg.Backing.Info() }
+func (i *instance) Backing() drivers.Backing {
+	if i.cfg.Backing == nil {
+		return i.cfg.Elsewhere
+	}
+	return i.cfg.Backing.Info()
+}
 
 func (i *instance) Mount(ctx context.Context, mounts []mount.Mount, target string) error {
 	if i.cfg.BeforeMount != nil {

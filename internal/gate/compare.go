@@ -11,6 +11,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // Verdicts, per class of times and per quantity.
@@ -96,6 +97,21 @@ type Report struct {
 	Quantities []QuantityVerdict `json:"quantities"`
 	Counts     map[Verdict]int   `json:"counts"`
 	OnlyOne    int               `json:"only_in_one"` // metrics in one run only
+	// Machine is set when the floors moved and the drivers with them: the machine or its kernel
+	// changed under every driver (a verdict of its own, which a floor-relative judgement would
+	// otherwise cancel into silence).
+	Machine *MachineShift `json:"machine,omitempty"`
+	// NoNoise is set when no A/A runs taught the floors: what compare cannot judge, and the fix.
+	NoNoise string `json:"no_noise,omitempty"`
+}
+
+// MachineShift is a move of the whole machine between two runs: the floors' (the same syscalls on a
+// plain filesystem, outside every driver) and the drivers' alike.
+type MachineShift struct {
+	Floor   float64 `json:"floor"`   // the median over the floor points of new ÷ base
+	Drivers float64 `json:"drivers"` // the median over the classes of times of their absolute ratio
+	Share   float64 `json:"share"`   // of the classes, those that moved beyond the minimum effect the floors' way
+	Text    string  `json:"text"`
 }
 
 // RunID names a run in a report.
@@ -242,6 +258,12 @@ func Compare(base, next *result.Result, opt Options) (*Report, error) {
 	if len(rep.Tested) == 0 && slices.Equal(base.Run.Faults, next.Run.Faults) {
 		machineWide(rep.Classes)
 	}
+	rep.Machine = machineShift(base, next, rep, opt)
+	if noise == nil && opt.Noise == nil {
+		rep.NoNoise = fmt.Sprintf("no noise file: every class is judged at the default floor of %.0f%%, not by this machine's own between-run noise, so a move smaller than about %.0f%% cannot be told from noise and a noisy class may alarm; "+
+			"learn the floors from A/A runs of this plan on this kind of machine: seedbench run --repeat 10 SCENARIO.yaml --results DIR && seedbench noise DIR/*/*.json -o noise.json (beside BASE.json, or --noise FILE)",
+			100*math.Expm1(defaultSigma), 100*math.Expm1(1.96*defaultSigma))
+	}
 	for i := range rep.Classes {
 		rep.Counts[rep.Classes[i].Verdict]++
 	}
@@ -265,6 +287,62 @@ func Compare(base, next *result.Result, opt Options) (*Report, error) {
 		return verdictRank(rep.Quantities[i].Verdict) < verdictRank(rep.Quantities[j].Verdict)
 	})
 	return rep, nil
+}
+
+// machineShift says whether the machine moved as a whole between base and next: the floors moved
+// beyond the minimum effect, the median class of times moved the same way beyond it, and so did at
+// least half of the classes. Then every floor-relative verdict is the drivers against a machine
+// that changed, and the report says so first (a kernel upgraded under a nightly job).
+func machineShift(base, next *result.Result, rep *Report, opt Options) *MachineShift {
+	bf, nf := floors(base), floors(next)
+	var fl []float64
+	for id, ms := range nf {
+		for _, n := range ms {
+			for _, b := range bf[id] {
+				if result.ParamsKey(b.Params) != result.ParamsKey(n.Params) {
+					continue
+				}
+				mb, mn := stats.Summarize(b.Samples).Median, stats.Summarize(n.Samples).Median
+				if mb > 0 && mn > 0 {
+					fl = append(fl, math.Log(mn/mb))
+				}
+			}
+		}
+	}
+	var cs []float64
+	for _, c := range rep.Classes {
+		if c.Absolute > 0 {
+			cs = append(cs, math.Log(c.Absolute))
+		}
+	}
+	if len(fl) == 0 || len(cs) == 0 {
+		return nil
+	}
+	limit := math.Log1p(opt.MinEffect)
+	f, d := median(fl), median(cs)
+	if math.Abs(f) <= limit || math.Abs(d) <= limit || (f > 0) != (d > 0) {
+		return nil
+	}
+	same := 0
+	for _, l := range cs {
+		if math.Abs(l) > limit && (l > 0) == (f > 0) {
+			same++
+		}
+	}
+	share := float64(same) / float64(len(cs))
+	if share < 0.5 {
+		return nil
+	}
+	ms := &MachineShift{Floor: math.Exp(f), Drivers: math.Exp(d), Share: share}
+	what := "the machine or its kernel changed"
+	for _, e := range rep.Tested {
+		if e.Field == "kernel" {
+			what = fmt.Sprintf("the kernel changed (%s → %s)", e.Base, e.New)
+		}
+	}
+	ms.Text = fmt.Sprintf("%s: the floors moved ×%.3f and the drivers with them (median ×%.3f; %.0f%% of the classes of times moved beyond %.0f%% the same way)",
+		what, ms.Floor, ms.Drivers, 100*share, 100*opt.MinEffect)
+	return ms
 }
 
 func verdictRank(v Verdict) int {

@@ -159,3 +159,35 @@ func TestMeasurePairedTrials(t *testing.T) {
 		t.Errorf("mixed plans: %v", err)
 	}
 }
+
+// A machine that moved as a whole (floors and drivers ×1.15) is a verdict of its own, which the
+// floor-relative judgement would cancel into silence; a driver's own regression is not one, and a
+// comparison without a noise file says what it cannot judge.
+func TestMachineShift(t *testing.T) {
+	rep, err := Compare(synth("a", 1, 1, 1, 1), synth("b", 2, 1.15, 1, 1), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Machine == nil || math.Abs(rep.Machine.Floor-1.15) > 0.02 || !strings.Contains(rep.Machine.Text, "the machine or its kernel changed: the floors moved ×1.1") {
+		t.Errorf("machine ×1.15: %+v", rep.Machine)
+	}
+	if rep.Regressions() != 0 {
+		t.Errorf("machine ×1.15: %d regressions, want none (floor-relative)", rep.Regressions())
+	}
+	if !strings.Contains(rep.NoNoise, "seedbench run --repeat") {
+		t.Errorf("no noise file: %q", rep.NoNoise)
+	}
+	b := synth("b", 2, 1.15, 1, 1)
+	b.Env.Kernel = "6.19 y"
+	if rep, _ := Compare(synth("a", 1, 1, 1, 1), b, Options{}); rep.Machine == nil || !strings.Contains(rep.Machine.Text, "the kernel changed (") {
+		t.Errorf("a new kernel: %+v", rep.Machine)
+	}
+	for _, tc := range []struct {
+		name          string
+		machine, slow float64
+	}{{"a driver's copy-ups ×1.5", 1, 1.5}, {"the machine ×1.03", 1.03, 1}} {
+		if rep, _ := Compare(synth("a", 1, 1, 1, 1), synth("b", 2, tc.machine, tc.slow, 1), Options{}); rep.Machine != nil {
+			t.Errorf("%s: machine verdict %q", tc.name, rep.Machine.Text)
+		}
+	}
+}

@@ -16,6 +16,12 @@ import (
 func CompareDoc(rep *gate.Report, all bool) *Doc {
 	d := &Doc{}
 	head := &Section{Title: fmt.Sprintf("compare %s (base) with %s (new)", rep.Base.ID, rep.New.ID), Level: 1, Bullets: true}
+	if rep.Machine != nil {
+		head.Lines = append(head.Lines, "MACHINE: "+rep.Machine.Text)
+	}
+	if rep.NoNoise != "" {
+		head.Lines = append(head.Lines, "NO NOISE FILE: "+strings.TrimPrefix(rep.NoNoise, "no noise file: "))
+	}
 	for _, e := range rep.Tested {
 		head.Lines = append(head.Lines, fmt.Sprintf("tested: %s %s → %s", e.Field, e.Base, e.New))
 	}

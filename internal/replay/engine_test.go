@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/v2/pkg/archive"
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
@@ -376,3 +377,29 @@ func TestPairsAdjacent(t *testing.T) {
 }
 
 func abs(x int) int { return max(x, -x) }
+
+// closedInstance is an instance no call reaches: converged only asks whether a driver is running.
+type closedInstance struct{ drivers.Instance }
+
+// Adaptive sampling stops for a pair when the pair's ratio is narrow, however wide each side's own
+// median: the machine's drift, shared by the two sides of each round, cancels in the ratio.
+func TestConvergedPaired(t *testing.T) {
+	rec := newRecorder()
+	pt := map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheWarm, metric.PDepth: "1"}
+	for i := range 40 {
+		drift := 1 + float64(i%10)/5 // ×1 to ×2.8 from round to round: each side's median is wide
+		rec.ns("a", metric.OpLookup, pt, time.Duration(1000*drift))
+		rec.ns("b", metric.OpLookup, pt, time.Duration(1000*drift*(1+float64(i%3)/100)))
+	}
+	e := &engine{rec: rec, plan: &scenario.Plan{CITarget: 0.05}}
+	for _, n := range []string{"a", "b"} {
+		e.drvs = append(e.drvs, &driverRun{info: drivers.Info{Name: n}, inst: closedInstance{}})
+	}
+	if e.converged(metric.OpLookup, []map[string]string{pt}) {
+		t.Error("unpaired: converged, but each side's median spans the drift")
+	}
+	e.plan.Pairs = []scenario.Pair{{Base: "a", New: "b"}}
+	if !e.converged(metric.OpLookup, []map[string]string{pt}) {
+		t.Error("paired: not converged, but the ratio is within 2% in every round")
+	}
+}

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -34,10 +35,36 @@ func (e *engine) sampleRounds(ctx context.Context, phase string, op *scenario.Pl
 }
 
 // converged reports whether, for every active driver, the median of metric name at each point has
-// a 95% CI whose half-width is within the target fraction of it.
+// a 95% CI whose half-width is within the target fraction of it — and for the drivers of a pair
+// (plan.Pairs), whether the pair's ratio over the points, from its pairs of samples, has a 95%
+// interval within the target instead: a paired comparison needs its ratio narrow, not each side.
 func (e *engine) converged(name metric.ID, points []map[string]string) bool {
+	paired := map[string]bool{}
+	for _, pr := range e.plan.Pairs {
+		b, n := e.byName(pr.Base), e.byName(pr.New)
+		if b == nil || n == nil || !b.ok() || !n.ok() {
+			continue
+		}
+		paired[pr.Base], paired[pr.New] = true, true
+		var d []float64
+		for _, pt := range points {
+			mb, mn := e.rec.find(pr.Base, name, pt), e.rec.find(pr.New, name, pt)
+			if mb == nil || mn == nil {
+				return false
+			}
+			for i := range min(len(mb.Samples), len(mn.Samples)) {
+				if mb.Samples[i] > 0 && mn.Samples[i] > 0 {
+					d = append(d, math.Log(mn.Samples[i]/mb.Samples[i]))
+				}
+			}
+		}
+		sr := stats.SignedRank(d, stats.Confidence)
+		if sr.Level < stats.Confidence-0.005 || (sr.Hi-sr.Lo)/2 > math.Log1p(e.plan.CITarget) {
+			return false
+		}
+	}
 	for _, d := range e.drvs {
-		if !d.ok() {
+		if !d.ok() || paired[d.info.Name] {
 			continue
 		}
 		for _, pt := range points {
@@ -55,6 +82,16 @@ func (e *engine) converged(name metric.ID, points []map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// byName is the driver of the run named name, or nil.
+func (e *engine) byName(name string) *driverRun {
+	for _, d := range e.drvs {
+		if d.info.Name == name {
+			return d
+		}
+	}
+	return nil
 }
 
 // quiesce writes back what the drivers' backings hold dirty (syncfs, untimed), so the writeback an

@@ -31,5 +31,6 @@ for entry in "${published[@]}"; do
 done
 # The regression gate's own measurement (scripts/gate-trials.sh), when this machine has one.
 [ -f results/gate/trials.json ] && echo results/gate/trials.json >> "$list"
+[ -f results/gate/paired-trials.json ] && echo results/gate/paired-trials.json >> "$list"
 mv "$list" results/published
 "$bin" report -o RESULTS.md $(grep -v '^#' results/published)

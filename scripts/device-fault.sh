@@ -18,7 +18,7 @@ else
 fi
 mkdir "$cg"
 trap 'rmdir "$cg" 2>/dev/null || true' EXIT
-( echo "$BASHPID" > "$cg/cgroup.procs"; exec "$BIN" run scenarios/paired-gate.yaml --out "$OUT" -q ) &
+( echo "$BASHPID" > "$cg/cgroup.procs"; exec "$BIN" run scenarios/paired-gate.yaml --out "$OUT" -q > /dev/null ) &
 pid=$!
 dev=""
 while kill -0 "$pid" 2>/dev/null && [ -z "$dev" ]; do

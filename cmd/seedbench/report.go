@@ -77,6 +77,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"drivers' cells also give their median as a multiple of overlayfs's (×n);\n"+
 			"[n] points to a note under the table, one note per cause naming the cells it applies to.\n\n", strings.Join(files, " "))
 	}
+	plotted := map[string]bool{}
 	for i, r := range results {
 		if i > 0 {
 			io.WriteString(w, "\n")
@@ -100,7 +101,13 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		if md && *out != "" && r != nil {
-			if err := writePlots(w, filepath.Dir(*out), r); err != nil {
+			// Plots are named by the scenario; a second result of one scenario adds its run's time.
+			base := r.Scenario.Name
+			if plotted[base] {
+				base += "-" + strings.SplitN(r.Run.ID, "-", 2)[0]
+			}
+			plotted[r.Scenario.Name] = true
+			if err := writePlots(w, filepath.Dir(*out), base, r); err != nil {
 				return err
 			}
 		}
@@ -112,8 +119,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 const plotsDir = "results/plots"
 
 // writePlots renders r's figures (SVG and PNG) under plotsDir next to the report and links the SVGs.
-func writePlots(w io.Writer, dir string, r *result.Result) error {
-	figs, err := report.Plots(filepath.Join(dir, plotsDir), r.Scenario.Name, r)
+func writePlots(w io.Writer, dir, base string, r *result.Result) error {
+	figs, err := report.Plots(filepath.Join(dir, plotsDir), base, r)
 	if err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}

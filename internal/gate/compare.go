@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
@@ -231,14 +229,14 @@ func Compare(base, next *result.Result, opt Options) (*Report, error) {
 		if nc == nil {
 			v.Note = "no A/A runs measured this class: judged at the default floor"
 		}
-		v.P = pValue(stat, v.Sigma, v.Df)
+		v.P = stats.TwoSidedP(stat, v.Sigma, v.Df)
 		relative := c.hasFloor && rep.Basis == "floor-relative"
 		if nc != nil {
 			top := nc.Largest
 			if relative {
 				top = nc.LargestRel
 			}
-			if e := tailP(stat, top, nc.Pairs); e > v.P {
+			if e := stats.TailP(stat, top, nc.Pairs); e > v.P {
 				v.P = e
 				v.Note = strings.TrimPrefix(v.Note+fmt.Sprintf("; A/A runs moved it as far in %.1f%% of pairs", 100*e), "; ")
 			}
@@ -319,7 +317,7 @@ func machineShift(base, next *result.Result, rep *Report, opt Options) *MachineS
 		return nil
 	}
 	limit := math.Log1p(opt.MinEffect)
-	f, d := median(fl), median(cs)
+	f, d := stats.Median(fl), stats.Median(cs)
 	if math.Abs(f) <= limit || math.Abs(d) <= limit || (f > 0) != (d > 0) {
 		return nil
 	}
@@ -349,22 +347,6 @@ func verdictRank(v Verdict) int {
 	return slices.Index([]Verdict{Regression, Noisy, Improvement, Inconclusive, Unchanged}, v)
 }
 
-// pValue is the two-sided p of a class statistic under the noise floor: Student's t with df degrees
-// of freedom (the A/A runs less one; a normal when df is 0, the default floor).
-func pValue(stat, sigma float64, df int) float64 {
-	if !(sigma > 0) {
-		if stat == 0 {
-			return 1
-		}
-		return 0
-	}
-	z := math.Abs(stat) / sigma
-	if df <= 0 {
-		return 2 * distuv.UnitNormal.Survival(z)
-	}
-	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Survival(z)
-}
-
 // benjaminiHochberg sets each class's Q: its p adjusted by the Benjamini–Hochberg step-up procedure
 // over all the classes of the comparison.
 //
@@ -378,27 +360,9 @@ func benjaminiHochberg(cs []ClassVerdict) {
 	for i := range cs {
 		ps[i] = cs[i].P
 	}
-	for i, q := range bhQ(ps, len(ps)) {
+	for i, q := range stats.BenjaminiHochberg(ps, len(ps)) {
 		cs[i].Q = q
 	}
-}
-
-// bhQ returns each p adjusted by the Benjamini–Hochberg step-up procedure over m hypotheses (m ≥
-// len(ps): hypotheses tested without a p of their own count too).
-func bhQ(ps []float64, m int) []float64 {
-	idx := make([]int, len(ps))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return ps[idx[a]] < ps[idx[b]] })
-	qs := make([]float64, len(ps))
-	q := 1.0
-	for r := len(ps) - 1; r >= 0; r-- {
-		i := idx[r]
-		q = math.Min(q, ps[i]*float64(m)/float64(r+1))
-		qs[i] = q
-	}
-	return qs
 }
 
 // quantityVerdicts judges each point of a quantity exactly: beyond the tolerance A/A runs showed

@@ -9,6 +9,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
 )
@@ -219,7 +220,7 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 	for i, c := range cands {
 		ps[i] = c.cp.P
 	}
-	qs := bhQ(ps, len(order))
+	qs := stats.BenjaminiHochberg(ps, len(order))
 	for i, c := range cands {
 		if qs[i] >= opt.Alpha {
 			continue
@@ -290,7 +291,7 @@ func segment(xs []float64, sigma float64, df int, opt Options, lo, hi, depth int
 		return nil
 	}
 	splits := hi - lo - 2*minSegment + 1
-	p := min(1, pValue(bestT, 1, df)*float64(splits))
+	p := min(1, stats.TwoSidedP(bestT, 1, df)*float64(splits))
 	if p >= opt.Alpha {
 		return nil
 	}

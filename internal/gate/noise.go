@@ -85,21 +85,6 @@ func largest(xs []float64, n int) []float64 {
 	return out[:min(n, len(out))]
 }
 
-// tailP is the share of A/A pairs that moved a class at least |stat| (0 when none did): the
-// empirical chance of such a move with nothing changed. pairs is how many pairs there were.
-func tailP(stat float64, top []float64, pairs int) float64 {
-	k := 0
-	for _, x := range top {
-		if x >= math.Abs(stat) {
-			k++
-		}
-	}
-	if k == 0 || pairs == 0 {
-		return 0
-	}
-	return float64(k+1) / float64(pairs+1)
-}
-
 // classOf names the class a metric's point belongs to: its catalogue ID and the parameters that
 // change what is measured (a cache mode, a kind, how a file is modified, which write; copy-ups
 // split at 1 MiB: below it a copy-up costs its flush, above it its bytes). Quantities are judged
@@ -330,9 +315,9 @@ func classStats(base, next *result.Result) []*classStat {
 		}
 	}
 	for _, c := range order {
-		c.Stat = median(c.points)
+		c.Stat = stats.Median(c.points)
 		if c.time && c.hasFloor && len(c.rel) == len(c.points) {
-			c.RelStat = median(c.rel)
+			c.RelStat = stats.Median(c.rel)
 		} else {
 			c.hasFloor = false
 		}
@@ -344,16 +329,6 @@ func classStats(base, next *result.Result) []*classStat {
 // warning).
 func busy(m *result.Metric) bool {
 	return m.HasWarning(result.WarnBusy) || m.HasWarning(result.WarnNoisy)
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	return (s[(n-1)/2] + s[n/2]) / 2
 }
 
 // floorSet holds a run's floor medians by floor metric.

@@ -145,7 +145,7 @@ func ComparePaired(r *result.Result, base, next string, opt Options) (*PairedRep
 	for i := range rep.Classes {
 		ps[i] = rep.Classes[i].P
 	}
-	for i, q := range bhQ(ps, len(ps)) {
+	for i, q := range stats.BenjaminiHochberg(ps, len(ps)) {
 		rep.Classes[i].Q = q
 	}
 	for i := range rep.Classes {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // PairedTrialsSchema identifies a paired-trials file: the paired gate, measured on this machine.
@@ -100,18 +101,18 @@ func MeasurePairedTrials(runs []*result.Result, opt Options) (*PairedTrials, err
 			t.add(r.Run.ID, p, rep, mine)
 		}
 	}
-	t.RunSeconds = median(secs)
+	t.RunSeconds = stats.Median(secs)
 	for i := range t.Classes {
 		c := &t.Classes[i]
 		if len(c.widths) > 0 {
-			c.HalfWidth = math.Expm1(median(c.widths))
+			c.HalfWidth = math.Expm1(stats.Median(c.widths))
 		}
 		if len(c.pairs) > 0 {
 			ps := make([]float64, len(c.pairs))
 			for j, n := range c.pairs {
 				ps[j] = float64(n)
 			}
-			c.Pairs = int(median(ps))
+			c.Pairs = int(stats.Median(ps))
 		}
 		sort.Slice(c.Power, func(a, b int) bool { // +10% before +5%
 			ea, eb := c.Power[a].Effect, c.Power[b].Effect

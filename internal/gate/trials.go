@@ -14,6 +14,7 @@ import (
 	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // TrialsSchema identifies a trials file: what the gate did on this machine, measured.
@@ -186,7 +187,7 @@ func MeasureTrials(learn, aa, faulted []*result.Result, opt Options) (*Trials, e
 	}
 	for name := range sig {
 		f := fam(name)
-		f.Sigma, f.MDE = median(sig[name]), median(mde[name])
+		f.Sigma, f.MDE = stats.Median(sig[name]), stats.Median(mde[name])
 	}
 	for _, f := range fams {
 		tr.Families = append(tr.Families, *f)

@@ -2,10 +2,11 @@ package measure
 
 import (
 	"os"
-	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // Calibration is one reading of the machine's speed at two fixed tasks: StatNs, the mean time of a
@@ -79,8 +80,7 @@ func (c *Calibrator) Read() Calibration {
 		}
 		syncs = append(syncs, float64(time.Since(t0).Nanoseconds()))
 	}
-	slices.Sort(syncs)
-	cal.SyncNs = (syncs[(len(syncs)-1)/2] + syncs[len(syncs)/2]) / 2
+	cal.SyncNs = stats.Median(syncs)
 	return cal
 }
 

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/overlayfs"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
+	"github.com/seedbench/seedbench/internal/stats"
 	"github.com/seedbench/seedbench/internal/units"
 )
 
@@ -94,7 +94,7 @@ func BenchmarkFloors(b *testing.B) {
 		v, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
 		cLoop = append(cLoop, v)
 	}
-	mo, mg, mr, mc := median(ours), median(goLoop), median(rawLoop), median(cLoop)
+	mo, mg, mr, mc := stats.Median(ours), stats.Median(goLoop), stats.Median(rawLoop), stats.Median(cLoop)
 	b.ReportMetric(mo, "seedbench-stat-ns")
 	b.ReportMetric(mg, "xsys-fstatat-ns")
 	b.ReportMetric(mr, "xsys-raw-stat-ns")
@@ -136,15 +136,9 @@ func BenchmarkFloors(b *testing.B) {
 			}
 		}
 	}
-	b.ReportMetric(median(ourCopy)/1e6, "seedbench-copyup64-ms")
-	b.ReportMetric(median(cCopy)/1e6, "c-copyup64-ms")
-	b.ReportMetric(median(ourCopy)/median(cCopy), "copyup-vs-c")
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
+	b.ReportMetric(stats.Median(ourCopy)/1e6, "seedbench-copyup64-ms")
+	b.ReportMetric(stats.Median(cCopy)/1e6, "c-copyup64-ms")
+	b.ReportMetric(stats.Median(ourCopy)/stats.Median(cCopy), "copyup-vs-c")
 }
 
 // buildFloorTools compiles the C floor programs.

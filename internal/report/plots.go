@@ -758,7 +758,7 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		}
 		op := barGroup{label: strings.TrimPrefix(string(name), "snapshot.") + "\n(container)", values: map[string]float64{}}
 		for drv, vs := range per {
-			op.values[drv] = plot.Median(vs)
+			op.values[drv] = stats.Median(vs)
 		}
 		ops = append(ops, op)
 	}

@@ -25,7 +25,6 @@ import (
 
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/metric"
-	"github.com/seedbench/seedbench/internal/report/plot"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/scenario"
 	"github.com/seedbench/seedbench/internal/stats"
@@ -726,10 +725,10 @@ func calibrationMedians(noise []result.NoiseSample) (stat, flush string) {
 	}
 	stat, flush = "?", "?"
 	if len(st) > 0 {
-		stat = FormatNanos(plot.Median(st))
+		stat = FormatNanos(stats.Median(st))
 	}
 	if len(fl) > 0 {
-		flush = FormatNanos(plot.Median(fl))
+		flush = FormatNanos(stats.Median(fl))
 	}
 	return stat, flush
 }

@@ -44,7 +44,7 @@ func Fit(xs []float64, ys [][]float64, seed uint64) FitResult {
 	r.N = len(xs)
 	med := make([]float64, len(xs))
 	for i, s := range ys {
-		med[i] = median(s)
+		med[i] = Median(s)
 		r.Samples += len(s)
 	}
 	r.Beta = theilSen(xs, med)
@@ -85,7 +85,7 @@ func resampledMedian(rng *rand.Rand, s, buf []float64) (float64, []float64) {
 	for range s {
 		buf = append(buf, s[rng.IntN(len(s))])
 	}
-	return median(buf), buf
+	return Median(buf), buf
 }
 
 // The percentiles a bootstrap's 95% interval is read at.
@@ -110,18 +110,7 @@ func theilSen(x, y []float64) float64 {
 	if len(s) == 0 {
 		return math.NaN()
 	}
-	return median(s)
-}
-
-// median of xs (a sorted copy's middle; NaN for none).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	return (s[(n-1)/2] + s[n/2]) / 2
+	return Median(s)
 }
 
 // seedOf derives a bootstrap seed from a fit's identity, so a report recomputes the same interval.

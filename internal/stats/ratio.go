@@ -47,7 +47,7 @@ func MedianRatio(a, b [][]float64, key string) Ratio {
 		if len(fa) == 0 || len(fb) == 0 {
 			continue
 		}
-		ma, mb := median(fa), median(fb)
+		ma, mb := Median(fa), Median(fb)
 		if !(mb > 0) || ma < 0 {
 			continue
 		}
@@ -62,7 +62,7 @@ func MedianRatio(a, b [][]float64, key string) Ratio {
 	if !resample {
 		return PointRatios(ratios)
 	}
-	r.Ratio = median(ratios)
+	r.Ratio = Median(ratios)
 	rng := rand.New(rand.NewPCG(seedOf(key), 0x4a7))
 	est := make([]float64, 0, bootstrapRounds)
 	re := make([]float64, 0, len(xa))
@@ -78,7 +78,7 @@ func MedianRatio(a, b [][]float64, key string) Ratio {
 			}
 		}
 		if len(re) == len(xa) {
-			est = append(est, median(re))
+			est = append(est, Median(re))
 		}
 	}
 	if len(est) < bootstrapRounds/2 {

@@ -42,6 +42,18 @@ func Finite(samples []float64) []float64 {
 	return xs
 }
 
+// Median is the median of xs, which it does not modify: the middle value, or the mean of the two
+// middle values of an even number (NaN for none).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	return (s[(n-1)/2] + s[n/2]) / 2
+}
+
 // Summarize summarizes samples (which it does not modify): the median with its 95% confidence
 // interval by order statistics (benchmath's AssumeNothing, as benchstat), the 95th percentile
 // (an observed value: the empirical quantile), min, max and mean.
@@ -95,10 +107,7 @@ func SummarizeSeries(samples []float64, k int) result.Summary {
 	}
 	meds := make([]float64, k)
 	for b := range k {
-		lo, hi := b*len(finite)/k, (b+1)*len(finite)/k
-		batch := slices.Clone(finite[lo:hi])
-		slices.Sort(batch)
-		meds[b] = (batch[(len(batch)-1)/2] + batch[len(batch)/2]) / 2
+		meds[b] = Median(finite[b*len(finite)/k : (b+1)*len(finite)/k])
 	}
 	bs := Summarize(meds)
 	s.CILo, s.CIHi, s.Confidence = min(bs.CILo, s.Median), max(bs.CIHi, s.Median), bs.Confidence

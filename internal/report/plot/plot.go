@@ -10,7 +10,6 @@ package plot
 import (
 	"image/color"
 	"math"
-	"slices"
 
 	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
@@ -103,14 +102,3 @@ func New(title, xlabel, ylabel string) *plot.Plot {
 
 // Finite reports whether v is neither NaN nor infinite.
 func Finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-// Median is the median of vs (which it leaves unsorted); vs must not be empty.
-func Median(vs []float64) float64 {
-	s := slices.Clone(vs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +35,34 @@ func TestHostileFiles(t *testing.T) {
 			if o.code != 1 || !strings.Contains(o.stderr, c.want) {
 				t.Errorf("%s %s: exit %d, want 1 and %q:\n%s", verb, c.path, o.code, c.want, o.stderr)
 			}
+		}
+	}
+}
+
+// TestHostileGateFiles: a noise, trials or result path that is not a regular file is refused at once
+// by the verbs that read one (report tries each file as trials first), not waited on.
+func TestHostileGateFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo.json")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := "../../results/debian-emacs-apache/20261127T173214Z.json"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", fifo}, "result: " + fifo + " is not a regular file"},
+		{[]string{"compare", "--noise", fifo, r, r}, "noise: " + fifo + " is not a regular file"},
+		{[]string{"history", "--noise", "/dev/zero", r, r}, "noise: /dev/zero is not a regular file"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := exec.CommandContext(ctx, binary, c.args...)
+		out, err := cmd.CombinedOutput()
+		timedOut := ctx.Err()
+		cancel()
+		var ee *exec.ExitError
+		if timedOut != nil || !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: %v (%v), want exit 1 at once and %q:\n%s", c.args, err, timedOut, c.want, out)
 		}
 	}
 }

@@ -15,11 +15,9 @@
 package gate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -369,29 +367,10 @@ func (fs floorSet) of(m *result.Metric) float64 {
 }
 
 // ReadNoise reads a noise file.
-func ReadNoise(path string) (*Noise, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("noise: %w", err)
-	}
-	var n Noise
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("noise: %s: %w", path, err)
-	}
-	if n.Schema != NoiseSchema {
-		return nil, fmt.Errorf("noise: %s: schema %q, want %q", path, n.Schema, NoiseSchema)
-	}
-	return &n, nil
-}
+func ReadNoise(path string) (*Noise, error) { return readJSON[Noise](path, "noise", NoiseSchema) }
 
 // WriteNoise writes n to path as indented JSON.
-func WriteNoise(path string, n *Noise) error {
-	b, err := json.MarshalIndent(n, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
+func WriteNoise(path string, n *Noise) error { return writeJSON(path, "noise", n) }
 
 // class returns the noise of driver's class, or nil.
 func (n *Noise) class(driver, class string) *Class {

@@ -1,10 +1,8 @@
 package gate
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -319,26 +317,7 @@ func anyHits(fs []fault.Fault, c ClassVerdict) bool {
 }
 
 // ReadTrials reads a trials file.
-func ReadTrials(path string) (*Trials, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var t Trials
-	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if t.Schema != TrialsSchema {
-		return nil, fmt.Errorf("%s: schema %q, want %q", path, t.Schema, TrialsSchema)
-	}
-	return &t, nil
-}
+func ReadTrials(path string) (*Trials, error) { return readJSON[Trials](path, "trials", TrialsSchema) }
 
-// WriteTrials writes t as indented JSON.
-func WriteTrials(path string, t *Trials) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
+// WriteTrials writes t to path as indented JSON.
+func WriteTrials(path string, t *Trials) error { return writeJSON(path, "trials", t) }

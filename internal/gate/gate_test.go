@@ -240,8 +240,16 @@ func TestMachineWide(t *testing.T) {
 		cv("e", "op.lookup cache=warm kind=hit", Unchanged),
 		cv("a", "snapshot.prepare layer", Regression), // 1 of 1: too few drivers
 	}
+	for _, d := range "abcdefg" { // reads: 3 of 7 drivers, fewer than half
+		v := Unchanged
+		if d <= 'c' {
+			v = Regression
+		}
+		cs = append(cs, cv(string(d), "op.read cache=warm", v))
+	}
 	machineWide(cs)
-	want := []Verdict{Noisy, Noisy, Noisy, Unchanged, Unchanged, Regression, Regression, Unchanged, Unchanged, Unchanged, Regression}
+	want := []Verdict{Noisy, Noisy, Noisy, Unchanged, Unchanged, Regression, Regression, Unchanged, Unchanged, Unchanged, Regression,
+		Regression, Regression, Regression, Unchanged, Unchanged, Unchanged, Unchanged}
 	for i, c := range cs {
 		if c.Verdict != want[i] {
 			t.Errorf("%s %s: %s, want %s (%s)", c.Driver, c.Class, c.Verdict, want[i], c.Note)

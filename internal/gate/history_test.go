@@ -3,6 +3,7 @@ package gate
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,5 +80,180 @@ func TestHistory(t *testing.T) {
 	rs[1].Scenario.Name = "other"
 	if _, err := BuildHistory(rs, Options{Noise: n}); err == nil || !strings.Contains(err.Error(), "one scenario") {
 		t.Errorf("two scenarios: %v", err)
+	}
+}
+
+// levels makes a run a day whose overlayfs lookups stand at levels[i] (0: the run lacks them), its
+// floor unmoved, and whose disk use is disk[i].
+func levels(ls []float64, disk []float64) []*result.Result {
+	var rs []*result.Result
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i, l := range ls {
+		r := runOf("r"+strconv.Itoa(i+1), floorStat(1), point("overlayfs", metric.DiskUsed, map[string]string{"images": "1"}, []float64{disk[i]}))
+		if l > 0 {
+			r.Metrics = append(r.Metrics, lookups("overlayfs", l)...)
+		}
+		r.Run.Started = t0.Add(time.Duration(i) * 24 * time.Hour)
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// TestHistoryRules: where a series has a change point, and where it has none.
+func TestHistoryRules(t *testing.T) {
+	flat := []float64{1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9}
+	noise := noiseOf(runOf("x"), 9, Class{Driver: "overlayfs", Class: warmHits, Sigma: 0.04, RelSigma: 0.02})
+	for _, c := range []struct {
+		name   string
+		levels []float64
+		noise  *Noise
+		opt    Options
+		want   []ChangePoint // At and Verdict
+	}{
+		{"a step up at run 5", []float64{1, 1.01, 0.99, 1, 1.2, 1.21, 1.19, 1.2}, noise, Options{}, []ChangePoint{{At: 4, Verdict: Regression}}},
+		{"a step down at run 5", []float64{1, 1.01, 0.99, 1, 0.8, 0.81, 0.79, 0.8}, noise, Options{}, []ChangePoint{{At: 4, Verdict: Improvement}}},
+		{"two runs after the step", []float64{1, 1.01, 0.99, 1, 1, 1.01, 1.2, 1.2}, noise, Options{}, []ChangePoint{{At: 6, Verdict: Regression}}},
+		{"one run after a step of 9%: too few", []float64{1, 1.01, 0.99, 1, 1, 1.01, 0.99, 1.09}, noise, Options{}, nil},
+		{"up and back down", []float64{1, 1, 1, 1.3, 1.3, 1.3, 1, 1}, noise, Options{}, []ChangePoint{{At: 3, Verdict: Regression}, {At: 6, Verdict: Improvement}}},
+		{"a 4% step: within the minimum effect", []float64{1, 1, 1, 1, 1.04, 1.04, 1.04, 1.04}, noise, Options{}, nil},
+		{"a 4% step, a minimum effect of 3%", []float64{1, 1, 1, 1, 1.04, 1.04, 1.04, 1.04}, noise, Options{MinEffect: 0.03}, []ChangePoint{{At: 4, Verdict: Regression}}},
+		{"a 20% step at the default floor (15%)", []float64{1, 1.01, 0.99, 1, 1.2, 1.21, 1.19, 1.2}, nil, Options{}, nil},
+		{"a 60% step at the default floor", []float64{1, 1.01, 0.99, 1, 1.6, 1.61, 1.59, 1.6}, nil, Options{}, []ChangePoint{{At: 4, Verdict: Regression}}},
+		{"a run without the class", []float64{1, 1.01, 0.99, 0, 1.2, 1.21, 1.19, 1.2}, noise, Options{}, nil},
+	} {
+		opt := c.opt
+		opt.Noise = c.noise
+		h, err := BuildHistory(levels(c.levels, flat), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := h.Groups[0]
+		var cs *ClassSeries
+		for i := range g.Classes {
+			if g.Classes[i].Driver == "overlayfs" && g.Classes[i].Class == warmHits {
+				cs = &g.Classes[i]
+			}
+		}
+		if cs == nil {
+			t.Fatalf("%s: no series of %s", c.name, warmHits)
+		}
+		var got []ChangePoint
+		for _, cp := range cs.Changes {
+			got = append(got, ChangePoint{At: cp.At, Verdict: cp.Verdict})
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: changes %+v, want %+v (levels %v)", c.name, cs.Changes, c.want, cs.Levels)
+		}
+		if cs.Basis != "floor-relative" && !slices.Contains(c.levels, 0) {
+			t.Errorf("%s: basis %s, want floor-relative (every run has the floor)", c.name, cs.Basis)
+		}
+		if slices.Contains(c.levels, 0) && !slices.Equal(cs.Missing, []int{3}) {
+			t.Errorf("%s: missing %v, want [3]", c.name, cs.Missing)
+		}
+		if _, all := h.Changes(); all != len(c.want) {
+			t.Errorf("%s: Changes() counts %d", c.name, all)
+		}
+	}
+}
+
+// TestHistoryQuantities: a quantity steps where it moved beyond the gate's tolerance between two
+// consecutive runs; a device's reads never do.
+func TestHistoryQuantities(t *testing.T) {
+	ls := []float64{1, 1, 1, 1, 1}
+	for _, c := range []struct {
+		name string
+		disk []float64
+		want []int
+	}{
+		{"unchanged", []float64{1e9, 1e9, 1e9, 1e9, 1e9}, nil},
+		{"within 0.5% each night", []float64{1e9, 1.004e9, 1.008e9, 1.012e9, 1.016e9}, nil},
+		{"steps at runs 2 and 4", []float64{1e9, 1.1e9, 1.1e9, 1e9, 1e9}, []int{1, 3}},
+	} {
+		h, err := BuildHistory(levels(ls, c.disk), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := h.Groups[0].Quantities[0]
+		if q.Name != metric.DiskUsed || !slices.Equal(q.Steps, c.want) || q.Values[1] != c.disk[1] {
+			t.Errorf("%s: %+v, want steps %v", c.name, q, c.want)
+		}
+	}
+	rs := levels(ls, []float64{1e9, 1e9, 1e9, 1e9, 1e9})
+	for i, r := range rs {
+		r.Metrics = append(r.Metrics, point("overlayfs", metric.IOReadBytes, map[string]string{"step": "build"}, []float64{float64(1+i%2) * 1e8}))
+	}
+	rs[2].Metrics = rs[2].Metrics[:len(rs[2].Metrics)-1]
+	h, err := BuildHistory(rs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range h.Groups[0].Quantities {
+		if q.Name == metric.IOReadBytes && (len(q.Steps) != 0 || !slices.Equal(q.Missing, []int{2})) {
+			t.Errorf("device reads: %+v, want no steps, run 3 missing", q)
+		}
+	}
+}
+
+// TestHistoryGroups: runs of two machines are two series, each judged by its own machine's noise.
+func TestHistoryGroups(t *testing.T) {
+	rs := levels([]float64{1, 1.01, 0.99, 1, 1.2, 1.21, 1.19, 1.2}, []float64{1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9})
+	other := levels([]float64{1, 1.01, 0.99, 1, 1.2, 1.21, 1.19, 1.2}, []float64{1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9})
+	for _, r := range other {
+		r.Env.Fingerprint = "fp2"
+		r.Run.ID += "b"
+		r.Run.Started = r.Run.Started.Add(time.Hour)
+	}
+	noise := noiseOf(runOf("x"), 9, Class{Driver: "overlayfs", Class: warmHits, Sigma: 0.04, RelSigma: 0.02})
+	h, err := BuildHistory(append(rs, other...), Options{Noise: noise})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Groups) != 2 || h.Groups[0].Fingerprint != "fp" || h.Groups[1].Fingerprint != "fp2" || len(h.Groups[1].Runs) != 8 {
+		t.Fatalf("groups %+v", h.Groups)
+	}
+	for i, want := range []int{1, 0} { // fp2 has no noise of its own: the default floor, which ×1.2 does not pass
+		for _, c := range h.Groups[i].Classes {
+			if c.Class == warmHits && len(c.Changes) != want {
+				t.Errorf("group %s: %d changes (sigma %v), want %d", h.Groups[i].Fingerprint, len(c.Changes), c.Sigma, want)
+			}
+		}
+	}
+}
+
+// TestHistoryMultipleTesting: a change point at p ≈ 0.01 (after Bonferroni over the splits) is found
+// in a class alone, and not among ten classes (Benjamini–Hochberg over the classes: q ≈ 0.1).
+func TestHistoryMultipleTesting(t *testing.T) {
+	step := []float64{1, 1.01, 0.99, 1, 1.2, 1.21, 1.19, 1.2}
+	mk := func(drivers int) []*result.Result {
+		rs := levels(step, []float64{1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9, 1e9})
+		for _, r := range rs {
+			for d := 1; d < drivers; d++ {
+				r.Metrics = append(r.Metrics, lookups("d"+strconv.Itoa(d), 1)...)
+			}
+		}
+		return rs
+	}
+	var cs []Class
+	for d := range 10 {
+		cs = append(cs, Class{Driver: "d" + strconv.Itoa(d), Class: warmHits, Sigma: 0.3, RelSigma: 0.079})
+	}
+	cs[0].Driver = "overlayfs"
+	noise := noiseOf(runOf("x"), 9, cs...)
+	for _, c := range []struct {
+		drivers int
+		want    int
+	}{{1, 1}, {10, 0}} {
+		h, err := BuildHistory(mk(c.drivers), Options{Noise: noise})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, all := h.Changes(); all != c.want {
+			t.Errorf("%d classes: %d change points, want %d", c.drivers, all, c.want)
+		}
+		if c.want == 1 {
+			if cp := h.Groups[0].Classes[0].Changes[0]; cp.At != 4 || cp.P < 0.005 || cp.P > 0.02 {
+				t.Errorf("change point %+v, want at run 5 with p ≈ 0.01", cp)
+			}
+		}
 	}
 }

@@ -232,25 +232,24 @@ func MeasureTrials(learn, aa, faulted []*result.Result, opt Options) (*Trials, e
 			}
 			p.Trials++
 			flagged, noisy := false, false
+			hit := func(v Verdict) { // a class or quantity f moves
+				p.Classes++
+				if v == Regression {
+					p.Caught++
+					flagged = true
+				}
+				noisy = noisy || v == Noisy
+			}
 			for _, c := range rep.Classes {
 				if hits(f, c) {
-					p.Classes++
-					if c.Verdict == Regression {
-						p.Caught++
-						flagged = true
-					}
-					noisy = noisy || c.Verdict == Noisy
+					hit(c.Verdict)
 				} else if c.Verdict == Regression && !anyHits(faults, c) {
 					p.Spurious++
 				}
 			}
 			for _, q := range rep.Quantities {
 				if hitsQuantity(f, q) {
-					p.Classes++
-					if q.Verdict == Regression {
-						p.Caught++
-						flagged = true
-					}
+					hit(q.Verdict)
 				}
 			}
 			if flagged {

@@ -1,7 +1,8 @@
 // Package stats turns raw samples into the numbers a report shows: a median with a distribution-free
 // confidence interval, tail and range, and warnings that travel with them (few samples, high
-// variance), in the manner of benchstat; and linear fits for the derived metrics (copy-up cost per
-// byte, lookup cost per layer).
+// variance), in the manner of benchstat; linear fits for the derived metrics (copy-up cost per
+// byte, lookup cost per layer); and the tests the regression gate judges by (a t test's p,
+// Benjamini–Hochberg's adjustment, an empirical tail p).
 //
 // Statistics never fail: what is doubtful about them is returned as warnings, to be shown next to
 // the numbers.

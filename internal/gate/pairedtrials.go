@@ -1,10 +1,8 @@
 package gate
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -208,34 +206,10 @@ func commandOf(r *result.Result) string {
 
 // ReadPairedTrials reads a paired-trials file.
 func ReadPairedTrials(path string) (*PairedTrials, error) {
-	var t PairedTrials
-	if err := readVersioned(path, &t, func() string { return t.Schema }, PairedTrialsSchema); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return readJSON[PairedTrials](path, "paired trials", PairedTrialsSchema)
 }
 
 // WritePairedTrials writes t as indented JSON.
 func WritePairedTrials(path string, t *PairedTrials) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-// readVersioned reads the JSON file at path into v and checks its schema (what schema returns once
-// it is read) is want.
-func readVersioned(path string, v any, schema func() string, want string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if got := schema(); got != want {
-		return fmt.Errorf("%s: schema %q, want %q", path, got, want)
-	}
-	return nil
+	return writeJSON(path, "paired trials", t)
 }

@@ -17,8 +17,8 @@ import (
 func around(v float64) []float64 { return []float64{v * 0.98, v * 0.99, v, v * 1.01, v * 1.02} }
 
 // point is a metric of driver with its unit and direction from the catalogue.
-func point(driver, name string, params map[string]string, samples []float64) result.Metric {
-	d := metric.Get(name)
+func point(driver string, name metric.ID, params map[string]string, samples []float64) result.Metric {
+	d, _ := metric.Lookup(name)
 	return result.Metric{Driver: driver, Name: name, Unit: d.Unit, Better: d.Better, Params: params, Samples: samples}
 }
 
@@ -92,7 +92,7 @@ func classOfReport(t *testing.T, rep *Report, driver, class string) ClassVerdict
 
 func busyNow(ms []result.Metric) []result.Metric {
 	for i := range ms {
-		ms[i].Warnings = append(ms[i].Warnings, "busy machine: CPU pressure 30% (PSI some avg10) during lookup warm")
+		ms[i].Warnings = append(ms[i].Warnings, result.Warnf(result.WarnBusy, "busy machine: CPU pressure 30%% (PSI some avg10) during lookup warm"))
 	}
 	return ms
 }
@@ -310,7 +310,7 @@ func TestQuantityRules(t *testing.T) {
 	build := map[string]string{"step": "build"}
 	for _, c := range []struct {
 		name     string
-		metric   string
+		metric   metric.ID
 		params   map[string]string
 		base, nw float64
 		learnt   float64 // the A/A tolerance (0: none learnt)
@@ -394,7 +394,7 @@ func TestCompareBookkeeping(t *testing.T) {
 
 // TestClassOf: which points make one class.
 func TestClassOf(t *testing.T) {
-	m := func(name string, kv ...string) *result.Metric {
+	m := func(name metric.ID, kv ...string) *result.Metric {
 		p := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			p[kv[i]] = kv[i+1]

@@ -153,7 +153,7 @@ func TestFaultHits(t *testing.T) {
 			t.Errorf("%s hits %s: %v, want %v", c.fault, c.class, got, c.want)
 		}
 	}
-	q := func(name, step string) QuantityVerdict {
+	q := func(name metric.ID, step string) QuantityVerdict {
 		return QuantityVerdict{Name: name, Params: map[string]string{"step": step}}
 	}
 	if w := parse("write:modify:+1MiB"); !hitsQuantity(w, q(metric.IOWriteBytes, "modify")) || hitsQuantity(w, q(metric.IOWriteBytes, "build")) ||

@@ -200,6 +200,10 @@ func cmdTrials(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
+		// The between-run gate on the same runs, classes and faults, beside it.
+		if tr.Between, err = gate.BetweenRuns(runs, gate.Options{}); err != nil {
+			return err
+		}
 		if *out == "" {
 			return json.NewEncoder(stdout).Encode(tr)
 		}

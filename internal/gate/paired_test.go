@@ -191,3 +191,34 @@ func TestMachineShift(t *testing.T) {
 		}
 	}
 }
+
+// The between-run gate on paired runs: the A/A driver's consecutive runs are its false-alarm
+// trials, each slowed driver's next run a power trial, under its own fault spec without the driver.
+func TestBetweenRuns(t *testing.T) {
+	var runs []*result.Result
+	for seed := uint64(1); seed <= 5; seed++ {
+		r := pairedRun(seed, 1.5, 1)
+		aa := pairedRun(seed+100, 1, 1)
+		for _, m := range aa.Metrics {
+			if m.Driver == "b" {
+				m.Driver = "c"
+				r.Metrics = append(r.Metrics, m)
+			}
+		}
+		r.Drivers = append(r.Drivers, result.DriverResult{Name: "c", Status: result.StatusOK})
+		r.Pairs = append(r.Pairs, result.Pair{Base: "a", New: "c"})
+		r.Run.Faults = []string{"slow:op.lookup,driver=b:+50%"}
+		r.Scenario.SHA256 = "s"
+		runs = append(runs, r)
+	}
+	trs, err := BetweenRuns(runs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trs) != 1 || trs[0].AAPairs != 4 || len(trs[0].Faults) != 1 || trs[0].Faults[0].Fault != "slow:op.lookup:+50%" || trs[0].Faults[0].Trials != 4 {
+		t.Fatalf("between runs: %+v", trs)
+	}
+	if !strings.Contains(trs[0].Scenario, "c of run i against b of run i+1, each as a") {
+		t.Errorf("scenario %q", trs[0].Scenario)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/seedbench/seedbench/internal/fault"
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
 )
@@ -33,6 +34,8 @@ type PairedTrials struct {
 	MinEffect   float64        `json:"min_effect"`
 	Alpha       float64        `json:"alpha"`
 	Spurious    int            `json:"spurious"` // regressions, in faulted pairs, of classes no fault slowed
+	// Between is the between-run gate measured on the same runs (BetweenRuns), one per slowed driver.
+	Between []*Trials `json:"between,omitempty"`
 	byKey       map[string]int // class → index in Classes
 }
 
@@ -212,4 +215,81 @@ func ReadPairedTrials(path string) (*PairedTrials, error) {
 // WritePairedTrials writes t as indented JSON.
 func WritePairedTrials(path string, t *PairedTrials) error {
 	return writeJSON(path, "paired trials", t)
+}
+
+// BetweenRuns measures the between-run gate on the same runs, for the same classes and faults: each
+// run seen as one driver's run — the A/A pair's new driver (no fault names it), or one whose faults
+// slow it — renamed as the pair's base, with the run's floors. Consecutive runs of the A/A driver
+// are the false-alarm trials, each judged under floors learnt from the other runs; run i+1 of a
+// slowed driver against run i of the A/A driver is a power trial. One Trials per slowed driver.
+func BetweenRuns(runs []*result.Result, opt Options) ([]*Trials, error) {
+	if len(runs) < 3 || len(runs[0].Pairs) == 0 {
+		return nil, fmt.Errorf("trials: the between-run gate needs at least 3 runs with pairs")
+	}
+	faultsOf := func(r *result.Result, driver string) []string {
+		var out []string
+		for _, spec := range r.Run.Faults {
+			if f, err := fault.Parse(spec); err == nil && f.Driver == driver {
+				out = append(out, strings.Replace(spec, ",driver="+driver, "", 1))
+			}
+		}
+		return out
+	}
+	base, aaDrv := runs[0].Pairs[0].Base, ""
+	var slowed []string
+	for _, p := range runs[0].Pairs {
+		if len(faultsOf(runs[0], p.New)) == 0 {
+			aaDrv = p.New
+		} else {
+			slowed = append(slowed, p.New)
+		}
+	}
+	if aaDrv == "" {
+		return nil, fmt.Errorf("trials: run %s has no A/A pair (a pair whose new driver no fault names)", runs[0].Run.ID)
+	}
+	var aa []*result.Result
+	for _, r := range runs {
+		aa = append(aa, driverView(r, aaDrv, base, nil))
+	}
+	var out []*Trials
+	for _, s := range slowed {
+		var faulted []*result.Result
+		for _, r := range runs[1:] {
+			faulted = append(faulted, driverView(r, s, base, faultsOf(r, s)))
+		}
+		tr, err := MeasureTrials(nil, aa, faulted, opt)
+		if err != nil {
+			return nil, fmt.Errorf("trials: between runs, %s: %w", s, err)
+		}
+		tr.Command = commandOf(runs[0])
+		tr.Scenario += fmt.Sprintf(" between runs (%s of run i against %s of run i+1, each as %s)", aaDrv, s, base)
+		out = append(out, tr)
+	}
+	return out, nil
+}
+
+// driverView is run r as a run of driver alone, named as, with the run's floors and faults.
+func driverView(r *result.Result, driver, as string, faults []string) *result.Result {
+	v := *r
+	v.Run.ID = r.Run.ID + "/" + driver
+	v.Run.Faults = faults
+	v.Pairs = nil
+	v.Drivers = nil
+	for _, d := range r.Drivers {
+		if d.Name == driver {
+			d.Name = as
+			v.Drivers = append(v.Drivers, d)
+		}
+	}
+	v.Metrics = nil
+	for _, m := range r.Metrics {
+		switch m.Driver {
+		case driver:
+			m.Driver = as
+			v.Metrics = append(v.Metrics, m)
+		case metric.FloorDriver:
+			v.Metrics = append(v.Metrics, m)
+		}
+	}
+	return &v
 }

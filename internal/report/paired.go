@@ -128,7 +128,15 @@ func PairedTrialsDoc(t *gate.PairedTrials) *Doc {
 	if len(few) > 0 {
 		after = append(after, "too few pairs per run for a test at 5%: "+strings.Join(few, ", "))
 	}
-	return &Doc{Sections: []*Section{head, {Title: "detection by class", Level: 2, Table: tb, After: after}}}
+	d := &Doc{Sections: []*Section{head, {Title: "detection by class", Level: 2, Table: tb, After: after}}}
+	for _, b := range t.Between {
+		bd := TrialsDoc(b)
+		for _, s := range bd.Sections {
+			s.Level++
+		}
+		d.Sections = append(d.Sections, bd.Sections...)
+	}
+	return d
 }
 
 // pctOf is "n of total (p%)".

@@ -126,23 +126,7 @@ func TestComparePairedErrors(t *testing.T) {
 // Paired trials: an A/A pair is a false-alarm trial, a pair whose new side a fault names a power
 // trial of each class the fault slows; coverage counts intervals holding the true ratio.
 func TestMeasurePairedTrials(t *testing.T) {
-	var runs []*result.Result
-	for seed := uint64(1); seed <= 6; seed++ {
-		r := pairedRun(seed, 1.10, 1)
-		// A second pair, A/A: c is a with its own noise.
-		aa := pairedRun(seed+100, 1, 1)
-		for _, m := range aa.Metrics {
-			if m.Driver == "b" {
-				m.Driver = "c"
-				r.Metrics = append(r.Metrics, m)
-			}
-		}
-		r.Drivers = append(r.Drivers, result.DriverResult{Name: "c", Status: result.StatusOK})
-		r.Pairs = append(r.Pairs, result.Pair{Base: "a", New: "c"})
-		r.Run.Faults = []string{"slow:op.lookup,driver=b:+10%"}
-		r.Scenario.SHA256 = "s"
-		runs = append(runs, r)
-	}
+	runs := trialRuns(6, 1.10, "slow:op.lookup,driver=b:+10%")
 	tr, err := MeasurePairedTrials(runs, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,22 +179,7 @@ func TestMachineShift(t *testing.T) {
 // The between-run gate on paired runs: the A/A driver's consecutive runs are its false-alarm
 // trials, each slowed driver's next run a power trial, under its own fault spec without the driver.
 func TestBetweenRuns(t *testing.T) {
-	var runs []*result.Result
-	for seed := uint64(1); seed <= 5; seed++ {
-		r := pairedRun(seed, 1.5, 1)
-		aa := pairedRun(seed+100, 1, 1)
-		for _, m := range aa.Metrics {
-			if m.Driver == "b" {
-				m.Driver = "c"
-				r.Metrics = append(r.Metrics, m)
-			}
-		}
-		r.Drivers = append(r.Drivers, result.DriverResult{Name: "c", Status: result.StatusOK})
-		r.Pairs = append(r.Pairs, result.Pair{Base: "a", New: "c"})
-		r.Run.Faults = []string{"slow:op.lookup,driver=b:+50%"}
-		r.Scenario.SHA256 = "s"
-		runs = append(runs, r)
-	}
+	runs := trialRuns(5, 1.5, "slow:op.lookup,driver=b:+50%")
 	trs, err := BetweenRuns(runs, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -221,4 +190,26 @@ func TestBetweenRuns(t *testing.T) {
 	if !strings.Contains(trs[0].Scenario, "c of run i against b of run i+1, each as a") {
 		t.Errorf("scenario %q", trs[0].Scenario)
 	}
+}
+
+// trialRuns makes n runs of a paired plan: b is a slowed by slow (the run's fault spec says so), c
+// is a with its own noise (an A/A pair).
+func trialRuns(n int, slow float64, spec string) []*result.Result {
+	var runs []*result.Result
+	for seed := uint64(1); seed <= uint64(n); seed++ {
+		r := pairedRun(seed, slow, 1)
+		aa := pairedRun(seed+100, 1, 1)
+		for _, m := range aa.Metrics {
+			if m.Driver == "b" {
+				m.Driver = "c"
+				r.Metrics = append(r.Metrics, m)
+			}
+		}
+		r.Drivers = append(r.Drivers, result.DriverResult{Name: "c", Status: result.StatusOK})
+		r.Pairs = append(r.Pairs, result.Pair{Base: "a", New: "c"})
+		r.Run.Faults = []string{spec}
+		r.Scenario.SHA256 = "s"
+		runs = append(runs, r)
+	}
+	return runs
 }

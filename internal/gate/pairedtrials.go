@@ -26,17 +26,17 @@ type PairedTrials struct {
 	Command  string `json:"command"`
 	Runs     int    `json:"runs"`
 	// RunSeconds is the median wall time of a run: the machine time one paired verdict takes.
-	RunSeconds  float64        `json:"run_seconds"`
-	AAPairs     int            `json:"aa_pairs"`
-	FalseAlarms int            `json:"false_alarms"`
-	AlarmDetail []string       `json:"alarm_detail,omitempty"`
-	Classes     []PairedTrial  `json:"classes"`
-	MinEffect   float64        `json:"min_effect"`
-	Alpha       float64        `json:"alpha"`
-	Spurious    int            `json:"spurious"` // regressions, in faulted pairs, of classes no fault slowed
+	RunSeconds  float64       `json:"run_seconds"`
+	AAPairs     int           `json:"aa_pairs"`
+	FalseAlarms int           `json:"false_alarms"`
+	AlarmDetail []string      `json:"alarm_detail,omitempty"`
+	Classes     []PairedTrial `json:"classes"`
+	MinEffect   float64       `json:"min_effect"`
+	Alpha       float64       `json:"alpha"`
+	Spurious    int           `json:"spurious"` // regressions, in faulted pairs, of classes no fault slowed
 	// Between is the between-run gate measured on the same runs (BetweenRuns), one per slowed driver.
-	Between []*Trials `json:"between,omitempty"`
-	byKey       map[string]int // class → index in Classes
+	Between []*Trials      `json:"between,omitempty"`
+	byKey   map[string]int // class → index in Classes
 }
 
 // PairedTrial is one class over the trials.

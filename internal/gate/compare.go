@@ -71,6 +71,9 @@ type Options struct {
 	MinEffect float64
 	// Force compares runs the environment check calls incomparable.
 	Force bool
+	// PairedSpread, by class, is how far an A/A pair's ratio spreads from run to run
+	// (PairedSpreads): a paired comparison also judges each class against it.
+	PairedSpread map[string]Spread
 }
 
 // Report is a comparison of a new run with a base run.

@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/seedbench/seedbench/internal/fault"
 	"github.com/seedbench/seedbench/internal/result"
 	"github.com/seedbench/seedbench/internal/stats"
 )
@@ -46,10 +49,13 @@ type PairedClass struct {
 	// Unpaired is the median over the points of the ratio of medians, as compare between runs
 	// computes it: beside Ratio it shows what pairing changed.
 	Unpaired float64 `json:"unpaired"`
-	P        float64 `json:"p"` // Wilcoxon's signed-rank test, two-sided
-	Q        float64 `json:"q"` // the Benjamini–Hochberg adjusted p over the classes
-	Verdict  Verdict `json:"verdict"`
-	Note     string  `json:"note,omitempty"`
+	P        float64 `json:"p"` // Wilcoxon's signed-rank test, two-sided (or the A/A spread's, if larger)
+	// Spread is the A/A pairs' spread of the class's ratio from run to run (relative, 1σ) it was
+	// also judged against; 0: none learnt.
+	Spread  float64 `json:"spread,omitempty"`
+	Q       float64 `json:"q"` // the Benjamini–Hochberg adjusted p over the classes
+	Verdict Verdict `json:"verdict"`
+	Note    string  `json:"note,omitempty"`
 }
 
 // Regressions counts the regressions.
@@ -129,6 +135,15 @@ func ComparePaired(r *result.Result, base, next string, opt Options) (*PairedRep
 		pc.Pairs, pc.P, pc.Level = sr.N, sr.P, sr.Level
 		pc.Ratio, pc.Lo, pc.Hi = math.Exp(sr.Estimate), math.Exp(sr.Lo), math.Exp(sr.Hi)
 		var notes []string
+		// Two instances of one driver differ by a few percent of their own, which no pairing of
+		// samples removes: where A/A pairs measured how far their ratio spreads from run to run,
+		// the ratio must also stand out against that spread (Student's t at their df).
+		if sp := opt.PairedSpread[c.Class]; sp.Sigma > 0 && sp.Runs > 1 {
+			if p := stats.TwoSidedP(sr.Estimate, sp.Sigma, sp.Runs-1); p > pc.P {
+				pc.P = p
+			}
+			pc.Spread = math.Expm1(sp.Sigma)
+		}
 		if uneven > 0 {
 			notes = append(notes, fmt.Sprintf("%d points with unequal sample counts: paired up to the shorter", uneven))
 		}
@@ -175,4 +190,77 @@ func ComparePaired(r *result.Result, base, next string, opt Options) (*PairedRep
 		return verdictRank(rep.Quantities[i].Verdict) < verdictRank(rep.Quantities[j].Verdict)
 	})
 	return rep, nil
+}
+
+// Spread is how far a class's paired ratio spreads between A/A pairs of different runs: the
+// standard deviation of ln(ratio) over Runs A/A pairs.
+type Spread struct {
+	Sigma float64 `json:"sigma"`
+	Runs  int     `json:"runs"`
+}
+
+// PairedSpreads learns each class's Spread from the A/A pairs of runs (pairs whose new driver no
+// fault names), leaving out the runs in leave.
+func PairedSpreads(runs []*result.Result, leave map[string]bool) (map[string]Spread, error) {
+	est, err := aaEstimates(runs)
+	if err != nil {
+		return nil, err
+	}
+	return spreads(est, leave), nil
+}
+
+// aaEstimates are, by run ID and class, the log ratios of the run's A/A pairs.
+func aaEstimates(runs []*result.Result) (map[string]map[string][]float64, error) {
+	est := map[string]map[string][]float64{}
+	for _, r := range runs {
+		for _, p := range r.Pairs {
+			if len(faultsOn(r, p.New)) > 0 {
+				continue
+			}
+			rep, err := ComparePaired(r, p.Base, p.New, Options{})
+			if err != nil {
+				return nil, err
+			}
+			if est[r.Run.ID] == nil {
+				est[r.Run.ID] = map[string][]float64{}
+			}
+			for _, c := range rep.Classes {
+				if c.Pairs >= 6 {
+					est[r.Run.ID][c.Class] = append(est[r.Run.ID][c.Class], math.Log(c.Ratio))
+				}
+			}
+		}
+	}
+	return est, nil
+}
+
+// spreads is each class's spread over the estimates of the runs not in leave (at least 3).
+func spreads(est map[string]map[string][]float64, leave map[string]bool) map[string]Spread {
+	by := map[string][]float64{}
+	for id, classes := range est {
+		if leave[id] {
+			continue
+		}
+		for class, xs := range classes {
+			by[class] = append(by[class], xs...)
+		}
+	}
+	out := map[string]Spread{}
+	for class, xs := range by {
+		if len(xs) >= 3 {
+			out[class] = Spread{Sigma: stat.StdDev(xs, nil), Runs: len(xs)}
+		}
+	}
+	return out
+}
+
+// faultsOn are the specs of r's faults that name driver.
+func faultsOn(r *result.Result, driver string) []string {
+	var out []string
+	for _, spec := range r.Run.Faults {
+		if f, err := fault.Parse(spec); err == nil && f.Driver == driver {
+			out = append(out, spec)
+		}
+	}
+	return out
 }

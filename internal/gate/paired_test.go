@@ -213,3 +213,33 @@ func trialRuns(n int, slow float64, spec string) []*result.Result {
 	}
 	return runs
 }
+
+// A class whose A/A pairs' ratio spreads widely from run to run is judged against that spread too:
+// +10% that stands out of the run's own pairs does not stand out of a 20% spread.
+func TestComparePairedSpread(t *testing.T) {
+	r := pairedRun(3, 1.10, 1)
+	rep, _ := ComparePaired(r, "a", "b", Options{})
+	class := rep.Classes[0].Class
+	for _, tc := range []struct {
+		sigma float64
+		want  Verdict
+	}{{0.01, Regression}, {0.20, Inconclusive}} {
+		rep, err := ComparePaired(r, "a", "b", Options{PairedSpread: map[string]Spread{class: {Sigma: tc.sigma, Runs: 40}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := rep.Classes[0]; c.Verdict != tc.want || math.Abs(c.Spread-math.Expm1(tc.sigma)) > 1e-12 {
+			t.Errorf("A/A spread %.2f: %s (p %.3g), spread %v; want %s", tc.sigma, c.Verdict, c.P, c.Spread, tc.want)
+		}
+	}
+	// Spreads are learnt from A/A pairs only, leaving a run out on request.
+	runs := trialRuns(4, 1.10, "slow:op.lookup,driver=b:+10%")
+	all, err := PairedSpreads(runs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, _ := PairedSpreads(runs, map[string]bool{runs[0].Run.ID: true})
+	if all[class].Runs != 4 || some[class].Runs != 3 {
+		t.Errorf("spreads from %d and %d A/A pairs, want 4 and 3", all[class].Runs, some[class].Runs)
+	}
+}

@@ -34,6 +34,9 @@ type PairedTrials struct {
 	MinEffect   float64       `json:"min_effect"`
 	Alpha       float64       `json:"alpha"`
 	Spurious    int           `json:"spurious"` // regressions, in faulted pairs, of classes no fault slowed
+	// WithSpread is the same trials with each class judged also against the A/A pairs' spread of
+	// its ratio from run to run (Options.PairedSpread), learnt from the other runs.
+	WithSpread *PairedTrials `json:"with_spread,omitempty"`
 	// Between is the between-run gate measured on the same runs (BetweenRuns), one per slowed driver.
 	Between []*Trials      `json:"between,omitempty"`
 	byKey   map[string]int // class → index in Classes
@@ -64,10 +67,27 @@ type PairedPower struct {
 
 // MeasurePairedTrials judges every declared pair of every run and counts what the gate did.
 func MeasurePairedTrials(runs []*result.Result, opt Options) (*PairedTrials, error) {
+	t, err := measurePaired(runs, opt, false)
+	if err != nil {
+		return nil, err
+	}
+	if t.WithSpread, err = measurePaired(runs, opt, true); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// measurePaired is MeasurePairedTrials with each class judged by the signed-rank test alone, or
+// (withSpread) also against the A/A spread learnt from the other runs, never its own.
+func measurePaired(runs []*result.Result, opt Options, withSpread bool) (*PairedTrials, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("trials: no runs")
 	}
 	t := &PairedTrials{Schema: PairedTrialsSchema, Scenario: runs[0].Scenario.Name, Runs: len(runs), Alpha: opt.alpha(), MinEffect: opt.minEffect(), byKey: map[string]int{}}
+	est, err := aaEstimates(runs)
+	if err != nil {
+		return nil, fmt.Errorf("trials: %w", err)
+	}
 	var secs []float64
 	for _, r := range runs {
 		if r.Scenario.SHA256 != runs[0].Scenario.SHA256 {
@@ -89,7 +109,11 @@ func MeasurePairedTrials(runs []*result.Result, opt Options) (*PairedTrials, err
 			faults = append(faults, f)
 		}
 		for _, p := range r.Pairs {
-			rep, err := ComparePaired(r, p.Base, p.New, opt)
+			o := opt
+			if withSpread {
+				o.PairedSpread = spreads(est, map[string]bool{r.Run.ID: true})
+			}
+			rep, err := ComparePaired(r, p.Base, p.New, o)
 			if err != nil {
 				return nil, fmt.Errorf("trials: run %s: %w", r.Run.ID, err)
 			}

@@ -129,6 +129,14 @@ func PairedTrialsDoc(t *gate.PairedTrials) *Doc {
 		after = append(after, "too few pairs per run for a test at 5%: "+strings.Join(few, ", "))
 	}
 	d := &Doc{Sections: []*Section{head, {Title: "detection by class", Level: 2, Table: tb, After: after}}}
+	if w := t.WithSpread; w != nil {
+		wd := PairedTrialsDoc(w)
+		wd.Sections[0].Title = "the same runs, each class judged also against the A/A pairs' spread of its ratio from run to run (learnt from the other runs)"
+		wd.Sections[0].Level = 2
+		wd.Sections[0].Lines = wd.Sections[0].Lines[1:] // the plan, said above
+		wd.Sections[1].Level = 3
+		d.Sections = append(d.Sections, wd.Sections...)
+	}
 	for _, b := range t.Between {
 		bd := TrialsDoc(b)
 		for _, s := range bd.Sections {

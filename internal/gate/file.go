@@ -9,12 +9,12 @@ import (
 	"syscall"
 )
 
-// The gate's files — noise floors (NoiseSchema) and trials (TrialsSchema) — are indented JSON
-// objects that name their format in a "schema" field. readJSON and writeJSON are their one reader
-// and writer.
+// The gate's files — noise floors (NoiseSchema), trials (TrialsSchema) and paired trials
+// (PairedTrialsSchema) — are indented JSON objects that name their format in a "schema" field.
+// readJSON and writeJSON are their one reader and writer.
 
-// readJSON reads a file of the format kind ("noise", "trials") whose schema must be schema. Its
-// errors begin with kind and name the file.
+// readJSON reads a file of the format kind ("noise", "trials", "paired trials") whose schema must be
+// schema. Its errors begin with kind and name the file.
 func readJSON[T any](path, kind, schema string) (*T, error) {
 	// O_NONBLOCK: a FIFO given by mistake opens without waiting for a writer, then is refused.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)

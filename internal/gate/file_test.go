@@ -12,27 +12,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestTrialsFileCompatible: the committed trials file (results/gate, shown in RESULTS.md) reads, and
-// writes back byte for byte.
-func TestTrialsFileCompatible(t *testing.T) {
-	path := filepath.Join("..", "..", "results", "gate", "trials.json")
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Skip(err)
-	}
-	tr, err := ReadTrials(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr.AAPairs == 0 || len(tr.Families) == 0 || len(tr.Faults) == 0 {
-		t.Fatalf("%s read as %+v", path, tr)
-	}
-	out := filepath.Join(t.TempDir(), "trials.json")
-	if err := WriteTrials(out, tr); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(out); !bytes.Equal(got, want) {
-		t.Errorf("%s written back differs (%d bytes, want %d)", path, len(got), len(want))
+// TestTrialsFilesCompatible: the committed trials files (results/gate, shown in RESULTS.md) read, and
+// write back byte for byte.
+func TestTrialsFilesCompatible(t *testing.T) {
+	for _, c := range []struct {
+		file  string
+		read  func(string) (any, error)
+		write func(string, any) error
+	}{
+		{"trials.json", func(p string) (any, error) { return ReadTrials(p) }, func(p string, v any) error { return WriteTrials(p, v.(*Trials)) }},
+		{"paired-trials.json", func(p string) (any, error) { return ReadPairedTrials(p) }, func(p string, v any) error { return WritePairedTrials(p, v.(*PairedTrials)) }},
+	} {
+		path := filepath.Join("..", "..", "results", "gate", c.file)
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		v, err := c.read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), c.file)
+		if err := c.write(out, v); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, want) || len(got) < 1000 {
+			t.Errorf("%s written back differs (%d bytes, want %d)", path, len(got), len(want))
+		}
 	}
 }
 
@@ -98,6 +105,8 @@ func TestReadRefuses(t *testing.T) {
 		{trials, readNoise, `noise: ` + trials + `: schema "seedbench/trials/v1", want "seedbench/noise/v1"`},
 		{result, readNoise, `noise: ` + result + `: schema "seedbench/result/v1", want "seedbench/noise/v1"`},
 		{result, readTrials, `trials: ` + result + `: schema "seedbench/result/v1", want "seedbench/trials/v1"`},
+		{trials, readPaired, `paired trials: ` + trials + `: schema "seedbench/trials/v1", want "` + PairedTrialsSchema + `"`},
+		{fifo, readPaired, "paired trials: " + fifo + " is not a regular file: name a paired trials file (.json)"},
 		{write("none.json", `{"classes": []}`), readNoise, `schema "", want "seedbench/noise/v1"`},
 		{write("torn.json", `{"schema": "seedbench/noise/v1", "classes": [`), readNoise, "torn.json: unexpected end of JSON input"},
 		{write("wrong.json", `{"schema": "seedbench/noise/v1", "runs": 3}`), readNoise, "wrong.json: json: cannot unmarshal number"},
@@ -120,3 +129,4 @@ func TestReadRefuses(t *testing.T) {
 
 func readNoise(p string) error  { _, err := ReadNoise(p); return err }
 func readTrials(p string) error { _, err := ReadTrials(p); return err }
+func readPaired(p string) error { _, err := ReadPairedTrials(p); return err }

@@ -19,7 +19,7 @@ import (
 // cmdCompare judges a new result against a base one (internal/gate): exit 3 on a regression only
 // (the nightly gate).
 func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("compare", "BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]\n       seedbench compare RUN.json [--base DRIVER --new DRIVER] [--format table|markdown|json] [--all] [--min-effect F] [--alpha F]", stderr)
+	fs := newFlags("compare", "BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]\n       seedbench compare RUN.json [--base DRIVER --new DRIVER] [--spread DIR] [--format table|markdown|json] [--all] [--min-effect F] [--alpha F]", stderr)
 	format := fs.String("format", "table", "table | markdown | json")
 	all := fs.Bool("all", false, "list every class and quantity, not only those that changed")
 	noiseFile := fs.String("noise", "", "noise floors learnt from A/A runs (seedbench noise; default: noise.json beside BASE.json, if there is one)")
@@ -28,18 +28,19 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	alpha := fs.Float64("alpha", gate.DefaultAlpha, "the false discovery rate over the classes of times")
 	baseDrv := fs.String("base", "", "with one result file: the base driver of a paired comparison within it")
 	newDrv := fs.String("new", "", "with one result file: the new driver, judged against --base")
+	spreadDir := fs.String("spread", "", "with one result file: a directory of paired runs of the same plan whose A/A pairs teach how far each class's ratio spreads from run to run; each class is judged against that spread too")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(files) == 1 {
-		return comparePaired(files[0], *baseDrv, *newDrv, *format, *all, gate.Options{Alpha: *alpha, MinEffect: *minEffect}, stdout)
+		return comparePaired(files[0], *baseDrv, *newDrv, *spreadDir, *format, *all, gate.Options{Alpha: *alpha, MinEffect: *minEffect}, stdout)
 	}
 	if len(files) != 2 {
 		return usagef("compare: name two result files, BASE.json and NEW.json (or one, RUN.json, to compare pairs of its drivers)")
 	}
-	if *baseDrv != "" || *newDrv != "" {
-		return usagef("compare: --base and --new pair two drivers of one run: name one result file")
+	if *baseDrv != "" || *newDrv != "" || *spreadDir != "" {
+		return usagef("compare: --base, --new and --spread are for pairs of drivers of one run: name one result file")
 	}
 	if *format != "table" && *format != "markdown" && *format != "json" {
 		return usagef("compare: --format must be table, markdown or json, not %q", *format)
@@ -82,7 +83,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // comparePaired judges pairs of drivers within one result: --base and --new, or else every pair the
 // scenario declared (exit 3 on a regression in any).
-func comparePaired(file, base, next, format string, all bool, opt gate.Options, stdout io.Writer) error {
+func comparePaired(file, base, next, spreadDir, format string, all bool, opt gate.Options, stdout io.Writer) error {
 	if format != "table" && format != "markdown" && format != "json" {
 		return usagef("compare: --format must be table, markdown or json, not %q", format)
 	}
@@ -92,6 +93,25 @@ func comparePaired(file, base, next, format string, all bool, opt gate.Options, 
 	r, err := result.ReadFile(file)
 	if err != nil {
 		return err
+	}
+	if spreadDir != "" {
+		runs, err := readDir(spreadDir)
+		if err != nil {
+			return err
+		}
+		var same []*result.Result
+		for _, o := range runs {
+			if o.Scenario.SHA256 == r.Scenario.SHA256 {
+				same = append(same, o)
+			}
+		}
+		if len(same) < 3 {
+			return fmt.Errorf("compare: %s holds %d paired runs of %s's scenario file: learning a spread needs at least 3 (scripts/paired-trials.sh makes them)", spreadDir, len(same), file)
+		}
+		// The judged run never teaches its own spread.
+		if opt.PairedSpread, err = gate.PairedSpreads(same, map[string]bool{r.Run.ID: true}); err != nil {
+			return err
+		}
 	}
 	pairs := r.Pairs
 	if base != "" {

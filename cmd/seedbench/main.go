@@ -10,7 +10,7 @@
 //	seedbench drivers [--json]
 //	seedbench report RESULT.json... [-o FILE] [--format table|markdown|gobench|github-smaller|github-bigger]
 //	seedbench compare BASE.json NEW.json [--noise FILE] [--format table|markdown|json] [--all] [--force] [--min-effect F] [--alpha F]
-//	seedbench compare RUN.json [--base DRIVER --new DRIVER] [--format table|markdown|json] [--all] [--min-effect F] [--alpha F]
+//	seedbench compare RUN.json [--base DRIVER --new DRIVER] [--spread DIR] [--format table|markdown|json] [--all] [--min-effect F] [--alpha F]
 //	seedbench noise RESULT.json... [-o FILE]
 //	seedbench trials --learn DIR --aa DIR --faulted DIR [-o FILE]
 //	seedbench trials --paired DIR [-o FILE]

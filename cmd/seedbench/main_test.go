@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -456,5 +458,35 @@ func TestComparePairedExit(t *testing.T) {
 	}
 	if o := run(t, "compare", p, "--base", "a", "--new", "nosuch"); o.code != 1 || !strings.Contains(o.stderr, `no driver "nosuch" (it has a, same, slow)`) {
 		t.Errorf("unknown driver: exit %d\n%s", o.code, o.stderr)
+	}
+	// --spread learns how far each class's A/A ratio spreads over other runs of the plan: three runs
+	// whose A/A pair (a, same) spread by ±40% make the 1.5× of this one no regression.
+	dir := t.TempDir()
+	for i, f := range []float64{0.6, 1.1, 1.6} {
+		o := *r
+		o.Run.ID = fmt.Sprintf("aa%d", i)
+		o.Pairs = []result.Pair{{Base: "a", New: "same"}}
+		o.Metrics = nil
+		for _, m := range r.Metrics {
+			if m.Driver == "same" {
+				m.Samples = slices.Clone(m.Samples)
+				for j := range m.Samples {
+					m.Samples[j] *= f
+				}
+			}
+			o.Metrics = append(o.Metrics, m)
+		}
+		if err := result.WriteFile(filepath.Join(dir, o.Run.ID+".json"), &o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o := run(t, "compare", p, "--spread", dir); o.code != 0 || !strings.Contains(o.stdout, "judged also against how far its ratio spread between A/A pairs of other runs (up to 3 pairs") {
+		t.Errorf("--spread: exit %d, want 0\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := run(t, "compare", p, "--spread", t.TempDir()); o.code != 1 || !strings.Contains(o.stderr, "learning a spread needs at least 3") {
+		t.Errorf("--spread of an empty directory: exit %d\n%s", o.code, o.stderr)
+	}
+	if o := run(t, "compare", p, p, "--spread", dir); o.code != 2 {
+		t.Errorf("--spread with two files: exit %d, want 2", o.code)
 	}
 }

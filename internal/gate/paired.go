@@ -20,10 +20,13 @@ const PairedLevel = 0.95
 // samples taken side by side: sample i of each point of New against sample i of Base, which the
 // same round measured (one right after the other when the scenario declared the pair).
 type PairedReport struct {
-	Run       RunID   `json:"run"`
-	Base      string  `json:"base"`
-	New       string  `json:"new"`
-	Declared  bool    `json:"declared"` // the scenario declared the pair: its sides were adjacent in every round
+	Run      RunID  `json:"run"`
+	Base     string `json:"base"`
+	New      string `json:"new"`
+	Declared bool   `json:"declared"` // the scenario declared the pair: its sides were adjacent in every round
+	// Spread is set when the classes were judged also against the A/A pairs' spread of their ratio
+	// from run to run (Options.PairedSpread): the most A/A pairs a class's spread was learnt from.
+	Spread    int     `json:"spread_pairs,omitempty"`
 	Alpha     float64 `json:"alpha"`
 	MinEffect float64 `json:"min_effect"`
 	// Faults injected into the run (a trial of the gate, not a measurement).
@@ -143,6 +146,7 @@ func ComparePaired(r *result.Result, base, next string, opt Options) (*PairedRep
 				pc.P = p
 			}
 			pc.Spread = math.Expm1(sp.Sigma)
+			rep.Spread = max(rep.Spread, sp.Runs)
 		}
 		if uneven > 0 {
 			notes = append(notes, fmt.Sprintf("%d points with unequal sample counts: paired up to the shorter", uneven))

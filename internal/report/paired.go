@@ -25,6 +25,9 @@ func PairedDoc(reps []*gate.PairedReport, all bool) *Doc {
 		for _, f := range rep.Faults {
 			head.Lines = append(head.Lines, "fault injected on purpose (a trial of the gate, not a measurement): "+f)
 		}
+		if rep.Spread > 0 {
+			head.Lines = append(head.Lines, fmt.Sprintf("each class judged also against how far its ratio spread between A/A pairs of other runs (up to %d pairs; Student's t): two instances of one driver differ by a few percent of their own", rep.Spread))
+		}
 		head.Lines = append(head.Lines, fmt.Sprintf("each class judged on ln(new ÷ base) of its pairs of samples: Wilcoxon's signed-rank test, a Benjamini–Hochberg q < %.2f over the classes, and a move above %.0f%%; the ratio is the Hodges–Lehmann estimate with its %.0f%% interval",
 			rep.Alpha, 100*rep.MinEffect, 100*gate.PairedLevel))
 		d.Sections = append(d.Sections, head)

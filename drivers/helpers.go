@@ -209,3 +209,36 @@ func Records(dir, name string) []string {
 	}
 	return out
 }
+
+// SocketOf describes what serves a unix socket, for CheckSocket's errors.
+type SocketOf struct {
+	Name    string // "containerd socket"
+	Daemon  string // what must be running: "the daemon"
+	Example string // what to give instead: "the daemon's gRPC socket, e.g. /run/containerd/containerd.sock"
+}
+
+// CheckSocket says, naming socket and the fix, why socket cannot be what of describes: it does
+// not exist, or it is not a socket.
+func CheckSocket(socket string, of SocketOf, fix string) error {
+	fi, err := os.Stat(socket)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s %s does not exist: is %s running? (fix: %s)", of.Name, socket, of.Daemon, fix)
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", of.Name, socket, err)
+	case fi.Mode()&os.ModeSocket == 0:
+		return fmt.Errorf("%s %s is not a socket but %s: give %s", of.Name, socket, FileKind(fi), of.Example)
+	}
+	return nil
+}
+
+// FileKind names what a file that is not a socket is, for errors.
+func FileKind(fi os.FileInfo) string {
+	switch {
+	case fi.IsDir():
+		return "a directory"
+	case fi.Mode().IsRegular():
+		return "a regular file"
+	}
+	return "of type " + fi.Mode().Type().String()
+}

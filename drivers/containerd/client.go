@@ -53,25 +53,12 @@ type conn struct {
 	record  string // the stateFile, removed once the daemon holds nothing of the instance's
 }
 
-// checkSocket says what is wrong with a socket path before any dial: missing, or not a socket.
-func checkSocket(socket, fix string) error {
-	fi, err := os.Stat(socket)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("containerd socket %s does not exist: is the daemon running? (fix: %s)", socket, fix)
-	case err != nil:
-		return fmt.Errorf("containerd socket %s: %w", socket, err)
-	case fi.Mode()&os.ModeSocket == 0:
-		kind := "a regular file"
-		if fi.IsDir() {
-			kind = "a directory"
-		} else if fi.Mode().Type() != 0 {
-			kind = "of type " + fi.Mode().Type().String()
-		}
-		return fmt.Errorf("containerd socket %s is not a socket but %s: give the daemon's gRPC socket, e.g. /run/containerd/containerd.sock", socket, kind)
-	}
-	return nil
-}
+// daemonSocket is what a containerd socket's errors call it.
+var daemonSocket = drivers.SocketOf{Name: "containerd socket", Daemon: "the daemon",
+	Example: "the daemon's gRPC socket, e.g. /run/containerd/containerd.sock"}
+
+// checkSocket says why socket cannot be a containerd daemon's (drivers.CheckSocket).
+func checkSocket(socket, fix string) error { return drivers.CheckSocket(socket, daemonSocket, fix) }
 
 // dial connects to the daemon at socket and asks its version, within callTimeout.
 func dial(ctx context.Context, socket string) (*client.Client, client.Version, error) {

@@ -60,30 +60,12 @@ type conn struct {
 	record  string // stateFile ("" = none: a private server's snapshots go with its backing)
 }
 
-// checkSocket says what is wrong with a proxy socket path before any dial: missing, or not a socket.
-func checkSocket(socket, fix string) error {
-	fi, err := os.Stat(socket)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("proxy socket %s does not exist: is the snapshotter's daemon running? (fix: %s)", socket, fix)
-	case err != nil:
-		return fmt.Errorf("proxy socket %s: %w", socket, err)
-	case fi.Mode()&os.ModeSocket == 0:
-		return fmt.Errorf("proxy socket %s is not a socket but %s: give the snapshotter's gRPC socket, e.g. /run/containerd-nydus/containerd-nydus-grpc.sock", socket, kindOf(fi))
-	}
-	return nil
-}
+// proxySocket is what a proxy socket's errors call it.
+var proxySocket = drivers.SocketOf{Name: "proxy socket", Daemon: "the snapshotter's daemon",
+	Example: "the snapshotter's gRPC socket, e.g. /run/containerd-nydus/containerd-nydus-grpc.sock"}
 
-// kindOf names what a non-socket file is, for errors.
-func kindOf(fi os.FileInfo) string {
-	switch {
-	case fi.IsDir():
-		return "a directory"
-	case fi.Mode().IsRegular():
-		return "a regular file"
-	}
-	return "of type " + fi.Mode().Type().String()
-}
+// checkSocket says why socket cannot be a proxy snapshotter's (drivers.CheckSocket).
+func checkSocket(socket, fix string) error { return drivers.CheckSocket(socket, proxySocket, fix) }
 
 // scopeOf is the scope of an instance working in workDir: its own, so two instances (or two runs)
 // at one snapshotter never see each other's snapshots.

@@ -62,7 +62,7 @@ func CheckListen(socket string) error {
 		return fmt.Errorf("socket %s: %w", socket, err)
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("socket %s exists and is %s, not a socket: remove it, or choose another --socket", socket, kindOf(fi))
+		return fmt.Errorf("socket %s exists and is %s, not a socket: remove it, or choose another --socket", socket, drivers.FileKind(fi))
 	}
 	c, err := net.DialTimeout("unix", socket, time.Second)
 	if err == nil {

@@ -250,19 +250,10 @@ func BetweenRuns(runs []*result.Result, opt Options) ([]*Trials, error) {
 	if len(runs) < 3 || len(runs[0].Pairs) == 0 {
 		return nil, fmt.Errorf("trials: the between-run gate needs at least 3 runs with pairs")
 	}
-	faultsOf := func(r *result.Result, driver string) []string {
-		var out []string
-		for _, spec := range r.Run.Faults {
-			if f, err := fault.Parse(spec); err == nil && f.Driver == driver {
-				out = append(out, strings.Replace(spec, ",driver="+driver, "", 1))
-			}
-		}
-		return out
-	}
 	base, aaDrv := runs[0].Pairs[0].Base, ""
 	var slowed []string
 	for _, p := range runs[0].Pairs {
-		if len(faultsOf(runs[0], p.New)) == 0 {
+		if len(faultsOn(runs[0], p.New)) == 0 {
 			aaDrv = p.New
 		} else {
 			slowed = append(slowed, p.New)
@@ -279,7 +270,7 @@ func BetweenRuns(runs []*result.Result, opt Options) ([]*Trials, error) {
 	for _, s := range slowed {
 		var faulted []*result.Result
 		for _, r := range runs[1:] {
-			faulted = append(faulted, driverView(r, s, base, faultsOf(r, s)))
+			faulted = append(faulted, driverView(r, s, base, faultsOn(r, s)))
 		}
 		tr, err := MeasureTrials(nil, aa, faulted, opt)
 		if err != nil {
@@ -292,11 +283,15 @@ func BetweenRuns(runs []*result.Result, opt Options) ([]*Trials, error) {
 	return out, nil
 }
 
-// driverView is run r as a run of driver alone, named as, with the run's floors and faults.
+// driverView is run r as a run of driver alone, named as, with the run's floors and faults (the
+// specs that name driver, which the view no longer needs to).
 func driverView(r *result.Result, driver, as string, faults []string) *result.Result {
 	v := *r
 	v.Run.ID = r.Run.ID + "/" + driver
-	v.Run.Faults = faults
+	v.Run.Faults = nil
+	for _, spec := range faults {
+		v.Run.Faults = append(v.Run.Faults, strings.Replace(spec, ",driver="+driver, "", 1))
+	}
 	v.Pairs = nil
 	v.Drivers = nil
 	for _, d := range r.Drivers {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -401,5 +402,89 @@ func TestConvergedPaired(t *testing.T) {
 	e.plan.Pairs = []scenario.Pair{{Base: "a", New: "b"}}
 	if !e.converged(metric.OpLookup, []map[string]string{pt}) {
 		t.Error("paired: not converged, but the ratio is within 2% in every round")
+	}
+}
+
+// backedInstance is an instance with a backing directory and nothing else: quiesce syncs it.
+type backedInstance struct {
+	drivers.Instance
+	path string
+}
+
+func (b backedInstance) Backing() drivers.Backing { return drivers.Backing{Path: b.path} }
+
+// sampleSteps takes a pair's samples of a step back to back, in random order within the pair,
+// while a driver alone takes its steps in one go; every driver takes every step of a round, in
+// the round's one order; and a step's time is charged to the driver that took it.
+func TestSampleSteps(t *testing.T) {
+	dir := t.TempDir()
+	e := &engine{rng: newRand(3), rec: newRecorder(), res: &result.Result{}, opt: Options{Progress: nopProgress{}},
+		plan: &scenario.Plan{Pairs: []scenario.Pair{{Base: "a", New: "b"}}}}
+	e.group = groups(e.plan.Pairs)
+	for _, n := range []string{"a", "b", "x"} {
+		e.drvs = append(e.drvs, &driverRun{info: drivers.Info{Name: n}, inst: backedInstance{path: dir}, phases: map[string]time.Duration{}})
+	}
+	e.phase = "workload"
+	const rounds, steps = 30, 4
+	points := make([]map[string]string, steps)
+	for i := range points {
+		points[i] = map[string]string{metric.PDepth: strconv.Itoa(i + 1)}
+	}
+	type call struct {
+		d       string
+		r, step int
+	}
+	var calls []call
+	op := &scenario.PlanOp{Samples: rounds, MaxSamples: rounds}
+	err := e.sampleSteps(context.Background(), "test", op, metric.OpLookup, points, func(d *driverRun, r, s int) error {
+		calls = append(calls, call{d.info.Name, r, s})
+		if d.info.Name == "b" {
+			time.Sleep(2 * time.Millisecond) // b's time must be charged to b, not to a
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != rounds*steps*3 {
+		t.Fatalf("%d calls, want %d", len(calls), rounds*steps*3)
+	}
+	aFirst := 0
+	for r := 0; r < rounds; r++ {
+		var order = map[string][]int{}
+		var seq []call
+		for _, c := range calls {
+			if c.r == r {
+				order[c.d] = append(order[c.d], c.step)
+				seq = append(seq, c)
+			}
+		}
+		if !slices.Equal(order["a"], order["b"]) || !slices.Equal(order["a"], order["x"]) {
+			t.Fatalf("round %d: steps a %v, b %v, x %v: every driver takes the round's one order", r, order["a"], order["b"], order["x"])
+		}
+		for i, c := range seq {
+			if c.d == "a" || c.d == "b" {
+				other := "b"
+				if c.d == "b" {
+					other = "a"
+				}
+				// a pair's two samples of a step are neighbours in the sequence
+				near := (i > 0 && seq[i-1].d == other && seq[i-1].step == c.step) || (i+1 < len(seq) && seq[i+1].d == other && seq[i+1].step == c.step)
+				if !near {
+					t.Fatalf("round %d: %v: %s's step %d is not next to %s's", r, seq, c.d, c.step, other)
+				}
+				if c.d == "a" && (i+1 < len(seq) && seq[i+1].d == "b" && seq[i+1].step == c.step) {
+					aFirst++
+				}
+			}
+		}
+	}
+	// 120 steps: a goes first 60 ± 5.5 times (1σ).
+	if aFirst < 40 || aFirst > 80 {
+		t.Errorf("a went first in %d of %d steps: the order within a pair must be random per step", aFirst, rounds*steps)
+	}
+	a, b := e.drvs[0].phases["workload"], e.drvs[1].phases["workload"]
+	if want := time.Duration(rounds*steps) * 2 * time.Millisecond; b < want || a > want/2 {
+		t.Errorf("charged a %v, b %v: b's sleeps (%v) belong to b", a, b, want)
 	}
 }

@@ -294,26 +294,25 @@ func (e *engine) lookupWarm(ctx context.Context, op *scenario.PlanOp, img string
 	for i, pt := range points {
 		params[i] = withCache(pt.params, metric.CacheWarm)
 	}
-	return e.sampleRounds(ctx, "lookup warm", op, metric.OpLookup, params, func(d *driverRun, r int) error {
+	// A step is one point: the drivers of a pair take it back to back (sampleSteps).
+	return e.sampleSteps(ctx, "lookup warm", op, metric.OpLookup, params, func(d *driverRun, r, i int) error {
 		ct, err := d.first(img)
 		if err != nil {
 			return err
 		}
-		for _, i := range e.rng.Perm(len(points)) {
-			pt := points[i]
-			hit := pt.params[metric.PKind] == metric.LookupHit
-			// Warm up right before measuring: the kernel pages out what sat idle.
-			for w := 0; w < max(1, e.plan.Warmup); w++ {
-				if _, err := statBatch(ct.root.fd, pt.paths, 1, hit); err != nil {
-					return err
-				}
-			}
-			per, err := statBatch(ct.root.fd, pt.paths, warmReps, hit)
-			if err != nil {
+		pt := points[i]
+		hit := pt.params[metric.PKind] == metric.LookupHit
+		// Warm up right before measuring: the kernel pages out what sat idle.
+		for w := 0; w < max(1, e.plan.Warmup); w++ {
+			if _, err := statBatch(ct.root.fd, pt.paths, 1, hit); err != nil {
 				return err
 			}
-			e.rec.ns(d.info.Name, metric.OpLookup, params[i], per)
 		}
+		per, err := statBatch(ct.root.fd, pt.paths, warmReps, hit)
+		if err != nil {
+			return err
+		}
+		e.rec.ns(d.info.Name, metric.OpLookup, params[i], per)
 		return nil
 	}, e.floorLookups(points, metric.CacheWarm, warmReps))
 }

@@ -107,3 +107,79 @@ func TestManifests(t *testing.T) {
 		t.Errorf("merge joins %v, want the %d shards %v", got, n, want)
 	}
 }
+
+// TestPairedManifest: the paired Job serves two builds (two images) as sidecars on exactly the
+// sockets scenarios/paired-builds.yaml's drivers name, shares the socket volume with the run, and
+// runs that scenario and judges it with compare (whose exit 3 fails the Job).
+func TestPairedManifest(t *testing.T) {
+	var job batchv1.Job
+	decode(t, "paired.yaml", &job)
+	var scen struct {
+		Drivers []struct {
+			Name, Driver, Socket string
+		} `json:"drivers"`
+	}
+	b, err := os.ReadFile("../../scenarios/paired-builds.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &scen); err != nil {
+		t.Fatal(err)
+	}
+	if job.Spec.BackoffLimit == nil || *job.Spec.BackoffLimit != 0 || job.Spec.Parallelism == nil || *job.Spec.Parallelism != 1 {
+		t.Errorf("paired: backoffLimit %v, parallelism %v: want 0 and 1 (one run, never repeated on another node)", job.Spec.BackoffLimit, job.Spec.Parallelism)
+	}
+	pod := job.Spec.Template.Spec
+	sockets := map[string]string{} // socket → image
+	mountsSockets := func(c corev1.Container) bool {
+		for _, m := range c.VolumeMounts {
+			if m.Name == "sockets" && m.MountPath == "/run/seedbench-paired" {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range pod.InitContainers {
+		if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+			t.Errorf("paired: %s is not a sidecar (restartPolicy Always): the run would wait for it to exit", c.Name)
+		}
+		if c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged {
+			t.Errorf("paired: %s is not privileged (its server mounts and attaches loop devices)", c.Name)
+		}
+		if !mountsSockets(c) {
+			t.Errorf("paired: %s does not mount the socket volume", c.Name)
+		}
+		args := strings.Join(c.Command, " ")
+		m := regexp.MustCompile(`^seedbench serve --driver \S+ --socket (\S+)`).FindStringSubmatch(args)
+		if m == nil {
+			t.Errorf("paired: %s does not run seedbench serve --driver … --socket …: %s", c.Name, args)
+			continue
+		}
+		sockets[m[1]] = c.Image
+	}
+	var want []string
+	for _, d := range scen.Drivers {
+		if d.Driver == "proxy" {
+			want = append(want, d.Socket)
+		}
+	}
+	if len(want) != 2 || len(sockets) != 2 {
+		t.Fatalf("paired: sidecars serve %v, the scenario's proxy drivers name %v: want two, the same", sockets, want)
+	}
+	for _, s := range want {
+		if _, ok := sockets[s]; !ok {
+			t.Errorf("paired: no sidecar serves %s, which scenarios/paired-builds.yaml names", s)
+		}
+	}
+	if sockets[want[0]] == sockets[want[1]] {
+		t.Errorf("paired: both sides run image %s: the Job would compare a build with itself", sockets[want[0]])
+	}
+	if len(pod.Containers) != 1 || !mountsSockets(pod.Containers[0]) {
+		t.Fatal("paired: want one run container, mounting the socket volume")
+	}
+	script := strings.Join(append(append([]string{}, pod.Containers[0].Command...), pod.Containers[0].Args...), " ")
+	run := regexp.MustCompile(`seedbench run scenarios/paired-builds.yaml .*--out "(\$out)"`).FindStringSubmatch(script)
+	if run == nil || !strings.Contains(script, `seedbench compare "$out"`) || strings.Contains(script, "|| true") {
+		t.Errorf("paired: the run container must run scenarios/paired-builds.yaml into $out and end with compare's exit code: %s", script)
+	}
+}

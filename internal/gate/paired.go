@@ -145,6 +145,11 @@ func ComparePaired(r *result.Result, base, next string, opt Options) (*PairedRep
 			if p := stats.TwoSidedP(sr.Estimate, sp.Sigma, sp.Runs-1); p > pc.P {
 				pc.P = p
 			}
+			// and the interval holds that spread too: the wider of the two.
+			if h := stats.THalfWidth(sp.Sigma, sp.Runs-1, PairedLevel); h > 0 {
+				pc.Lo = min(pc.Lo, math.Exp(sr.Estimate-h))
+				pc.Hi = max(pc.Hi, math.Exp(sr.Estimate+h))
+			}
 			pc.Spread = math.Expm1(sp.Sigma)
 			rep.Spread = max(rep.Spread, sp.Runs)
 		}

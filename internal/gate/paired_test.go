@@ -9,6 +9,7 @@ import (
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
+	"github.com/seedbench/seedbench/internal/stats"
 )
 
 // pairedRun makes one run of a base and a new driver, 40 rounds: each round's machine speed
@@ -218,8 +219,8 @@ func trialRuns(n int, slow float64, spec string) []*result.Result {
 // +10% that stands out of the run's own pairs does not stand out of a 20% spread.
 func TestComparePairedSpread(t *testing.T) {
 	r := pairedRun(3, 1.10, 1)
-	rep, _ := ComparePaired(r, "a", "b", Options{})
-	class := rep.Classes[0].Class
+	alone, _ := ComparePaired(r, "a", "b", Options{})
+	class, own := alone.Classes[0].Class, alone.Classes[0]
 	for _, tc := range []struct {
 		sigma float64
 		want  Verdict
@@ -230,6 +231,12 @@ func TestComparePairedSpread(t *testing.T) {
 		}
 		if c := rep.Classes[0]; c.Verdict != tc.want || math.Abs(c.Spread-math.Expm1(tc.sigma)) > 1e-12 {
 			t.Errorf("A/A spread %.2f: %s (p %.3g), spread %v; want %s", tc.sigma, c.Verdict, c.P, c.Spread, tc.want)
+		}
+		// The interval holds the spread: at least the estimate ×/÷ e^(t·σ), t at the spread's df.
+		c := rep.Classes[0]
+		h := stats.THalfWidth(tc.sigma, 39, PairedLevel)
+		if lo, hi := c.Ratio*math.Exp(-h), c.Ratio*math.Exp(h); c.Lo > min(lo, own.Lo)+1e-12 || c.Hi < max(hi, own.Hi)-1e-12 {
+			t.Errorf("A/A spread %.2f: interval [%.4f, %.4f], want at least [%.4f, %.4f] and the pairs' own [%.4f, %.4f]", tc.sigma, c.Lo, c.Hi, lo, hi, own.Lo, own.Hi)
 		}
 	}
 	// Spreads are learnt from A/A pairs only, leaving a run out on request.

@@ -25,6 +25,16 @@ func TwoSidedP(stat, se float64, df int) float64 {
 	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Survival(z)
 }
 
+// THalfWidth is the half-width of a two-sided interval at confidence level of an estimate with
+// standard error se under Student's t with df degrees of freedom (the normal when df ≤ 0).
+func THalfWidth(se float64, df int, level float64) float64 {
+	q := 1 - (1-level)/2
+	if df <= 0 {
+		return se * distuv.UnitNormal.Quantile(q)
+	}
+	return se * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(q)
+}
+
 // BenjaminiHochberg returns each p adjusted by the Benjamini–Hochberg step-up procedure over m
 // hypotheses (the q values: a hypothesis is a discovery at false discovery rate alpha when its q is
 // below alpha). m counts hypotheses tested without a p of their own too; it is at least len(ps).

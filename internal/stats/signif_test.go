@@ -135,3 +135,23 @@ func TestTailP(t *testing.T) {
 		}
 	}
 }
+
+// THalfWidth is the t table's (and the normal's) two-sided quantile times the standard error.
+func TestTHalfWidth(t *testing.T) {
+	for _, tc := range []struct {
+		se    float64
+		df    int
+		level float64
+		want  float64
+	}{
+		{1, 0, 0.95, 1.959963984540054},
+		{2, 3, 0.95, 2 * 3.182446305284263},
+		{1, 10, 0.95, 2.228138851986},
+		{1, 1, 0.90, 6.313751514675},
+		{0.5, 39, 0.95, 0.5 * 2.022690920037},
+	} {
+		if got := THalfWidth(tc.se, tc.df, tc.level); !near(got, tc.want, 1e-9) {
+			t.Errorf("THalfWidth(%v, %d, %v) = %.12g, want %.12g", tc.se, tc.df, tc.level, got, tc.want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ packages=(
 	debootstrap  # scripts/realstack: the real Debian seed stack
 	strace       # seedbench trace: the files a program touches
 	containerd   # Debian 12's containerd 1.6: the containerd1.6-… drivers' private daemons
+	chromium     # the history page's test: a real headless browser loads it and draws its charts
 )
 
 missing=()

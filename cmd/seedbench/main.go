@@ -14,7 +14,7 @@
 //	seedbench noise RESULT.json... [-o FILE]
 //	seedbench trials --learn DIR --aa DIR --faulted DIR [-o FILE]
 //	seedbench trials --paired DIR [-o FILE]
-//	seedbench history DIR|RESULT.json... [--noise FILE] [--format table|markdown|json] [--all] [--plot FILE.svg] [--min-effect F] [--alpha F]
+//	seedbench history DIR|RESULT.json... [--noise FILE] [--format table|markdown|json] [--all] [--plot FILE.svg] [--html FILE.html] [--min-effect F] [--alpha F]
 //	seedbench merge SHARD.json... -o FILE
 //	seedbench serve --driver NAME --socket PATH [--workdir DIR] [--backing-size SIZE]
 //	seedbench cleanup [--workdir DIR]

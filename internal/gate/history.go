@@ -12,6 +12,7 @@ import (
 	"github.com/seedbench/seedbench/internal/stats"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // HistorySchema identifies a history report.
@@ -64,6 +65,30 @@ type ClassSeries struct {
 	Sigma   float64       `json:"sigma"`
 	Df      int           `json:"df"`
 	Changes []ChangePoint `json:"changes,omitempty"`
+	// Intervals are each run's level's interval, run by run as Levels: the order-statistics
+	// interval of the median over the class's points (95%, or the level its points reach; none for
+	// one point).
+	Intervals []LevelInterval `json:"intervals,omitempty"`
+	// Segments are the stretches of runs between change points, each with its mean level and the
+	// noise band around it: where a run's level falls 95% of the time while the level holds, under
+	// the class's noise floor (a run's level varies by Sigma/√2). None when a run lacks the class.
+	Segments []Segment `json:"segments,omitempty"`
+}
+
+// LevelInterval is a run's level's interval, against run 1; Confidence 0 when there is none.
+type LevelInterval struct {
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Segment is runs From..To-1 (indexes into the group's runs) at one level, and its noise band.
+type Segment struct {
+	From   int     `json:"from"`
+	To     int     `json:"to"`
+	Level  float64 `json:"level"`
+	BandLo float64 `json:"band_lo"`
+	BandHi float64 `json:"band_hi"`
 }
 
 // ChangePoint is where a series moved: the first run of the new level, the ratio of the mean level
@@ -143,6 +168,8 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 	type series struct {
 		cs       *ClassSeries
 		abs, rel []float64 // rel stays NaN in a run without floors
+		// absPts and relPts are each run's points behind abs and rel.
+		absPts, relPts [][]float64
 	}
 	bySeries := map[[2]string]*series{}
 	var order []*series
@@ -169,13 +196,14 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 			k := [2]string{c.Driver, c.Class}
 			s := bySeries[k]
 			if s == nil {
-				s = &series{cs: &ClassSeries{Driver: c.Driver, Class: c.Class, Better: c.metrics[0][0].Better}, abs: nanSlice(n), rel: nanSlice(n)}
+				s = &series{cs: &ClassSeries{Driver: c.Driver, Class: c.Class, Better: c.metrics[0][0].Better}, abs: nanSlice(n), rel: nanSlice(n),
+					absPts: make([][]float64, n), relPts: make([][]float64, n)}
 				bySeries[k] = s
 				order = append(order, s)
 			}
-			s.abs[i] = c.Stat
+			s.abs[i], s.absPts[i] = c.Stat, c.points
 			if c.hasFloor {
-				s.rel[i] = c.RelStat
+				s.rel[i], s.relPts[i] = c.RelStat, c.rel
 			}
 		}
 	}
@@ -195,10 +223,11 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 		}
 		// The basis a comparison of the same stack judges by: against the floors where every run has
 		// them (a machine that moved as a whole cancels), else absolute.
-		xs, sg, basis := s.abs, sigma, "absolute"
+		xs, pts, sg, basis := s.abs, s.absPts, sigma, "absolute"
 		if !floats.HasNaN(s.rel) {
-			xs, sg, basis = s.rel, relSigma, "floor-relative"
+			xs, pts, sg, basis = s.rel, s.relPts, relSigma, "floor-relative"
 		}
+		s.cs.Intervals = levelIntervals(pts)
 		s.cs.Basis, s.cs.Sigma, s.cs.Df = basis, sg, df
 		for i, x := range xs {
 			if math.IsNaN(x) {
@@ -240,6 +269,13 @@ func historyGroup(fp string, rs []*result.Result, noise *Noise, opt Options) His
 	}
 	for _, s := range order {
 		slices.SortFunc(s.cs.Changes, func(a, b ChangePoint) int { return a.At - b.At })
+		if len(s.cs.Missing) == 0 {
+			xs := s.abs
+			if s.cs.Basis == "floor-relative" {
+				xs = s.rel
+			}
+			s.cs.Segments = segments(xs, s.cs.Changes, s.cs.Sigma, s.cs.Df)
+		}
 		g.Classes = append(g.Classes, *s.cs)
 	}
 	for _, k := range qorder {
@@ -298,6 +334,40 @@ func segment(xs []float64, sigma float64, df int, opt Options, lo, hi, depth int
 	out := []ChangePoint{{At: best, Ratio: math.Exp(bestDiff), P: p}}
 	out = append(out, segment(xs, sigma, df, opt, lo, best, depth+1)...)
 	out = append(out, segment(xs, sigma, df, opt, best, hi, depth+1)...)
+	return out
+}
+
+// levelIntervals is each run's level's interval from its points (log ratios): the order-statistics
+// interval of their median, back on the ratio scale.
+func levelIntervals(pts [][]float64) []LevelInterval {
+	out := make([]LevelInterval, len(pts))
+	for i, p := range pts {
+		if sm := stats.Summarize(p); sm.N >= 2 && sm.Confidence > 0 {
+			out[i] = LevelInterval{Lo: math.Exp(sm.CILo), Hi: math.Exp(sm.CIHi), Confidence: sm.Confidence}
+		}
+	}
+	return out
+}
+
+// segments cuts xs (log levels) at the change points and gives each stretch its mean level and
+// noise band: the mean ± the 97.5% quantile of Student's t with df (the normal's without A/A runs)
+// times a run's spread, sigma/√2, back on the ratio scale.
+func segments(xs []float64, changes []ChangePoint, sigma float64, df int) []Segment {
+	q := distuv.UnitNormal.Quantile(0.975)
+	if df > 0 {
+		q = distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(0.975)
+	}
+	half := q * sigma / math.Sqrt2
+	var out []Segment
+	from := 0
+	for k, cp := range append(slices.Clone(changes), ChangePoint{At: len(xs)}) {
+		if cp.At <= from && k < len(changes) {
+			continue
+		}
+		m := stat.Mean(xs[from:cp.At], nil)
+		out = append(out, Segment{From: from, To: cp.At, Level: math.Exp(m), BandLo: math.Exp(m - half), BandHi: math.Exp(m + half)})
+		from = cp.At
+	}
 	return out
 }
 

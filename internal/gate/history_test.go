@@ -257,3 +257,44 @@ func TestHistoryMultipleTesting(t *testing.T) {
 		}
 	}
 }
+
+// Each run's level lies within its interval, and a class that moved has a segment on each side of
+// its change point, each band around its own level, the band after the change clear of the level
+// before it.
+func TestHistoryIntervalsAndBands(t *testing.T) {
+	n := learn(t)
+	h, err := BuildHistory(series(8, 5, 7), Options{Noise: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, c := range h.Groups[0].Classes {
+		if len(c.Intervals) != len(c.Levels) {
+			t.Fatalf("%s %s: %d intervals for %d levels", c.Driver, c.Class, len(c.Intervals), len(c.Levels))
+		}
+		for i, iv := range c.Intervals {
+			if iv.Confidence > 0 && !(iv.Lo <= c.Levels[i]*(1+1e-9) && c.Levels[i] <= iv.Hi*(1+1e-9)) {
+				t.Errorf("%s %s run %d: level %.3f outside its interval [%.3f, %.3f]", c.Driver, c.Class, i+1, c.Levels[i], iv.Lo, iv.Hi)
+			}
+		}
+		if want := len(c.Changes) + 1; len(c.Segments) != want {
+			t.Errorf("%s %s: %d segments for %d change points", c.Driver, c.Class, len(c.Segments), len(c.Changes))
+			continue
+		}
+		for _, sg := range c.Segments {
+			if !(sg.BandLo < sg.Level && sg.Level < sg.BandHi) {
+				t.Errorf("%s %s: band [%.3f, %.3f] not around level %.3f", c.Driver, c.Class, sg.BandLo, sg.BandHi, sg.Level)
+			}
+		}
+		if len(c.Changes) == 1 {
+			moved++
+			before, after := c.Segments[0], c.Segments[1]
+			if before.To != 5-1 || after.From != 5-1 || after.To != 8 || !(after.BandLo > before.Level) {
+				t.Errorf("%s %s: segments %+v around a change at run 5", c.Driver, c.Class, c.Segments)
+			}
+		}
+	}
+	if moved == 0 {
+		t.Error("no class moved: the series' regression was not found")
+	}
+}

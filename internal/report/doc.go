@@ -22,6 +22,8 @@ type Section struct {
 	// Title heads the section; Level 1 is a document's own heading (a result), 2 a section in it.
 	Title string
 	Level int
+	// Anchor, when set, is the id a Markdown link reaches the section by ("#anchor").
+	Anchor string
 	// Lines come before the table: a header's facts, a paragraph, a list (Bullets).
 	Lines   []string
 	Bullets bool
@@ -125,6 +127,9 @@ func (d *Doc) Markdown(w io.Writer) error {
 	for i, s := range d.Sections {
 		if i > 0 {
 			fmt.Fprintln(ew)
+		}
+		if s.Anchor != "" {
+			fmt.Fprintf(ew, "<a id=\"%s\"></a>\n\n", s.Anchor)
 		}
 		if s.Title != "" {
 			fmt.Fprintf(ew, "%s %s\n\n", strings.Repeat("#", s.Level+1), s.Title)

@@ -45,27 +45,8 @@ func HistoryDoc(h *gate.History, all bool) *Doc {
 		}
 		doc.Sections = append(doc.Sections, sec)
 		qt := &Table{Header: []string{"driver", "quantity", "at runs", "values"}, Key: 2}
-		for _, q := range g.Quantities {
-			if len(q.Steps) == 0 {
-				continue
-			}
-			var at []string
-			for _, s := range q.Steps {
-				at = append(at, fmt.Sprint(s+1))
-			}
-			var vs []string
-			for i, v := range q.Values {
-				if slices.Contains(q.Missing, i) {
-					vs = append(vs, "-")
-				} else {
-					vs = append(vs, FormatValue(q.Unit, v))
-				}
-			}
-			name := string(q.Name)
-			if ps := FormatParams(q.Params); ps != "" {
-				name += " " + ps
-			}
-			qt.Rows = append(qt.Rows, []string{q.Driver, name, strings.Join(at, ", "), strings.Join(vs, " → ")})
+		for _, st := range quantitySteps(g) {
+			qt.Rows = append(qt.Rows, st[:])
 		}
 		qs := &Section{Title: "steps in the quantities", Level: 2, Table: qt}
 		if len(qt.Rows) == 0 {
@@ -149,4 +130,32 @@ func HistoryFigure(h *gate.History) *plot.Figure {
 	}
 	p.X.Min, p.X.Max = 0.5, float64(len(g.Runs))+0.5
 	return &plot.Figure{Title: "history", Plot: p, Legend: legend}
+}
+
+// quantitySteps are the quantities of g that stepped: driver, quantity and params, the runs it
+// stepped at, and its value run by run.
+func quantitySteps(g gate.HistoryGroup) [][4]string {
+	var out [][4]string
+	for _, q := range g.Quantities {
+		if len(q.Steps) == 0 {
+			continue
+		}
+		var at, vs []string
+		for _, s := range q.Steps {
+			at = append(at, fmt.Sprint(s+1))
+		}
+		for i, v := range q.Values {
+			if slices.Contains(q.Missing, i) {
+				vs = append(vs, "-")
+			} else {
+				vs = append(vs, FormatValue(q.Unit, v))
+			}
+		}
+		name := string(q.Name)
+		if ps := FormatParams(q.Params); ps != "" {
+			name += " " + ps
+		}
+		out = append(out, [4]string{q.Driver, name, strings.Join(at, ", "), strings.Join(vs, " → ")})
+	}
+	return out
 }

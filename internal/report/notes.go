@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -39,8 +40,6 @@ var causes = map[result.WarningKind]struct {
 }{
 	result.WarnNoisy: {"noisy", "noisy machine: the load average was above the CPU count while these were measured",
 		regexp.MustCompile(`^noisy machine: load ([0-9.]+) on`), "load "},
-	result.WarnBusy: {"busy", "busy machine: tasks waited for a CPU while these were measured (PSI some avg10 above 20%)",
-		regexp.MustCompile(`^busy machine: CPU pressure ([0-9]+)%`), "%"},
 	result.WarnHighVariance: {"cv", "high variance: the samples' coefficient of variation is above 20%",
 		regexp.MustCompile(`^high variance: CV ([0-9]+)%`), "CV %"},
 	result.WarnNoInterval: {"few", fewSamples,
@@ -53,9 +52,14 @@ var causes = map[result.WarningKind]struct {
 
 const fewSamples = "too few samples for a 95% interval: the interval shown is the samples' range, at the confidence their number allows"
 
+// busyPressure finds the CPU pressure in a busy machine's warning.
+var busyPressure = regexp.MustCompile(`^busy machine: CPU pressure ([0-9]+)%`)
+
 // ref records warnings of the cell named cell and returns the marks to append to it: " [1]",
-// " [1,3]", or "" without warnings.
+// " [1,3]", or "" without warnings. A busy machine is no cell's note: it is a property of the run,
+// said once in its header (busyLine).
 func (n *notes) ref(cell string, warnings []result.Warning) string {
+	warnings = slices.DeleteFunc(slices.Clone(warnings), func(w result.Warning) bool { return w.Kind == result.WarnBusy })
 	if len(warnings) == 0 {
 		return ""
 	}
@@ -130,4 +134,56 @@ func (n *notes) list() []Note {
 		out = append(out, Note{Ref: c.ref, Text: fmt.Sprintf("%s. %s: %s%s", text, cells, strings.Join(names, "; "), more)})
 	}
 	return out
+}
+
+// busyLine says once for the run what a busy machine's warning would say on each cell: how many of
+// the run's metrics were measured while tasks waited for a CPU, how hard, and during what. "" when
+// none was.
+func busyLine(r *result.Result) string {
+	var pressures []float64
+	var during []string
+	busy, all := 0, 0
+	for i := range r.Metrics {
+		m := &r.Metrics[i]
+		if m.Driver == metric.FloorDriver {
+			continue
+		}
+		all++
+		if !m.HasWarning(result.WarnBusy) {
+			continue
+		}
+		busy++
+		for _, w := range m.Warnings {
+			if w.Kind != result.WarnBusy {
+				continue
+			}
+			if p := busyPressure.FindStringSubmatch(w.Text); p != nil {
+				v, _ := strconv.ParseFloat(p[1], 64)
+				pressures = append(pressures, v)
+			}
+			if _, what, ok := strings.Cut(w.Text, ") during "); ok && !slices.Contains(during, what) {
+				during = append(during, what)
+			}
+		}
+	}
+	if busy == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("busy machine: tasks waited for a CPU (PSI some avg10 above 20%%) while %d of the run's %d metrics were measured", busy, all)
+	if len(pressures) > 0 {
+		lo, hi := slices.Min(pressures), slices.Max(pressures)
+		r := strconv.FormatFloat(lo, 'f', -1, 64) + "%"
+		if hi != lo {
+			r = strconv.FormatFloat(lo, 'f', -1, 64) + "–" + strconv.FormatFloat(hi, 'f', -1, 64) + "%"
+		}
+		s += " (CPU pressure " + r + ")"
+	}
+	if len(during) > 0 {
+		more := ""
+		if len(during) > maxNamedCells {
+			during, more = during[:maxNamedCells], fmt.Sprintf(" and %d more", len(during)-maxNamedCells)
+		}
+		s += ", during " + strings.Join(during, ", ") + more
+	}
+	return s + ": their intervals are wider for it, and the gate leaves them out of its noise floors (said here once for the run, not on each cell)"
 }

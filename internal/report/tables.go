@@ -496,33 +496,11 @@ func headerSection(r *result.Result) *Section {
 		w("PARTIAL: the run did not finish; some metrics may be missing")
 	}
 
-	e := r.Env
-	var env []string
-	if e.Kernel != "" {
-		kernel, _, _ := strings.Cut(e.Kernel, " ") // the release; the build string is in the file
-		env = append(env, "kernel "+kernel)
+	if l := envLine(r); l != "" {
+		lines = append(lines, l)
 	}
-	if e.OS != "" {
-		env = append(env, e.OS)
-	}
-	if e.CPUModel != "" || e.CPUs > 0 {
-		cpu := "cpu " + e.CPUModel
-		if e.CPUs > 0 {
-			cpu += fmt.Sprintf(" ×%d", e.CPUs)
-		}
-		env = append(env, strings.Replace(cpu, "  ", " ", 1))
-	}
-	if e.MemoryBytes > 0 {
-		env = append(env, "memory "+FormatBytes(e.MemoryBytes))
-	}
-	if e.Backing.FS != "" {
-		env = append(env, "backing "+e.Backing.FS)
-	}
-	if e.Fingerprint != "" {
-		env = append(env, "fingerprint "+e.Fingerprint)
-	}
-	if len(env) > 0 {
-		w("env: %s", strings.Join(env, ", "))
+	if b := busyLine(r); b != "" {
+		lines = append(lines, b)
 	}
 	if d := r.Drift; d != nil {
 		stat, flush := calibrationMedians(r.Noise)
@@ -731,4 +709,37 @@ func calibrationMedians(noise []result.NoiseSample) (stat, flush string) {
 		flush = FormatNanos(stats.Median(fl))
 	}
 	return stat, flush
+}
+
+// envLine is the header's line on the machine: kernel, OS, CPU, memory, backing, fingerprint.
+func envLine(r *result.Result) string {
+	e := r.Env
+	var env []string
+	if e.Kernel != "" {
+		kernel, _, _ := strings.Cut(e.Kernel, " ") // the release; the build string is in the file
+		env = append(env, "kernel "+kernel)
+	}
+	if e.OS != "" {
+		env = append(env, e.OS)
+	}
+	if e.CPUModel != "" || e.CPUs > 0 {
+		cpu := "cpu " + e.CPUModel
+		if e.CPUs > 0 {
+			cpu += fmt.Sprintf(" ×%d", e.CPUs)
+		}
+		env = append(env, strings.Replace(cpu, "  ", " ", 1))
+	}
+	if e.MemoryBytes > 0 {
+		env = append(env, "memory "+FormatBytes(e.MemoryBytes))
+	}
+	if e.Backing.FS != "" {
+		env = append(env, "backing "+e.Backing.FS)
+	}
+	if e.Fingerprint != "" {
+		env = append(env, "fingerprint "+e.Fingerprint)
+	}
+	if len(env) == 0 {
+		return ""
+	}
+	return "env: " + strings.Join(env, ", ")
 }

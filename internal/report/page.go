@@ -33,25 +33,28 @@ type topic struct {
 	name   metric.ID
 	params map[string]string
 	most   string
+	// local: only drivers whose layers are all on the machine answer it (a remote snapshotter's
+	// lazily pulled layers are not on its disk until read: its disk use is no answer to the question).
+	local bool
 }
 
 var topics = []topic{
-	{"create (rule 1): a new 4KiB file", "create", metric.OpCreate, map[string]string{metric.PSize: "4KiB"}, ""},
+	{"create (rule 1): a new 4KiB file", "create", metric.OpCreate, map[string]string{metric.PSize: "4KiB"}, "", false},
 	{"lookup (rule 2): stat, warm, deepest layer", "stat warm", metric.OpLookup,
-		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheWarm}, metric.PDepth},
+		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheWarm}, metric.PDepth, false},
 	{"lookup (rule 2): stat, cold caches, deepest layer", "stat cold", metric.OpLookup,
-		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheCold}, metric.PDepth},
+		map[string]string{metric.PKind: metric.LookupHit, metric.PCache: metric.CacheCold}, metric.PDepth, false},
 	{"copy-up (rule 3): first append to the largest lower file", "copy-up append", metric.CopyupLatency,
-		map[string]string{metric.PHow: metric.HowAppend, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, metric.PSize},
+		map[string]string{metric.PHow: metric.HowAppend, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, metric.PSize, false},
 	{"copy-up (rule 3): chmod of the largest lower file", "copy-up chmod", metric.CopyupLatency,
-		map[string]string{metric.PHow: metric.HowChmod, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, metric.PSize},
-	{"delete (rule 4): unlink a lower file (whiteout)", "unlink", metric.OpDelete, map[string]string{metric.PKind: metric.DeleteFile}, ""},
-	{"build: apply each layer of the image", "build", metric.LayerApply, nil, ""},
-	{"start a container: snapshot prepare", "prepare", metric.SnapshotPrepare, map[string]string{metric.PContainer: ""}, metric.PContainer},
-	{"disk: images and every container, ÷ the unique layers", "disk", metric.DiskVsUnique, nil, metric.PContainers},
-	{"memory: page cache when every container read the working set", "page cache", metric.PagecacheResident, nil, metric.PContainers},
-	{"pull: until the container is ready, over the network profiles", "pull ready", metric.PullReady, nil, ""},
-	{"pull: until its workload is done, over the network profiles", "pull done", metric.PullDone, nil, ""},
+		map[string]string{metric.PHow: metric.HowChmod, metric.PWrite: metric.WriteFirst, metric.PCache: metric.CacheWarm}, metric.PSize, false},
+	{"delete (rule 4): unlink a lower file (whiteout)", "unlink", metric.OpDelete, map[string]string{metric.PKind: metric.DeleteFile}, "", false},
+	{"build: apply each layer of the image", "build", metric.LayerApply, nil, "", false},
+	{"start a container: snapshot prepare", "prepare", metric.SnapshotPrepare, map[string]string{metric.PContainer: ""}, metric.PContainer, false},
+	{"disk: images and every container, ÷ the unique layers", "disk", metric.DiskVsUnique, nil, metric.PContainers, true},
+	{"memory: page cache when every container read the working set", "page cache", metric.PagecacheResident, nil, metric.PContainers, false},
+	{"pull: until the container is ready, over the network profiles", "pull ready", metric.PullReady, nil, "", false},
+	{"pull: until its workload is done, over the network profiles", "pull done", metric.PullDone, nil, "", false},
 }
 
 // points are driver d's metrics for t in r: the one at the largest value of t.most, or every one
@@ -135,7 +138,7 @@ func answerTopic(t topic, entries []PageEntry) *answer {
 			a.quantity = d.Kind == metric.Quantity
 		}
 		for _, dr := range r.Drivers {
-			if dr.Name == Reference || dr.Status != result.StatusOK {
+			if dr.Name == Reference || dr.Status != result.StatusOK || (t.local && dr.Capabilities.Remote) {
 				continue
 			}
 			var xa, xb [][]float64

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
 )
 
@@ -110,5 +111,33 @@ func TestPageBusyOnce(t *testing.T) {
 	}
 	if n := strings.Count(buf.String(), "busy machine"); n != 1 {
 		t.Errorf("the terminal report says \"busy machine\" %d times, want once:\n%s", n, buf.String())
+	}
+}
+
+// A remote snapshotter's lazily pulled layers are not on its disk: it answers no question of disk
+// use, however little it holds, while a local driver holding less does.
+func TestPageDiskLocalOnly(t *testing.T) {
+	var disk topic
+	for _, tp := range topics {
+		if tp.name == metric.DiskVsUnique {
+			disk = tp
+		}
+	}
+	mk := func(name string, remote bool, v float64) (result.DriverResult, result.Metric) {
+		return result.DriverResult{Name: name, Status: result.StatusOK, Capabilities: result.Capabilities{Remote: remote}},
+			result.Metric{Driver: name, Name: metric.DiskVsUnique, Params: map[string]string{metric.PContainers: "4"}, Samples: []float64{v}, Summary: result.Summary{N: 1, Median: v}}
+	}
+	r := &result.Result{}
+	for _, d := range []struct {
+		name   string
+		remote bool
+		v      float64
+	}{{Reference, false, 1}, {"lazy", true, 0.001}, {"smaller", false, 0.8}} {
+		dr, m := mk(d.name, d.remote, d.v)
+		r.Drivers, r.Metrics = append(r.Drivers, dr), append(r.Metrics, m)
+	}
+	a := answerTopic(disk, []PageEntry{{Result: r}})
+	if a == nil || len(a.verdicts) != 1 || a.verdicts[0].driver != "smaller" {
+		t.Fatalf("disk answered by %+v, want the local driver smaller alone", a)
 	}
 }

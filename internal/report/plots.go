@@ -51,8 +51,33 @@ type Figure struct {
 // A figure whose metrics are absent is skipped. Drivers that were skipped or failed are not
 // plotted. The SVG files are deterministic: the same result renders byte-identical files.
 func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
-	d := newPlotData(r)
 	var figs []Figure
+	for _, b := range figures(r) {
+		base := b.name
+		if prefix != "" {
+			base = prefix + "-" + b.name
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		if err := WriteFigure(b.fig, filepath.Join(dir, base)); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		figs = append(figs, Figure{Title: b.fig.Title, SVG: base + ".svg", PNG: base + ".png"})
+	}
+	return figs, nil
+}
+
+// namedFigure is a figure and its name in the files' names.
+type namedFigure struct {
+	name string
+	fig  *plot.Figure
+}
+
+// figures builds the figures r has data for, in the order of Plots.
+func figures(r *result.Result) []namedFigure {
+	d := newPlotData(r)
+	var out []namedFigure
 	for _, b := range []struct {
 		name  string
 		build func(*plotData) *plot.Figure
@@ -66,23 +91,11 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		{"pull", pullFigure},
 		{"daemon", daemonFigure},
 	} {
-		f := b.build(d)
-		if f == nil {
-			continue
+		if f := b.build(d); f != nil {
+			out = append(out, namedFigure{b.name, f})
 		}
-		base := b.name
-		if prefix != "" {
-			base = prefix + "-" + b.name
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return figs, fmt.Errorf("plot %s: %w", b.name, err)
-		}
-		if err := WriteFigure(f, filepath.Join(dir, base)); err != nil {
-			return figs, fmt.Errorf("plot %s: %w", b.name, err)
-		}
-		figs = append(figs, Figure{Title: f.Title, SVG: base + ".svg", PNG: base + ".png"})
 	}
-	return figs, nil
+	return out
 }
 
 // WriteFigure renders f to base.svg and base.png.

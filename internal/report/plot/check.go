@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -36,24 +37,48 @@ type Styled interface {
 // ReportSeries tells a canvas recording a check (Check) the styles of the series a plotter draws
 // on c; on any other canvas it does nothing. Plotters call it from Plot.
 func ReportSeries(c draw.Canvas, styles ...SeriesStyle) {
+	if r := recorderOf(c); r != nil {
+		r.series = append(r.series, styles...)
+	}
+}
+
+// reportMarker tells a canvas recording a check where a marker of series name, at xy, is drawn
+// (box), or that it is not (drawn false: it lies beyond its plot's axes). Check reports a marker
+// left out or cut by the edge of the image.
+func reportMarker(c draw.Canvas, name string, xy plotter.XY, box vg.Rectangle, drawn bool) {
+	r := recorderOf(c)
+	if r == nil {
+		return
+	}
+	w, h := r.Size()
+	switch {
+	case !drawn:
+		r.cut = append(r.cut, fmt.Sprintf("a marker of series %q at (%.3g, %.3g) lies beyond its plot's axes", name, xy.X, xy.Y))
+	case box.Min.X < -0.5 || box.Min.Y < -0.5 || box.Max.X > w+0.5 || box.Max.Y > h+0.5:
+		r.cut = append(r.cut, fmt.Sprintf("a marker of series %q at (%.3g, %.3g) is cut by the edge of the image", name, xy.X, xy.Y))
+	}
+}
+
+// recorderOf is the recording canvas under c, or nil.
+func recorderOf(c draw.Canvas) *recorder {
 	cv := c.Canvas
 	for {
 		switch inner := cv.(type) {
 		case draw.Canvas:
 			cv = inner.Canvas
-			continue
 		case *draw.Canvas:
 			cv = inner.Canvas
-			continue
 		case *recorder:
-			inner.series = append(inner.series, styles...)
+			return inner
+		default:
+			return nil
 		}
-		return
 	}
 }
 
 // Check renders the figure as its PNG and reports what a reader would see wrong: a text not wholly
-// inside the image, two texts overlapping, two series (or two legend entries) of the figure drawn
+// inside the image, two texts overlapping, a marker left out (beyond its plot's axes) or cut by
+// the edge of the image, two series (or two legend entries) of the figure drawn
 // alike (same colour and marker, or for bars the same colour). The texts and their boxes are
 // returned too, for the caller's messages.
 func (f *Figure) Check() (problems []string, texts []TextBox, err error) {
@@ -86,6 +111,7 @@ func (f *Figure) Check() (problems []string, texts []TextBox, err error) {
 		}
 	}
 
+	problems = append(problems, rec.cut...)
 	problems = append(problems, sameStyles("series", rec.series)...)
 	var entries []SeriesStyle
 	for _, e := range f.Legend {
@@ -169,6 +195,7 @@ type recorder struct {
 	stack  []affine
 	texts  []TextBox
 	series []SeriesStyle
+	cut    []string // markers left out or cut by the image's edge
 }
 
 func (r *recorder) Rotate(rad float64) {

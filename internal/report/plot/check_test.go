@@ -79,3 +79,13 @@ func TestCheck(t *testing.T) {
 type styled struct{ styles []SeriesStyle }
 
 func (s *styled) Plot(c draw.Canvas, _ *plot.Plot) { ReportSeries(c, s.styles...) }
+
+func TestCheckMarkers(t *testing.T) {
+	// A point beyond the axes is left out of the drawing: the check says so.
+	f := lineFigure(t, 1)
+	f.Plot.Add(&Series{Name: "far", XYs: plotter.XYs{{X: 0.5, Y: 2}, {X: 5, Y: 2}}, Glyph: DotGlyphs(1)[0]})
+	f.Plot.X.Min, f.Plot.X.Max = 0, 1
+	if got := problemsOf(t, f); !strings.Contains(got, `a marker of series "far" at (5, 2) lies beyond its plot's axes`) {
+		t.Errorf("a point beyond the axes: problems %q", got)
+	}
+}

@@ -180,9 +180,6 @@ func padRange(lo, hi float64, log bool) (float64, float64) {
 	if !log {
 		least = math.Max(math.Abs(hi)*0.3, 1)
 	}
-	if span < least {
-		mid := (lo + hi) / 2
-		return mid - least/2, mid + least/2
-	}
-	return lo - span/12, hi + span/12
+	pad := max(span/12, (least-span)/2)
+	return lo - pad, hi + pad
 }

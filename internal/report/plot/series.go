@@ -59,7 +59,10 @@ func (s *Series) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 	for _, xy := range s.XYs {
 		pt := vg.Point{X: trX(xy.X), Y: trY(xy.Y)}
-		if c.Contains(pt) {
+		drawn := c.Contains(pt)
+		r := s.Glyph.Radius
+		reportMarker(c, s.Name, xy, vg.Rectangle{Min: vg.Point{X: pt.X - r, Y: pt.Y - r}, Max: vg.Point{X: pt.X + r, Y: pt.Y + r}}, drawn)
+		if drawn {
 			c.DrawGlyph(s.Glyph, pt)
 		}
 	}

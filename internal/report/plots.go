@@ -42,17 +42,48 @@ type Figure struct {
 //   - disk: disk used vs number of containers, a line per driver;
 //   - pagecache: page cache resident vs number of containers, a line per driver;
 //   - lifecycle: median snapshot calls per container and the per-layer image operations summed
-//     over the layers, grouped by operation with a bar per driver;
-//   - pull: a fresh node's pull until the container is ready and until its start is done, per
-//     network, a bar per driver;
+//     over the layers: a dot plot, a panel per operation, a row per driver;
+//   - pull: a fresh node's pull until the container is ready and until its start is done: a dot
+//     plot, a panel per network, a row per driver;
 //   - daemon: each daemon driver's median ÷ its in-process pair's, rule by rule and point by point
 //     (log scale), with the ratios' intervals and a line at ×1.
+//
+// The line figures become dot plots too when they have more drivers or lines than read apart in one
+// panel (more than 6 drivers or 12 lines): a row per driver, a panel per x (file size, depth,
+// count), a marker per variant. No two series of a figure share a colour and marker, headings and
+// captions wrap to the figure's width, and no value is written where labels would collide:
+// Figure.Check (TestFigureCheck) holds every figure to that.
 //
 // A figure whose metrics are absent is skipped. Drivers that were skipped or failed are not
 // plotted. The SVG files are deterministic: the same result renders byte-identical files.
 func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
-	d := newPlotData(r)
 	var figs []Figure
+	for _, b := range figures(r) {
+		base := b.name
+		if prefix != "" {
+			base = prefix + "-" + b.name
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		if err := WriteFigure(b.fig, filepath.Join(dir, base)); err != nil {
+			return figs, fmt.Errorf("plot %s: %w", b.name, err)
+		}
+		figs = append(figs, Figure{Title: b.fig.Title, SVG: base + ".svg", PNG: base + ".png"})
+	}
+	return figs, nil
+}
+
+// namedFigure is a figure and its name in the files' names.
+type namedFigure struct {
+	name string
+	fig  *plot.Figure
+}
+
+// figures builds the figures r has data for, in the order of Plots.
+func figures(r *result.Result) []namedFigure {
+	d := newPlotData(r)
+	var out []namedFigure
 	for _, b := range []struct {
 		name  string
 		build func(*plotData) *plot.Figure
@@ -66,23 +97,11 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		{"pull", pullFigure},
 		{"daemon", daemonFigure},
 	} {
-		f := b.build(d)
-		if f == nil {
-			continue
+		if f := b.build(d); f != nil {
+			out = append(out, namedFigure{b.name, f})
 		}
-		base := b.name
-		if prefix != "" {
-			base = prefix + "-" + b.name
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return figs, fmt.Errorf("plot %s: %w", b.name, err)
-		}
-		if err := WriteFigure(f, filepath.Join(dir, base)); err != nil {
-			return figs, fmt.Errorf("plot %s: %w", b.name, err)
-		}
-		figs = append(figs, Figure{Title: f.Title, SVG: base + ".svg", PNG: base + ".png"})
 	}
-	return figs, nil
+	return out
 }
 
 // WriteFigure renders f to base.svg and base.png.
@@ -114,11 +133,12 @@ func newPlotData(r *result.Result) *plotData {
 			excluded[dr.Name] = true
 		}
 	}
-	// Colors follow the result's driver order, so a driver keeps its color across figures and
-	// across results with the same drivers.
-	for i, name := range driverOrder(r) {
-		d.colors[name] = plot.Palette[i%len(plot.Palette)]
+	// Colors follow the plotted drivers' order, so a driver keeps its color across figures and
+	// across results with the same drivers (a figure of more drivers than colors is a dot plot,
+	// which does not color by driver).
+	for _, name := range driverOrder(r) {
 		if !excluded[name] {
+			d.colors[name] = plot.Palette[len(d.drivers)%len(plot.Palette)]
 			d.drivers = append(d.drivers, name)
 		}
 	}
@@ -339,15 +359,12 @@ func (set seriesSet) legend(d *plotData, markers bool) []plot.LegendEntry {
 
 // addSeries adds each series as a line with markers and, when it has intervals, error bars. xf
 // maps x to the axis (log, and shifted sideways by series so their bars do not hide each other).
-func (set seriesSet) addSeries(p *gplot.Plot, d *plotData, logY bool, xf func(x float64, i, n int) float64) error {
+func (set seriesSet) addSeries(p *gplot.Plot, d *plotData, logY bool, xf func(x float64, i, n int) float64) {
 	for i, s := range set.series {
-		if err := set.addLine(p, d, s, s.pts, true, logY, func(x float64) float64 {
+		set.addLine(p, d, s, s.pts, true, logY, func(x float64) float64 {
 			return xf(x, i, len(set.series))
-		}); err != nil {
-			return err
-		}
+		})
 	}
-	return nil
 }
 
 // addLine adds pts of series s: a line through them when connect, markers, and error bars. xf maps
@@ -355,51 +372,27 @@ func (set seriesSet) addSeries(p *gplot.Plot, d *plotData, logY bool, xf func(x 
 //
 // Log axes are drawn as linear axes over log values (with plot.LogTicks) rather than with gonum's
 // LogScale, which misplaces a centred axis label's glyph box and pads the plot with empty space.
-func (set seriesSet) addLine(p *gplot.Plot, d *plotData, s *series, pts []point, connect, logY bool, xf func(float64) float64) error {
+func (set seriesSet) addLine(p *gplot.Plot, d *plotData, s *series, pts []point, connect, logY bool, xf func(float64) float64) {
 	line, glyph := set.styles(d, s)
-	xys := make(plotter.XYs, len(pts))
-	var bars struct {
-		plotter.XYs
-		plotter.YErrors
+	ser := &plot.Series{Name: strings.TrimSpace(s.driver + " " + s.label), Glyph: glyph}
+	if connect {
+		ser.Line = &line
 	}
 	yf := func(y float64) float64 { return y }
 	if logY {
 		yf = math.Log10
 	}
-	for i, pt := range pts {
-		x := xf(pt.x)
-		y := yf(pt.m.Summary.Median)
-		xys[i] = plotter.XY{X: x, Y: y}
+	for _, pt := range pts {
+		ser.XYs = append(ser.XYs, plotter.XY{X: xf(pt.x), Y: yf(pt.m.Summary.Median)})
 		lo, hi := ciOf(pt.m, logY)
 		if hi > lo {
-			bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: y})
-			bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{y - yf(lo), yf(hi) - y})
+			lo, hi = yf(lo), yf(hi)
+		} else {
+			lo, hi = math.NaN(), math.NaN()
 		}
+		ser.Lo, ser.Hi = append(ser.Lo, lo), append(ser.Hi, hi)
 	}
-	if len(bars.XYs) > 0 {
-		eb, err := plotter.NewYErrorBars(bars)
-		if err != nil {
-			return err
-		}
-		eb.LineStyle = draw.LineStyle{Color: plot.Fade(d.colors[s.driver]), Width: vg.Points(1)}
-		eb.CapWidth = vg.Points(5)
-		p.Add(eb)
-	}
-	if connect && len(xys) > 1 {
-		l, err := plotter.NewLine(xys)
-		if err != nil {
-			return err
-		}
-		l.LineStyle = line
-		p.Add(l)
-	}
-	sc, err := plotter.NewScatter(xys)
-	if err != nil {
-		return err
-	}
-	sc.GlyphStyle = glyph
-	p.Add(sc)
-	return nil
+	p.Add(ser)
 }
 
 // ciOf is the metric's confidence interval, or (0, 0) when there is none to draw. On a log axis
@@ -415,6 +408,120 @@ func ciOf(m *result.Metric, logY bool) (lo, hi float64) {
 		lo = s.Median
 	}
 	return lo, hi
+}
+
+// xs are the x values of the set's points, ascending.
+func (set seriesSet) xs() []float64 {
+	var xs []float64
+	for _, s := range set.series {
+		for _, pt := range s.pts {
+			if !slices.Contains(xs, pt.x) {
+				xs = append(xs, pt.x)
+			}
+		}
+	}
+	slices.Sort(xs)
+	return xs
+}
+
+// tooMany reports whether a series set is too many lines for one panel: more drivers than
+// (color, marker) pairs read apart at a glance, or more lines than a reader can follow. Such a set
+// is drawn as a dot plot (dotsOf).
+func (set seriesSet) tooMany() bool {
+	var drivers []string
+	for _, s := range set.series {
+		if !slices.Contains(drivers, s.driver) {
+			drivers = append(drivers, s.driver)
+		}
+	}
+	return len(drivers) > 6 || len(set.series) > 12
+}
+
+// dotsOf lays a series set out as a dot plot: a row per driver, a panel per x in xs (headed by
+// heading), a marker per variant (a distinct color and shape each), values on one x range (log10
+// with logV).
+func dotsOf(set seriesSet, xs []float64, heading func(float64) string, logV bool, format func(float64) string) *plot.Dots {
+	dots := &plot.Dots{Shared: true, Log: logV, Ticks: ticksOf(logV, format)}
+	for _, s := range set.series {
+		if !slices.Contains(dots.Rows, s.driver) {
+			dots.Rows = append(dots.Rows, s.driver)
+		}
+	}
+	glyphs := plot.DotGlyphs(len(set.variants))
+	for i, v := range set.variants {
+		dots.Series = append(dots.Series, plot.DotSeries{Label: v, Glyph: glyphs[i]})
+	}
+	for _, x := range xs {
+		pn := plot.DotPanel{Heading: heading(x)}
+		for _, s := range set.series {
+			for _, pt := range s.pts {
+				if pt.x == x {
+					pn.Marks = append(pn.Marks, markOf(slices.Index(dots.Rows, s.driver), slices.Index(set.variants, s.label), pt.m, logV))
+				}
+			}
+		}
+		dots.Panels = append(dots.Panels, pn)
+	}
+	return dots
+}
+
+// ticksOf marks a dot plot's panels: decades of nanoseconds (log) or round byte counts.
+func ticksOf(logV bool, format func(float64) string) func(int) gplot.Ticker {
+	if logV {
+		return func(n int) gplot.Ticker { return plot.LogTicks{Format: format, MaxLabels: n} }
+	}
+	return func(n int) gplot.Ticker { return plot.BytesTicks{Format: format, MaxLabels: n} }
+}
+
+// markOf is m's median in row and series, with its interval, as log10s with logV.
+func markOf(row, series int, m *result.Metric, logV bool) plot.Mark {
+	f := func(v float64) float64 { return v }
+	if logV {
+		f = math.Log10
+	}
+	mk := plot.Mark{Row: row, Series: series, X: f(m.Summary.Median), Lo: math.NaN(), Hi: math.NaN()}
+	if lo, hi := ciOf(m, logV); hi > lo {
+		mk.Lo, mk.Hi = f(lo), f(hi)
+	}
+	return mk
+}
+
+// intervalNote says what the interval bars are, with their confidence levels (lower than 95% where
+// a metric has too few samples to reach it).
+func intervalNote(ms []*result.Metric) string {
+	var levels []float64
+	for _, m := range ms {
+		if c := m.Summary.Confidence; c > 0 && m.Summary.N >= 2 && !slices.Contains(levels, c) {
+			levels = append(levels, c)
+		}
+	}
+	if len(levels) == 0 {
+		return ""
+	}
+	slices.Sort(levels)
+	slices.Reverse(levels)
+	var ps []string
+	for _, c := range levels {
+		ps = append(ps, strconv.FormatFloat(c*100, 'g', 3, 64)+"%")
+	}
+	note := "bars: the median's " + ps[0] + " confidence interval"
+	if len(ps) > 1 {
+		note = "bars: the median's confidence interval, at " + strings.Join(ps[:len(ps)-1], ", ") + " or " + ps[len(ps)-1] + " (fewer samples)"
+	}
+	return note
+}
+
+// upper starts s with a capital.
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// joinNotes joins the non-empty notes of a caption with "; ".
+func joinNotes(notes ...string) string {
+	return strings.Join(slices.DeleteFunc(notes, func(s string) bool { return s == "" }), "; ")
 }
 
 // --- figures ---
@@ -444,16 +551,14 @@ func copyupFigure(d *plotData) *plot.Figure {
 	if len(qual) > 0 {
 		title += " (" + strings.Join(qual, ", ") + ")"
 	}
-	p := plot.New(title, "file size (log scale)", "median latency (log scale)")
-	var sizes []float64
-	for _, s := range set.series {
-		for _, pt := range s.pts {
-			if !slices.Contains(sizes, pt.x) {
-				sizes = append(sizes, pt.x)
-			}
-		}
+	sizes := set.xs()
+	note := intervalNote(ms)
+	if set.tooMany() {
+		dots := dotsOf(set, sizes, sizeLabel, true, nanosLabel)
+		caption := joinNotes("Median copy-up latency (log scale), a row per driver, a panel per file size", note)
+		return dots.Figure(title, caption, set.header)
 	}
-	slices.Sort(sizes)
+	p := plot.New(title, "file size (log scale)", "median latency (log scale)")
 	p.X.Tick.Marker = plot.SizeTicks{Sizes: sizes, Format: sizeLabel}
 	p.Y.Tick.Marker = plot.LogTicks{Format: nanosLabel}
 	// x is log2(size); series at the same size are spread over a third of an octave so their
@@ -464,12 +569,10 @@ func copyupFigure(d *plotData) *plot.Figure {
 		}
 		return math.Log2(x) + (float64(i)/float64(n-1)-0.5)/3
 	}
-	if err := set.addSeries(p, d, true, xf); err != nil {
-		return nil
-	}
+	set.addSeries(p, d, true, xf)
 	// Half an octave of room each side for the dodge, the markers and the end tick labels.
 	p.X.Min, p.X.Max = math.Log2(sizes[0])-0.5, math.Log2(sizes[len(sizes)-1])+0.5
-	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
+	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true), Caption: upper(note)}
 }
 
 func lookupFigure(d *plotData) *plot.Figure {
@@ -547,6 +650,31 @@ func lookupFigure(d *plotData) *plot.Figure {
 	if logX {
 		xlabel = "layer the file is found in (1 = top image layer; log scale)"
 	}
+	note := intervalNote(all)
+	if set.tooMany() {
+		depths := set.xs()
+		dots := dotsOf(set, depths, func(x float64) string { return "layer " + strconv.Itoa(int(x)) }, logY, nanosLabel)
+		if !logY {
+			dots.Ticks = func(n int) gplot.Ticker { return plot.LinearTicks{Format: nanosLabel} }
+		}
+		if len(missOf) > 0 {
+			miss := plot.DotPanel{Heading: "miss"}
+			if layers := paramValues(misses, metric.PLayers); len(layers) == 1 {
+				miss.Heading += " (" + layers[0] + " layers)"
+			}
+			for _, s := range set.series {
+				if m := missOf[s]; m != nil {
+					miss.Marks = append(miss.Marks, markOf(slices.Index(dots.Rows, s.driver), slices.Index(set.variants, s.label), m, logY))
+				}
+			}
+			dots.Panels = append(dots.Panels, miss)
+		}
+		caption := joinNotes("Median lookup latency, a row per driver, a panel per layer the file is found in (1 = top image layer) and for a miss", note)
+		if logY {
+			caption = strings.Replace(caption, "latency,", "latency (log scale),", 1)
+		}
+		return dots.Figure(title, caption, set.header)
+	}
 	p := plot.New(title, xlabel, ylabel)
 	n := len(set.series)
 	dodge := func(x float64, i int) float64 {
@@ -557,14 +685,10 @@ func lookupFigure(d *plotData) *plot.Figure {
 	}
 	for i, s := range set.series {
 		xf := func(x float64) float64 { return dodge(tx(x), i) }
-		if err := set.addLine(p, d, s, s.pts, true, logY, xf); err != nil {
-			return nil
-		}
+		set.addLine(p, d, s, s.pts, true, logY, xf)
 		if m := missOf[s]; m != nil {
 			mf := func(x float64) float64 { return dodge(x, i) } // missX is already in drawn units
-			if err := set.addLine(p, d, s, []point{{missX, m}}, false, logY, mf); err != nil {
-				return nil
-			}
+			set.addLine(p, d, s, []point{{missX, m}}, false, logY, mf)
 		}
 	}
 	// Label the depths measured; the others get an unlabelled minor tick (deep stacks would crowd).
@@ -599,7 +723,7 @@ func lookupFigure(d *plotData) *plot.Figure {
 		p.Y.Min = 0
 		p.Y.Tick.Marker = plot.LinearTicks{Format: nanosLabel}
 	}
-	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
+	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true), Caption: upper(note)}
 }
 
 // sameVariant reports whether params carry the variant's values.
@@ -668,15 +792,30 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 		return nil
 	}
 	p := plot.New(title, count, ylabel)
-	var xs []float64
-	for _, s := range set.series {
-		for _, pt := range s.pts {
-			if !slices.Contains(xs, pt.x) {
-				xs = append(xs, pt.x)
+	xs := set.xs()
+	note := intervalNote(ms)
+	if set.tooMany() {
+		// A panel per count, at most five: the first, the last and evenly between.
+		shown := xs
+		if len(xs) > 5 {
+			shown = nil
+			for i := range 5 {
+				x := xs[int(math.Round(float64(i)*float64(len(xs)-1)/4))]
+				if !slices.Contains(shown, x) {
+					shown = append(shown, x)
+				}
 			}
 		}
+		heading := func(x float64) string {
+			if x == 1 {
+				return "1 " + strings.TrimSuffix(count, "s")
+			}
+			return strconv.Itoa(int(x)) + " " + count
+		}
+		dots := dotsOf(set, shown, heading, false, bytesLabel)
+		caption := joinNotes(upper(ylabel)+", a row per driver, a panel per number of "+count, note)
+		return dots.Figure(title, caption, set.header)
 	}
-	slices.Sort(xs)
 	gap := 1.0
 	for i := 1; i < len(xs); i++ {
 		gap = min(gap, xs[i]-xs[i-1])
@@ -688,9 +827,7 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 		}
 		return x + (float64(i)/float64(n-1)-0.5)*0.1*gap
 	}
-	if err := set.addSeries(p, d, false, xf); err != nil {
-		return nil
-	}
+	set.addSeries(p, d, false, xf)
 	p.Y.Min = min(0, p.Y.Min)
 	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.04 // the top point clear of the frame
 	p.Y.Tick.Marker = plot.BytesTicks{Format: bytesLabel}
@@ -707,34 +844,43 @@ func countFigure(d *plotData, ms []*result.Metric, count, title, ylabel string) 
 	p.X.Tick.Marker = ticks
 	pad := max(0.25, (xs[len(xs)-1]-xs[0])/30)
 	p.X.Min, p.X.Max = xs[0]-pad, xs[len(xs)-1]+pad
-	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true)}
+	return &plot.Figure{Title: title, Plot: p, Legend: set.legend(d, true), Caption: upper(note)}
 }
 
-// barGroup is a group of bars, labelled below, a bar per driver: e.g. per-container snapshot calls
-// (median over the containers of each one's median) or a per-layer operation summed over the
-// image's layers.
+// barGroup is a panel of values by driver: e.g. per-container snapshot calls (median over the
+// containers of each one's median) or a per-layer operation summed over the image's layers; or of
+// several series (a network's pulls: until ready, until done), each values by driver.
 type barGroup struct {
-	label  string
-	values map[string]float64 // by driver
+	label   string
+	values  map[string]float64   // by driver, for a single series
+	series  []map[string]float64 // by series, by driver, when there are several
+	metrics []*result.Metric     // the metrics values were read from (their intervals), if any
 }
 
-// barDrivers returns the drivers (in plot order) with a positive value in some group, and the
-// range of those values.
-func barDrivers(d *plotData, groups []barGroup) (drivers []string, lo, hi float64) {
-	lo, hi = math.Inf(1), math.Inf(-1)
+// all is the group's values by series.
+func (g barGroup) all() []map[string]float64 {
+	if g.series != nil {
+		return g.series
+	}
+	return []map[string]float64{g.values}
+}
+
+// barDrivers returns the drivers (in plot order) with a positive value in some group.
+func barDrivers(d *plotData, groups []barGroup) (drivers []string) {
 	for _, drv := range d.drivers {
 		has := false
 		for _, g := range groups {
-			if v, ok := g.values[drv]; ok && v > 0 {
-				has = true
-				lo, hi = min(lo, v), max(hi, v)
+			for _, vals := range g.all() {
+				if v, ok := vals[drv]; ok && v > 0 {
+					has = true
+				}
 			}
 		}
 		if has {
 			drivers = append(drivers, drv)
 		}
 	}
-	return drivers, lo, hi
+	return drivers
 }
 
 func lifecycleFigure(d *plotData) *plot.Figure {
@@ -799,58 +945,81 @@ func lifecycleFigure(d *plotData) *plot.Figure {
 		}
 		ops = append(ops, op)
 	}
-	drivers, lo, hi := barDrivers(d, ops)
+	drivers := barDrivers(d, ops)
 	if len(drivers) == 0 {
 		return nil
 	}
-	logY := hi/lo > 10
-
 	title := "Snapshot lifecycle and image build (median)"
-	ylabel := "median time"
-	if logY {
-		ylabel += " (log scale)"
-	}
-	p := plot.New(title, "per container: median over the containers · Σ: summed over the image's layers", ylabel)
-	p.X.Label.TextStyle.Font = font.From(plot.SansFont, 10.5)
-	p.X.Tick.Label.Font = font.From(plot.SansFont, 10.5)
-	legend := addGroupedBars(p, d, drivers, ops, logY, lo, hi)
-	return &plot.Figure{Title: title, Plot: p, Legend: legend}
+	dots := groupDots(drivers, []string{"median"}, ops, false)
+	caption := "Median time (log scale, each panel its own range), a row per driver, a panel per operation; per container: the median over the containers of each one's median; Σ: summed over the image's layers"
+	return dots.Figure(title, caption, "")
 }
 
 // pullFigure draws, for each network of the pull ops, the median time until the container was
-// ready and until the start trace was done, a bar per driver (log scale: a full pull over a slow
-// network and a lazy one on loopback are decades apart).
+// ready and until the start trace was done: a panel per network, a row per driver, on one log axis
+// (a full pull over a slow network and a lazy one on loopback are decades apart).
 func pullFigure(d *plotData) *plot.Figure {
 	ready, done := d.named(metric.PullReady), d.named(metric.PullDone)
 	if len(ready) == 0 {
 		return nil
 	}
 	var groups []barGroup
+	var ms []*result.Metric
 	for _, network := range paramValues(ready, metric.PNetwork) {
-		for _, g := range []struct {
-			what string
-			ms   []*result.Metric
-		}{{"ready", ready}, {"done", done}} {
+		g := barGroup{label: network}
+		for _, what := range [][]*result.Metric{ready, done} {
 			vals := map[string]float64{}
-			for _, m := range filterParam(g.ms, metric.PNetwork, network) {
+			for _, m := range filterParam(what, metric.PNetwork, network) {
 				if m.Summary.Median > 0 {
 					vals[m.Driver] = m.Summary.Median
+					g.metrics = append(g.metrics, m)
+					ms = append(ms, m)
 				}
 			}
-			if len(vals) > 0 {
-				groups = append(groups, barGroup{g.what + "\n" + network, vals})
-			}
+			g.series = append(g.series, vals)
 		}
+		groups = append(groups, g)
 	}
-	drivers, lo, hi := barDrivers(d, groups)
+	drivers := barDrivers(d, groups)
 	if len(drivers) == 0 {
 		return nil
 	}
 	title := "Pulling an image afresh: until the container is ready, and until its start is done (median)"
-	p := plot.New(title, "full pull: fetch + decompress + apply every layer · lazy pull: mount each layer from the registry, fetch what the start reads", "median time (log scale)")
-	p.X.Tick.Label.Font = font.From(plot.SansFont, 10)
-	legend := addGroupedBars(p, d, drivers, groups, true, lo, hi)
-	return &plot.Figure{Title: title, Plot: p, Legend: legend}
+	dots := groupDots(drivers, []string{"container ready", "start done"}, groups, true)
+	caption := joinNotes("Median time (log scale), a row per driver, a panel per network. Full pull: fetch + decompress + apply every layer; lazy pull: mount each layer from the registry, fetch what the start reads", intervalNote(ms))
+	return dots.Figure(title, caption, "until")
+}
+
+// groupDots lays groups out as a dot plot: a row per driver, a panel per group, a marker per
+// series (the group's values, or its series' values), on log axes shared by the panels or each
+// its own. A value drawn from a metric (groups' metrics) carries its interval.
+func groupDots(drivers, series []string, groups []barGroup, shared bool) *plot.Dots {
+	dots := &plot.Dots{Rows: drivers, Shared: shared, Log: true, Ticks: ticksOf(true, nanosLabel)}
+	glyphs := plot.DotGlyphs(len(series))
+	for i, s := range series {
+		dots.Series = append(dots.Series, plot.DotSeries{Label: s, Glyph: glyphs[i]})
+	}
+	for _, g := range groups {
+		pn := plot.DotPanel{Heading: g.label}
+		for j, vals := range g.all() {
+			for row, drv := range drivers {
+				v, ok := vals[drv]
+				if !ok || v <= 0 {
+					continue
+				}
+				mk := plot.Mark{Row: row, Series: j, X: math.Log10(v), Lo: math.NaN(), Hi: math.NaN()}
+				for _, m := range g.metrics {
+					if m.Driver == drv && m.Summary.Median == v {
+						mk = markOf(row, j, m, true)
+						break
+					}
+				}
+				pn.Marks = append(pn.Marks, mk)
+			}
+		}
+		dots.Panels = append(dots.Panels, pn)
+	}
+	return dots
 }
 
 // daemonFigure draws, for each daemon driver with its in-process pair in the run, the ratio of its
@@ -953,38 +1122,20 @@ func daemonFigure(d *plotData) *plot.Figure {
 	for k, name := range daemons {
 		st := plot.VariantStyles[k%len(plot.VariantStyles)]
 		glyph := draw.GlyphStyle{Color: d.colors[name], Radius: vg.Points(3.5), Shape: st.Shape}
-		var xys plotter.XYs
-		var bars struct {
-			plotter.XYs
-			plotter.XErrors
-		}
+		ser := &plot.Series{Name: name, Horizontal: true, Glyph: glyph}
 		for _, m := range marks[name] {
 			y := rowOf[m.cat]
 			if n > 1 {
 				y += (0.5 - float64(k)/float64(n-1)) * 0.5 // the first driver highest in its row
 			}
-			x := math.Log10(m.r.Ratio)
-			xys = append(xys, plotter.XY{X: x, Y: y})
+			lo, hi := math.NaN(), math.NaN()
 			if m.r.Lo > 0 && m.r.Hi > m.r.Lo {
-				bars.XYs = append(bars.XYs, plotter.XY{X: x, Y: y})
-				bars.XErrors = append(bars.XErrors, struct{ Low, High float64 }{x - math.Log10(m.r.Lo), math.Log10(m.r.Hi) - x})
+				lo, hi = math.Log10(m.r.Lo), math.Log10(m.r.Hi)
 			}
+			ser.XYs = append(ser.XYs, plotter.XY{X: math.Log10(m.r.Ratio), Y: y})
+			ser.Lo, ser.Hi = append(ser.Lo, lo), append(ser.Hi, hi)
 		}
-		if len(bars.XYs) > 0 {
-			eb, err := plotter.NewXErrorBars(bars)
-			if err != nil {
-				return nil
-			}
-			eb.LineStyle = draw.LineStyle{Color: plot.Fade(d.colors[name]), Width: vg.Points(1.2)}
-			eb.CapWidth = vg.Points(4)
-			p.Add(eb)
-		}
-		sc, err := plotter.NewScatter(xys)
-		if err != nil {
-			return nil
-		}
-		sc.GlyphStyle = glyph
-		p.Add(sc)
+		p.Add(ser)
 		pair := ""
 		for _, pr := range pairs {
 			if pr.daemon.Name == name {
@@ -1007,37 +1158,6 @@ func daemonFigure(d *plotData) *plot.Figure {
 	// A row of labels needs about 13 points; the legend's entries must fit beside the plot.
 	height := max(vg.Points(375), vg.Points(13*float64(len(cats))+110))
 	return &plot.Figure{Title: title, Plot: p, Legend: legend, Width: vg.Points(760), Height: height}
-}
-
-// addGroupedBars draws groups of bars, a bar per driver, each group labelled below, on a y axis
-// (log or linear) from the values' range lo..hi with room for the bars' labels above, and returns
-// the drivers' legend.
-func addGroupedBars(p *gplot.Plot, d *plotData, drivers []string, groups []barGroup, logY bool, lo, hi float64) []plot.LegendEntry {
-	bars := &plot.GroupedBars{Bars: drivers, Colors: d.colors, LogY: logY, Format: FormatNanos}
-	var ticks gplot.ConstantTicks
-	for i, g := range groups {
-		bars.Groups = append(bars.Groups, g.values)
-		ticks = append(ticks, gplot.Tick{Value: float64(i), Label: g.label})
-	}
-	p.Add(bars)
-	p.X.Tick.Marker = ticks
-	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
-	p.X.Tick.Length = 0
-	if logY {
-		p.Y.Tick.Marker = plot.LogTicks{Format: nanosLabel}
-		// Bars rise from the decade below the smallest; the top leaves room for the labels.
-		p.Y.Min = math.Floor(math.Log10(lo))
-		p.Y.Max = math.Log10(hi) + 0.18*(math.Log10(hi)-p.Y.Min)
-	} else {
-		p.Y.Min = 0
-		p.Y.Max = hi * 1.18
-		p.Y.Tick.Marker = plot.LinearTicks{Format: nanosLabel}
-	}
-	legend := []plot.LegendEntry{{Label: "driver", Header: true}}
-	for _, drv := range drivers {
-		legend = append(legend, plot.LegendEntry{Label: drv, Thumbs: []gplot.Thumbnailer{plot.BoxThumb{Fill: d.colors[drv]}}})
-	}
-	return legend
 }
 
 // --- parameters ---

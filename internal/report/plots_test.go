@@ -42,7 +42,8 @@ func figureNames(figs []Figure) []string {
 }
 
 // checkFiles checks that every figure's SVG and PNG exist: the SVG a complete document, the PNG an
-// 800×500 image.
+// image at least 800×300 (dot plots of many rows or panels are larger; TestFigureCheck checks what
+// is drawn in them).
 func checkFiles(t *testing.T, dir string, figs []Figure) {
 	t.Helper()
 	for _, f := range figs {
@@ -71,8 +72,8 @@ func checkFiles(t *testing.T, dir string, figs []Figure) {
 			t.Errorf("%s: %v", f.PNG, err)
 			continue
 		}
-		if cfg.Width != 800 || cfg.Height != 500 {
-			t.Errorf("%s is %d×%d, want 800×500", f.PNG, cfg.Width, cfg.Height)
+		if cfg.Width < 800 || cfg.Height < 300 {
+			t.Errorf("%s is %d×%d, want at least 800×300", f.PNG, cfg.Width, cfg.Height)
 		}
 	}
 }
@@ -103,8 +104,8 @@ func TestPlotsSmall(t *testing.T) {
 			"driver", "alpha", "beta",
 		},
 		"small-lifecycle": {
-			"median time (log scale)", "prepare", "mount", "remove", "(container)", "layer.apply",
-			"layer.diff", "commit", "(Σ 2 layers)", "driver", "alpha", "beta",
+			"Median time (log scale", "prepare", "mount", "remove", "(container)", "layer.apply",
+			"layer.diff", "commit", "(Σ 2 layers)", "alpha", "beta",
 		},
 	}
 	for _, f := range figs {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -19,13 +21,21 @@ const (
 	figDPI    = 96
 )
 
-// Figure is a plot and its legend, drawn to the right of the plot so it never covers data.
+// Figure is a plot, or a row of panels, with a heading above, a caption below and a legend drawn to
+// the right so it never covers data. The heading and the caption are wrapped to the figure's width.
 type Figure struct {
-	Title  string
-	Plot   *plot.Plot
-	Legend []LegendEntry
-	// Width and Height, when set, replace the default 600×375 pt (a figure with many rows of labels
-	// needs more of both); the legend may still make it taller.
+	// Title names the figure; it is the heading drawn above the panels (a single plot's heading is
+	// its own title, drawn by the figure in the same way).
+	Title string
+	Plot  *plot.Plot
+	// Panels, when Plot is nil, are drawn side by side with their data areas aligned (the first
+	// carries the rows' labels of a dot plot); each panel's title is its heading.
+	Panels []*plot.Plot
+	// Caption is a note under the figure: what was measured, how to read it.
+	Caption string
+	Legend  []LegendEntry
+	// Width and Height, when set, replace the default 600×375 pt (a figure with many rows or
+	// panels needs more of both); the legend, heading and caption may still make it taller.
 	Width, Height vg.Length
 }
 
@@ -84,14 +94,81 @@ func (f *Figure) height() vg.Length {
 	if f.Height > 0 {
 		base = f.Height
 	}
-	return max(base, need+vg.Points(80))
+	head, caption := f.texts()
+	return max(base, need+vg.Points(80)) + head + caption
+}
+
+// Heading and caption styles.
+var (
+	headingStyle = TextStyle(BoldFont, 14)
+	captionStyle = TextStyle(SansFont, 10.5)
+)
+
+const figMargin = vg.Length(10)
+
+// heading is the text drawn above the figure.
+func (f *Figure) heading() string {
+	if f.Plot != nil {
+		return f.Plot.Title.Text
+	}
+	return f.Title
+}
+
+// texts returns the heights the wrapped heading and caption take, with their padding.
+func (f *Figure) texts() (head, caption vg.Length) {
+	w := f.width() - 2*figMargin
+	if n := len(Wrap(headingStyle, f.heading(), w)); n > 0 {
+		head = vg.Length(n)*headingStyle.Font.Size*1.2 + 8
+	}
+	if n := len(Wrap(captionStyle, f.Caption, w)); n > 0 {
+		caption = vg.Length(n)*captionStyle.Font.Size*1.2 + 6
+	}
+	return head, caption
+}
+
+// Wrap breaks s into lines no wider than width in style st, at spaces (a word wider than width
+// keeps a line of its own). Explicit newlines are kept.
+func Wrap(st text.Style, s string, width vg.Length) []string {
+	var lines []string
+	for _, para := range strings.Split(s, "\n") {
+		line := ""
+		for _, w := range strings.Fields(para) {
+			if line != "" && st.Width(line+" "+w) > width {
+				lines = append(lines, line)
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += w
+		}
+		if line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines
 }
 
 func (f *Figure) draw(c draw.Canvas) {
 	c.SetColor(color.White)
 	c.Fill(c.Rectangle.Path())
-	const margin = vg.Length(10)
+	const margin = figMargin
 	c = draw.Crop(c, margin, -margin, margin, -margin)
+
+	// The heading, centred above, and the caption, flush left below, wrapped to the width.
+	head, caption := f.texts()
+	w := c.Max.X - c.Min.X
+	hs := headingStyle
+	hs.XAlign = draw.XCenter
+	hs.YAlign = draw.YTop
+	for i, line := range Wrap(headingStyle, f.heading(), w) {
+		c.FillText(hs, vg.Point{X: c.Center().X, Y: c.Max.Y - vg.Length(i)*hs.Font.Size*1.2}, line)
+	}
+	lines := Wrap(captionStyle, f.Caption, w)
+	for i, line := range lines {
+		c.FillText(captionStyle, vg.Point{X: c.Min.X, Y: c.Min.Y + vg.Length(len(lines)-1-i)*captionStyle.Font.Size*1.2}, line)
+	}
+	c = draw.Crop(c, 0, 0, caption, -head)
 
 	entry := TextStyle(SansFont, 11)
 	header := TextStyle(BoldFont, 11)
@@ -108,14 +185,28 @@ func (f *Figure) draw(c draw.Canvas) {
 		legendW += 2 * margin
 	}
 	pc := draw.Crop(c, 0, -legendW, 0, 0)
-	f.Plot.Draw(pc)
+	var top vg.Length // of the data area
+	if f.Plot != nil {
+		title := f.Plot.Title.Text
+		f.Plot.Title.Text = "" // drawn above, wrapped
+		f.Plot.Draw(pc)
+		top = f.Plot.DataCanvas(pc).Max.Y
+		f.Plot.Title.Text = title
+	} else if len(f.Panels) > 0 {
+		tiles := draw.Tiles{Rows: 1, Cols: len(f.Panels), PadX: vg.Points(20)}
+		cs := plot.Align([][]*plot.Plot{f.Panels}, tiles, pc)
+		for i, p := range f.Panels {
+			p.Draw(cs[0][i])
+		}
+		top = f.Panels[0].DataCanvas(cs[0][0]).Max.Y
+	}
 	if len(f.Legend) == 0 {
 		return
 	}
 
 	// The legend starts level with the top of the data area.
 	x := pc.Max.X + 2*margin
-	y := f.Plot.DataCanvas(pc).Max.Y
+	y := top
 	lineH := entry.Height("Xg") * 1.5
 	for i, e := range f.Legend {
 		if e.Header {
@@ -151,17 +242,4 @@ func (t LineThumb) Thumbnail(c *draw.Canvas) {
 	if t.Glyph != nil {
 		c.DrawGlyphNoClip(*t.Glyph, c.Center())
 	}
-}
-
-// BoxThumb draws a legend sample of a filled bar.
-type BoxThumb struct{ Fill color.Color }
-
-// Thumbnail implements plot.Thumbnailer.
-func (t BoxThumb) Thumbnail(c *draw.Canvas) {
-	r := vg.Rectangle{
-		Min: vg.Point{X: c.Min.X + 4, Y: c.Min.Y + 1},
-		Max: vg.Point{X: c.Max.X - 4, Y: c.Max.Y - 1},
-	}
-	c.SetColor(t.Fill)
-	c.Fill(r.Path())
 }

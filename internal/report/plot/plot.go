@@ -1,8 +1,10 @@
 // Package plot holds the drawing primitives of seedbench's figures, on top of gonum/plot: a
 // colour-blind-safe palette and the dash and marker styles that tell series of one colour apart,
-// fonts and text styles, a plot with the house look (New), a Figure that draws its legend beside
-// the plot and renders to SVG and PNG, grouped bars, and tick markers for log, linear, file-size
-// and byte axes. It knows nothing of seedbench's metrics: callers hand it numbers, strings, colours
+// fonts and text styles, a plot with the house look (New), a Figure that draws its heading,
+// caption and legend around a plot or a row of panels and renders to SVG and PNG, named series
+// (Series), dot plots in panels for many drivers (Dots), tick markers for log, linear, file-size
+// and byte axes, and a check of a rendered figure (Figure.Check: texts outside the image or
+// overlapping, series drawn alike). It knows nothing of seedbench's metrics: callers hand it numbers, strings, colours
 // and the functions that write a value as a label. Rendering is deterministic: the same figure
 // renders to a byte-identical SVG.
 package plot

@@ -42,8 +42,12 @@ func (t SizeTicks) Ticks(lo, hi float64) []plot.Tick {
 
 // LogTicks marks an axis of log10 values in decades: labels at 1, 10, 100… (and 2, 5 when the
 // axis spans less than two decades), minor ticks at the other multiples. Format writes a value
-// (not its log) as a label.
-type LogTicks struct{ Format func(float64) string }
+// (not its log) as a label. MaxLabels, when set, caps the labels (a narrow panel): the 2s and 5s
+// go first, then labels closer than a MaxLabels-th of the axis to the one below.
+type LogTicks struct {
+	Format    func(float64) string
+	MaxLabels int
+}
 
 // Ticks implements plot.Ticker.
 func (t LogTicks) Ticks(lo, hi float64) []plot.Tick {
@@ -72,9 +76,45 @@ func (t LogTicks) Ticks(lo, hi float64) []plot.Tick {
 		for i := range ticks {
 			ticks[i].Label = t.Format(math.Pow(10, ticks[i].Value))
 		}
+		labelled = len(ticks)
+	}
+	if t.MaxLabels <= 0 || labelled <= t.MaxLabels {
+		return ticks
+	}
+	if mids && labelled >= 2 {
+		// Drop the 2s and 5s, unless that leaves fewer than two labels.
+		decades := 0
+		for _, tk := range ticks {
+			if tk.Label != "" && isDecade(tk.Value) {
+				decades++
+			}
+		}
+		if decades >= 2 {
+			for i := range ticks {
+				if !isDecade(ticks[i].Value) {
+					ticks[i].Label = ""
+				}
+			}
+			labelled = decades
+		}
+	}
+	// Labels at least a MaxLabels-th of the axis apart, from the lowest.
+	minGap := (hi - lo) / float64(t.MaxLabels)
+	last := math.Inf(-1)
+	for i := range ticks {
+		if ticks[i].Label == "" {
+			continue
+		}
+		if ticks[i].Value-last < minGap {
+			ticks[i].Label = ""
+			continue
+		}
+		last = ticks[i].Value
 	}
 	return ticks
 }
+
+func isDecade(v float64) bool { return math.Abs(v-math.Round(v)) < 1e-9 }
 
 // LinearTicks are gonum's default ticks relabelled by Format.
 type LinearTicks struct{ Format func(float64) string }
@@ -91,16 +131,24 @@ func (t LinearTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // BytesTicks mark a byte axis at a power-of-two step, so labels are round in IEC units (0, 256 MiB,
-// 512 MiB, 768 MiB, 1 GiB), with a minor tick between labels. Format writes the labels.
-type BytesTicks struct{ Format func(float64) string }
+// 512 MiB, 768 MiB, 1 GiB), with a minor tick between labels. Format writes the labels. MaxLabels,
+// when set, caps the labels (6 otherwise).
+type BytesTicks struct {
+	Format    func(float64) string
+	MaxLabels int
+}
 
 // Ticks implements plot.Ticker.
 func (t BytesTicks) Ticks(lo, hi float64) []plot.Tick {
 	if !Finite(lo) || !Finite(hi) || hi <= lo {
 		return nil
 	}
+	most := 6.0
+	if t.MaxLabels > 0 {
+		most = float64(t.MaxLabels - 1)
+	}
 	step := 1.0
-	for (hi-lo)/step > 6 {
+	for (hi-lo)/step > most {
 		step *= 2
 	}
 	var ticks []plot.Tick

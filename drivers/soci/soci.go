@@ -98,22 +98,7 @@ func (d *Driver) Info() drivers.Info {
 }
 
 // Check reports whether the driver can run here: root, /dev/fuse, overlay.
-func (d *Driver) Check(ctx context.Context) error {
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "FUSE and overlay mounts need root", "run seedbench as root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return drivers.Unsupported(d.name, "/dev/fuse is missing", "modprobe fuse")
-	}
-	for _, fs := range []string{"overlay", "fuse"} {
-		if ok, err := backing.KernelHasFS(fs); err != nil {
-			return fmt.Errorf("%s: %w", d.name, err)
-		} else if !ok {
-			return drivers.Unsupported(d.name, fs+" is not in /proc/filesystems", "modprobe "+fs)
-		}
-	}
-	return backing.Check(backing.Ext4)
-}
+func (d *Driver) Check(ctx context.Context) error { return fsinstance.CheckFUSEOverlay(d.name) }
 
 // Variant makes a variant: SOCI takes no mount options and brings its ext4 backing.
 func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {

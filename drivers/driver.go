@@ -50,6 +50,12 @@ import (
 //	drivers: devmapper: no device-mapper in this kernel (fix: load dm_mod, or use a kernel with CONFIG_BLK_DEV_DM)
 var ErrUnsupported = errors.New("driver unsupported on this host")
 
+// ErrNotLazy is wrapped by a lazy-pull driver's error when the snapshotter could not mount a layer
+// lazily and fell back (or would have fallen back) to fetching it whole: stargz and SOCI do so
+// silently for a layer without a TOC or index. A pull with such a layer is not a lazy pull; the
+// engine fails its check.
+var ErrNotLazy = errors.New("layer not mounted lazily")
+
 // Unsupported returns an error wrapping ErrUnsupported with a reason and a fix.
 func Unsupported(driver, reason, fix string) error {
 	if fix == "" {

@@ -104,6 +104,9 @@ func TestRemoteFaults(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "layer-"+tc.name) {
 			t.Errorf("%s: %v, want an error naming the layer", tc.name, err)
 		}
+		if !errors.Is(err, drivers.ErrNotLazy) {
+			t.Errorf("%s: %v, want drivers.ErrNotLazy: the layer fell back to a local snapshot", tc.name, err)
+		}
 		if el > 30*time.Second {
 			t.Errorf("%s: failed after %v: want it within seconds", tc.name, el)
 		}

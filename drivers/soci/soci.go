@@ -289,7 +289,7 @@ func prepareRemote(ctx context.Context, driver string, sn snapshots.Snapshotter,
 		// SOCI deferred the layer "to the container runtime": it could not mount it lazily.
 		_ = ms
 		sn.Remove(sociContext(ctx), key)
-		return fmt.Errorf("%s: layer %s: not mounted lazily: the snapshotter could not mount blob %s from the registry at %s through image %s's SOCI index (it fell back to a local snapshot): the index, the layer's zTOC or the blob is missing, corrupt or unreachable", driver, name, blob.Digest, addr, img)
+		return fmt.Errorf("%s: layer %s: %w: the snapshotter could not mount blob %s from the registry at %s through image %s's SOCI index (it fell back to a local snapshot): the index, the layer's zTOC or the blob is missing, corrupt or unreachable", driver, name, drivers.ErrNotLazy, blob.Digest, addr, img)
 	default:
 		return fmt.Errorf("%s: layer %s: prepare remote snapshot: %w", driver, name, err)
 	}

@@ -212,7 +212,7 @@ func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, 
 		return nil // mounted lazily and committed as name
 	case err == nil:
 		sn.Remove(ctx, key)
-		return fmt.Errorf("%s: layer %s: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, blob.Digest, addr, labels[labelTOCDigest])
+		return fmt.Errorf("%s: layer %s: %w: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, drivers.ErrNotLazy, blob.Digest, addr, labels[labelTOCDigest])
 	default:
 		return fmt.Errorf("%s: layer %s: prepare remote snapshot: %w", i.name, name, err)
 	}

@@ -78,11 +78,18 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 					mnt := filepath.Join(d.dir, "mnt", fmt.Sprintf("pull-%d", e.pulls))
 					heap := startHeap()
 					ready, fetched, release, err := e.timePull(ctx, d, puller, pub, net, mnt)
+					lazyCheck := fmt.Sprintf("pull %s over %s: every layer mounted lazily", img, net)
 					if err != nil {
 						heap.end()
+						if errors.Is(err, drivers.ErrNotLazy) {
+							d.check(lazyCheck, false, err.Error())
+						}
 						return fmt.Errorf("pull %s over %s: %w", img, net, err)
 					}
 					defer release()
+					if _, lazy := d.inst.(drivers.Puller); lazy && r == 0 {
+						d.check(lazyCheck, true, fmt.Sprintf("all %d layers mounted from the registry", len(names)))
+					}
 					perEntry := make([]time.Duration, len(probe.kept))
 					el, err := chrootDo(mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf, perEntry) })
 					if err != nil {

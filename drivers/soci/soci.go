@@ -16,7 +16,14 @@
 // SOCI falls back silently to a local (full) unpack of a layer it cannot mount lazily (no index, no
 // zTOC for the layer, a layer under its minimum size): in process there is no containerd to hand the
 // layer to, so its Prepare returns plain mounts. The driver reports that as an error naming the
-// layer: a pull with one fallen-back layer is not a lazy pull.
+// layer (drivers.ErrNotLazy): a pull with one fallen-back layer is not a lazy pull.
+//
+// The module: v0.16.1 asks for containerd v2.2.9 and builds, in process, with the v2.4.2 and stargz
+// v0.19.1 this module pins (minimal version selection takes v2.4.2); the only other change it made
+// is prometheus/client_model v0.6.2 → v0.6.3. Its service leaves the layers' metadata store to the
+// caller (soci-snapshotter-grpc, a module of its own, opens it; without one the first lazy mount
+// dereferences nil), and calls log.Fatal when it cannot make its filesystem: the driver opens the
+// bbolt store as soci-snapshotter-grpc does and turns that Fatal into an error.
 package soci
 
 import (

@@ -50,6 +50,12 @@ import (
 //	drivers: devmapper: no device-mapper in this kernel (fix: load dm_mod, or use a kernel with CONFIG_BLK_DEV_DM)
 var ErrUnsupported = errors.New("driver unsupported on this host")
 
+// ErrNotLazy is wrapped by a lazy-pull driver's error when the snapshotter could not mount a layer
+// lazily and fell back (or would have fallen back) to fetching it whole: stargz and SOCI do so
+// silently for a layer without a TOC or index. A pull with such a layer is not a lazy pull; the
+// engine fails its check.
+var ErrNotLazy = errors.New("layer not mounted lazily")
+
 // Unsupported returns an error wrapping ErrUnsupported with a reason and a fix.
 func Unsupported(driver, reason, fix string) error {
 	if fix == "" {
@@ -62,7 +68,7 @@ func Unsupported(driver, reason, fix string) error {
 // the measurements that make sense (a remote driver has pull metrics, a block driver has no page-cache
 // sharing across images, …).
 type Capabilities struct {
-	// Remote: layers can be prepared from a registry without applying them locally (stargz).
+	// Remote: layers can be prepared from a registry without applying them locally (stargz, soci).
 	Remote bool `json:"remote,omitempty"`
 	// Block: each snapshot is a block image (blockfile, devmapper).
 	Block bool `json:"block,omitempty"`
@@ -301,7 +307,7 @@ func (p Published) Bytes() int64 {
 }
 
 // LayerReceiver is implemented by an Instance whose layers are received rather than written: a
-// remote snapshotter (stargz) prepares a committed snapshot from a layer blob it fetches (lazily)
+// remote snapshotter (stargz, soci) prepares a committed snapshot from a layer blob it fetches (lazily)
 // from a registry, where every other driver has the engine prepare an active snapshot, write the
 // layer's tree into it and commit it. The engine type-asserts it and, for such an instance, publishes
 // each layer in its Format (as another driver exported it) and calls ReceiveLayer once per layer, in
@@ -315,7 +321,7 @@ type LayerReceiver interface {
 }
 
 // Puller is implemented by an Instance that pulls images itself, as a node that never had them
-// would: a remote snapshotter mounting them lazily from the registry (stargz). Every other driver is
+// would: a remote snapshotter mounting them lazily from the registry (stargz, soci). Every other driver is
 // pulled into by the full pull of internal/pull (containerd's: fetch, decompress, apply and commit
 // each layer through its snapshotter), behind the same interface. The engine's pull op times both
 // the same way: Pull.Prepare and the mount of what it returns.

@@ -14,7 +14,7 @@ published=(
 	# copying up (full copy, metadata only, reflink, block CoW), fit in ~70 GiB of work dir.
 	"scenarios/copyup-sizes.yaml --drivers overlayfs,overlayfs-metacopy,overlayfs-xfs,btrfs"
 	"scenarios/shared-base.yaml --drivers overlayfs,fuse-overlayfs,erofs,native,btrfs"
-	"scenarios/lazy-pull.yaml --drivers overlayfs,stargz,stargz-noprefetch"
+	"scenarios/lazy-pull.yaml --drivers overlayfs,stargz,stargz-noprefetch,soci"
 )
 # lazy-pull pulls the real Debian image: build it once (debootstrap and apt, about a minute).
 [ -f /var/tmp/seedbench-realstack/oci/index.json ] || go run ./scripts/realstack

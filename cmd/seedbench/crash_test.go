@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,14 +45,14 @@ func undoWorkdir(t *testing.T, workdir string) {
 
 // TestCrashCleanup kills a run with SIGKILL mid-replay — nothing of its own cleanup runs — and
 // checks that `seedbench cleanup` undoes everything it left: mounts (FUSE ones included), loop
-// devices, fuse-overlayfs daemons, the run directory (stargz's registry, proxies and FUSE servers
+// devices, fuse-overlayfs daemons, the run directory (stargz's and SOCI's registry, proxies and FUSE servers
 // are goroutines of the killed process: its mounts are left, dead, and cleanup unmounts them).
 func TestCrashCleanup(t *testing.T) {
 	requireRoot(t)
 	ds := "overlayfs,native,proxy-overlayfs" // proxy-overlayfs: a private snapshots server process
 	fuse := fuseoverlayfs.New("fuse-overlayfs", "").Check(context.Background()) == nil
 	if fuse {
-		ds += ",fuse-overlayfs,stargz" // stargz's FUSE mounts are served in process: killed with it
+		ds += ",fuse-overlayfs,stargz,soci" // stargz's and SOCI's FUSE mounts are served in process: killed with it
 	} else {
 		t.Log("fuse-overlayfs cannot run here: crashing without it")
 	}
@@ -73,7 +74,7 @@ func TestCrashCleanup(t *testing.T) {
 			t.Fatal(err)
 		}
 		scenarioFile = filepath.Join(t.TempDir(), "small.yaml")
-		b = append(b, []byte("drivers: [overlayfs, native, proxy-overlayfs, fuse-overlayfs, stargz, containerd-overlayfs, {name: node-overlayfs, driver: containerd-overlayfs, socket: "+userSock+"}]\n")...)
+		b = append(b, []byte("drivers: [overlayfs, native, proxy-overlayfs, fuse-overlayfs, stargz, soci, containerd-overlayfs, {name: node-overlayfs, driver: containerd-overlayfs, socket: "+userSock+"}]\n")...)
 		if err := os.WriteFile(scenarioFile, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +122,10 @@ func TestCrashCleanup(t *testing.T) {
 	t.Logf("left by the crash: %d mounts, loop devices %v, fuse-overlayfs daemons %v", len(mps), loops, daemons)
 	if len(mps) == 0 || len(loops) == 0 || (fuse && len(daemons) == 0) {
 		t.Fatalf("the crash left nothing to clean up: mounts %v loops %v daemons %v", mps, loops, daemons)
+	}
+	// SOCI's lazily mounted layers are FUSE mounts served by the killed process: left, dead.
+	if fuse && !slices.ContainsFunc(mps, func(mp string) bool { return strings.Contains(mp, "-soci/mnt/soci/snapshotter/snapshots/") }) {
+		t.Errorf("the crash left no SOCI FUSE mount of a layer: the soci driver never mounted one lazily: %v", mps)
 	}
 
 	o := run(t, "cleanup", "--workdir", workdir)

@@ -22,7 +22,7 @@ func TestRunPull(t *testing.T) {
 	requireRoot(t)
 	workdir := t.TempDir()
 	out := filepath.Join(t.TempDir(), "r.json")
-	o := run(t, "run", "testdata/pull.yaml", "--drivers", "overlayfs,stargz,stargz-noprefetch", "--workdir", workdir, "--out", out, "-q")
+	o := run(t, "run", "testdata/pull.yaml", "--drivers", "overlayfs,stargz,stargz-noprefetch,soci", "--workdir", workdir, "--out", out, "-q")
 	if o.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", o.code, o.stdout, o.stderr)
 	}
@@ -33,7 +33,16 @@ func TestRunPull(t *testing.T) {
 			t.Errorf("check failed: %s: %s: %s", c.Driver, c.What, c.Detail)
 		}
 	}
-	for _, drv := range []string{"overlayfs", "stargz", "stargz-noprefetch"} {
+	for _, drv := range []string{"overlayfs", "stargz", "stargz-noprefetch", "soci"} {
+		lazyChecks := 0
+		for _, c := range r.Checks {
+			if c.Driver == drv && strings.HasSuffix(c.What, "every layer mounted lazily") {
+				lazyChecks++
+			}
+		}
+		if want := map[bool]int{true: 0, false: 2}[drv == "overlayfs"]; lazyChecks != want {
+			t.Errorf("%s: %d checks that every layer was mounted lazily: want %d (one per network of a lazy driver)", drv, lazyChecks, want)
+		}
 		img := r.Find(drv, "pull.image_bytes", nil)
 		if len(img) != 1 || img[0].Summary.Median < 9<<20 {
 			t.Fatalf("%s: pull.image_bytes %+v: want one, of the image's 10 MiB or more", drv, img)
@@ -42,6 +51,9 @@ func TestRunPull(t *testing.T) {
 			q := map[string]string{"network": network}
 			ready, done := r.Find(drv, "pull.ready", q), r.Find(drv, "pull.done", q)
 			share := r.Find(drv, "pull.fetched_share", q)
+			if peak := r.Find(drv, "pull.heap_peak", q); len(peak) != 1 || peak[0].Summary.Max <= 0 {
+				t.Errorf("%s over %s: pull.heap_peak %+v: want one, above 0 (a pull allocates)", drv, network, peak)
+			}
 			if len(ready) != 1 || len(done) != 1 || len(share) != 1 {
 				t.Fatalf("%s over %s: %d pull.ready, %d pull.done, %d pull.fetched_share metrics: want one each", drv, network, len(ready), len(done), len(share))
 			}
@@ -55,6 +67,10 @@ func TestRunPull(t *testing.T) {
 			case "overlayfs":
 				if s < 1 || s > 1.05 {
 					t.Errorf("overlayfs over %s fetched %.3f of the image: want all of it (and the HTTP headers)", network, s)
+				}
+			case "soci": // a span (4 MiB of a layer's gzip) at a time
+				if s <= 0 || s > 0.9 {
+					t.Errorf("soci over %s fetched %.3f of the image: want less than all of it", network, s)
 				}
 			default:
 				if s <= 0 || s > 0.5 {

@@ -17,6 +17,7 @@ import (
 	"github.com/seedbench/seedbench/drivers/native"
 	"github.com/seedbench/seedbench/drivers/overlayfs"
 	"github.com/seedbench/seedbench/drivers/proxy"
+	"github.com/seedbench/seedbench/drivers/soci"
 	"github.com/seedbench/seedbench/drivers/stargz"
 	"github.com/seedbench/seedbench/drivers/zfs"
 	"github.com/seedbench/seedbench/internal/backing"
@@ -42,6 +43,7 @@ func Catalog() *drivers.Catalog {
 		erofs.New("erofs", ""),
 		stargz.New("stargz", true),
 		stargz.New("stargz-noprefetch", false),
+		soci.New("soci", soci.DefaultSpan),
 		containerd.New("containerd-overlayfs", containerd.Linked, "overlayfs", "", ""),
 		containerd.New("containerd-native", containerd.Linked, "native", "", ""),
 		containerd.New("containerd1-6-overlayfs", containerd.Debian16, "overlayfs", "", ""),

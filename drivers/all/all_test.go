@@ -15,7 +15,7 @@ import (
 func TestCatalog(t *testing.T) {
 	r := all.Catalog()
 	want := []string{"overlayfs", "overlayfs-metacopy", "overlayfs-volatile", "overlayfs-index", "overlayfs-xfs", "overlayfs-btrfs",
-		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "stargz", "stargz-noprefetch", "containerd-overlayfs", "containerd-native", "containerd1-6-overlayfs", "proxy-overlayfs", "proxy", "devmapper", "zfs"}
+		"native", "native-xfs", "native-btrfs", "btrfs", "blockfile", "blockfile-reflink", "fuse-overlayfs", "erofs", "stargz", "stargz-noprefetch", "soci", "containerd-overlayfs", "containerd-native", "containerd1-6-overlayfs", "proxy-overlayfs", "proxy", "devmapper", "zfs"}
 	if got := r.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}

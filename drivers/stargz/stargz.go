@@ -85,22 +85,7 @@ func (d *Driver) Info() drivers.Info {
 }
 
 // Check reports whether the driver can run here: root, /dev/fuse, overlay.
-func (d *Driver) Check(ctx context.Context) error {
-	if os.Geteuid() != 0 {
-		return drivers.Unsupported(d.name, "FUSE and overlay mounts need root", "run seedbench as root")
-	}
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return drivers.Unsupported(d.name, "/dev/fuse is missing", "modprobe fuse")
-	}
-	for _, fs := range []string{"overlay", "fuse"} {
-		if ok, err := backing.KernelHasFS(fs); err != nil {
-			return fmt.Errorf("%s: %w", d.name, err)
-		} else if !ok {
-			return drivers.Unsupported(d.name, fs+" is not in /proc/filesystems", "modprobe "+fs)
-		}
-	}
-	return backing.Check(backing.Ext4)
-}
+func (d *Driver) Check(ctx context.Context) error { return fsinstance.CheckFUSEOverlay(d.name) }
 
 // Variant makes a variant: stargz takes no mount options and brings its ext4 backing.
 func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
@@ -227,7 +212,7 @@ func (i *Instance) prepareRemote(ctx context.Context, sn snapshots.Snapshotter, 
 		return nil // mounted lazily and committed as name
 	case err == nil:
 		sn.Remove(ctx, key)
-		return fmt.Errorf("%s: layer %s: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, blob.Digest, addr, labels[labelTOCDigest])
+		return fmt.Errorf("%s: layer %s: %w: the snapshotter could not mount blob %s from the registry at %s (it prepared a local snapshot instead): the registry is down, the blob missing or cut short, or its TOC is not %s", i.name, name, drivers.ErrNotLazy, blob.Digest, addr, labels[labelTOCDigest])
 	default:
 		return fmt.Errorf("%s: layer %s: prepare remote snapshot: %w", i.name, name, err)
 	}

@@ -56,6 +56,8 @@ const (
 	PullFetched     ID = "pull.fetched_bytes"
 	PullImageBytes  ID = "pull.image_bytes"
 	PullShare       ID = "pull.fetched_share"
+	PullHeapPeak    ID = "pull.heap_peak"
+	PullHeapAfter   ID = "pull.heap_after"
 
 	DiskUsed          ID = "disk.used"
 	DiskInodes        ID = "disk.inodes"
@@ -218,6 +220,10 @@ var Catalogue = []Def{
 		Doc: "the image's layer blobs in the registry as the driver pulls them (gzip; eStargz for a lazy driver)"},
 	{ID: PullShare, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
 		Doc: "pull.fetched_bytes ÷ pull.image_bytes: the share of the image a start needed"},
+	{ID: PullHeapPeak, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "the Go heap's peak during the pull and the start, over what it held before: an in-process lazy snapshotter's caches (stargz, SOCI) or a full pull's buffers, the shaping proxy's included"},
+	{ID: PullHeapAfter, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+		Doc: "the Go heap's live bytes after the start (after a collection), over what it held before: what the lazy snapshotter keeps while the container runs"},
 	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
 		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
 	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},

@@ -76,17 +76,30 @@ func (e *engine) opPull(ctx context.Context, op *scenario.PlanOp) error {
 					}
 					e.pulls++
 					mnt := filepath.Join(d.dir, "mnt", fmt.Sprintf("pull-%d", e.pulls))
+					heap := startHeap()
 					ready, fetched, release, err := e.timePull(ctx, d, puller, pub, net, mnt)
+					lazyCheck := fmt.Sprintf("pull %s over %s: every layer mounted lazily", img, net)
 					if err != nil {
+						heap.end()
+						if errors.Is(err, drivers.ErrNotLazy) {
+							d.check(lazyCheck, false, err.Error())
+						}
 						return fmt.Errorf("pull %s over %s: %w", img, net, err)
 					}
 					defer release()
+					if _, lazy := d.inst.(drivers.Puller); lazy && r == 0 {
+						d.check(lazyCheck, true, fmt.Sprintf("all %d layers mounted from the registry", len(names)))
+					}
 					perEntry := make([]time.Duration, len(probe.kept))
 					el, err := chrootDo(mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf, perEntry) })
 					if err != nil {
+						heap.end()
 						return fmt.Errorf("pull %s over %s: trace %s: %w", img, net, t.Name, err)
 					}
 					got := fetched()
+					peak, after := heap.end()
+					e.rec.add(d.info.Name, metric.PullHeapPeak, wparams, float64(peak))
+					e.rec.add(d.info.Name, metric.PullHeapAfter, wparams, float64(after))
 					e.rec.ns(d.info.Name, metric.PullReady, params, ready)
 					e.rec.ns(d.info.Name, metric.PullWorkload, wparams, el)
 					e.rec.ns(d.info.Name, metric.PullDone, wparams, ready+el)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,4 +170,23 @@ func (i *instance) Close(ctx context.Context) error {
 		return fmt.Errorf("%s: close: %w", i.cfg.Driver, err)
 	}
 	return nil
+}
+
+// CheckFUSEOverlay is the check of a lazy snapshotter that mounts layers with FUSE and overlays
+// them on an ext4 backing (stargz, SOCI): root, /dev/fuse, overlay and fuse in the kernel.
+func CheckFUSEOverlay(driver string) error {
+	if os.Geteuid() != 0 {
+		return drivers.Unsupported(driver, "FUSE and overlay mounts need root", "run seedbench as root")
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return drivers.Unsupported(driver, "/dev/fuse is missing", "modprobe fuse")
+	}
+	for _, fs := range []string{"overlay", "fuse"} {
+		if ok, err := backing.KernelHasFS(fs); err != nil {
+			return fmt.Errorf("%s: %w", driver, err)
+		} else if !ok {
+			return drivers.Unsupported(driver, fs+" is not in /proc/filesystems", "modprobe "+fs)
+		}
+	}
+	return backing.Check(backing.Ext4)
 }

@@ -46,7 +46,9 @@ type Figure struct {
 //   - pull: a fresh node's pull until the container is ready and until its start is done, per
 //     network, a bar per driver;
 //   - daemon: each daemon driver's median ÷ its in-process pair's, rule by rule and point by point
-//     (log scale), with the ratios' intervals and a line at ×1.
+//     (log scale), with the ratios' intervals and a line at ×1;
+//   - break-even: each lazy loader's start-done time ÷ the full pull's against the share of the
+//     image the start reads, a line per network and lazy loader, with a line at ×1.
 //
 // A figure whose metrics are absent is skipped. Drivers that were skipped or failed are not
 // plotted. The SVG files are deterministic: the same result renders byte-identical files.
@@ -65,6 +67,7 @@ func Plots(dir, prefix string, r *result.Result) ([]Figure, error) {
 		{"lifecycle", lifecycleFigure},
 		{"pull", pullFigure},
 		{"daemon", daemonFigure},
+		{"break-even", breakEvenFigure},
 	} {
 		f := b.build(d)
 		if f == nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/seedbench/seedbench/internal/metric"
 	"github.com/seedbench/seedbench/internal/result"
@@ -108,7 +109,17 @@ func (b *breakEven) crossing(net, lazy string) string {
 			l0, l1 := math.Log(float64(prevPct)), math.Log(float64(pct))
 			y0, y1 := math.Log(prevX), math.Log(x)
 			s := math.Exp(l0 + (0-y0)*(l1-l0)/(y1-y0))
-			return fmt.Sprintf("%.0f%% (between %d%% and %d%%)", s, prevPct, pct)
+			out := fmt.Sprintf("%.0f%% (between %d%% and %d%%)", s, prevPct, pct)
+			var again []string
+			for _, later := range b.shares {
+				if x, _, _, ok := b.ratio(net, lazy, later); ok && later > pct && x < 1 {
+					again = append(again, fmt.Sprintf("%d%%", later))
+				}
+			}
+			if len(again) > 0 {
+				out += "; faster again at " + strings.Join(again, ", ") + ": within the noise"
+			}
+			return out
 		}
 		prevPct, prevX, seen = pct, x, true
 	}

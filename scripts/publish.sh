@@ -15,8 +15,10 @@ published=(
 	"scenarios/copyup-sizes.yaml --drivers overlayfs,overlayfs-metacopy,overlayfs-xfs,btrfs"
 	"scenarios/shared-base.yaml --drivers overlayfs,fuse-overlayfs,erofs,native,btrfs"
 	"scenarios/lazy-pull.yaml --drivers overlayfs,stargz,stargz-noprefetch,soci"
+	# Its drivers are the scenario's own: a full pull against every lazy loader listed there.
+	"scenarios/break-even.yaml"
 )
-# lazy-pull pulls the real Debian image: build it once (debootstrap and apt, about a minute).
+# lazy-pull and break-even pull the real Debian image: build it once (debootstrap and apt, about a minute).
 [ -f /var/tmp/seedbench-realstack/oci/index.json ] || go run ./scripts/realstack
 list=results/published.new
 echo "# result files behind RESULTS.md (scripts/publish.sh writes this list; make report reads it)" > "$list"

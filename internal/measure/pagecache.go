@@ -120,18 +120,58 @@ const mincoreWindow = 1 << 30
 // Mapping does not fault pages in (no access is made). Since Linux 5.0 mincore reports page-cache
 // residency only for files the caller could write (or owns); seedbench runs as root.
 func residentMincore(f *os.File) (int64, error) {
+	var pages int64
+	err := eachMincore(f, func(_ int64, vec []byte) {
+		for _, v := range vec {
+			pages += int64(v & 1)
+		}
+	})
+	return pages * pageSize, err
+}
+
+// ResidentRanges is the page-aligned byte ranges ([off, end), end clipped to the file's size) of
+// the regular file at path held in the page cache, in order, by mincore(2).
+func ResidentRanges(path string) ([][2]int64, error) {
+	f, fi, err := openRegular(path, 0)
+	if err != nil {
+		return nil, fmt.Errorf("measure: residency: %w", err)
+	}
+	defer f.Close()
+	size := fi.Size
+	var out [][2]int64
+	err = eachMincore(f, func(off int64, vec []byte) {
+		for i, v := range vec {
+			if v&1 == 0 {
+				continue
+			}
+			lo := off + int64(i)*pageSize
+			hi := min(lo+pageSize, size)
+			if n := len(out); n > 0 && out[n-1][1] == lo {
+				out[n-1][1] = hi
+			} else {
+				out = append(out, [2]int64{lo, hi})
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("measure: residency of %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// eachMincore maps f window by window and passes fn each window's offset and mincore vector.
+func eachMincore(f *os.File, fn func(off int64, vec []byte)) error {
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	size := fi.Size()
-	var pages int64
 	vec := make([]byte, 0)
 	for off := int64(0); off < size; off += mincoreWindow {
 		n := min(size-off, mincoreWindow)
 		m, err := unix.Mmap(int(f.Fd()), off, int(n), unix.PROT_READ, unix.MAP_SHARED)
 		if err != nil {
-			return 0, fmt.Errorf("mmap: %w", err)
+			return fmt.Errorf("mmap: %w", err)
 		}
 		np := (n + pageSize - 1) / pageSize
 		if int64(cap(vec)) < np {
@@ -143,13 +183,11 @@ func residentMincore(f *os.File) (int64, error) {
 			err = fmt.Errorf("munmap: %w", uerr)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("mincore: %w", err)
+			return fmt.Errorf("mincore: %w", err)
 		}
-		for _, v := range vec {
-			pages += int64(v & 1)
-		}
+		fn(off, vec)
 	}
-	return pages * pageSize, nil
+	return nil
 }
 
 // mincore wraps mincore(2), which x/sys/unix does not provide.

@@ -49,6 +49,9 @@ const (
 	TraceBytes      ID = "trace.bytes"
 	TraceShareFiles ID = "trace.share_files"
 	TraceShareBytes ID = "trace.share_bytes"
+	TracePageBytes  ID = "trace.page_bytes"
+	TracePageShare  ID = "trace.page_share"
+	TracePageRA     ID = "trace.page_bytes_readahead"
 	PullReady       ID = "pull.ready"
 	PullWorkload    ID = "pull.workload"
 	PullDone        ID = "pull.done"
@@ -58,6 +61,9 @@ const (
 	PullShare       ID = "pull.fetched_share"
 	PullHeapPeak    ID = "pull.heap_peak"
 	PullHeapAfter   ID = "pull.heap_after"
+	BreakEvenReady  ID = "breakeven.ready"
+	BreakEvenDone   ID = "breakeven.done"
+	BreakEvenShare  ID = "breakeven.fetched_share"
 
 	DiskUsed          ID = "disk.used"
 	DiskInodes        ID = "disk.inodes"
@@ -206,6 +212,12 @@ var Catalogue = []Def{
 		Doc: "trace.files ÷ the image's regular files: the share of the image the program needs"},
 	{ID: TraceShareBytes, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
 		Doc: "trace.bytes ÷ the image's bytes"},
+	{ID: TracePageBytes, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "bytes of the image's files in the page cache after the traced start, evicted before it, readahead off: the pages it read or faulted in (mincore)"},
+	{ID: TracePageShare, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "trace.page_bytes ÷ the image's bytes"},
+	{ID: TracePageRA, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "trace", Params: []string{PImage, PTrace},
+		Doc: "the same with the filesystem's default readahead: what readahead adds to trace.page_bytes"},
 	{ID: PullReady, Unit: NS, Better: Lower, Kind: Time, Family: "pull", Params: []string{PImage, PNetwork},
 		Doc: "a node that never had the image, until a container of it is mounted: a full pull (fetch, decompress, apply, commit each layer) or a lazy one (mount each layer from the registry) + prepare + mount"},
 	{ID: PullWorkload, Unit: NS, Better: Lower, Kind: Time, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
@@ -220,10 +232,16 @@ var Catalogue = []Def{
 		Doc: "the image's layer blobs in the registry as the driver pulls them (gzip; eStargz for a lazy driver)"},
 	{ID: PullShare, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
 		Doc: "pull.fetched_bytes ÷ pull.image_bytes: the share of the image a start needed"},
-	{ID: PullHeapPeak, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+	{ID: PullHeapPeak, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork, PReadPct},
 		Doc: "the Go heap's peak during the pull and the start, over what it held before: an in-process lazy snapshotter's caches (stargz, SOCI) or a full pull's buffers, the shaping proxy's included"},
-	{ID: PullHeapAfter, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork},
+	{ID: PullHeapAfter, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "pull", Params: []string{PImage, PTrace, PNetwork, PReadPct},
 		Doc: "the Go heap's live bytes after the start (after a collection), over what it held before: what the lazy snapshotter keeps while the container runs"},
+	{ID: BreakEvenReady, Unit: NS, Better: Lower, Kind: Time, Family: "breakeven", Params: []string{PImage, PNetwork, PReadPct},
+		Doc: "pull.ready of a pull whose startup workload reads read_pct% of the image's bytes (a pull op's read_share)"},
+	{ID: BreakEvenDone, Unit: NS, Better: Lower, Kind: Time, Family: "breakeven", Params: []string{PImage, PNetwork, PReadPct},
+		Doc: "until that workload is done: where a lazy pull stops winning against a full pull"},
+	{ID: BreakEvenShare, Unit: Ratio, Better: Lower, Kind: Quantity, Family: "breakeven", Params: []string{PImage, PNetwork, PReadPct},
+		Doc: "bytes the registry sent until then ÷ pull.image_bytes"},
 	{ID: DiskUsed, Unit: Bytes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
 		Doc: "statfs delta of the driver's dedicated backing after a sync: the images and N containers"},
 	{ID: DiskInodes, Unit: Inodes, Better: Lower, Kind: Quantity, Family: "disk", Params: []string{PImages, PContainers},
@@ -284,6 +302,7 @@ var Families = []Family{
 	{"rename", "op.rename"},
 	{"trace", "trace.*"},
 	{"pull", "pull.*"},
+	{"breakeven", "breakeven.*"},
 	{"disk", "disk.*"},
 	{"pagecache", "pagecache.*"},
 	{"io", "io.*"},
@@ -391,6 +410,7 @@ const (
 	PResult     = "result"
 	PCache      = "cache"
 	PNetwork    = "network"
+	PReadPct    = "read_pct"
 )
 
 // Values of the enumerated parameters. The scenario's op keys of the same names (cache, kind, how)
@@ -463,6 +483,7 @@ var Keys = []KeyDef{
 	{Key: PWorkingSet, Type: SizeValue, Doc: "the bytes every container reads"},
 	{Key: PTrace, Type: NameValue, Doc: "a recorded program trace"},
 	{Key: PNetwork, Type: NameValue, Doc: "the network between the node and the registry: bandwidth and round-trip time"},
+	{Key: PReadPct, Type: CountValue, Doc: "the percent of the image's bytes a pull's startup workload reads (read_share)"},
 	{Key: PFile, Type: NameValue, Doc: "a file of a trace or a lazily pulled image"},
 	{Key: PSize, Type: SizeValue, Doc: "a file's size"},
 	{Key: PDepth, Type: CountValue, Doc: "the layer a path is found in (1 = the image's top layer)"},

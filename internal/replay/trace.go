@@ -54,6 +54,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 				e.rec.add(d.info.Name, metric.TraceShareFiles, qp, float64(len(probe.files))/float64(files))
 				e.rec.add(d.info.Name, metric.TraceShareBytes, qp, float64(probe.bytes)/float64(bytes))
 			}
+			e.recordPages(d, t, qp, bytes)
 			if dropped := len(t.Entries) - len(probe.kept); dropped > 0 {
 				for _, cache := range op.Caches {
 					e.rec.warn(d.info.Name, metric.TraceReplay, p(metric.PImage, img, metric.PTrace, t.Name, metric.PCache, cache),
@@ -68,6 +69,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 		slices.Sort(rels)
 		sets := &fileSets{m: map[fileSetKey]*measure.FileSet{}}
 		buf := make([]byte, 1<<20)
+		replayed := t.Faulted(probe.kept)
 		// Each round runs in the next container of the image: what each one's start costs.
 		ctrOf := func(d *driverRun, r int) (*container, error) {
 			cs := d.ctrs[img]
@@ -81,7 +83,7 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 			if err != nil {
 				return err
 			}
-			el, err := chrootDo(ct.mnt, func() (time.Duration, error) { return replayTrace(probe.kept, buf, nil) })
+			el, err := chrootDo(ct.mnt, func() (time.Duration, error) { return replayTrace(replayed, buf, nil) })
 			if err != nil {
 				return fmt.Errorf("trace %s: %w", t.Name, err)
 			}
@@ -138,6 +140,22 @@ func (e *engine) opTrace(ctx context.Context, op *scenario.PlanOp) error {
 		}
 	}
 	return nil
+}
+
+// recordPages records trace t's page-level bytes (when it has them) for d at params qp, once:
+// trace.page_bytes, trace.page_share (of imageBytes), trace.page_bytes_readahead.
+func (e *engine) recordPages(d *driverRun, t *scenario.Trace, qp map[string]string, imageBytes int64) {
+	if len(t.Pages) == 0 || e.rec.find(d.info.Name, metric.TracePageBytes, qp) != nil {
+		return
+	}
+	pb := scenario.PageBytes(t.Pages)
+	e.rec.add(d.info.Name, metric.TracePageBytes, qp, float64(pb))
+	if imageBytes > 0 {
+		e.rec.add(d.info.Name, metric.TracePageShare, qp, float64(pb)/float64(imageBytes))
+	}
+	if len(t.PagesRA) > 0 {
+		e.rec.add(d.info.Name, metric.TracePageRA, qp, float64(scenario.PageBytes(t.PagesRA)))
+	}
 }
 
 // imageFiles counts an image view's regular files (a hardlinked inode once) and their bytes.

@@ -46,7 +46,9 @@ type Figure struct {
 //   - pull: a fresh node's pull until the container is ready and until its start is done: a dot
 //     plot, a panel per network, a row per driver;
 //   - daemon: each daemon driver's median ÷ its in-process pair's, rule by rule and point by point
-//     (log scale), with the ratios' intervals and a line at ×1.
+//     (log scale), with the ratios' intervals and a line at ×1;
+//   - break-even: each lazy loader's start-done time ÷ the full pull's against the share of the
+//     image the start reads, a line per network and lazy loader, with a line at ×1.
 //
 // The line figures become dot plots too when they have more drivers or lines than read apart in one
 // panel (more than 6 drivers or 12 lines): a row per driver, a panel per x (file size, depth,
@@ -96,6 +98,7 @@ func figures(r *result.Result) []namedFigure {
 		{"lifecycle", lifecycleFigure},
 		{"pull", pullFigure},
 		{"daemon", daemonFigure},
+		{"break-even", breakEvenFigure},
 	} {
 		if f := b.build(d); f != nil {
 			out = append(out, namedFigure{b.name, f})

@@ -59,6 +59,10 @@ func Build(r *result.Result) *Doc {
 	daemons, daemonDetails := daemonSections(r)
 	d.Sections = append(d.Sections, daemons...)
 	d.Sections = append(d.Sections, shapesSections(r)...)
+	if s := pagesSection(r); s != nil {
+		d.Sections = append(d.Sections, s)
+	}
+	d.Sections = append(d.Sections, breakEvenSections(r)...)
 	d.Sections = append(d.Sections, checksSection(r))
 	d.Sections = append(d.Sections, daemonDetails...)
 

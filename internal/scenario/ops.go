@@ -90,7 +90,7 @@ var opSpecs = []opSpec{
 		kind: OpTrace, keys: []string{"trace"}, check: (*validator).traceOp, targets: (*resolver).traceTargets,
 	},
 	{
-		kind: OpPull, keys: []string{"trace", "networks"}, check: (*validator).pullOp, targets: (*resolver).pullTargets,
+		kind: OpPull, keys: []string{"trace", "networks", "read_share"}, check: (*validator).pullOp, targets: (*resolver).pullTargets,
 	},
 }
 

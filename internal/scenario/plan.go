@@ -118,6 +118,9 @@ type PlanOp struct {
 	Trace *Trace
 	// Pull: the networks the image is pulled over, in the order given.
 	Networks []network.Profile
+	// ReadShares: pull — the shares of the image's bytes the startup workload reads, in percent
+	// (ascending), instead of Trace.
+	ReadShares []int
 	// Read: the working-set files, WorkingSet bytes in all.
 	WorkingSet      units.Size
 	WorkingSetFiles []string

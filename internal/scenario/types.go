@@ -175,6 +175,10 @@ type Op struct {
 	// Networks: pull — the networks between the node and the registry, each "BANDWIDTH RTT"
 	// ("100Mbit/s 20ms", "unlimited 0s").
 	Networks []string `yaml:"networks,omitempty"`
+	// ReadShare: pull — instead of a trace, a startup workload that reads each share of the image's
+	// bytes ("5%": whole files of the image, picked by the seed, until 5% of its bytes are read),
+	// one set of pulls per share: where a lazy pull stops winning.
+	ReadShare []string `yaml:"read_share,omitempty"`
 	// Samples overrides the scenario's samples for this op.
 	Samples int `yaml:"samples,omitempty"`
 	// MaxSamples overrides the scenario's max_samples for this op: a cap on adaptive sampling for

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,8 +16,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/seedbench/seedbench/internal/backing"
 	"github.com/seedbench/seedbench/internal/cleanup"
 	"github.com/seedbench/seedbench/internal/layer"
+	"github.com/seedbench/seedbench/internal/measure"
 	"github.com/seedbench/seedbench/internal/rundir"
 	"github.com/seedbench/seedbench/internal/scenario"
 )
@@ -31,9 +34,19 @@ type Options struct {
 }
 
 // Record builds the image's tree (its layers applied in order into one directory, as a native
-// snapshot is built), runs the command chrooted in it under strace — with /proc and /dev mounted —
-// and returns what it touched as a trace. The program's own writes
-// land in the tree and go with it; every mount and process is gone when Record returns.
+// snapshot is built) on an ext4 filesystem of its own (a loop device), runs the command chrooted in
+// it under strace — with /proc and /dev mounted — and returns what it touched as a trace. The
+// program's own writes land in the tree and go with it; every mount, loop device and process is
+// gone when Record returns.
+//
+// It also measures what the start touched at page granularity: before the strace'd start every
+// file of the image is evicted from the page cache (fdatasync + posix_fadvise DONTNEED each,
+// checked with mincore) and after it every file's residency is read with mincore (the trace's
+// pages-ra ranges: the filesystem's default readahead included). Then the program starts again,
+// without strace, evicted again, with the loop device's readahead set to 0 — a read brings in only
+// the pages it asks for, a page fault only its page — and the residency after it is the pages
+// ranges: the bytes the start actually read or faulted in. The evictions and the readahead are
+// recorded in the trace's comments.
 func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.Trace, err error) {
 	if len(opt.Command) == 0 {
 		return nil, errors.New("trace: no command to run")
@@ -60,7 +73,12 @@ func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.
 			err = cerr
 		}
 	}()
-	root := filepath.Join(opt.Dir, "root")
+	bk, err := backing.Create(ctx, backing.Spec{FS: backing.Ext4, Size: treeBacking, Dir: filepath.Join(opt.Dir, "backing")})
+	if err != nil {
+		return nil, fmt.Errorf("trace: a filesystem for the image's tree: %w", err)
+	}
+	undo.Push("remove the tree's filesystem", bk.Close)
+	root := filepath.Join(bk.Path, "root")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
@@ -73,6 +91,10 @@ func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.
 	})
 	if err := buildTree(ctx, plan, img, root); err != nil {
 		return nil, err
+	}
+	files, err := listFiles(root) // before /proc and /dev are mounted inside
+	if err != nil {
+		return nil, fmt.Errorf("trace: list the image's files: %w", err)
 	}
 	for _, m := range []struct{ dir, fs, src string }{{"proc", "proc", "proc"}, {"dev", "", "/dev"}} {
 		dir, err := mkdirIn(root, m.dir)
@@ -102,21 +124,40 @@ func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.
 	args := []string{"-f", "-qq", "-y", "-s", "0", "-o", logPath, "-e", "trace=" + strings.Join(Syscalls, ","),
 		"chroot", root, "/usr/bin/timeout", "-k", "5", strconv.Itoa(int((timeout + time.Second - 1) / time.Second))}
 	args = append(args, opt.Command...)
-	cmd := exec.CommandContext(ctx, "strace", args...)
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"}
-	cmd.Stdin = nil
-	if opt.Log != nil {
-		cmd.Stdout, cmd.Stderr = opt.Log, opt.Log
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { killIn(root); return cmd.Process.Kill() }
-	runErr := cmd.Run()
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
+	var runErr error
 	var ee *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &ee) {
-		return nil, fmt.Errorf("trace: strace: %w", runErr)
+	withRA, err := startCold(ctx, root, files, scenario.TracePagesRA, func(ctx context.Context) error {
+		runErr = runIn(ctx, root, opt.Log, "strace", args...)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if runErr != nil && !errors.As(runErr, &ee) {
+			return fmt.Errorf("trace: strace: %w", runErr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ra, err := setReadahead(bk.Device, "0")
+	if err != nil {
+		return nil, err
+	}
+	noRA, err := startCold(ctx, root, files, scenario.TracePages, func(ctx context.Context) error {
+		err := runIn(ctx, root, opt.Log, "chroot", args[slices.Index(args, "chroot")+1:]...)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !errors.As(err, new(*exec.ExitError)) {
+			return fmt.Errorf("trace: the start without readahead: %w", err)
+		}
+		return nil
+	})
+	if _, rerr := setReadahead(bk.Device, ra); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return nil, err
 	}
 	f, err := os.Open(logPath)
 	if err != nil {
@@ -140,12 +181,45 @@ func Record(ctx context.Context, plan *scenario.Plan, opt Options) (_ *scenario.
 	if ee != nil {
 		status = ee.String()
 	}
-	t := &scenario.Trace{Entries: entries, Comment: []string{
+	var imageBytes int64
+	for _, f := range files {
+		imageBytes += f.size
+	}
+	t := &scenario.Trace{Entries: entries, Pages: noRA.resident, PagesRA: withRA.resident, Comment: []string{
 		"command: " + shellJoin(opt.Command) + " (started by coreutils' timeout, whose own start is in the trace too)",
 		fmt.Sprintf("image: %s of %s (scenario sha256 %s)", img.Name, filepath.Base(plan.File), plan.SHA256[:12]),
 		fmt.Sprintf("recorded: %s, strace -f, timeout %s, %s", time.Now().UTC().Format("2006-01-02"), timeout, status),
+		fmt.Sprintf("image files: %d, %d bytes, on ext4 on %s (direct I/O %v)", len(files), imageBytes, bk.Device, bk.DirectIO),
+		fmt.Sprintf("pages-ra: after the strace'd start, readahead %s KiB; before it %s", ra, evictNote(withRA.evicted)),
+		fmt.Sprintf("pages: after a second start without strace, readahead 0 KiB; before it %s", evictNote(noRA.evicted)),
+		fmt.Sprintf("resident after the start: %d bytes with readahead off (pages), %d with readahead %s KiB (pages-ra)",
+			scenario.PageBytes(noRA.resident), scenario.PageBytes(withRA.resident), ra),
 	}}
 	return t, nil
+}
+
+// treeBacking is the size of the sparse ext4 image the tree is built on (the real stack's tree is
+// under 1 GiB).
+const treeBacking = 4 << 30
+
+// evictNote says what an eviction did, for the trace's comments.
+func evictNote(r measure.EvictResult) string {
+	return fmt.Sprintf("evicted %d files (fdatasync + posix_fadvise DONTNEED each, no drop_caches): %d bytes resident before, %d after",
+		r.Files, r.Before, r.After)
+}
+
+// runIn runs name with args (a chroot into root), its output to log, in a process group of its
+// own; a cancelled ctx kills everything running in root.
+func runIn(ctx context.Context, root string, log io.Writer, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb"}
+	cmd.Stdin = nil
+	if log != nil {
+		cmd.Stdout, cmd.Stderr = log, log
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { killIn(root); return cmd.Process.Kill() }
+	return cmd.Run()
 }
 
 // mkdirIn makes dir under root without following a symlink the image put there.

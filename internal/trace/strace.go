@@ -215,6 +215,15 @@ func (p *parser) emit(op scenario.TraceOp, pth string, off, n int64) {
 	p.out = append(p.out, scenario.TraceEntry{Op: op, Path: pth, Off: off, Len: n})
 }
 
+// emitMap records a mapping (an mmap, an exec) of pth: a read entry marked Mapped.
+func (p *parser) emitMap(pth string, off, n int64) {
+	k := len(p.out)
+	p.emit(scenario.TraceRead, pth, off, n)
+	if len(p.out) > k {
+		p.out[k].Mapped = true
+	}
+}
+
 // lookup records a path lookup's outcome: a hit, or a miss when the path (or a directory on it)
 // does not exist.
 func (p *parser) lookup(pth string, n int64, errno string) {
@@ -286,7 +295,7 @@ func (p *parser) call(pid, name string, args []string, ret string) {
 		if n >= 0 && pth != "" {
 			// The kernel maps the executable (its pages are read as they are run): counted whole.
 			if sz := p.size(pth); sz > 0 {
-				p.emit(scenario.TraceRead, pth, 0, sz)
+				p.emitMap(pth, 0, sz)
 			}
 		}
 	case "read", "readv":
@@ -319,7 +328,7 @@ func (p *parser) call(pid, name string, args []string, ret string) {
 		length, _ := strconv.ParseInt(arg(1), 0, 64)
 		off, _ := strconv.ParseInt(arg(5), 0, 64)
 		if length > 0 {
-			p.emit(scenario.TraceRead, p.image(d), off, length)
+			p.emitMap(p.image(d), off, length)
 		}
 	}
 }

@@ -117,24 +117,10 @@ func (d *Driver) Variant(spec drivers.Spec) (drivers.Driver, error) {
 
 // Open makes the backing, a proxy to the run's registry, and the snapshotter.
 func (d *Driver) Open(ctx context.Context, opts drivers.Options) (drivers.Instance, error) {
-	if len(opts.MountOptions) > 0 {
-		return nil, fmt.Errorf("%s takes no mount options", d.name)
-	}
-	if opts.Registry == "" {
-		return nil, fmt.Errorf("%s: no registry to receive layers from (drivers.Options.Registry)", d.name)
-	}
-	return fsinstance.Open(ctx, d.name, fsinstance.Spec(opts, backing.Ext4), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
-		proxy, err := registry.NewProxy(opts.Registry, network.Profile{Name: "loopback"})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d.name, err)
-		}
-		undo.Push("stop the proxy", proxy.Close)
-		sn, err := newService(ctx, filepath.Join(b.Path, Family), proxy.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: new snapshotter: %w", d.name, err)
-		}
-		inner := fsinstance.New(fsinstance.Config{Driver: d.name, Snapshotter: sn, Backing: b, Undo: undo})
-		return &Instance{name: d.name, inner: inner, proxy: proxy, registry: opts.Registry, span: d.span, root: b.Path}, nil
+	return fsinstance.OpenRemote(ctx, d.name, Family, opts, func(root, addr string) (snapshots.Snapshotter, error) {
+		return newService(ctx, root, addr)
+	}, func(r fsinstance.Remote) drivers.Instance {
+		return &Instance{name: d.name, inner: r.Inner, proxy: r.Proxy, registry: opts.Registry, span: d.span, root: r.Root}
 	})
 }
 

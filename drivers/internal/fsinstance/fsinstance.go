@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,8 @@ import (
 	"github.com/seedbench/seedbench/drivers"
 	"github.com/seedbench/seedbench/internal/backing"
 	"github.com/seedbench/seedbench/internal/cleanup"
+	"github.com/seedbench/seedbench/internal/network"
+	"github.com/seedbench/seedbench/internal/registry"
 )
 
 // Config is what a driver's Open built.
@@ -189,4 +192,39 @@ func CheckFUSEOverlay(driver string) error {
 		}
 	}
 	return backing.Check(backing.Ext4)
+}
+
+// Remote is what OpenRemote made for a lazy snapshotter's instance: the instance over its
+// snapshotter, its proxy to the run's registry, and its backing's mount point.
+type Remote struct {
+	Inner drivers.Instance
+	Proxy *registry.Proxy
+	Root  string
+}
+
+// OpenRemote is how a lazy snapshotter's Open runs (stargz, SOCI): it takes no mount options and
+// needs the run's registry; it opens an ext4 backing, a proxy of its own to the registry, and the
+// snapshotter newSn makes rooted at the backing's family directory and reaching the registry at
+// the proxy's address; wrap makes the driver's instance of them.
+func OpenRemote(ctx context.Context, driver, family string, opts drivers.Options,
+	newSn func(root, proxyAddr string) (snapshots.Snapshotter, error), wrap func(Remote) drivers.Instance) (drivers.Instance, error) {
+	if len(opts.MountOptions) > 0 {
+		return nil, fmt.Errorf("%s takes no mount options", driver)
+	}
+	if opts.Registry == "" {
+		return nil, fmt.Errorf("%s: no registry to receive layers from (drivers.Options.Registry)", driver)
+	}
+	return Open(ctx, driver, Spec(opts, backing.Ext4), func(undo *cleanup.Stack, b *backing.Backing) (drivers.Instance, error) {
+		proxy, err := registry.NewProxy(opts.Registry, network.Profile{Name: "loopback"})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", driver, err)
+		}
+		undo.Push("stop the proxy", proxy.Close)
+		sn, err := newSn(filepath.Join(b.Path, family), proxy.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: new snapshotter: %w", driver, err)
+		}
+		inner := New(Config{Driver: driver, Snapshotter: sn, Backing: b, Undo: undo})
+		return wrap(Remote{Inner: inner, Proxy: proxy, Root: b.Path}), nil
+	})
 }
